@@ -1,0 +1,39 @@
+// Matrix products of weights (any supported DType) with f32 activations: the hot path.
+//
+// Orientation (see README.md): a weight tensor as stored in GGUF has shape [n_out][n_in]
+// row-major, i.e. ggml ne0 = n_in is the contiguous dimension; each of the n_out rows is
+// RowBytes(wtype, n_in) bytes. Activations are [n_tok][n_in] row-major f32 and the output is
+// [n_tok][n_out] row-major f32: y[t][r] = sum_k W[r][k] * x[t][k].
+//
+// Numerics follow llama.cpp's CPU backend so outputs match its references: before the dot
+// products the activations are converted to the weight type's "vec-dot type": f32 for F32,
+// f16 for F16, bf16 for BF16, Q8_0 for Q8_0 and Q4_0, Q8_K for the K-quants.
+//
+// Determinism contract: every y[t][r] is computed by one thread, in an order that depends only on
+// (wtype, n_in) — never on the thread count, on n_tok, or on which rows other threads take — so
+// results are bit-identical however the work is split or batched.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "base/thread_pool.h"
+#include "kernels/dtype.h"
+
+namespace ll::kernels {
+
+// Reusable buffer for converted activations; owned by the caller, grown on first use.
+struct MatMulScratch {
+  std::vector<uint8_t> bytes;
+};
+
+void MatMul(ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
+            const float* x, int64_t n_tok, float* y, MatMulScratch& scratch);
+
+// Converts row `row` of a [n_rows][n_in] weight tensor to f32 (embedding lookup).
+void DequantizeRow(DType t, const void* src, float* dst, int64_t n);
+
+// Quantizes n f32 values into dst (RowBytes(t, n) bytes); for writing model files.
+void QuantizeRow(DType t, const float* src, void* dst, int64_t n);
+
+}  // namespace ll::kernels

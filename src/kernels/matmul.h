@@ -19,6 +19,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/dtype.h"
+#include "kernels/isa.h"
 
 namespace ll::kernels {
 
@@ -28,6 +29,11 @@ struct MatMulScratch {
 };
 
 void MatMul(ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
+            const float* x, int64_t n_tok, float* y, MatMulScratch& scratch);
+
+// The same with an explicit instruction-set level (must satisfy IsaSupported), for tests and
+// benchmarks that compare levels; the overload above uses DefaultIsa().
+void MatMul(ThreadPool& pool, Isa isa, DType wtype, const void* w, int64_t n_out, int64_t n_in,
             const float* x, int64_t n_tok, float* y, MatMulScratch& scratch);
 
 // Converts row `row` of a [n_rows][n_in] weight tensor to f32 (embedding lookup).

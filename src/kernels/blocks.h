@@ -1,0 +1,77 @@
+// Block layouts of the quantized types, bit-compatible with GGUF / ggml on disk (little-endian
+// hosts). Each struct is one block; a row of n elements is n / kElems consecutive blocks. The
+// f16 scale fields are raw IEEE half bits (see f16.h). Plain data: no methods, no invariants.
+#pragma once
+
+#include <cstdint>
+
+namespace ll::kernels {
+
+inline constexpr int kQK8_0 = 32;  // elements per Q8_0 / Q4_0 block
+inline constexpr int kQK_K = 256;  // elements per K-quant super-block
+
+// Q8_0: x[i] = d * qs[i].
+struct BlockQ8_0 {
+  uint16_t d;         // f16 scale
+  int8_t qs[kQK8_0];  // [32]
+};
+
+// Q4_0: element i < 16 is the low nibble of qs[i], element 16 + i the high nibble;
+// x = (nibble - 8) * d.
+struct BlockQ4_0 {
+  uint16_t d;              // f16 scale
+  uint8_t qs[kQK8_0 / 2];  // [16] two 4-bit values per byte
+};
+
+// Q4_K: 8 sub-blocks of 32 elements, each with a 6-bit scale sc[j] and 6-bit min m[j] packed
+// into scales[12] (see UnpackQ4KScaleMin). Within each 64-element chunk c, qs[32c + l] holds
+// element 64c + l in its low nibble and 64c + 32 + l in its high nibble;
+// x = d * sc[j] * q - dmin * m[j] where j is the 32-element sub-block.
+struct BlockQ4_K {
+  uint16_t d;             // f16 super-block scale of the scales
+  uint16_t dmin;          // f16 super-block scale of the mins
+  uint8_t scales[12];     // 8 x (6-bit scale, 6-bit min)
+  uint8_t qs[kQK_K / 2];  // [128]
+};
+
+// Q6_K: 16 sub-blocks of 16 elements with int8 scales; 6-bit values split into 4 low bits (ql)
+// and 2 high bits (qh); x = d * scales[j] * (q - 32). Layout per 128-element half h, l < 32:
+//   element 128h + l      : ql[64h + l] low nibble,       qh[32h + l] bits 0-1
+//   element 128h + 32 + l : ql[64h + 32 + l] low nibble,  qh[32h + l] bits 2-3
+//   element 128h + 64 + l : ql[64h + l] high nibble,      qh[32h + l] bits 4-5
+//   element 128h + 96 + l : ql[64h + 32 + l] high nibble, qh[32h + l] bits 6-7
+struct BlockQ6_K {
+  uint8_t ql[kQK_K / 2];      // [128]
+  uint8_t qh[kQK_K / 4];      // [64]
+  int8_t scales[kQK_K / 16];  // [16]
+  uint16_t d;                 // f16
+};
+
+// Q8_K: the activation type the K-quants are dotted with (never stored in files). bsums[j] is
+// the sum of qs[16j .. 16j+15], which lets the K-quant dots fold mins/offsets in per sub-block.
+struct BlockQ8_K {
+  float d;
+  int8_t qs[kQK_K];           // [256]
+  int16_t bsums[kQK_K / 16];  // [16]
+};
+
+static_assert(sizeof(BlockQ8_0) == 34);
+static_assert(sizeof(BlockQ4_0) == 18);
+static_assert(sizeof(BlockQ4_K) == 144);
+static_assert(sizeof(BlockQ6_K) == 210);
+static_assert(sizeof(BlockQ8_K) == 292);
+
+// Unpacks the 6-bit scale and min of Q4_K sub-block j (0..7) from the 12-byte packed field:
+// sub-blocks 0-3 keep their values in the low 6 bits of bytes j and j+4; sub-blocks 4-7 keep
+// their low 4 bits in byte j+4 and their top 2 bits in the spare top bits of bytes j-4 / j.
+inline void UnpackQ4KScaleMin(const uint8_t* scales, int j, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = scales[j] & 63;
+    *m = scales[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
+  }
+}
+
+}  // namespace ll::kernels

@@ -1,0 +1,60 @@
+// MatMul: convert activations once, then split output rows across the pool. Each thread owns a
+// contiguous range of weight rows and computes all n_tok outputs of each row with the same
+// VecDotFn, so the order of operations behind y[t][r] depends only on (isa, wtype, n_in).
+#include "kernels/matmul.h"
+
+#include "base/check.h"
+#include "kernels/vec_dot.h"
+
+namespace ll::kernels {
+
+void MatMul(ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
+            const float* x, int64_t n_tok, float* y, MatMulScratch& scratch) {
+  MatMul(pool, DefaultIsa(), wtype, w, n_out, n_in, x, n_tok, y, scratch);
+}
+
+void MatMul(ThreadPool& pool, Isa isa, DType wtype, const void* w, int64_t n_out, int64_t n_in,
+            const float* x, int64_t n_tok, float* y, MatMulScratch& scratch) {
+  LL_CHECK(IsSupported(wtype));
+  LL_CHECK(n_out >= 0 && n_in >= 0 && n_tok >= 0);
+  if (n_out == 0 || n_tok == 0) return;
+  const VecDotFn dot = GetVecDot(wtype, isa);
+  const DType xtype = VecDotType(wtype);
+  const size_t w_row_bytes = RowBytes(wtype, n_in);
+  const size_t x_row_bytes = RowBytes(xtype, n_in);
+
+  // Converted activations: [n_tok][x_row_bytes]. F32 weights use x as it is.
+  const uint8_t* xc = reinterpret_cast<const uint8_t*>(x);
+  if (xtype != DType::kF32) {
+    const size_t need = x_row_bytes * static_cast<size_t>(n_tok);
+    if (scratch.bytes.size() < need) scratch.bytes.resize(need);
+    uint8_t* dst = scratch.bytes.data();
+    // Conversion is per token and identical whoever does it, so it may be split by tokens.
+    auto convert = [&](int i, int count) {
+      const auto [t0, t1] = ThreadPool::Chunk(static_cast<long>(n_tok), i, count);
+      for (long t = t0; t < t1; ++t) {
+        QuantizeRow(xtype, x + t * n_in, dst + static_cast<size_t>(t) * x_row_bytes, n_in);
+      }
+    };
+    if (n_tok == 1 || pool.size() == 1) {
+      convert(0, 1);
+    } else {
+      pool.Run(convert);
+    }
+    xc = dst;
+  }
+
+  const uint8_t* wb = static_cast<const uint8_t*>(w);
+  pool.Run([&](int i, int count) {
+    const auto [r0, r1] = ThreadPool::Chunk(static_cast<long>(n_out), i, count);
+    // Row-outer, token-inner: one weight row stays in L1 while every token uses it.
+    for (long r = r0; r < r1; ++r) {
+      const uint8_t* wrow = wb + static_cast<size_t>(r) * w_row_bytes;
+      for (int64_t t = 0; t < n_tok; ++t) {
+        y[t * n_out + r] = dot(n_in, wrow, xc + static_cast<size_t>(t) * x_row_bytes);
+      }
+    }
+  });
+}
+
+}  // namespace ll::kernels

@@ -1,0 +1,101 @@
+// MatMul: equals the per-element dot kernel, and is bit-identical across thread counts and
+// token batching (the determinism contract in matmul.h), for every supported ISA.
+#include "kernels/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "kernels/test_util.h"
+#include "kernels/vec_dot.h"
+
+namespace ll::kernels {
+namespace {
+
+using testing::BlockElems;
+using testing::kWeightTypes;
+using testing::RandomFloats;
+using testing::RandomWeights;
+
+bool BitEqual(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+std::vector<float> RunMatMul(ThreadPool& pool, Isa isa, DType t, const std::vector<uint8_t>& w,
+                             int64_t n_out, int64_t n_in, const std::vector<float>& x,
+                             int64_t n_tok) {
+  std::vector<float> y(static_cast<size_t>(n_out * n_tok));
+  MatMulScratch scratch;
+  MatMul(pool, isa, t, w.data(), n_out, n_in, x.data(), n_tok, y.data(), scratch);
+  return y;
+}
+
+class MatMulTest : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(MatMulTest, EqualsVecDotPerElement) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP();
+  ThreadPool pool(2);
+  for (DType t : kWeightTypes) {
+    const int64_t n_in = BlockElems(t) == 256 ? 512 : 96;
+    for (int64_t n_out : {1, 7}) {
+      for (int64_t n_tok : {1, 3, 7}) {
+        const auto w = RandomWeights(t, n_out, n_in, 11);
+        const auto x = RandomFloats(n_in * n_tok, 12);
+        const auto y = RunMatMul(pool, isa, t, w, n_out, n_in, x, n_tok);
+        const DType xt = VecDotType(t);
+        std::vector<uint8_t> xc(RowBytes(xt, n_in));
+        for (int64_t tok = 0; tok < n_tok; ++tok) {
+          QuantizeRow(xt, x.data() + tok * n_in, xc.data(), n_in);
+          for (int64_t r = 0; r < n_out; ++r) {
+            const float want = GetVecDot(t, isa)(n_in, w.data() + r * RowBytes(t, n_in), xc.data());
+            EXPECT_EQ(y[tok * n_out + r], want)
+                << IsaName(isa) << " " << DTypeName(t) << " r=" << r << " tok=" << tok;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(MatMulTest, BitIdenticalAcrossThreadsAndBatching) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP();
+  ThreadPool pool1(1), pool2(2), pool3(3);
+  for (DType t : kWeightTypes) {
+    const int64_t n_in = BlockElems(t) == 256 ? 768 : 4096 + 32;
+    const int64_t n_out = 37, n_tok = 5;
+    const auto w = RandomWeights(t, n_out, n_in, 21);
+    const auto x = RandomFloats(n_in * n_tok, 22);
+    const auto y1 = RunMatMul(pool1, isa, t, w, n_out, n_in, x, n_tok);
+    EXPECT_TRUE(BitEqual(y1, RunMatMul(pool2, isa, t, w, n_out, n_in, x, n_tok))) << DTypeName(t);
+    EXPECT_TRUE(BitEqual(y1, RunMatMul(pool3, isa, t, w, n_out, n_in, x, n_tok))) << DTypeName(t);
+    // Five single-token calls (one scratch reused) give the same bits as one batch of five.
+    std::vector<float> singles(static_cast<size_t>(n_out * n_tok));
+    MatMulScratch scratch;
+    for (int64_t tok = 0; tok < n_tok; ++tok) {
+      MatMul(pool3, isa, t, w.data(), n_out, n_in, x.data() + tok * n_in, 1,
+             singles.data() + tok * n_out, scratch);
+    }
+    EXPECT_TRUE(BitEqual(y1, singles)) << IsaName(isa) << " " << DTypeName(t);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, MatMulTest,
+                         ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni,
+                                           Isa::kNeon),
+                         [](const auto& info) { return std::string(IsaName(info.param)); });
+
+TEST(MatMulDefaultTest, DefaultOverloadUsesDefaultIsa) {
+  ThreadPool pool(2);
+  const int64_t n_in = 64, n_out = 3, n_tok = 2;
+  const auto w = RandomWeights(DType::kQ4_0, n_out, n_in, 5);
+  const auto x = RandomFloats(n_in * n_tok, 6);
+  std::vector<float> y(n_out * n_tok);
+  MatMulScratch scratch;
+  MatMul(pool, DType::kQ4_0, w.data(), n_out, n_in, x.data(), n_tok, y.data(), scratch);
+  EXPECT_TRUE(BitEqual(y, RunMatMul(pool, DefaultIsa(), DType::kQ4_0, w, n_out, n_in, x, n_tok)));
+}
+
+}  // namespace
+}  // namespace ll::kernels

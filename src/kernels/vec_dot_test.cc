@@ -1,0 +1,129 @@
+// Every dot-product kernel compiled in and supported by this CPU, against the scalar reference;
+// and the scalar reference against the plain f32 dot of the dequantized operands.
+#include "kernels/vec_dot.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "kernels/test_util.h"
+
+namespace ll::kernels {
+namespace {
+
+using testing::BlockElems;
+using testing::kWeightTypes;
+using testing::RandomFloats;
+using testing::RandomWeights;
+
+// Row lengths: one block, a few blocks, odd block counts, a large odd one; plain types also get
+// lengths that are not multiples of any vector width, to exercise the tails.
+std::vector<int64_t> Lengths(DType t) {
+  const int64_t b = BlockElems(t);
+  if (b == 1) return {1, 7, 32, 33, 64, 96, 100, 256, 512, 4096 + 32, 4096 + 35};
+  if (b == 32) return {32, 64, 96, 256, 512, 4096 + 32};
+  return {256, 512, 768, 4096 + 256};
+}
+
+// Converted activations and the sum of |w_i * x_i| over the dequantized operands, which scales
+// the tolerances (a dot's rounding error grows with the magnitude of its terms, not its result).
+struct Operands {
+  std::vector<uint8_t> w, x;
+  double reference = 0;  // sum of dequantized w_i * x_i in double
+  double magnitude = 0;  // sum of |w_i * x_i|
+};
+
+Operands MakeOperands(DType t, int64_t n, uint32_t seed) {
+  Operands o;
+  o.w = RandomWeights(t, 1, n, seed);
+  std::vector<float> xf = RandomFloats(n, seed + 1000, 2.0f);
+  const DType xt = VecDotType(t);
+  o.x.resize(RowBytes(xt, n));
+  QuantizeRow(xt, xf.data(), o.x.data(), n);
+  std::vector<float> wd(static_cast<size_t>(n)), xd(static_cast<size_t>(n));
+  DequantizeRow(t, o.w.data(), wd.data(), n);
+  DequantizeRow(xt, o.x.data(), xd.data(), n);
+  for (int64_t i = 0; i < n; ++i) {
+    o.reference += static_cast<double>(wd[i]) * xd[i];
+    o.magnitude += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+  }
+  return o;
+}
+
+// Relative tolerances (times the magnitude above). The quantized kernels sum each block exactly
+// in integers, so they differ only in how a few per-block floats are accumulated; the float
+// kernels accumulate every product in f32 lanes where the reference uses double.
+double Tolerance(DType t) {
+  switch (t) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16:
+      return 2e-5;
+    default:
+      return 1e-5;
+  }
+}
+
+TEST(VecDotTest, ScalarMatchesDequantizedDot) {
+  for (DType t : kWeightTypes) {
+    for (int64_t n : Lengths(t)) {
+      const Operands o = MakeOperands(t, n, static_cast<uint32_t>(n));
+      const float got = GetVecDot(t, Isa::kScalar)(n, o.w.data(), o.x.data());
+      EXPECT_NEAR(got, o.reference, Tolerance(t) * o.magnitude + 1e-6)
+          << DTypeName(t) << " n=" << n;
+    }
+  }
+}
+
+class VecDotIsaTest : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(VecDotIsaTest, MatchesScalarReference) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP() << IsaName(isa) << " not compiled in or not supported";
+  for (DType t : kWeightTypes) {
+    for (int64_t n : Lengths(t)) {
+      for (uint32_t seed : {1u, 2u, 3u}) {
+        const Operands o = MakeOperands(t, n, seed * 7919 + static_cast<uint32_t>(n));
+        const float want = GetVecDot(t, Isa::kScalar)(n, o.w.data(), o.x.data());
+        const float got = GetVecDot(t, isa)(n, o.w.data(), o.x.data());
+        EXPECT_NEAR(got, want, Tolerance(t) * o.magnitude + 1e-6)
+            << IsaName(isa) << " " << DTypeName(t) << " n=" << n << " seed=" << seed;
+      }
+    }
+  }
+}
+
+// Extreme quantized values: all weights at the ends of their ranges, activations at +-127.
+TEST_P(VecDotIsaTest, ExtremeQuantizedValues) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP();
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+    const int64_t n = 512;
+    std::vector<float> wf(n), xf(n);
+    for (int64_t i = 0; i < n; ++i) {
+      wf[i] = (i % 3 == 0) ? -1.0f : 1.0f;
+      xf[i] = (i % 5 == 0) ? 1.0f : -1.0f;
+    }
+    std::vector<uint8_t> w(RowBytes(t, n)), x(RowBytes(VecDotType(t), n));
+    QuantizeRow(t, wf.data(), w.data(), n);
+    QuantizeRow(VecDotType(t), xf.data(), x.data(), n);
+    const float want = GetVecDot(t, Isa::kScalar)(n, w.data(), x.data());
+    const float got = GetVecDot(t, isa)(n, w.data(), x.data());
+    EXPECT_NEAR(got, want, 1e-5 * n) << IsaName(isa) << " " << DTypeName(t);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, VecDotIsaTest,
+                         ::testing::Values(Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni, Isa::kNeon),
+                         [](const auto& info) { return std::string(IsaName(info.param)); });
+
+TEST(IsaTest, ScalarAlwaysSupportedAndDefaultIsSupported) {
+  EXPECT_TRUE(IsaSupported(Isa::kScalar));
+  EXPECT_TRUE(IsaSupported(DefaultIsa()));
+  EXPECT_EQ(SupportedIsas().front(), Isa::kScalar);
+  for (Isa isa : SupportedIsas()) EXPECT_EQ(ParseIsa(IsaName(isa)), isa);
+  EXPECT_FALSE(ParseIsa("sse9").has_value());
+}
+
+}  // namespace
+}  // namespace ll::kernels

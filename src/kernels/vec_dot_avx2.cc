@@ -1,0 +1,216 @@
+// AVX2 + FMA + F16C dot products (compiled with -mavx2 -mfma -mf16c; only called after
+// IsaSupported(kAvx2)). Int8 blocks use the maddubs sign trick: |a| (unsigned) times sign(a)*b
+// (signed) gives a*b in int16 pairs without overflow for the value ranges stored here.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/blocks.h"
+#include "kernels/f16.h"
+#include "kernels/vec_dot_tables.h"
+
+namespace ll::kernels {
+namespace {
+
+float HSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+int32_t HSumI32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Sum over 32 int8 pairs a[i]*b[i], as 8 int32 partial sums.
+__m256i DotI8(__m256i a, __m256i b) {
+  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+// The plain types: four independent 8-lane accumulators hide FMA latency; a scalar tail handles
+// n not divisible by 8. Load8 converts 8 elements at p + i to f32.
+template <typename T, typename Load8, typename ToF32>
+float DotPlain(int64_t n, const T* a, const T* b, Load8 load8, ToF32 to_f32) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm256_fmadd_ps(load8(a + i + 8 * k), load8(b + i + 8 * k), acc[k]);
+    }
+  }
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load8(a + i), load8(b + i), acc[0]);
+  float sum = HSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) sum += to_f32(a[i]) * to_f32(b[i]);
+  return sum;
+}
+
+float VecDot_F32_F32(int64_t n, const void* w, const void* x) {
+  return DotPlain(
+      n, static_cast<const float*>(w), static_cast<const float*>(x),
+      [](const float* p) { return _mm256_loadu_ps(p); }, [](float v) { return v; });
+}
+
+float VecDot_F16_F16(int64_t n, const void* w, const void* x) {
+  return DotPlain(
+      n, static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x),
+      [](const uint16_t* p) {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      },
+      F16ToF32);
+}
+
+float VecDot_BF16_BF16(int64_t n, const void* w, const void* x) {
+  return DotPlain(
+      n, static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x),
+      [](const uint16_t* p) {  // bf16 is the top half of an f32
+        const __m256i v =
+            _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+      },
+      BF16ToF32);
+}
+
+// Q8_0 / Q4_0: per block one int32 dot, scaled by d_w * d_x into 8 float lanes; two
+// accumulators alternate between even and odd blocks.
+template <typename Block, typename Unpack>
+float DotQ8_0Like(int64_t n, const Block* a, const BlockQ8_0* b, Unpack unpack) {
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  const int64_t nb = n / kQK8_0;
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256i qa = unpack(a[i]);
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256 d = _mm256_set1_ps(F16ToF32(a[i].d) * F16ToF32(b[i].d));
+    acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DotI8(qa, qb)), acc[i & 1]);
+  }
+  return HSum(_mm256_add_ps(acc[0], acc[1]));
+}
+
+float VecDot_Q8_0_Q8_0(int64_t n, const void* w, const void* x) {
+  return DotQ8_0Like(n, static_cast<const BlockQ8_0*>(w), static_cast<const BlockQ8_0*>(x),
+                     [](const BlockQ8_0& blk) {
+                       return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs));
+                     });
+}
+
+// 16 bytes of nibbles -> 32 int8 in element order (low nibbles are elements 0..15).
+__m256i UnpackQ4_0(const BlockQ4_0& blk) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs));
+  const __m128i mask = _mm_set1_epi8(0xF);
+  const __m128i lo = _mm_and_si128(bytes, mask);
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+  return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+}
+
+float VecDot_Q4_0_Q8_0(int64_t n, const void* w, const void* x) {
+  return DotQ8_0Like(n, static_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0*>(x),
+                     UnpackQ4_0);
+}
+
+// Per super-block: sum_j sc[j] * <q, y>_j and sum_j m[j] * bsum_j exactly in int32 (as in the
+// scalar reference), then the same two float updates as the reference.
+float VecDot_Q4_K_Q8_K(int64_t n, const void* w, const void* x) {
+  const BlockQ4_K* a = static_cast<const BlockQ4_K*>(w);
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
+  const __m256i mask = _mm256_set1_epi8(0xF);
+  float sum = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8], m[8];
+    for (int j = 0; j < 8; ++j) UnpackQ4KScaleMin(a[i].scales, j, &sc[j], &m[j]);
+    // mins: bsums (16 x int16) against m[j] repeated for the two 16-element halves of j.
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].bsums));
+    const __m256i mdup = _mm256_setr_epi16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3], m[4],
+                                           m[4], m[5], m[5], m[6], m[6], m[7], m[7]);
+    const int32_t mins = HSumI32(_mm256_madd_epi16(bsums, mdup));
+    __m256i acc = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {  // 64-element chunk c: sub-blocks 2c (low) and 2c+1 (high)
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * c));
+      const __m256i lo = _mm256_and_si256(q, mask);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+      const __m256i ylo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * c));
+      const __m256i yhi =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * c + 32));
+      // q <= 15, |y| <= 127: int16 pair sums cannot saturate.
+      const __m256i plo =
+          _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_set1_epi16(sc[2 * c]));
+      const __m256i phi =
+          _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), _mm256_set1_epi16(sc[2 * c + 1]));
+      acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, phi));
+    }
+    const int32_t scaled = HSumI32(acc);
+    sum += F16ToF32(a[i].d) * b[i].d * static_cast<float>(scaled);
+    sum -= F16ToF32(a[i].dmin) * b[i].d * static_cast<float>(mins);
+  }
+  return sum;
+}
+
+// Per super-block: sum_j sc[j] * <q, y>_j with unsigned q in 0..63, minus the offset
+// 32 * sum_j sc[j] * bsum_j, all exact in int32.
+float VecDot_Q6_K_Q8_K(int64_t n, const void* w, const void* x) {
+  const BlockQ6_K* a = static_cast<const BlockQ6_K*>(w);
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  float sum = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const __m256i sc16 =
+        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales)));
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].bsums));
+    const int32_t offset = 32 * HSumI32(_mm256_madd_epi16(sc16, bsums));
+    __m256i acc = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = a[i].ql + 64 * h;
+      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * h));
+      // The four 32-element quarters of this half; masking before each 16-bit shift keeps bits
+      // from crossing into the neighbouring byte.
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                          _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4)),
+          _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                          _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                          _mm256_and_si256(qh, _mm256_set1_epi8(0x30))),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                          _mm256_srli_epi16(
+                              _mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0xC0))), 2)),
+      };
+      for (int k = 0; k < 4; ++k) {
+        const int j = 8 * h + 2 * k;  // first of the two 16-element sub-blocks in quarter k
+        const __m256i y =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 128 * h + 32 * k));
+        const __m256i s =
+            _mm256_set_m128i(_mm_set1_epi16(a[i].scales[j + 1]), _mm_set1_epi16(a[i].scales[j]));
+        // q <= 63, |y| <= 127: int16 pair sums <= 16002, no saturation.
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], y), s));
+      }
+    }
+    const int32_t isum = HSumI32(acc) - offset;
+    sum += F16ToF32(a[i].d) * b[i].d * static_cast<float>(isum);
+  }
+  return sum;
+}
+
+}  // namespace
+
+namespace internal {
+
+VecDotTable Avx2VecDotTable() {
+  VecDotTable t;
+  t.f32 = VecDot_F32_F32;
+  t.f16 = VecDot_F16_F16;
+  t.bf16 = VecDot_BF16_BF16;
+  t.q8_0 = VecDot_Q8_0_Q8_0;
+  t.q4_0 = VecDot_Q4_0_Q8_0;
+  t.q4_k = VecDot_Q4_K_Q8_K;
+  t.q6_k = VecDot_Q6_K_Q8_K;
+  return t;
+}
+
+}  // namespace internal
+}  // namespace ll::kernels

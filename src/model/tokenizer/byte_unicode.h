@@ -26,7 +26,7 @@ class ByteUnicodeMap {
  private:
   std::array<std::string, 256> byte_to_utf8_;
   std::array<uint32_t, 256> byte_to_cp_{};
-  static constexpr int kShifted = 68;  // bytes that are not printable Latin-1
+  static constexpr int kShifted = 68;                // bytes that are not printable Latin-1
   std::array<uint8_t, kShifted> shifted_to_byte_{};  // [cp - 0x100] -> byte
 };
 

@@ -7,12 +7,12 @@
 // matchers).
 #pragma once
 
+#include <unicode/uversion.h>  // U_NAMESPACE_*: `icu` is an alias of a versioned namespace
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <unicode/uversion.h>  // U_NAMESPACE_*: `icu` is an alias of a versioned namespace
 
 #include "base/status.h"
 

@@ -42,8 +42,8 @@ std::string CleanUpSpaces(const std::string& in) {
     if (i > 0 && b[i - 1] == ' ' && b[i] == '\'' && i + 1 < b.size()) {
       const char x1 = b[i + 1];
       const char x2 = i + 2 < b.size() ? b[i + 2] : '\0';
-      const bool glue = x1 == 's' || x1 == 'm' || (x1 == 'r' && x2 == 'e') ||
-                        (x1 == 'v' && x2 == 'e');
+      const bool glue =
+          x1 == 's' || x1 == 'm' || (x1 == 'r' && x2 == 'e') || (x1 == 'v' && x2 == 'e');
       if (glue && !c.empty()) c.pop_back();
     }
     c.push_back(b[i]);

@@ -46,19 +46,28 @@ const std::vector<SpecialRole>& SpecialRoles() {
       // [0] EOT and [1] EOM are also stored in the Vocab.
       {{"eot_token_id"},
        {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
-        "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"},
+        "<\xEF\xBD\x9C"
+        "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"},
        false},
       {{"eom_token_id"}, {"<|eom_id|>"}, false},
       {{"fim_pre_token_id", "prefix_token_id"},
-       {"<|fim_prefix|>", "<fim-prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>",
+       {"<|fim_prefix|>", "<fim-prefix>",
+        "<\xEF\xBD\x9C"
+        "fim\xE2\x96\x81"
+        "begin\xEF\xBD\x9C>",
         "<PRE>"},
        false},
       {{"fim_suf_token_id", "suffix_token_id"},
-       {"<|fim_suffix|>", "<fim-suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81hole\xEF\xBD\x9C>",
+       {"<|fim_suffix|>", "<fim-suffix>",
+        "<\xEF\xBD\x9C"
+        "fim\xE2\x96\x81hole\xEF\xBD\x9C>",
         "<SUF>"},
        false},
       {{"fim_mid_token_id", "middle_token_id"},
-       {"<|fim_middle|>", "<fim-middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>",
+       {"<|fim_middle|>", "<fim-middle>",
+        "<\xEF\xBD\x9C"
+        "fim\xE2\x96\x81"
+        "end\xEF\xBD\x9C>",
         "<MID>"},
        false},
       {{"fim_pad_token_id"}, {"<|fim_pad|>", "<fim-pad>", "<PAD>"}, true},
@@ -117,9 +126,8 @@ void BuildSpecialCache(Vocab* v) {
       v->special_ids.push_back(id);
     }
   }
-  std::stable_sort(v->special_ids.begin(), v->special_ids.end(), [v](int32_t a, int32_t b) {
-    return v->tokens[a].size() > v->tokens[b].size();
-  });
+  std::stable_sort(v->special_ids.begin(), v->special_ids.end(),
+                   [v](int32_t a, int32_t b) { return v->tokens[a].size() > v->tokens[b].size(); });
 }
 
 // Phi-3 chat tokens swallow the whitespace that follows them (its tokenizer.json says
@@ -153,8 +161,8 @@ Result<Vocab> LoadVocab(const GgufFile& file, const VocabDefaults& defaults) {
   v.ids.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     // An empty text could never be matched and would make the special-token search spin.
-    std::string text = texts[i].empty() ? "[EMPTY_" + std::to_string(i) + "]"
-                                         : std::string(texts[i]);
+    std::string text =
+        texts[i].empty() ? "[EMPTY_" + std::to_string(i) + "]" : std::string(texts[i]);
     v.ids[text] = static_cast<int32_t>(i);
     v.tokens.push_back(std::move(text));
   }
@@ -164,8 +172,8 @@ Result<Vocab> LoadVocab(const GgufFile& file, const VocabDefaults& defaults) {
     LL_ASSIGN_OR_RETURN(v.scores, file.GetFloatArray(Key("scores")));
     if (v.scores.size() != n) {
       return Status::Error(file.path() + ": tokenizer.ggml.scores has " +
-                           std::to_string(v.scores.size()) + " entries for " +
-                           std::to_string(n) + " tokens");
+                           std::to_string(v.scores.size()) + " entries for " + std::to_string(n) +
+                           " tokens");
     }
   }
   v.types.assign(n, TokenType::kNormal);

@@ -41,8 +41,8 @@ struct Vocab {
   std::vector<float> scores;        // [n_vocab] SPM merge priority (0 when absent)
   std::vector<TokenType> types;     // [n_vocab]
   // Special tokens swallow whitespace on their left / right when split out of text.
-  std::vector<uint8_t> strip;       // [n_vocab] bit 0: lstrip, bit 1: rstrip
-  StringIdMap ids;                  // text -> id (the last id wins on duplicates)
+  std::vector<uint8_t> strip;  // [n_vocab] bit 0: lstrip, bit 1: rstrip
+  StringIdMap ids;             // text -> id (the last id wins on duplicates)
 
   int32_t bos_id = -1;
   int32_t eos_id = -1;

@@ -5,6 +5,7 @@
 #include "model/tokenizer/bpe_tokenizer.h"
 #include "model/tokenizer/special_split.h"
 #include "model/tokenizer/spm_tokenizer.h"
+#include "model/tokenizer/wpm_tokenizer.h"
 
 namespace ll::model {
 
@@ -62,9 +63,11 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& file) {
     result = SpmTokenizer::Create(file);
   } else if (model == "gpt2") {
     result = BpeTokenizer::Create(file);
+  } else if (model == "bert") {
+    result = WpmTokenizer::Create(file);
   } else {
     result = Status::Error("unsupported tokenizer model '" + model +
-                           "' (tokenizer.ggml.model); supported: llama, gpt2");
+                           "' (tokenizer.ggml.model); supported: llama, gpt2, bert");
   }
   if (!result.ok()) return result.status().WithContext(file.path());
   return result;
@@ -84,6 +87,7 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_bos,
       after_special = false;
     }
   }
+  if (add_bos) AppendEndTokens(&out);
   return out;
 }
 

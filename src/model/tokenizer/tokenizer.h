@@ -2,7 +2,8 @@
 //
 // Supports `tokenizer.ggml.model` = "llama" (SentencePiece-style: score-driven merges, byte
 // fallback, leading-space rule; spm_tokenizer.h) and "gpt2" (byte-level BPE with merge ranks
-// and the pre-tokenizer named by `tokenizer.ggml.pre`; bpe_tokenizer.h). Encoding matches
+// and the pre-tokenizer named by `tokenizer.ggml.pre`; bpe_tokenizer.h), plus "bert"
+// (WordPiece; wpm_tokenizer.h). Encoding matches
 // llama.cpp's tokenizer (its test vectors in shared/models/vocab are the proof).
 // Immutable after construction; every method may be called from any thread.
 #pragma once
@@ -42,7 +43,8 @@ class Tokenizer {
   // a message naming them.
   static Result<std::unique_ptr<Tokenizer>> FromGguf(const GgufFile& file);
 
-  // Encodes text. add_bos prepends BOS (if the vocabulary has one); parse_special lets
+  // Encodes text. add_bos prepends BOS (if the vocabulary has one; for BERT/WPM it also appends
+  // SEP, like llama.cpp's add_special); parse_special lets
   // control-token text such as "<s>" map to its id (off by default: user text cannot inject
   // control tokens). User-defined tokens are always matched, as in llama.cpp.
   std::vector<int32_t> Encode(std::string_view text, bool add_bos,
@@ -67,7 +69,7 @@ class Tokenizer {
   // Raw vocabulary text ("▁Hello", "Ġworld", "<0x0A>"); id must be in range.
   std::string_view TokenText(int32_t id) const { return vocab_.tokens.at(id); }
   TokenType token_type(int32_t id) const { return vocab_.types.at(id); }
-  // "llama" or "gpt2".
+  // "llama", "gpt2" or "bert".
   virtual std::string_view model_name() const = 0;
 
  protected:
@@ -77,6 +79,8 @@ class Tokenizer {
   // after_special: the piece starts the input or follows a special token.
   virtual void EncodeText(std::string_view text, bool after_special,
                           std::vector<int32_t>* out) const = 0;
+  // Tokens that close a sequence when special tokens are added (WPM's SEP).
+  virtual void AppendEndTokens(std::vector<int32_t>* /*out*/) const {}
   // Piece of a normal (type 1) token.
   virtual std::string NormalPiece(int32_t id) const = 0;
   // Piece of a byte (type 6) token.

@@ -123,6 +123,31 @@ INSTANTIATE_TEST_SUITE_P(Others, VocabVectors,
                          testing::Values("mpt", "falcon", "refact", "starcoder", "deepseek-coder",
                                          "deepseek-llm"));
 
+// BERT WordPiece lower-cases and strips accents, so only the encoding is compared.
+TEST(TokenizerModels, BertBgeMatchesLlamaCpp) {
+  auto tok = LoadVocabFile("bert-bge");
+  ASSERT_NE(tok, nullptr);
+  EXPECT_EQ(tok->model_name(), "bert");
+  int failures = 0;
+  const auto cases = ReadVectors("bert-bge");
+  ASSERT_FALSE(cases.empty());
+  for (const TestCase& c : cases) {
+    const std::vector<int32_t> got = tok->Encode(c.text, false);
+    if (got != c.ids) {
+      ++failures;
+      ADD_FAILURE() << "'" << c.text << "'\n  want " << Show(c.ids) << "\n  got  " << Show(got);
+    }
+  }
+  EXPECT_EQ(failures, 0) << failures << " of " << cases.size() << " strings differ";
+  // With special tokens: [CLS] ... [SEP], as llama.cpp's add_special.
+  EXPECT_TRUE(tok->add_bos_default());
+  const auto ids = tok->Encode("Hello World", true);
+  ASSERT_GE(ids.size(), 3u);
+  EXPECT_EQ(ids.front(), 101);
+  EXPECT_EQ(ids.back(), 102);
+  EXPECT_EQ(tok->Decode(ids), " hello world");
+}
+
 // --- Real models -------------------------------------------------------------------------
 
 TEST(TokenizerModels, Stories260kEncodesWithBos) {

@@ -193,6 +193,7 @@ Result<Vocab> LoadVocab(const GgufFile& file, const VocabDefaults& defaults) {
   v.bos_id = in_range(defaults.bos_id);
   v.eos_id = in_range(defaults.eos_id);
   v.unk_id = in_range(defaults.unk_id);
+  v.sep_id = in_range(defaults.sep_id);
   v.add_bos = defaults.add_bos;
   v.add_space_prefix = defaults.add_space_prefix;
   v.clean_spaces = defaults.clean_spaces;
@@ -200,6 +201,8 @@ Result<Vocab> LoadVocab(const GgufFile& file, const VocabDefaults& defaults) {
   LL_RETURN_IF_ERROR(ReadOptionalId(file, Key("bos_token_id"), v.size(), &v.bos_id));
   LL_RETURN_IF_ERROR(ReadOptionalId(file, Key("eos_token_id"), v.size(), &v.eos_id));
   LL_RETURN_IF_ERROR(ReadOptionalId(file, Key("unknown_token_id"), v.size(), &v.unk_id));
+  // (sic) the key is spelled this way in GGUF.
+  LL_RETURN_IF_ERROR(ReadOptionalId(file, Key("seperator_token_id"), v.size(), &v.sep_id));
   LL_RETURN_IF_ERROR(ReadOptionalBool(file, Key("add_bos_token"), &v.add_bos));
   LL_RETURN_IF_ERROR(ReadOptionalBool(file, Key("add_space_prefix"), &v.add_space_prefix));
 

@@ -33,7 +33,7 @@ struct StringHash {
 };
 using StringIdMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
-enum class VocabKind { kSpm, kBpe };
+enum class VocabKind { kSpm, kBpe, kWpm };
 
 struct Vocab {
   VocabKind kind = VocabKind::kSpm;
@@ -49,6 +49,7 @@ struct Vocab {
   int32_t eot_id = -1;
   int32_t eom_id = -1;
   int32_t unk_id = -1;
+  int32_t sep_id = -1;           // WPM: appended after the text when special tokens are added
   std::vector<int32_t> eog_ids;  // sorted: every id that ends generation
 
   bool add_bos = false;
@@ -77,6 +78,7 @@ struct VocabDefaults {
   int32_t bos_id = -1;
   int32_t eos_id = -1;
   int32_t unk_id = -1;
+  int32_t sep_id = -1;
   bool add_bos = false;
   bool add_space_prefix = false;
   bool clean_spaces = false;

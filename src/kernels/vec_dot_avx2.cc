@@ -6,11 +6,18 @@
 #include <cstdint>
 
 #include "kernels/blocks.h"
-#include "kernels/f16.h"
 #include "kernels/vec_dot_tables.h"
 
 namespace ll::kernels {
 namespace {
+
+// Local conversions rather than f16.h's inline functions: an external-linkage inline compiled
+// here with -mavx2 could be chosen by the linker for callers in baseline code (see
+// check_isa_symbols.cmake, which verifies this file exports nothing but its table).
+float F16ToF32Native(uint16_t h) { return _cvtsh_ss(h); }
+float BF16ToF32Native(uint16_t h) {
+  return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(h) << 16)));
+}
 
 float HSum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -62,7 +69,7 @@ float VecDot_F16_F16(int64_t n, const void* w, const void* x) {
       [](const uint16_t* p) {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
       },
-      F16ToF32);
+      F16ToF32Native);
 }
 
 float VecDot_BF16_BF16(int64_t n, const void* w, const void* x) {
@@ -73,7 +80,7 @@ float VecDot_BF16_BF16(int64_t n, const void* w, const void* x) {
             _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
         return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
       },
-      BF16ToF32);
+      BF16ToF32Native);
 }
 
 // Q8_0 / Q4_0: per block one int32 dot, scaled by d_w * d_x into 8 float lanes; two
@@ -85,7 +92,7 @@ float DotQ8_0Like(int64_t n, const Block* a, const BlockQ8_0* b, Unpack unpack) 
   for (int64_t i = 0; i < nb; ++i) {
     const __m256i qa = unpack(a[i]);
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-    const __m256 d = _mm256_set1_ps(F16ToF32(a[i].d) * F16ToF32(b[i].d));
+    const __m256 d = _mm256_set1_ps(F16ToF32Native(a[i].d) * F16ToF32Native(b[i].d));
     acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DotI8(qa, qb)), acc[i & 1]);
   }
   return HSum(_mm256_add_ps(acc[0], acc[1]));
@@ -143,8 +150,8 @@ float VecDot_Q4_K_Q8_K(int64_t n, const void* w, const void* x) {
       acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, phi));
     }
     const int32_t scaled = HSumI32(acc);
-    sum += F16ToF32(a[i].d) * b[i].d * static_cast<float>(scaled);
-    sum -= F16ToF32(a[i].dmin) * b[i].d * static_cast<float>(mins);
+    sum += F16ToF32Native(a[i].d) * b[i].d * static_cast<float>(scaled);
+    sum -= F16ToF32Native(a[i].dmin) * b[i].d * static_cast<float>(mins);
   }
   return sum;
 }
@@ -191,7 +198,7 @@ float VecDot_Q6_K_Q8_K(int64_t n, const void* w, const void* x) {
       }
     }
     const int32_t isum = HSumI32(acc) - offset;
-    sum += F16ToF32(a[i].d) * b[i].d * static_cast<float>(isum);
+    sum += F16ToF32Native(a[i].d) * b[i].d * static_cast<float>(isum);
   }
   return sum;
 }

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -116,8 +117,8 @@ TEST_F(GgufReaderNegativeTest, UnsupportedVersion) {
 // Every prefix that cuts into the header or into a tensor's data must be rejected. (Cutting
 // only the zero padding after the last tensor leaves a valid file.)
 TEST_F(GgufReaderNegativeTest, TruncatedAtEveryOffset) {
-  const size_t data_end = layout_.data_offset + tensor(kF16Tensor).data_offset +
-                          tensor(kF16Tensor).data_bytes;
+  const size_t data_end =
+      layout_.data_offset + tensor(kF16Tensor).data_offset + tensor(kF16Tensor).data_bytes;
   ASSERT_LE(data_end, bytes_.size());
   for (size_t len = 0; len < data_end; ++len) {
     std::vector<uint8_t> b(bytes_.begin(), bytes_.begin() + len);
@@ -257,8 +258,7 @@ TEST_F(GgufReaderNegativeTest, TensorDimCount) {
 TEST_F(GgufReaderNegativeTest, ZeroDimension) {
   const size_t dim1 = tensor(kQ8Tensor).dims_offset + 8;
   EXPECT_THAT(ErrorOf(WithU64(dim1, 0)), HasSubstr("blk.0.attn_q.weight"));
-  EXPECT_THAT(ErrorOf(WithU64(tensor(kVecTensor).dims_offset, 0)),
-              HasSubstr("output_norm.weight"));
+  EXPECT_THAT(ErrorOf(WithU64(tensor(kVecTensor).dims_offset, 0)), HasSubstr("output_norm.weight"));
 }
 
 TEST_F(GgufReaderNegativeTest, NegativeOrOverflowingDimensions) {
@@ -268,11 +268,13 @@ TEST_F(GgufReaderNegativeTest, NegativeOrOverflowingDimensions) {
   EXPECT_THAT(ErrorOf(WithU64(dim0 + 8, uint64_t{1} << 63)), HasSubstr("token_embd.weight"));
   // Each dimension is fine, the product is not: 2^32 * 2^32 wraps to 0.
   std::vector<uint8_t> b = WithU64(dim0, uint64_t{1} << 32);
-  for (int i = 0; i < 8; ++i) b[dim0 + 8 + i] = static_cast<uint8_t>((uint64_t{1} << 32) >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    b[dim0 + 8 + i] = static_cast<uint8_t>((uint64_t{1} << 32) >> (8 * i));
   EXPECT_THAT(ErrorOf(b), HasSubstr("token_embd.weight"));
   // Product fits in int64 elements but the byte size (2 bytes each) does not fit in the file.
   b = WithU64(dim0, uint64_t{1} << 31);
-  for (int i = 0; i < 8; ++i) b[dim0 + 8 + i] = static_cast<uint8_t>((uint64_t{1} << 31) >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    b[dim0 + 8 + i] = static_cast<uint8_t>((uint64_t{1} << 31) >> (8 * i));
   EXPECT_THAT(ErrorOf(b), HasSubstr("token_embd.weight"));
 }
 
@@ -301,8 +303,8 @@ TEST_F(GgufReaderNegativeTest, MisalignedTensorOffset) {
 TEST_F(GgufReaderNegativeTest, TensorDataBeyondEndOfFile) {
   const GgufLayout::Tensor& t = tensor(kF16Tensor);
   // Just past the end, far past it, and offsets where offset + size wraps around 2^64.
-  for (uint64_t off : {uint64_t{bytes_.size()}, uint64_t{1} << 40, kU64Max / 32 * 32,
-                       kU64Max - 31}) {
+  for (uint64_t off :
+       {uint64_t{bytes_.size()}, uint64_t{1} << 40, kU64Max / 32 * 32, kU64Max - 31}) {
     if (off % 32 != 0) continue;
     const std::string msg = ErrorOf(WithU64(t.offset_offset, off));
     EXPECT_THAT(msg, AllOf(HasSubstr("token_embd.weight"), HasSubstr("end"))) << off;

@@ -11,9 +11,9 @@
 namespace ll::tools {
 namespace {
 
-using ::testing::HasSubstr;
 using model::GgufFile;
 using model::GgufWriter;
+using ::testing::HasSubstr;
 
 const std::string kVocab = std::string(LL_SHARED_DIR) + "/models/vocab/ggml-vocab-gpt-2.gguf";
 

@@ -65,7 +65,8 @@ TEST(RandomModelTest, LlamaHasLlamaCppKeysAndTensors) {
 TEST(RandomModelTest, TiedLlamaHasNoOutputMatrix) {
   RandomModelOptions o = Small("llama");
   o.tied = true;
-  auto f = GgufFile::Parse(Build(o));
+  const std::vector<uint8_t> bytes = Build(o);  // the file views these bytes
+  auto f = GgufFile::Parse(bytes);
   ASSERT_TRUE(f.ok());
   EXPECT_EQ((*f)->FindTensor("output.weight"), nullptr);
 }
@@ -106,7 +107,8 @@ TEST(RandomModelTest, Q4KUsesQ6KForOutput) {
   o.n_embd = 256;
   o.n_ff = 512;
   o.type = "q4_k";
-  auto f = GgufFile::Parse(Build(o));
+  const std::vector<uint8_t> bytes = Build(o);  // the file views these bytes
+  auto f = GgufFile::Parse(bytes);
   ASSERT_TRUE(f.ok()) << f.message();
   EXPECT_EQ((*f)->FindTensor("blk.0.attn_q.weight")->type, kernels::DType::kQ4_K);
   EXPECT_EQ((*f)->FindTensor("token_embd.weight")->type, kernels::DType::kQ4_K);
@@ -127,7 +129,8 @@ TEST(RandomModelTest, MatricesHaveVarianceOneOverFanIn) {
   RandomModelOptions o = Small("llama");
   o.n_embd = 256;
   o.n_ff = 512;
-  auto f = GgufFile::Parse(Build(o));
+  const std::vector<uint8_t> bytes = Build(o);  // the file views these bytes
+  auto f = GgufFile::Parse(bytes);
   ASSERT_TRUE(f.ok());
   for (const char* name : {"blk.0.ffn_up.weight", "blk.0.ffn_down.weight"}) {
     const auto* t = (*f)->FindTensor(name);

@@ -1,0 +1,111 @@
+#include "model/arch/binder.h"
+
+#include "kernels/dtype.h"
+
+namespace ll::model {
+
+Result<int64_t> Binder::Int(std::string_view key) const { return file_.GetInt(Key(key)); }
+
+int64_t Binder::IntOr(std::string_view key, int64_t fallback) const {
+  auto v = file_.GetInt(Key(key));
+  return v.ok() ? *v : fallback;
+}
+
+Result<float> Binder::Float(std::string_view key) const {
+  LL_ASSIGN_OR_RETURN(double v, file_.GetFloat(Key(key)));
+  return static_cast<float>(v);
+}
+
+float Binder::FloatOr(std::string_view key, float fallback) const {
+  auto v = file_.GetFloat(Key(key));
+  return v.ok() ? static_cast<float>(*v) : fallback;
+}
+
+Result<ModelConfig> Binder::CommonConfig() const {
+  ModelConfig c;
+  c.arch = arch_;
+  auto name = file_.GetString("general.name");
+  if (name.ok()) c.name = *name;
+  LL_ASSIGN_OR_RETURN(c.n_embd, Int("embedding_length"));
+  LL_ASSIGN_OR_RETURN(c.n_layer, Int("block_count"));
+  LL_ASSIGN_OR_RETURN(c.n_head, Int("attention.head_count"));
+  c.n_head_kv = IntOr("attention.head_count_kv", c.n_head);
+  LL_ASSIGN_OR_RETURN(c.n_ff, Int("feed_forward_length"));
+  c.n_ctx_train = IntOr("context_length", 2048);
+  const std::string where = file_.path() + ": ";
+  if (c.n_embd <= 0 || c.n_layer <= 0 || c.n_head <= 0 || c.n_head_kv <= 0 || c.n_ff <= 0 ||
+      c.n_ctx_train <= 0) {
+    return Status::Error(where + "hyper-parameters must be positive (embedding_length " +
+                         std::to_string(c.n_embd) + ", block_count " + std::to_string(c.n_layer) +
+                         ", head_count " + std::to_string(c.n_head) + ", head_count_kv " +
+                         std::to_string(c.n_head_kv) + ", feed_forward_length " +
+                         std::to_string(c.n_ff) + ")");
+  }
+  if (c.n_embd % c.n_head != 0) {
+    return Status::Error(where + "embedding_length " + std::to_string(c.n_embd) +
+                         " is not divisible by head_count " + std::to_string(c.n_head));
+  }
+  if (c.n_head % c.n_head_kv != 0) {
+    return Status::Error(where + "head_count " + std::to_string(c.n_head) +
+                         " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
+  }
+  c.head_dim = IntOr("attention.key_length", c.n_embd / c.n_head);
+  if (c.head_dim <= 0 || c.head_dim != IntOr("attention.value_length", c.head_dim)) {
+    return Status::Error(where + "different key and value head sizes are not supported");
+  }
+  c.n_rot = c.head_dim;
+  // The vocabulary size is the embedding's row count (the token list may be absent or padded).
+  const GgufTensorInfo* embd = file_.FindTensor("token_embd.weight");
+  if (!embd || embd->shape.size() != 2) {
+    return Status::Error(where + "missing 2-D tensor 'token_embd.weight'");
+  }
+  c.n_vocab = embd->shape[1];
+  return c;
+}
+
+Result<WeightView> Binder::Matrix(const std::string& name, int64_t n_in, int64_t n_out) const {
+  const GgufTensorInfo* t = file_.FindTensor(name);
+  if (!t) return Status::Error(file_.path() + ": missing tensor '" + name + "'");
+  if (t->shape.size() > 2 || t->shape[0] != n_in || t->rows() != n_out) {
+    std::string shape;
+    for (int64_t d : t->shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    return Status::Error(file_.path() + ": tensor '" + name + "' has shape {" + shape +
+                         "}, expected {" + std::to_string(n_in) + ", " + std::to_string(n_out) +
+                         "}");
+  }
+  if (!kernels::IsSupported(t->type)) {
+    return Status::Error(file_.path() + ": tensor '" + name + "' has type " +
+                         std::string(kernels::DTypeName(t->type)) +
+                         ", which this engine does not support (supported: f32, f16, bf16, "
+                         "q8_0, q4_0, q4_K, q6_K)");
+  }
+  WeightView v;
+  v.type = t->type;
+  v.data = t->data;
+  v.n_in = n_in;
+  v.n_out = n_out;
+  v.bytes = t->bytes;
+  return v;
+}
+
+Result<WeightView> Binder::Vector(const std::string& name, int64_t n) const {
+  LL_ASSIGN_OR_RETURN(WeightView v, Matrix(name, n, 1));
+  if (v.type != kernels::DType::kF32) {
+    return Status::Error(file_.path() + ": tensor '" + name + "' has type " +
+                         std::string(kernels::DTypeName(v.type)) + ", expected f32");
+  }
+  return v;
+}
+
+Result<WeightView> Binder::OptionalMatrix(const std::string& name, int64_t n_in,
+                                          int64_t n_out) const {
+  if (!file_.FindTensor(name)) return WeightView{};
+  return Matrix(name, n_in, n_out);
+}
+
+Result<WeightView> Binder::OptionalVector(const std::string& name, int64_t n) const {
+  if (!file_.FindTensor(name)) return WeightView{};
+  return Vector(name, n);
+}
+
+}  // namespace ll::model

@@ -1,0 +1,16 @@
+// Shared tensor binding of the llama-like layouts (llama, qwen2): separate Q/K/V projections,
+// RMSNorm weights, SwiGLU feed-forward.
+#pragma once
+
+#include "model/arch/architecture.h"
+#include "model/arch/binder.h"
+
+namespace ll::model {
+
+Result<ModelWeights> BindLlamaFamily(const GgufFile& file, const ModelConfig& c, bool qkv_bias);
+
+const Architecture& LlamaArchitecture();
+const Architecture& Qwen2Architecture();
+const Architecture& BloomArchitecture();
+
+}  // namespace ll::model

@@ -1,0 +1,46 @@
+// Generate: the request loop shared by every frontend — prefill the prompt, then sample and feed
+// back one token at a time until EOS, the token limit, a stop string or the context end.
+// Streams each token's text through a callback as soon as it is sampled.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "model/tokenizer/tokenizer.h"
+#include "runtime/executor.h"
+#include "runtime/sampler.h"
+
+namespace ll::runtime {
+
+struct GenerateOptions {
+  int n_predict = 128;  // tokens to generate at most
+  SamplingParams sampling;
+  bool ignore_eos = false;
+  std::vector<std::string> stop;  // stop strings (not included in the text)
+  int seq = 0;                    // KV slot to use
+};
+
+struct GenerationResult {
+  std::vector<int32_t> prompt_ids;
+  std::vector<int32_t> generated_ids;
+  std::string text;
+  std::string stop_reason;  // "eos", "length", "stop", "context"
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+  std::vector<float> first_logits;  // logits that chose the first token (tests, references)
+
+  double prefill_tokens_per_s() const;
+  double decode_tokens_per_s() const;  // over the tokens fed back after the first
+};
+
+using PieceCallback = std::function<void(std::string_view piece)>;
+
+Result<GenerationResult> Generate(Executor& executor, const model::Tokenizer& tokenizer,
+                                  std::vector<int32_t> prompt_ids, const GenerateOptions& options,
+                                  const PieceCallback& on_piece = {});
+
+}  // namespace ll::runtime

@@ -1,0 +1,89 @@
+#include "runtime/sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace ll::runtime {
+namespace {
+
+TEST(SamplerTest, GreedyTiesGoToLowestId) {
+  const std::vector<float> logits = {0.5f, 2.0f, -1.0f, 2.0f, 1.9f};
+  EXPECT_EQ(Sampler::Greedy(logits), 1);
+  SamplingParams p;
+  p.temperature = 0.0f;
+  Sampler s(p);
+  EXPECT_EQ(s.Sample(logits, {}), 1);
+}
+
+TEST(SamplerTest, TopKOneIsGreedyWhateverTheTemperature) {
+  SamplingParams p;
+  p.temperature = 5.0f;
+  p.top_k = 1;
+  Sampler s(p);
+  const std::vector<float> logits = {0.1f, 0.3f, 0.2f};
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(s.Sample(logits, {}), 1);
+}
+
+TEST(SamplerTest, SameSeedSameDraws) {
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.top_k = 0;
+  p.top_p = 1.0f;
+  p.min_p = 0.0f;
+  p.seed = 42;
+  const std::vector<float> logits = {0.0f, 0.1f, 0.2f, 0.3f, 0.4f, 0.5f};
+  Sampler a(p), b(p);
+  std::map<int, int> counts;
+  for (int i = 0; i < 300; ++i) {
+    const int x = a.Sample(logits, {});
+    EXPECT_EQ(x, b.Sample(logits, {}));
+    ++counts[x];
+  }
+  EXPECT_EQ(counts.size(), logits.size());  // a flat distribution reaches every token
+}
+
+TEST(SamplerTest, TopPKeepsOnlyTheNucleus) {
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.top_k = 0;
+  p.top_p = 0.5f;
+  p.min_p = 0.0f;
+  // Token 2 has most of the mass (e^5 vs 1), so it alone reaches top-p 0.5.
+  const std::vector<float> logits = {0.0f, 0.0f, 5.0f, 0.0f};
+  Sampler s(p);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(s.Sample(logits, {}), 2);
+}
+
+TEST(SamplerTest, MinPDropsUnlikelyTokens) {
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.top_k = 0;
+  p.top_p = 1.0f;
+  p.min_p = 0.5f;
+  const std::vector<float> logits = {3.0f, 2.9f, 0.0f, -1.0f};
+  Sampler s(p);
+  for (int i = 0; i < 200; ++i) EXPECT_LT(s.Sample(logits, {}), 2);
+}
+
+TEST(SamplerTest, RepeatPenaltyChangesTheGreedyChoice) {
+  SamplingParams p;
+  p.temperature = 0.0f;
+  p.repeat_penalty = 2.0f;
+  Sampler s(p);
+  const std::vector<float> logits = {1.0f, 1.5f};
+  const std::vector<int32_t> history = {1};
+  EXPECT_EQ(s.Sample(logits, history), 0);  // 1.5 / 2 < 1.0
+}
+
+TEST(SamplerTest, InvalidParamsAreRejectedWithAMessage) {
+  SamplingParams p;
+  p.top_p = 0.0f;
+  EXPECT_NE(p.Validate().message().find("top-p"), std::string::npos);
+  p = {};
+  p.temperature = -1.0f;
+  EXPECT_NE(p.Validate().message().find("temperature"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ll::runtime

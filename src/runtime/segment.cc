@@ -1,0 +1,236 @@
+#include "runtime/segment.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "base/check.h"
+#include "kernels/ops.h"
+
+namespace ll::runtime {
+
+using model::FfnKind;
+using model::NormKind;
+using model::PositionKind;
+using model::WeightView;
+
+Result<std::unique_ptr<Segment>> Segment::Create(const model::Model& model, SegmentSpec spec,
+                                                 SegmentOptions options) {
+  LL_RETURN_IF_ERROR(spec.Validate(model.config()));
+  if (options.n_ctx <= 0 || options.n_seq <= 0 || options.n_batch <= 0) {
+    return Status::Error("context, sequence count and batch size must be positive");
+  }
+  return std::unique_ptr<Segment>(new Segment(model, spec, options));
+}
+
+Segment::Segment(const model::Model& model, SegmentSpec spec, SegmentOptions options)
+    : model_(model), config_(model.config()), spec_(spec), options_(options) {
+  const auto& c = config_;
+  int n_attn_layers = 0;
+  for (int l = spec.first_layer(); l < spec.end_layer(); ++l) n_attn_layers += spec.has_attention(l);
+  kv_ = KvCache(options.n_seq, n_attn_layers, options.n_ctx, c.n_embd_kv());
+  const int64_t b = options.n_batch, q = c.n_head * c.head_dim;
+  x_.resize(b * c.n_embd);
+  xn_.resize(b * c.n_embd);
+  q_.resize(b * q);
+  k_.resize(b * c.n_embd_kv());
+  v_.resize(b * c.n_embd_kv());
+  if (c.position == PositionKind::kAlibi) qkv_.resize(b * (c.n_embd + 2 * c.n_embd_kv()));
+  attn_.resize(b * q);
+  proj_.resize(b * c.n_embd);
+  up_.resize(b * c.n_ff);
+  gate_.resize(b * c.n_ff);
+}
+
+Status Segment::Forward(ThreadPool& pool, int seq, int64_t pos, std::span<const int32_t> tokens,
+                        std::span<const float> input, bool all_logits,
+                        std::vector<float>& output) {
+  const auto& c = config_;
+  if (seq < 0 || seq >= options_.n_seq) {
+    return Status::Error("sequence " + std::to_string(seq) + " is out of range (this segment has " +
+                         std::to_string(options_.n_seq) + " slots)");
+  }
+  const int64_t n = spec_.embed ? static_cast<int64_t>(tokens.size())
+                                : static_cast<int64_t>(input.size()) / c.n_embd;
+  if (n == 0) return Status::Error("no tokens to process");
+  if (!spec_.embed && static_cast<int64_t>(input.size()) != n * c.n_embd) {
+    return Status::Error("input has " + std::to_string(input.size()) +
+                         " values, not a multiple of n_embd " + std::to_string(c.n_embd));
+  }
+  if (pos < 0 || pos + n > options_.n_ctx) {
+    return Status::Error("positions [" + std::to_string(pos) + ", " + std::to_string(pos + n) +
+                         ") exceed the context of " + std::to_string(options_.n_ctx) + " tokens");
+  }
+  if (spec_.embed) {
+    for (int32_t t : tokens) {
+      if (t < 0 || t >= c.n_vocab) {
+        return Status::Error("token id " + std::to_string(t) + " is outside the vocabulary of " +
+                             std::to_string(c.n_vocab));
+      }
+    }
+  }
+  if (scores_.size() < static_cast<size_t>(pool.size() * options_.n_ctx)) {
+    scores_.resize(static_cast<size_t>(pool.size()) * options_.n_ctx);
+  }
+  const int64_t n_out = spec_.head ? (all_logits ? n : 1) : n;
+  output.resize(n_out * (spec_.head ? c.n_vocab : c.n_embd));
+
+  for (int64_t done = 0; done < n; done += options_.n_batch) {
+    const int64_t m = std::min(options_.n_batch, n - done);
+    if (spec_.embed) {
+      Embed(tokens.subspan(done, m), x_.data());
+    } else {
+      std::memcpy(x_.data(), input.data() + done * c.n_embd, m * c.n_embd * sizeof(float));
+    }
+    Chunk(pool, seq, pos + done, m);
+    if (!spec_.head) {
+      std::memcpy(output.data() + done * c.n_embd, x_.data(), m * c.n_embd * sizeof(float));
+    } else if (all_logits) {
+      Head(pool, x_.data(), m, output.data() + done * c.n_vocab);
+    } else if (done + m == n) {
+      Head(pool, x_.data() + (m - 1) * c.n_embd, 1, output.data());
+    }
+  }
+  return Status::Ok();
+}
+
+void Segment::Embed(std::span<const int32_t> tokens, float* x) const {
+  const auto& c = config_;
+  const WeightView& e = model_.weights().token_embd;
+  const size_t row_bytes = kernels::RowBytes(e.type, c.n_embd);
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const auto* row = static_cast<const uint8_t*>(e.data) + row_bytes * tokens[t];
+    kernels::DequantizeRow(e.type, row, x + t * c.n_embd, c.n_embd);
+  }
+  if (c.embedding_norm) {
+    const auto& w = model_.weights();
+    for (size_t t = 0; t < tokens.size(); ++t) {
+      Norm(w.embd_norm, w.embd_norm_b, x + t * c.n_embd, x + t * c.n_embd, 1);
+    }
+  }
+}
+
+void Segment::Chunk(ThreadPool& pool, int seq, int64_t pos, int64_t n) {
+  for (int u = spec_.unit_begin; u < spec_.unit_end; ++u) {
+    if (u % 2 == 0) {
+      AttentionUnit(pool, u / 2, seq, pos, n);
+    } else {
+      FfnUnit(pool, u / 2, n);
+    }
+  }
+}
+
+void Segment::Norm(const WeightView& w, const WeightView& b, const float* x, float* y,
+                   int64_t n) const {
+  const auto& c = config_;
+  for (int64_t t = 0; t < n; ++t) {
+    if (c.norm == NormKind::kRms) {
+      kernels::RmsNorm(x + t * c.n_embd, w.f32(), c.norm_eps, c.n_embd, y + t * c.n_embd);
+    } else {
+      kernels::LayerNorm(x + t * c.n_embd, w.f32(), b.present() ? b.f32() : nullptr, c.norm_eps,
+                         c.n_embd, y + t * c.n_embd);
+    }
+  }
+}
+
+void Segment::Linear(ThreadPool& pool, const WeightView& w, const WeightView& bias,
+                     const float* x, int64_t n, float* y) {
+  kernels::MatMul(pool, w.type, w.data, w.n_out, w.n_in, x, n, y, scratch_);
+  if (bias.present()) {
+    for (int64_t t = 0; t < n; ++t) kernels::AddInPlace(y + t * w.n_out, bias.f32(), w.n_out);
+  }
+}
+
+void Segment::AttentionUnit(ThreadPool& pool, int layer, int seq, int64_t pos, int64_t n) {
+  const auto& c = config_;
+  const model::LayerWeights& L = model_.weights().layers[layer];
+  const int64_t e = c.n_embd, hd = c.head_dim, kvd = c.n_embd_kv(), qd = c.n_head * hd;
+  Norm(L.attn_norm, L.attn_norm_b, x_.data(), xn_.data(), n);
+
+  // Projections: q_ [n][qd], k_/v_ [n][kvd].
+  if (L.wqkv.present()) {
+    Linear(pool, L.wqkv, L.bqkv, xn_.data(), n, qkv_.data());
+    const int64_t row = qd + 2 * kvd;
+    for (int64_t t = 0; t < n; ++t) {
+      std::memcpy(&q_[t * qd], &qkv_[t * row], qd * sizeof(float));
+      std::memcpy(&k_[t * kvd], &qkv_[t * row + qd], kvd * sizeof(float));
+      std::memcpy(&v_[t * kvd], &qkv_[t * row + qd + kvd], kvd * sizeof(float));
+    }
+  } else {
+    Linear(pool, L.wq, L.bq, xn_.data(), n, q_.data());
+    Linear(pool, L.wk, L.bk, xn_.data(), n, k_.data());
+    Linear(pool, L.wv, L.bv, xn_.data(), n, v_.data());
+  }
+  if (c.position != PositionKind::kAlibi) {
+    const auto mode = c.position == PositionKind::kRopeNeox ? kernels::RopeMode::kNeox
+                                                            : kernels::RopeMode::kNorm;
+    for (int64_t t = 0; t < n; ++t) {
+      kernels::Rope(&q_[t * qd], c.n_head, hd, c.n_rot, pos + t, c.rope_freq_base, mode);
+      kernels::Rope(&k_[t * kvd], c.n_head_kv, hd, c.n_rot, pos + t, c.rope_freq_base, mode);
+    }
+  }
+
+  // Store this chunk's keys and values, then attend: query t sees positions [0, pos + t].
+  int local = 0;
+  for (int l = spec_.first_layer(); l < layer; ++l) local += spec_.has_attention(l);
+  for (int64_t t = 0; t < n; ++t) {
+    std::memcpy(kv_.K(seq, local, pos + t), &k_[t * kvd], kvd * sizeof(float));
+    std::memcpy(kv_.V(seq, local, pos + t), &v_[t * kvd], kvd * sizeof(float));
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int64_t group = c.n_head / c.n_head_kv;
+  const int64_t tasks = n * c.n_head;
+  pool.Run([&](int ti, int tn) {
+    float* scores = scores_.data() + static_cast<size_t>(ti) * options_.n_ctx;
+    auto [begin, end] = ThreadPool::Chunk(tasks, ti, tn);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t t = task / c.n_head, h = task % c.n_head, kvh = h / group;
+      const int64_t n_kv = pos + t + 1;
+      const float* qv = &q_[t * qd + h * hd];
+      const float slope =
+          c.position == PositionKind::kAlibi ? kernels::AlibiSlope(h, c.n_head, c.alibi_max_bias)
+                                             : 0.0f;
+      for (int64_t j = 0; j < n_kv; ++j) {
+        const float* kv = kv_.K(seq, local, j) + kvh * hd;
+        float dot = 0.0f;
+        for (int64_t d = 0; d < hd; ++d) dot += qv[d] * kv[d];
+        scores[j] = dot * scale + slope * static_cast<float>(j - (pos + t));
+      }
+      kernels::Softmax(scores, n_kv);
+      float* out = &attn_[t * qd + h * hd];
+      std::fill(out, out + hd, 0.0f);
+      for (int64_t j = 0; j < n_kv; ++j) {
+        const float* vv = kv_.V(seq, local, j) + kvh * hd;
+        const float w = scores[j];
+        for (int64_t d = 0; d < hd; ++d) out[d] += w * vv[d];
+      }
+    }
+  });
+
+  Linear(pool, L.wo, L.bo, attn_.data(), n, proj_.data());
+  kernels::AddInPlace(x_.data(), proj_.data(), n * e);
+}
+
+void Segment::FfnUnit(ThreadPool& pool, int layer, int64_t n) {
+  const auto& c = config_;
+  const model::LayerWeights& L = model_.weights().layers[layer];
+  Norm(L.ffn_norm, L.ffn_norm_b, x_.data(), xn_.data(), n);
+  if (c.ffn == FfnKind::kSwiGlu) {
+    Linear(pool, L.w_gate, {}, xn_.data(), n, gate_.data());
+    Linear(pool, L.w_up, {}, xn_.data(), n, up_.data());
+    kernels::SiluMul(up_.data(), gate_.data(), n * c.n_ff);
+  } else {
+    Linear(pool, L.w_up, L.b_up, xn_.data(), n, up_.data());
+    kernels::Gelu(up_.data(), n * c.n_ff);
+  }
+  Linear(pool, L.w_down, L.b_down, up_.data(), n, proj_.data());
+  kernels::AddInPlace(x_.data(), proj_.data(), n * c.n_embd);
+}
+
+void Segment::Head(ThreadPool& pool, const float* x, int64_t n, float* logits) {
+  const auto& w = model_.weights();
+  Norm(w.output_norm, w.output_norm_b, x, xn_.data(), n);
+  Linear(pool, w.output, {}, xn_.data(), n, logits);
+}
+
+}  // namespace ll::runtime

@@ -1,0 +1,103 @@
+#include "cli/generate_command.h"
+
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/generation_options.h"
+#include "runtime/executor.h"
+
+namespace ll::cli {
+namespace {
+
+struct GenerateFlags {
+  GenerationFlags gen;
+  std::vector<int> split;  // unit cut points, for running the model as an in-process chain
+  int64_t n_batch = 64;
+};
+
+int RunGenerate(const GenerateFlags& f) {
+  auto model = model::Model::Load(f.gen.model_path);
+  if (!model.ok()) {
+    std::fprintf(stderr, "error: %s\n", model.message().c_str());
+    return 1;
+  }
+  auto tokenizer = model::Tokenizer::FromGguf((*model)->file());
+  if (!tokenizer.ok()) {
+    std::fprintf(stderr, "error: %s\n", tokenizer.message().c_str());
+    return 1;
+  }
+  auto prompt = f.gen.PromptIds(**tokenizer);
+  if (!prompt.ok()) {
+    std::fprintf(stderr, "error: %s\n", prompt.message().c_str());
+    return 1;
+  }
+  runtime::SegmentOptions seg;
+  seg.n_ctx = f.gen.resolved_ctx((*model)->config());
+  seg.n_batch = f.n_batch;
+  auto executor =
+      runtime::LocalExecutor::Create(**model, f.split, seg, f.gen.resolved_threads());
+  if (!executor.ok()) {
+    std::fprintf(stderr, "error: %s\n", executor.message().c_str());
+    return 1;
+  }
+  const bool json = f.gen.output_format == "json";
+  runtime::PieceCallback stream;
+  if (!json) {
+    if (f.gen.prompt_ids.empty()) std::fputs(f.gen.prompt.c_str(), stdout);
+    stream = [](std::string_view piece) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    };
+  }
+  const runtime::GenerateOptions options = f.gen.ToGenerateOptions();
+  auto result = runtime::Generate(**executor, **tokenizer, *prompt, options, stream);
+  if (!result.ok()) {
+    std::fprintf(stderr, "\nerror: %s\n", result.message().c_str());
+    return 1;
+  }
+  if (json) {
+    nlohmann::json j;
+    j["model"] = f.gen.model_path;
+    j["prompt_ids"] = result->prompt_ids;
+    j["generated_ids"] = result->generated_ids;
+    j["generated_text"] = result->text;
+    j["stop_reason"] = result->stop_reason;
+    j["seed"] = options.sampling.seed;
+    j["threads"] = f.gen.resolved_threads();
+    j["timings"] = {{"prefill_tokens_per_s", result->prefill_tokens_per_s()},
+                    {"decode_tokens_per_s", result->decode_tokens_per_s()},
+                    {"prefill_ms", result->prefill_seconds * 1e3},
+                    {"decode_ms", result->decode_seconds * 1e3}};
+    j["prefill_tokens_per_s"] = result->prefill_tokens_per_s();
+    j["decode_tokens_per_s"] = result->decode_tokens_per_s();
+    // Invalid UTF-8 (a token cut mid-character) is replaced rather than failing the dump.
+    std::puts(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    std::fputs("\n", stdout);
+    std::fprintf(stderr,
+                 "\nprompt: %zu tokens, %.1f tokens/s | generated: %zu tokens, %.1f tokens/s "
+                 "(%s)\n",
+                 result->prompt_ids.size(), result->prefill_tokens_per_s(),
+                 result->generated_ids.size(), result->decode_tokens_per_s(),
+                 result->stop_reason.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddGenerateCommand(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<GenerateFlags>();
+  CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt on this device");
+  flags->gen.Register(*cmd);
+  cmd->add_option("--split", flags->split,
+                  "Run as an in-process chain of segments cut at these half-block units "
+                  "(2*layer = before layer's attention, 2*layer+1 = before its feed-forward)")
+      ->delimiter(',');
+  cmd->add_option("-b,--batch-size", flags->n_batch, "Tokens per prefill chunk")
+      ->check(CLI::Range(1, 4096));
+  cmd->callback([flags, &exit_code] { exit_code = RunGenerate(*flags); });
+}
+
+}  // namespace ll::cli

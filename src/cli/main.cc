@@ -1,0 +1,22 @@
+// lingualinked: the command-line entry point. Each subcommand lives in its own file and
+// registers itself here; errors are printed to stderr with a non-zero exit status.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/generate_command.h"
+#include "cli/inspect_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"LinguaLinked: one language model across several devices"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "lingualinked 0.1.0");
+  int exit_code = 0;
+  ll::cli::AddGenerateCommand(app, exit_code);
+  ll::cli::AddInspectCommand(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}

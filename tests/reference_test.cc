@@ -83,7 +83,6 @@ TEST_P(ReferenceTest, MatchesLlamaCpp) {
   }
   const auto type = (*model)->weights().layers[0].w_down.type;
   const bool float_model = type == kernels::DType::kF32 || type == kernels::DType::kF16;
-  fprintf(stderr, "RELDIFF %s %g\n", GetParam().c_str(), max_diff / max_abs);  // TMPDBG
   RecordProperty("max_rel_logit_diff", std::to_string(max_diff / max_abs));
   if (float_model) {
     EXPECT_LE(max_diff / max_abs, 1e-4) << "max abs diff " << max_diff << " of " << max_abs;

@@ -1,14 +1,16 @@
 #include "kernels/ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/f16.h"
+#include "kernels/ggml_order.h"
 
 namespace ll::kernels {
 
 void RmsNorm(const float* x, const float* w, float eps, int64_t n, float* y) {
-  double sum = 0.0;  // double, as llama.cpp accumulates (ggml_float)
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  double sum = 0.0;  // f32 squares summed in double, as llama.cpp does (ggml_float)
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
   const float mean = static_cast<float>(sum / n);
   const float scale = 1.0f / std::sqrt(mean + eps);
   for (int64_t i = 0; i < n; ++i) {
@@ -25,7 +27,7 @@ void LayerNorm(const float* x, const float* w, const float* b, float eps, int64_
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i] - mean;
     y[i] = v;
-    sum2 += static_cast<double>(v) * v;
+    sum2 += static_cast<double>(v * v);
   }
   const float variance = static_cast<float>(sum2 / n);
   const float scale = 1.0f / std::sqrt(variance + eps);
@@ -42,38 +44,99 @@ void Rope(float* x, int n_heads, int head_dim, int n_rot, int64_t pos, float fre
   // The angle of pair i is pos * base^(-2i/n_rot); it is built by repeated multiplication in
   // float, as llama.cpp does, so the rounding of the angles matches its references.
   const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+  const int n_pairs = n_rot / 2;
+  // llama.cpp's compiled rotation fuses one product of each output into an FMA. In kNorm mode
+  // it is vectorised in blocks of 4 pairs (fused) with up to 3 last pairs unfused; kNeox mode is
+  // scalar and fused throughout.
+  const int fused_pairs = mode == RopeMode::kNorm ? n_pairs & ~3 : n_pairs;
   for (int h = 0; h < n_heads; ++h) {
     float* v = x + static_cast<int64_t>(h) * head_dim;
     float theta = static_cast<float>(pos);
-    for (int i = 0; i < n_rot; i += 2) {
+    for (int p = 0; p < n_pairs; ++p) {
       const float c = std::cos(theta), s = std::sin(theta);
-      const int a = mode == RopeMode::kNorm ? i : i / 2;
-      const int b = mode == RopeMode::kNorm ? i + 1 : i / 2 + n_rot / 2;
+      const int a = mode == RopeMode::kNorm ? 2 * p : p;
+      const int b = mode == RopeMode::kNorm ? 2 * p + 1 : p + n_pairs;
       const float x0 = v[a], x1 = v[b];
-      v[a] = x0 * c - x1 * s;
-      v[b] = x0 * s + x1 * c;
+      if (p < fused_pairs) {
+        v[a] = std::fma(x0, c, -(x1 * s));
+        v[b] = std::fma(x0, s, x1 * c);
+      } else {
+        v[a] = x0 * c - x1 * s;
+        v[b] = x0 * s + x1 * c;
+      }
       theta *= theta_scale;
     }
   }
+}
+
+float ExpApprox(float x) {
+  // exp(x) = 2^n * exp(b) with n = round(x / ln 2) (by the 1.5 * 2^23 shift trick) and
+  // b = x - n ln 2 in two steps; exp(b) by a degree-5 polynomial. Every step is one f32 operation
+  // or one fused multiply-add, exactly as in ggml_v_expf, so the results are bit-identical.
+  const float r = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, r);
+  const float n = z - r;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+  const float u = b * b;
+  const float j =
+      std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                        std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+               u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  return std::ldexp(j, static_cast<int>(n));  // vscalefps: j * 2^n, n integral here
 }
 
 void Softmax(float* x, int64_t n) {
   float max = -INFINITY;
   for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;
   double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float e = x[i] == -INFINITY ? 0.0f : std::exp(x[i] - max);
-    x[i] = e;
-    sum += e;
+  for (int64_t i0 = 0; i0 < n; i0 += 16) {
+    float block[16] = {};  // entries past n stand for llama.cpp's masked padding: exp = 0
+    for (int64_t i = i0; i < n && i < i0 + 16; ++i) {
+      x[i] = ExpApprox(x[i] - max);
+      block[i - i0] = x[i];
+    }
+    sum += ggml_order::Reduce16(block);
   }
   const float inv = static_cast<float>(1.0 / sum);
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
 void SiluMul(float* x, const float* g, int64_t n) {
+  const int64_t vec_end = n & ~int64_t{15};
   for (int64_t i = 0; i < n; ++i) {
     const float v = g[i];
-    x[i] *= v / (1.0f + std::exp(-v));
+    const float e = i < vec_end ? ExpApprox(0.0f - v) : std::exp(-v);
+    x[i] *= v / (1.0f + e);
+  }
+}
+
+float DotF32VecDot(const float* a, const float* b, int64_t n) {
+  return ggml_order::DotF32VecDot(n, [&](int64_t i, float& x, float& y) {
+    x = a[i];
+    y = b[i];
+  });
+}
+
+void WeightedSum(const float* w, int64_t n, const float* v, int64_t v_stride, int64_t dim,
+                 float* out) {
+  // Lane l of output d accumulates the terms j = l, l + 16, ...; blocks of kBlock outputs keep
+  // the lanes on the stack while streaming over the rows.
+  constexpr int64_t kBlock = 64;
+  float lanes[16][kBlock];
+  for (int64_t d0 = 0; d0 < dim; d0 += kBlock) {
+    const int64_t nd = std::min(kBlock, dim - d0);
+    for (auto& lane : lanes) std::fill(lane, lane + nd, 0.0f);
+    for (int64_t j = 0; j < n; ++j) {
+      const float* row = v + j * v_stride + d0;
+      float* lane = lanes[j % 16];
+      for (int64_t d = 0; d < nd; ++d) lane[d] = std::fma(w[j], row[d], lane[d]);
+    }
+    for (int64_t d = 0; d < nd; ++d) {
+      float col[16];
+      for (int l = 0; l < 16; ++l) col[l] = lanes[l][d];
+      out[d0 + d] = ggml_order::Reduce16(col);
+    }
   }
 }
 
@@ -87,7 +150,9 @@ void Gelu(float* x, int64_t n) {
     } else if (v < 10.0f) {
       // llama.cpp evaluates GELU through a table indexed by the f16 input and stored in f16.
       const float h = F16ToF32(F32ToF16(v));
-      const float g = 0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h)));
+      // The table was built by code that fuses (kCoef * h) * h + 1 into one FMA.
+      const float g =
+          0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * std::fma(kCoef * h, h, 1.0f)));
       x[i] = F16ToF32(F32ToF16(g));
     }
   }

@@ -57,19 +57,81 @@ float DotPlain(int64_t n, const T* a, const T* b, Load8 load8, ToF32 to_f32) {
   return sum;
 }
 
+// F32 and F16 reproduce llama.cpp's AVX-512 summation order (see ggml_order.h and the scalar
+// reference) with each 16-lane register emulated by two 8-lane halves: lanes 0-7 and 8-15.
+struct Lanes16 {
+  __m256 lo, hi;
+};
+
+// GCC's _mm512_reduce_add_ps order: (lanes 8-15) + (lanes 0-7), quarters, then
+// (v0 + v2) + (v1 + v3).
+float Reduce16(Lanes16 v) {
+  const __m256 a = _mm256_add_ps(v.hi, v.lo);
+  const __m128 b = _mm_add_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a));
+  const __m128 c = _mm_add_ps(b, _mm_shuffle_ps(b, b, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, _MM_SHUFFLE(1, 1, 1, 1))));
+}
+
+Lanes16 Fma16(Lanes16 a, Lanes16 b, Lanes16 c) {
+  return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)};
+}
+
+Lanes16 Add16(Lanes16 a, Lanes16 b) {
+  return {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)};
+}
+
+// n % 16 == 0: one 16-lane FMA accumulator. Otherwise four over blocks of 64, combined as
+// (0 + 2) + (1 + 3), and Tail(i, sum) adds elements i..n-1. Load8 converts 8 elements to f32.
+template <typename T, typename Load8, typename Tail>
+float DotGgml(int64_t n, const T* a, const T* b, Load8 load8, Tail tail) {
+  auto load16 = [&](const T* p) { return Lanes16{load8(p), load8(p + 8)}; };
+  const Lanes16 zero = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  if (n % 16 == 0) {
+    Lanes16 acc = zero;
+    for (int64_t i = 0; i < n; i += 16) acc = Fma16(load16(a + i), load16(b + i), acc);
+    return Reduce16(acc);
+  }
+  Lanes16 acc[4] = {zero, zero, zero, zero};
+  const int64_t np = n & ~int64_t{63};
+  for (int64_t i = 0; i < np; i += 64) {
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = Fma16(load16(a + i + 16 * k), load16(b + i + 16 * k), acc[k]);
+    }
+  }
+  return tail(np, Reduce16(Add16(Add16(acc[0], acc[2]), Add16(acc[1], acc[3]))));
+}
+
 float VecDot_F32_F32(int64_t n, const void* w, const void* x) {
-  return DotPlain(
-      n, static_cast<const float*>(w), static_cast<const float*>(x),
-      [](const float* p) { return _mm256_loadu_ps(p); }, [](float v) { return v; });
+  const float* a = static_cast<const float*>(w);
+  const float* b = static_cast<const float*>(x);
+  // Leftovers in f32, in order: the first multiple of 8 rounded products, the rest fused
+  // (as ggml_vec_dot_f32 compiled). Intrinsics keep the compiler from fusing on its own.
+  auto tail = [&](int64_t i, float sum) {
+    __m128 s = _mm_set_ss(sum);
+    const int64_t unfused_end = i + ((n - i) & ~int64_t{7});
+    for (; i < unfused_end; ++i) s = _mm_add_ss(s, _mm_mul_ss(_mm_set_ss(a[i]), _mm_set_ss(b[i])));
+    for (; i < n; ++i) s = _mm_fmadd_ss(_mm_set_ss(a[i]), _mm_set_ss(b[i]), s);
+    return _mm_cvtss_f32(s);
+  };
+  return DotGgml(
+      n, a, b, [](const float* p) { return _mm256_loadu_ps(p); }, tail);
 }
 
 float VecDot_F16_F16(int64_t n, const void* w, const void* x) {
-  return DotPlain(
-      n, static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x),
+  const uint16_t* a = static_cast<const uint16_t*>(w);
+  const uint16_t* b = static_cast<const uint16_t*>(x);
+  // Leftovers: exact f32 products summed in double (ggml_vec_dot_f16).
+  auto tail = [&](int64_t i, float sum) {
+    double s = sum;
+    for (; i < n; ++i) s += static_cast<double>(F16ToF32Native(a[i]) * F16ToF32Native(b[i]));
+    return static_cast<float>(s);
+  };
+  return DotGgml(
+      n, a, b,
       [](const uint16_t* p) {
         return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
       },
-      F16ToF32Native);
+      tail);
 }
 
 float VecDot_BF16_BF16(int64_t n, const void* w, const void* x) {

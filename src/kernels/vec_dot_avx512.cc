@@ -33,16 +33,74 @@ float DotPlain(int64_t n, const T* a, const T* b, Load16 load16) {
       _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 }
 
+// GCC's _mm512_reduce_add_ps order, written out so that it does not depend on the compiler:
+// halves, quarters, then (v0 + v2) + (v1 + v3).
+float Reduce16(__m512 v) {
+  const __m256 lo = _mm512_castps512_ps256(v);
+  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+  const __m256 a = _mm256_add_ps(hi, lo);
+  const __m128 b = _mm_add_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a));
+  const __m128 c = _mm_add_ps(b, _mm_shuffle_ps(b, b, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, _MM_SHUFFLE(1, 1, 1, 1))));
+}
+
+// F32 and F16: llama.cpp's summation order (see ggml_order.h and the scalar reference, which
+// this reproduces bit for bit). n % 16 == 0: one 16-lane FMA accumulator. Otherwise four over
+// blocks of 64, combined as (0 + 2) + (1 + 3), and Tail(i, sum) adds elements i..n-1.
+template <typename T, typename Load16, typename Tail>
+float DotGgml(int64_t n, const T* a, const T* b, Load16 load16, Tail tail) {
+  const __mmask16 all = 0xFFFF;
+  if (n % 16 == 0) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+      acc = _mm512_fmadd_ps(load16(a + i, all), load16(b + i, all), acc);
+    }
+    return Reduce16(acc);
+  }
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+  const int64_t np = n & ~int64_t{63};
+  for (int64_t i = 0; i < np; i += 64) {
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm512_fmadd_ps(load16(a + i + 16 * k, all), load16(b + i + 16 * k, all), acc[k]);
+    }
+  }
+  const float sum = Reduce16(
+      _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
+  return tail(np, sum);
+}
+
 float VecDot_F32_F32(int64_t n, const void* w, const void* x) {
-  return DotPlain(n, static_cast<const float*>(w), static_cast<const float*>(x),
-                  [](const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); });
+  const float* a = static_cast<const float*>(w);
+  const float* b = static_cast<const float*>(x);
+  // Leftovers in f32, in order: the first multiple of 8 rounded products, the rest fused
+  // (as ggml_vec_dot_f32 compiled). Intrinsics keep the compiler from fusing on its own.
+  auto tail = [&](int64_t i, float sum) {
+    __m128 s = _mm_set_ss(sum);
+    const int64_t unfused_end = i + ((n - i) & ~int64_t{7});
+    for (; i < unfused_end; ++i) s = _mm_add_ss(s, _mm_mul_ss(_mm_set_ss(a[i]), _mm_set_ss(b[i])));
+    for (; i < n; ++i) s = _mm_fmadd_ss(_mm_set_ss(a[i]), _mm_set_ss(b[i]), s);
+    return _mm_cvtss_f32(s);
+  };
+  return DotGgml(
+      n, a, b, [](const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }, tail);
 }
 
 float VecDot_F16_F16(int64_t n, const void* w, const void* x) {
-  return DotPlain(n, static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x),
-                  [](const uint16_t* p, __mmask16 m) {
-                    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
-                  });
+  const uint16_t* a = static_cast<const uint16_t*>(w);
+  const uint16_t* b = static_cast<const uint16_t*>(x);
+  // Leftovers: exact f32 products summed in double (ggml_vec_dot_f16).
+  auto tail = [&](int64_t i, float sum) {
+    double s = sum;
+    for (; i < n; ++i) s += static_cast<double>(F16ToF32Native(a[i]) * F16ToF32Native(b[i]));
+    return static_cast<float>(s);
+  };
+  return DotGgml(
+      n, a, b,
+      [](const uint16_t* p, __mmask16 m) {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+      },
+      tail);
 }
 
 float VecDot_BF16_BF16(int64_t n, const void* w, const void* x) {

@@ -5,27 +5,31 @@
 
 #include "kernels/blocks.h"
 #include "kernels/f16.h"
+#include "kernels/ggml_order.h"
 #include "kernels/vec_dot_tables.h"
 
 namespace ll::kernels {
 namespace {
 
-// Plain types accumulate in double (as ggml's scalar path does) so the reference itself adds
-// as little rounding error as possible.
+// F32 and F16 reproduce the summation order of llama.cpp's AVX-512 build lane by lane
+// (ggml_order.h), so that every ISA level gives the same bits as its references; the SIMD
+// kernels implement the same order. BF16 accumulates in double, as ggml's scalar path does.
 float VecDot_F32_F32(int64_t n, const void* w, const void* x) {
   const float* a = static_cast<const float*>(w);  // [n]
   const float* b = static_cast<const float*>(x);  // [n]
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
-  return static_cast<float>(sum);
+  return ggml_order::DotF32(n, [&](int64_t i, float& p, float& q) {
+    p = a[i];
+    q = b[i];
+  });
 }
 
 float VecDot_F16_F16(int64_t n, const void* w, const void* x) {
   const uint16_t* a = static_cast<const uint16_t*>(w);  // [n] f16
   const uint16_t* b = static_cast<const uint16_t*>(x);  // [n] f16
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(F16ToF32(a[i]) * F16ToF32(b[i]));
-  return static_cast<float>(sum);
+  return ggml_order::DotF16(n, [&](int64_t i, float& p, float& q) {
+    p = F16ToF32(a[i]);
+    q = F16ToF32(b[i]);
+  });
 }
 
 float VecDot_BF16_BF16(int64_t n, const void* w, const void* x) {

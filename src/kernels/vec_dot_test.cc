@@ -93,6 +93,21 @@ TEST_P(VecDotIsaTest, MatchesScalarReference) {
   }
 }
 
+// F32 and F16 follow llama.cpp's summation order (ggml_order.h) on x86: bit-identical to the
+// scalar reference, for every length (both orders and all leftover cases).
+TEST_P(VecDotIsaTest, FloatTypesBitIdenticalToScalarOnX86) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa) || isa == Isa::kNeon) GTEST_SKIP();
+  for (DType t : {DType::kF32, DType::kF16}) {
+    for (int64_t n = 1; n <= 300; ++n) {
+      const Operands o = MakeOperands(t, n, static_cast<uint32_t>(n) * 31 + 5);
+      const float want = GetVecDot(t, Isa::kScalar)(n, o.w.data(), o.x.data());
+      const float got = GetVecDot(t, isa)(n, o.w.data(), o.x.data());
+      EXPECT_EQ(got, want) << IsaName(isa) << " " << DTypeName(t) << " n=" << n;
+    }
+  }
+}
+
 // Extreme quantized values: all weights at the ends of their ranges, activations at +-127.
 TEST_P(VecDotIsaTest, ExtremeQuantizedValues) {
   const Isa isa = GetParam();

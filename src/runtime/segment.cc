@@ -190,20 +190,18 @@ void Segment::AttentionUnit(ThreadPool& pool, int layer, int seq, int64_t pos, i
       const float slope =
           c.position == PositionKind::kAlibi ? kernels::AlibiSlope(h, c.n_head, c.alibi_max_bias)
                                              : 0.0f;
+      // As ggml's soft_max: scores scaled, then the ALiBi bias slope * -(distance) added by
+      // one fused multiply-add (llama.cpp's mask holds -|distance|; its compiled loop fuses).
       for (int64_t j = 0; j < n_kv; ++j) {
-        const float* kv = kv_.K(seq, local, j) + kvh * hd;
-        float dot = 0.0f;
-        for (int64_t d = 0; d < hd; ++d) dot += qv[d] * kv[d];
-        scores[j] = dot * scale + slope * static_cast<float>(j - (pos + t));
+        const float dot = kernels::DotF32VecDot(qv, kv_.K(seq, local, j) + kvh * hd, hd);
+        const float scaled = dot * scale;
+        scores[j] = slope != 0.0f
+                        ? std::fma(slope, -static_cast<float>(pos + t - j), scaled)
+                        : scaled;
       }
       kernels::Softmax(scores, n_kv);
-      float* out = &attn_[t * qd + h * hd];
-      std::fill(out, out + hd, 0.0f);
-      for (int64_t j = 0; j < n_kv; ++j) {
-        const float* vv = kv_.V(seq, local, j) + kvh * hd;
-        const float w = scores[j];
-        for (int64_t d = 0; d < hd; ++d) out[d] += w * vv[d];
-      }
+      kernels::WeightedSum(scores, n_kv, kv_.V(seq, local, 0) + kvh * hd, kvd, hd,
+                           &attn_[t * qd + h * hd]);
     }
   });
 
@@ -218,7 +216,9 @@ void Segment::FfnUnit(ThreadPool& pool, int layer, int64_t n) {
   if (c.ffn == FfnKind::kSwiGlu) {
     Linear(pool, L.w_gate, {}, xn_.data(), n, gate_.data());
     Linear(pool, L.w_up, {}, xn_.data(), n, up_.data());
-    kernels::SiluMul(up_.data(), gate_.data(), n * c.n_ff);
+    for (int64_t t = 0; t < n; ++t) {  // per row: SiLU's numerics depend on the position in it
+      kernels::SiluMul(&up_[t * c.n_ff], &gate_[t * c.n_ff], c.n_ff);
+    }
   } else {
     Linear(pool, L.w_up, L.b_up, xn_.data(), n, up_.data());
     kernels::Gelu(up_.data(), n * c.n_ff);

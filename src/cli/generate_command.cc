@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/generation_options.h"
+#include "cli/result_json.h"
 #include "runtime/executor.h"
 
 namespace ll::cli {
@@ -57,22 +58,9 @@ int RunGenerate(const GenerateFlags& f) {
     return 1;
   }
   if (json) {
-    nlohmann::json j;
+    nlohmann::json j = ResultJson(*result, options.sampling.seed, f.gen.resolved_threads());
     j["model"] = f.gen.model_path;
-    j["prompt_ids"] = result->prompt_ids;
-    j["generated_ids"] = result->generated_ids;
-    j["generated_text"] = result->text;
-    j["stop_reason"] = result->stop_reason;
-    j["seed"] = options.sampling.seed;
-    j["threads"] = f.gen.resolved_threads();
-    j["timings"] = {{"prefill_tokens_per_s", result->prefill_tokens_per_s()},
-                    {"decode_tokens_per_s", result->decode_tokens_per_s()},
-                    {"prefill_ms", result->prefill_seconds * 1e3},
-                    {"decode_ms", result->decode_seconds * 1e3}};
-    j["prefill_tokens_per_s"] = result->prefill_tokens_per_s();
-    j["decode_tokens_per_s"] = result->decode_tokens_per_s();
-    // Invalid UTF-8 (a token cut mid-character) is replaced rather than failing the dump.
-    std::puts(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    PrintJson(j);
   } else {
     std::fputs("\n", stdout);
     std::fprintf(stderr,

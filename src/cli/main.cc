@@ -5,6 +5,8 @@
 
 #include "cli/generate_command.h"
 #include "cli/inspect_command.h"
+#include "cli/run_command.h"
+#include "cli/worker_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"LinguaLinked: one language model across several devices"};
@@ -13,6 +15,8 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   ll::cli::AddGenerateCommand(app, exit_code);
   ll::cli::AddInspectCommand(app, exit_code);
+  ll::cli::AddRunCommand(app, exit_code);
+  ll::cli::AddWorkerCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

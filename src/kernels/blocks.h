@@ -64,7 +64,9 @@ static_assert(sizeof(BlockQ8_K) == 292);
 // Unpacks the 6-bit scale and min of Q4_K sub-block j (0..7) from the 12-byte packed field:
 // sub-blocks 0-3 keep their values in the low 6 bits of bytes j and j+4; sub-blocks 4-7 keep
 // their low 4 bits in byte j+4 and their top 2 bits in the spare top bits of bytes j-4 / j.
-inline void UnpackQ4KScaleMin(const uint8_t* scales, int j, uint8_t* sc, uint8_t* m) {
+// static: each translation unit (baseline or ISA-flagged) keeps its own copy, so the linker can
+// never hand an AVX-compiled body to baseline code.
+static inline void UnpackQ4KScaleMin(const uint8_t* scales, int j, uint8_t* sc, uint8_t* m) {
   if (j < 4) {
     *sc = scales[j] & 63;
     *m = scales[j + 4] & 63;

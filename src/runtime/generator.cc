@@ -14,6 +14,17 @@ double GenerationResult::decode_tokens_per_s() const {
   return decode_seconds > 0 ? steps / decode_seconds : 0.0;
 }
 
+size_t FindStop(const std::string& text, size_t piece_begin,
+                const std::vector<std::string>& stop) {
+  size_t best = std::string::npos;
+  for (const std::string& s : stop) {
+    if (s.empty()) continue;
+    const size_t from = piece_begin >= s.size() ? piece_begin - s.size() + 1 : 0;
+    best = std::min(best, text.find(s, from));
+  }
+  return best;
+}
+
 Result<GenerationResult> Generate(Executor& executor, const model::Tokenizer& tokenizer,
                                   std::vector<int32_t> prompt_ids, const GenerateOptions& options,
                                   const PieceCallback& on_piece) {
@@ -47,19 +58,10 @@ Result<GenerationResult> Generate(Executor& executor, const model::Tokenizer& to
     const std::string piece = tokenizer.TokenToPiece(token);
     const size_t before = r.text.size();
     r.text += piece;
-    bool stopped = false;
-    for (const std::string& s : options.stop) {
-      // Only the region that this piece could have completed needs searching.
-      const size_t from = before >= s.size() ? before - s.size() + 1 : 0;
-      const size_t at = s.empty() ? std::string::npos : r.text.find(s, from);
-      if (at != std::string::npos) {
-        if (on_piece && at > before) on_piece(std::string_view(r.text).substr(before, at - before));
-        r.text.resize(at);
-        stopped = true;
-        break;
-      }
-    }
-    if (stopped) {
+    const size_t cut = FindStop(r.text, before, options.stop);
+    if (cut != std::string::npos) {
+      if (on_piece && cut > before) on_piece(std::string_view(r.text).substr(before, cut - before));
+      r.text.resize(cut);
       r.stop_reason = "stop";
       break;
     }

@@ -37,6 +37,10 @@ struct GenerationResult {
   double decode_tokens_per_s() const;  // over the tokens fed back after the first
 };
 
+// Where the first stop string ends generation in `text`, searching only what the newest piece
+// (which starts at `piece_begin`) could have completed; npos if none.
+size_t FindStop(const std::string& text, size_t piece_begin, const std::vector<std::string>& stop);
+
 using PieceCallback = std::function<void(std::string_view piece)>;
 
 Result<GenerationResult> Generate(Executor& executor, const model::Tokenizer& tokenizer,

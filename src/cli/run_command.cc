@@ -1,0 +1,141 @@
+#include "cli/run_command.h"
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/generation_options.h"
+#include "cli/result_json.h"
+#include "engine/coordinator.h"
+#include "engine/local_cluster.h"
+
+namespace ll::cli {
+namespace {
+
+struct RunFlags {
+  GenerationFlags gen;
+  int devices = 3;
+  std::vector<int> split;
+  int threads_per_device = 1;
+  std::string memory_budget = "512MiB";
+  int n_seq = 4;
+  std::string worker_log;
+};
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "\nerror: %s\n", message.c_str());
+  return 1;
+}
+
+int RunRun(const RunFlags& f) {
+  auto model = model::Model::Load(f.gen.model_path);
+  if (!model.ok()) return Fail(model.message());
+  auto tokenizer = model::Tokenizer::FromGguf((*model)->file());
+  if (!tokenizer.ok()) return Fail(tokenizer.message());
+  auto prompt = f.gen.PromptIds(**tokenizer);
+  if (!prompt.ok()) return Fail(prompt.message());
+  if (!f.split.empty() && static_cast<int>(f.split.size()) != f.devices - 1) {
+    return Fail("--split needs " + std::to_string(f.devices - 1) + " cut points for " +
+                std::to_string(f.devices) + " devices");
+  }
+
+  std::vector<engine::LocalWorkerSpec> specs;
+  for (int i = 0; i < f.devices; ++i) {
+    specs.push_back({"dev" + std::to_string(i), f.threads_per_device, f.memory_budget});
+  }
+  auto cluster = engine::LocalCluster::Start("/proc/self/exe", specs, f.worker_log);
+  if (!cluster.ok()) return Fail(cluster.message());
+
+  engine::ClusterOptions co;
+  co.workers = cluster->endpoints();
+  co.cuts = f.split;
+  co.n_ctx = f.gen.resolved_ctx((*model)->config());
+  co.n_seq = f.n_seq;
+  engine::LocalCluster* live = &*cluster;
+  co.liveness = [live] { return live->CheckAlive(); };
+  auto transport = net::MakeZmqTransport();
+  auto coord =
+      engine::Coordinator::Connect(*transport, f.gen.model_path, **model, **tokenizer, co);
+  if (!coord.ok()) return Fail(coord.message());
+
+  const bool json = f.gen.output_format == "json";
+  runtime::PieceCallback stream;
+  if (!json) {
+    if (f.gen.prompt_ids.empty()) std::fputs(f.gen.prompt.c_str(), stdout);
+    stream = [](std::string_view piece) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+      std::fflush(stdout);
+    };
+  }
+  engine::Request req{*prompt, f.gen.ToGenerateOptions()};
+  auto results = (*coord)->Run({req}, stream);
+  if (!results.ok()) return Fail(results.message());
+  auto stats = (*coord)->CollectStats();
+  if (!stats.ok()) return Fail(stats.message());
+  (*coord)->Shutdown();
+
+  const runtime::GenerationResult& r = (*results)[0];
+  const auto& devices = (*coord)->devices();
+  nlohmann::json devs = nlohmann::json::array();
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const auto& d = devices[i];
+    const net::Stats& s = (*stats)[i];
+    const double per_token = s.tokens ? static_cast<double>(s.bytes_sent) / s.tokens : 0.0;
+    devs.push_back({{"name", d.name},
+                    {"endpoint", d.endpoint},
+                    {"layers", {d.spec.first_layer(), d.spec.end_layer()}},
+                    {"units", {d.spec.unit_begin, d.spec.unit_end}},
+                    {"segment", d.spec.ToString()},
+                    {"memory_bytes", d.weight_bytes + d.kv_bytes},
+                    {"memory_budget_bytes", d.memory_budget_bytes},
+                    {"compute_ms", s.compute_us / 1e3},
+                    {"send_ms", s.send_us / 1e3},
+                    {"wait_ms", s.wait_us / 1e3},
+                    {"bytes_sent", s.bytes_sent},
+                    {"tokens", s.tokens},
+                    {"bytes_sent_per_token", per_token}});
+  }
+  if (json) {
+    nlohmann::json j = ResultJson(r, req.options.sampling.seed, f.threads_per_device);
+    j["model"] = f.gen.model_path;
+    j["devices"] = devs;
+    PrintJson(j);
+    return 0;
+  }
+  std::printf("\n\n%-6s %-22s %-10s %12s %11s %9s %11s %14s\n", "device", "segment", "layers",
+              "memory MiB", "compute ms", "send ms", "wait ms", "bytes/token");
+  for (const auto& d : devs) {
+    const std::string layers = "[" + std::to_string(d["layers"][0].get<int>()) + ", " +
+                               std::to_string(d["layers"][1].get<int>()) + ")";
+    std::printf("%-6s %-22s %-10s %12.2f %11.1f %9.2f %11.1f %14.0f\n",
+                d["name"].get<std::string>().c_str(), d["segment"].get<std::string>().c_str(),
+                layers.c_str(), d["memory_bytes"].get<double>() / 1048576.0,
+                d["compute_ms"].get<double>(), d["send_ms"].get<double>(),
+                d["wait_ms"].get<double>(), d["bytes_sent_per_token"].get<double>());
+  }
+  std::printf("\nprompt: %zu tokens, %.1f tokens/s | generated: %zu tokens, %.1f tokens/s (%s)\n",
+              r.prompt_ids.size(), r.prefill_tokens_per_s(), r.generated_ids.size(),
+              r.decode_tokens_per_s(), r.stop_reason.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app, int& exit_code) {
+  auto f = std::make_shared<RunFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run a model across N local worker processes (a ring on loopback)");
+  f->gen.Register(*cmd);
+  cmd->add_option("--devices", f->devices, "Worker processes to start")->check(CLI::Range(1, 64));
+  cmd->add_option("--split", f->split,
+                  "Cut points in half-block units, one fewer than devices (default: even split)")
+      ->delimiter(',');
+  cmd->add_option("--threads-per-device", f->threads_per_device, "Threads of each worker")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--memory-budget", f->memory_budget, "Memory budget of each worker");
+  cmd->add_option("--parallel", f->n_seq, "KV slots per device (requests in flight)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--worker-log", f->worker_log, "Append the workers' logs to this file");
+  cmd->callback([f, &exit_code] { exit_code = RunRun(*f); });
+}
+
+}  // namespace ll::cli

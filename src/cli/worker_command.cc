@@ -1,0 +1,67 @@
+#include "cli/worker_command.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "engine/local_cluster.h"
+#include "engine/worker.h"
+
+namespace ll::cli {
+namespace {
+
+struct WorkerFlags {
+  std::string listen = "tcp://127.0.0.1:5555";
+  std::string memory_budget = "512MiB";
+  int threads = 1;
+  std::string name;
+};
+
+int RunWorker(const WorkerFlags& f) {
+  auto budget = engine::ParseByteSize(f.memory_budget);
+  if (!budget.ok()) {
+    std::fprintf(stderr, "error: --memory-budget: %s\n", budget.message().c_str());
+    return 1;
+  }
+  engine::WorkerOptions o;
+  o.listen = f.listen;
+  o.memory_budget_bytes = *budget;
+  o.threads = f.threads;
+  o.name = f.name;
+  if (o.name.empty()) {
+    char host[256] = {0};
+    ::gethostname(host, sizeof(host) - 1);
+    o.name = host;
+  }
+  auto transport = net::MakeZmqTransport();
+  auto worker = engine::Worker::Create(*transport, o);
+  if (!worker.ok()) {
+    std::fprintf(stderr, "error: %s\n", worker.message().c_str());
+    return 1;
+  }
+  // The one line on stdout: callers (run, emu-cluster) wait for it.
+  std::printf("READY %s\n", (*worker)->endpoint().c_str());
+  std::fflush(stdout);
+  Status s = (*worker)->Run();
+  if (!s.ok()) {
+    std::fprintf(stderr, "error: %s\n", s.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddWorkerCommand(CLI::App& app, int& exit_code) {
+  auto f = std::make_shared<WorkerFlags>();
+  CLI::App* cmd = app.add_subcommand("worker", "Serve model segments as one device of a ring");
+  cmd->add_option("--listen", f->listen, "Endpoint to listen on (tcp://ADDR:PORT, port * = any)");
+  cmd->add_option("--memory-budget", f->memory_budget,
+                  "Memory this device may use for weights and KV cache (e.g. 512MiB)");
+  cmd->add_option("-t,--threads", f->threads, "Threads")->check(CLI::Range(1, 1024));
+  cmd->add_option("--name", f->name, "Device name (default: host name)");
+  cmd->callback([f, &exit_code] { exit_code = RunWorker(*f); });
+}
+
+}  // namespace ll::cli

@@ -1,0 +1,254 @@
+#include "engine/coordinator.h"
+
+#include <cstdio>
+#include <deque>
+#include <map>
+
+#include "base/timer.h"
+#include "model/model_hash.h"
+#include "runtime/segment_cost.h"
+
+namespace ll::engine {
+
+Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transport,
+                                                          const std::string& model_path,
+                                                          const model::Model& model,
+                                                          const model::Tokenizer& tokenizer,
+                                                          ClusterOptions options) {
+  const size_t n = options.workers.size();
+  if (n == 0) return Status::Error("no workers given");
+  std::vector<int> cuts = options.cuts;
+  if (cuts.empty() && n > 1) {
+    LL_ASSIGN_OR_RETURN(cuts, runtime::EvenCuts(model.config(), static_cast<int>(n)));
+  }
+  if (cuts.size() != n - 1) {
+    return Status::Error(std::to_string(n) + " workers need " + std::to_string(n - 1) +
+                         " cut points, got " + std::to_string(cuts.size()));
+  }
+  std::unique_ptr<Coordinator> c(new Coordinator(transport, model, tokenizer, std::move(options)));
+  c->model_hash_ = model::ModelHash(model.file().bytes());
+  LL_ASSIGN_OR_RETURN(c->inbox_, transport.Bind(c->options_.listen));
+  const int units = static_cast<int>(2 * model.config().n_layer);
+  int begin = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int end = i + 1 < n ? cuts[i] : units;
+    if (end <= begin || end > units) {
+      return Status::Error("cut points must be increasing and inside (0, " +
+                           std::to_string(units) + "), one device per range");
+    }
+    DeviceInfo d;
+    d.endpoint = c->options_.workers[i];
+    d.spec = runtime::SegmentSpec{begin == 0, begin, end, end == units};
+    c->devices_.push_back(d);
+    LL_ASSIGN_OR_RETURN(auto out, transport.Connect(d.endpoint));
+    c->outboxes_.push_back(std::move(out));
+    begin = end;
+  }
+  // Handshake one worker at a time, so each answer belongs to the worker just asked.
+  for (size_t i = 0; i < n; ++i) {
+    LL_RETURN_IF_ERROR(c->Send(i, net::Hello{net::kCapMapOwnWeights | net::kCapHalfBlockCuts,
+                                              c->inbox_->endpoint(), c->model_hash_}));
+    auto ack = c->Next();
+    if (!ack.ok()) return ack.status().WithContext("worker " + c->devices_[i].endpoint);
+    const auto* hello = std::get_if<net::HelloAck>(&ack->message);
+    if (!hello) return Status::Error("worker " + c->devices_[i].endpoint + " did not answer Hello");
+    c->devices_[i].name = hello->name;
+    c->devices_[i].memory_budget_bytes = hello->memory_budget_bytes;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const DeviceInfo& d = c->devices_[i];
+    net::Assign a;
+    a.model_path = model_path;
+    a.embed = d.spec.embed;
+    a.unit_begin = d.spec.unit_begin;
+    a.unit_end = d.spec.unit_end;
+    a.head = d.spec.head;
+    a.n_ctx = static_cast<uint32_t>(c->options_.n_ctx);
+    a.n_seq = static_cast<uint32_t>(c->options_.n_seq);
+    a.n_batch = static_cast<uint32_t>(c->options_.n_batch);
+    a.next = i + 1 < n ? c->devices_[i + 1].endpoint : c->inbox_->endpoint();
+    LL_RETURN_IF_ERROR(c->Send(i, a));
+    auto ack = c->Next();
+    if (!ack.ok()) return ack.status().WithContext("worker " + d.name);
+    const auto* assign = std::get_if<net::AssignAck>(&ack->message);
+    if (!assign) return Status::Error("worker " + d.name + " did not answer Assign");
+    if (!assign->ok) return Status::Error(assign->error);
+    c->devices_[i].weight_bytes = assign->weight_bytes;
+    c->devices_[i].kv_bytes = assign->kv_bytes;
+  }
+  return c;
+}
+
+Coordinator::~Coordinator() { Shutdown(); }
+
+void Coordinator::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  for (size_t i = 0; i < outboxes_.size(); ++i) (void)Send(i, net::Shutdown{});
+}
+
+Status Coordinator::Send(size_t worker, net::Message m) {
+  return outboxes_[worker]->Send(net::Encode({model_hash_, std::move(m)}));
+}
+
+Result<net::Envelope> Coordinator::Next() {
+  Stopwatch waited;
+  for (;;) {
+    LL_ASSIGN_OR_RETURN(auto msg, inbox_->Receive(100));
+    if (msg) {
+      auto e = net::Decode(*msg);
+      if (!e.ok()) {
+        std::fprintf(stderr, "coordinator: refused message: %s\n", e.message().c_str());
+        continue;
+      }
+      if (auto* err = std::get_if<net::ErrorMsg>(&e->message)) {
+        return Status::Error(err->message);
+      }
+      return e;
+    }
+    if (options_.liveness) LL_RETURN_IF_ERROR(options_.liveness());
+    if (waited.Millis() > options_.timeout_ms) {
+      return Status::Error("no answer from the ring for " +
+                           std::to_string(options_.timeout_ms / 1000) + " s");
+    }
+  }
+}
+
+Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
+    const std::vector<Request>& requests, const runtime::PieceCallback& on_piece) {
+  struct Active {
+    size_t index;  // into requests / results
+    int seq;
+    int64_t pos;
+    Stopwatch clock;
+    bool first = true;
+  };
+  std::vector<runtime::GenerationResult> results(requests.size());
+  std::deque<size_t> pending;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    LL_RETURN_IF_ERROR(requests[i].options.sampling.Validate());
+    const auto& ids = requests[i].prompt_ids;
+    if (ids.empty()) return Status::Error("request " + std::to_string(i) + " has an empty prompt");
+    if (static_cast<int64_t>(ids.size()) >= options_.n_ctx) {
+      return Status::Error("request " + std::to_string(i) + " has " + std::to_string(ids.size()) +
+                           " prompt tokens but the context holds " +
+                           std::to_string(options_.n_ctx));
+    }
+    for (int32_t t : ids) {
+      if (t < 0 || t >= model_.config().n_vocab) {
+        return Status::Error("prompt token " + std::to_string(t) + " is outside the vocabulary");
+      }
+    }
+    pending.push_back(i);
+  }
+  std::map<uint64_t, Active> active;
+  std::vector<int> free_slots;
+  for (int s = options_.n_seq - 1; s >= 0; --s) free_slots.push_back(s);
+  const size_t last = devices_.size() - 1;
+
+  auto start_next = [&]() -> Status {
+    while (!pending.empty() && !free_slots.empty()) {
+      const size_t i = pending.front();
+      pending.pop_front();
+      const int seq = free_slots.back();
+      free_slots.pop_back();
+      const Request& req = requests[i];
+      results[i].prompt_ids = req.prompt_ids;
+      const uint64_t id = next_request_id_++;
+      active.emplace(id, Active{i, seq, static_cast<int64_t>(req.prompt_ids.size()), {}, true});
+      net::Forward f;
+      f.request = id;
+      f.seq = static_cast<uint32_t>(seq);
+      f.pos = 0;
+      f.tokens = req.prompt_ids;
+      f.n_tokens = static_cast<uint32_t>(req.prompt_ids.size());
+      f.has_sampling = true;
+      const auto& s = req.options.sampling;
+      f.sampling = {s.temperature, s.top_p,         s.min_p,    s.repeat_penalty,
+                    s.top_k,       s.repeat_last_n, s.seed,     req.prompt_ids};
+      f.want_logits = true;  // the first step's logits are kept (tests compare them)
+      LL_RETURN_IF_ERROR(Send(0, std::move(f)));
+    }
+    return Status::Ok();
+  };
+  LL_RETURN_IF_ERROR(start_next());
+
+  while (!active.empty()) {
+    LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
+    auto* tok = std::get_if<net::Token>(&e.message);
+    if (!tok) continue;  // late control answers are not ours to handle here
+    auto it = active.find(tok->request);
+    if (it == active.end()) continue;
+    Active& a = it->second;
+    runtime::GenerationResult& r = results[a.index];
+    const runtime::GenerateOptions& opt = requests[a.index].options;
+    if (a.first) {
+      r.prefill_seconds = a.clock.Seconds();
+      r.first_logits = std::move(tok->logits);
+      a.clock.Reset();
+      a.first = false;
+    }
+    bool done = false;
+    if (!opt.ignore_eos && tokenizer_.IsEndOfGeneration(tok->token)) {
+      r.stop_reason = "eos";
+      done = true;
+    } else {
+      r.generated_ids.push_back(tok->token);
+      const size_t before = r.text.size();
+      const std::string piece = tokenizer_.TokenToPiece(tok->token);
+      r.text += piece;
+      const size_t cut = runtime::FindStop(r.text, before, opt.stop);
+      if (cut != std::string::npos) {
+        if (on_piece && a.index == 0 && cut > before) {
+          on_piece(std::string_view(r.text).substr(before, cut - before));
+        }
+        r.text.resize(cut);
+        r.stop_reason = "stop";
+        done = true;
+      } else {
+        if (on_piece && a.index == 0) on_piece(piece);
+        if (static_cast<int>(r.generated_ids.size()) >= opt.n_predict) {
+          r.stop_reason = "length";
+          done = true;
+        } else if (a.pos + 1 >= options_.n_ctx) {
+          r.stop_reason = "context";
+          done = true;
+        }
+      }
+    }
+    if (done) {
+      r.decode_seconds = a.clock.Seconds();
+      LL_RETURN_IF_ERROR(Send(last, net::EndRequest{tok->request}));
+      free_slots.push_back(a.seq);
+      active.erase(it);
+      LL_RETURN_IF_ERROR(start_next());
+      continue;
+    }
+    net::Forward f;
+    f.request = tok->request;
+    f.seq = static_cast<uint32_t>(a.seq);
+    f.pos = static_cast<uint32_t>(a.pos);
+    f.tokens = {tok->token};
+    f.n_tokens = 1;
+    ++a.pos;
+    LL_RETURN_IF_ERROR(Send(0, std::move(f)));
+  }
+  return results;
+}
+
+Result<std::vector<net::Stats>> Coordinator::CollectStats() {
+  std::vector<net::Stats> out;
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    LL_RETURN_IF_ERROR(Send(i, net::StatsRequest{}));
+    for (;;) {
+      LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
+      if (auto* s = std::get_if<net::Stats>(&e.message)) {
+        out.push_back(*s);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace ll::engine

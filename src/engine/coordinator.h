@@ -1,0 +1,88 @@
+// Coordinator: owns the model file and tokenizer, connects to the workers of a ring, assigns
+// each its segment, and runs requests through the ring. Several requests are in flight at once
+// (one KV slot each on every device), so while one device works on request 1 the others work on
+// requests 2, 3, ... (pipelining). Only token ids come back to the coordinator; it applies the
+// stop rules (EOS, token limit, stop strings, context end) and feeds each token to the first
+// device. Single-threaded; callers use one Coordinator from one thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "model/model.h"
+#include "model/tokenizer/tokenizer.h"
+#include "net/messages.h"
+#include "net/transport.h"
+#include "runtime/generator.h"
+#include "runtime/segment_spec.h"
+
+namespace ll::engine {
+
+struct ClusterOptions {
+  std::vector<std::string> workers;  // endpoints, in ring order
+  std::vector<int> cuts;             // unit cut points (workers-1); empty = even split
+  std::string listen = "tcp://127.0.0.1:*";  // the coordinator's inbox
+  int64_t n_ctx = 512;
+  int n_seq = 4;  // requests that can be in flight at once
+  int64_t n_batch = 64;
+  int timeout_ms = 60000;  // no message from the ring for this long is an error
+  // Called while waiting; a non-ok Status aborts (e.g. a child worker process died).
+  std::function<Status()> liveness;
+};
+
+struct DeviceInfo {
+  std::string endpoint;
+  std::string name;
+  runtime::SegmentSpec spec;
+  uint64_t memory_budget_bytes = 0;
+  uint64_t weight_bytes = 0, kv_bytes = 0;
+};
+
+struct Request {
+  std::vector<int32_t> prompt_ids;
+  runtime::GenerateOptions options;
+};
+
+class Coordinator {
+ public:
+  static Result<std::unique_ptr<Coordinator>> Connect(net::Transport& transport,
+                                                      const std::string& model_path,
+                                                      const model::Model& model,
+                                                      const model::Tokenizer& tokenizer,
+                                                      ClusterOptions options);
+  ~Coordinator();
+
+  // Runs all requests, up to n_seq at a time; results in request order. on_piece streams the
+  // text of request 0 (for the CLI).
+  Result<std::vector<runtime::GenerationResult>> Run(const std::vector<Request>& requests,
+                                                     const runtime::PieceCallback& on_piece = {});
+
+  Result<std::vector<net::Stats>> CollectStats();
+  const std::vector<DeviceInfo>& devices() const { return devices_; }
+  // Tells every worker to exit (also done by the destructor).
+  void Shutdown();
+
+ private:
+  Coordinator(net::Transport& t, const model::Model& m, const model::Tokenizer& tok,
+              ClusterOptions o)
+      : transport_(t), model_(m), tokenizer_(tok), options_(std::move(o)) {}
+  Status Send(size_t worker, net::Message m);
+  // Waits for the next message (any type); errors on timeout or liveness failure.
+  Result<net::Envelope> Next();
+
+  net::Transport& transport_;
+  const model::Model& model_;
+  const model::Tokenizer& tokenizer_;
+  ClusterOptions options_;
+  uint64_t model_hash_ = 0;
+  std::unique_ptr<net::Inbox> inbox_;
+  std::vector<std::unique_ptr<net::Outbox>> outboxes_;
+  std::vector<DeviceInfo> devices_;
+  uint64_t next_request_id_ = 1;
+  bool shut_down_ = false;
+};
+
+}  // namespace ll::engine

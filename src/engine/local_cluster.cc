@@ -1,0 +1,133 @@
+#include "engine/local_cluster.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "base/timer.h"
+
+namespace ll::engine {
+
+Result<uint64_t> ParseByteSize(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  const std::string unit = end ? std::string(end) : "";
+  double mult = 0;
+  if (unit.empty() || unit == "B") mult = 1;
+  else if (unit == "KiB" || unit == "K") mult = 1024.0;
+  else if (unit == "MiB" || unit == "M") mult = 1024.0 * 1024;
+  else if (unit == "GiB" || unit == "G") mult = 1024.0 * 1024 * 1024;
+  else if (unit == "KB") mult = 1e3;
+  else if (unit == "MB") mult = 1e6;
+  else if (unit == "GB") mult = 1e9;
+  if (end == text.c_str() || mult == 0 || !(v > 0) || !std::isfinite(v)) {
+    return Status::Error("'" + text + "' is not a size (examples: 512MiB, 1.5GiB, 300MB)");
+  }
+  return static_cast<uint64_t>(v * mult);
+}
+
+Result<LocalCluster> LocalCluster::Start(const std::string& binary,
+                                         const std::vector<LocalWorkerSpec>& workers,
+                                         const std::string& log_path) {
+  LocalCluster c;
+  for (const LocalWorkerSpec& w : workers) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Error(std::string("pipe: ") + strerror(errno));
+    const std::string threads = std::to_string(w.threads);
+    std::vector<std::string> args = {binary,     "worker",  "--listen",        "tcp://127.0.0.1:*",
+                                     "--name",   w.name,    "-t",              threads,
+                                     "--memory-budget", w.memory_budget};
+    const pid_t pid = ::fork();
+    if (pid < 0) return Status::Error(std::string("fork: ") + strerror(errno));
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // die with the coordinator, whatever kills it
+      ::dup2(fds[1], STDOUT_FILENO);
+      if (!log_path.empty()) {
+        const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (log >= 0) ::dup2(log, STDERR_FILENO);
+      }
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+    ::close(fds[1]);
+    c.pids_.push_back(pid);
+    c.names_.push_back(w.name);
+    // Wait for "READY <endpoint>" on the child's stdout.
+    std::string line;
+    Stopwatch waited;
+    while (line.find('\n') == std::string::npos && waited.Seconds() < 30) {
+      pollfd p{fds[0], POLLIN, 0};
+      if (::poll(&p, 1, 200) > 0) {
+        char buf[256];
+        const ssize_t n = ::read(fds[0], buf, sizeof(buf));
+        if (n <= 0) break;
+        line.append(buf, n);
+      }
+    }
+    ::close(fds[0]);
+    if (line.rfind("READY ", 0) != 0) {
+      LL_RETURN_IF_ERROR(c.CheckAlive());
+      return Status::Error("worker " + w.name + " did not report READY within 30 s");
+    }
+    c.endpoints_.push_back(line.substr(6, line.find('\n') - 6));
+  }
+  return c;
+}
+
+LocalCluster::LocalCluster(LocalCluster&& o) noexcept
+    : pids_(std::move(o.pids_)), names_(std::move(o.names_)), endpoints_(std::move(o.endpoints_)) {
+  o.pids_.clear();
+}
+
+LocalCluster::~LocalCluster() { Stop(); }
+
+Status LocalCluster::CheckAlive() {
+  for (size_t i = 0; i < pids_.size(); ++i) {
+    if (pids_[i] <= 0) continue;
+    int status = 0;
+    if (::waitpid(pids_[i], &status, WNOHANG) == pids_[i]) {
+      const pid_t pid = pids_[i];
+      pids_[i] = -1;
+      const std::string how = WIFSIGNALED(status)
+                                  ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                                  : "exited with status " + std::to_string(WEXITSTATUS(status));
+      return Status::Error("device " + names_[i] + " (pid " + std::to_string(pid) + ") " + how);
+    }
+  }
+  return Status::Ok();
+}
+
+void LocalCluster::Kill(size_t i) {
+  if (i < pids_.size() && pids_[i] > 0) ::kill(pids_[i], SIGKILL);
+}
+
+void LocalCluster::Stop() {
+  for (pid_t pid : pids_) {
+    if (pid > 0) ::kill(pid, SIGTERM);
+  }
+  Stopwatch w;
+  for (pid_t& pid : pids_) {
+    if (pid <= 0) continue;
+    while (::waitpid(pid, nullptr, WNOHANG) == 0) {
+      if (w.Seconds() > 3) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        break;
+      }
+      ::usleep(10000);
+    }
+    pid = -1;
+  }
+}
+
+}  // namespace ll::engine

@@ -1,0 +1,49 @@
+// LocalCluster: N worker processes started on this machine (children of this process, each
+// `lingualinked worker` listening on a loopback port it picks), for `lingualinked run` and the
+// cluster tests. The destructor stops them all; they also exit if this process dies (they ask
+// the kernel for SIGTERM when their parent goes). Not thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace ll::engine {
+
+struct LocalWorkerSpec {
+  std::string name;
+  int threads = 1;
+  std::string memory_budget = "512MiB";
+};
+
+class LocalCluster {
+ public:
+  // `binary` is the lingualinked executable (e.g. /proc/self/exe).
+  static Result<LocalCluster> Start(const std::string& binary,
+                                    const std::vector<LocalWorkerSpec>& workers,
+                                    const std::string& log_path = "");
+  LocalCluster(LocalCluster&& other) noexcept;
+  LocalCluster& operator=(LocalCluster&&) = delete;
+  ~LocalCluster();
+
+  const std::vector<std::string>& endpoints() const { return endpoints_; }
+  // Error naming the first worker that has exited.
+  Status CheckAlive();
+  // Kills worker i (tests of failure handling).
+  void Kill(size_t i);
+  void Stop();
+
+ private:
+  LocalCluster() = default;
+  std::vector<pid_t> pids_;
+  std::vector<std::string> names_;
+  std::vector<std::string> endpoints_;
+};
+
+// Parses "512MiB", "1.5GiB", "300MB", "1048576" into bytes.
+Result<uint64_t> ParseByteSize(const std::string& text);
+
+}  // namespace ll::engine

@@ -1,0 +1,209 @@
+#include "engine/worker.h"
+
+#include <cstdio>
+
+#include "base/timer.h"
+#include "model/model_hash.h"
+#include "runtime/segment_cost.h"
+
+namespace ll::engine {
+
+namespace {
+std::string Mib(uint64_t b) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f MiB", b / 1048576.0);
+  return buf;
+}
+}  // namespace
+
+Result<std::unique_ptr<Worker>> Worker::Create(net::Transport& transport, WorkerOptions options) {
+  if (options.threads < 1) return Status::Error("threads must be >= 1");
+  std::unique_ptr<Worker> w(new Worker(transport, std::move(options)));
+  LL_ASSIGN_OR_RETURN(w->inbox_, transport.Bind(w->options_.listen));
+  w->stats_.name = w->options_.name;
+  return w;
+}
+
+Status Worker::Run() {
+  while (running_) {
+    Stopwatch idle;
+    LL_ASSIGN_OR_RETURN(auto msg, inbox_->Receive(1000));
+    stats_.wait_us += static_cast<uint64_t>(idle.Seconds() * 1e6);
+    if (msg) Handle(*msg);
+  }
+  return Status::Ok();
+}
+
+void Worker::Refuse(const std::string& why, uint64_t request) {
+  std::fprintf(stderr, "worker %s: refused message: %s\n", options_.name.c_str(), why.c_str());
+  if (reply_) Reply(net::ErrorMsg{request, options_.name + ": " + why});
+}
+
+void Worker::Reply(net::Message m) {
+  const auto bytes = net::Encode({model_hash_, std::move(m)});
+  Status s = reply_->Send(bytes);
+  if (!s.ok()) std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), s.message().c_str());
+}
+
+void Worker::Handle(const std::vector<uint8_t>& bytes) {
+  auto decoded = net::Decode(bytes);
+  if (!decoded.ok()) {
+    Refuse(decoded.message());
+    return;
+  }
+  net::Envelope& e = *decoded;
+  const net::MessageType type = net::TypeOf(e.message);
+  if (type != net::MessageType::kHello && !reply_) {
+    Refuse(std::string(net::MessageTypeName(type)) + " before Hello");
+    return;
+  }
+  switch (type) {
+    case net::MessageType::kHello:
+      OnHello(std::get<net::Hello>(e.message));
+      break;
+    case net::MessageType::kAssign:
+      OnAssign(e.model_hash, std::get<net::Assign>(e.message));
+      break;
+    case net::MessageType::kForward:
+      OnForward(e.model_hash, std::get<net::Forward>(e.message));
+      break;
+    case net::MessageType::kEndRequest:
+      head_requests_.erase(std::get<net::EndRequest>(e.message).request);
+      break;
+    case net::MessageType::kStatsRequest:
+      Reply(stats_);
+      break;
+    case net::MessageType::kShutdown:
+      running_ = false;
+      break;
+    default:
+      Refuse(std::string("unexpected message type ") + net::MessageTypeName(type));
+  }
+}
+
+void Worker::OnHello(const net::Hello& m) {
+  auto out = transport_.Connect(m.reply_to);
+  if (!out.ok()) {
+    std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), out.message().c_str());
+    return;
+  }
+  reply_ = std::move(*out);
+  Reply(net::HelloAck{net::kCapMapOwnWeights | net::kCapHalfBlockCuts, options_.name,
+                      options_.memory_budget_bytes, static_cast<uint32_t>(options_.threads)});
+}
+
+void Worker::OnAssign(uint64_t hash, const net::Assign& m) {
+  net::AssignAck ack;
+  auto fail = [&](const std::string& why) {
+    ack.ok = false;
+    ack.error = options_.name + ": " + why;
+    std::fprintf(stderr, "worker %s: assignment refused: %s\n", options_.name.c_str(),
+                 why.c_str());
+    Reply(ack);
+  };
+  segment_.reset();
+  head_requests_.clear();
+  if (!model_ || model_path_ != m.model_path) {
+    model_.reset();
+    auto loaded = model::Model::Load(m.model_path);
+    if (!loaded.ok()) return fail(loaded.message());
+    model_ = std::move(*loaded);
+    model_path_ = m.model_path;
+    model_hash_ = model::ModelHash(model_->file().bytes());
+  }
+  if (hash != model_hash_) {
+    return fail("model hash mismatch: my copy of " + m.model_path + " hashes to " +
+                std::to_string(model_hash_) + ", the coordinator's to " + std::to_string(hash));
+  }
+  runtime::SegmentSpec spec{m.embed, static_cast<int>(m.unit_begin),
+                            static_cast<int>(m.unit_end), m.head};
+  Status valid = spec.Validate(model_->config());
+  if (!valid.ok()) return fail(valid.message());
+  ack.weight_bytes = runtime::SegmentWeightBytes(*model_, spec);
+  ack.kv_bytes = runtime::SegmentKvBytes(model_->config(), spec, m.n_ctx, m.n_seq);
+  if (ack.weight_bytes + ack.kv_bytes > options_.memory_budget_bytes) {
+    return fail("segment " + spec.ToString() + " needs " + Mib(ack.weight_bytes + ack.kv_bytes) +
+                " (weights " + Mib(ack.weight_bytes) + " + KV cache " + Mib(ack.kv_bytes) +
+                "), memory budget is " + Mib(options_.memory_budget_bytes));
+  }
+  runtime::SegmentOptions opts;
+  opts.n_ctx = m.n_ctx;
+  opts.n_seq = static_cast<int>(m.n_seq);
+  opts.n_batch = m.n_batch;
+  auto seg = runtime::Segment::Create(*model_, spec, opts);
+  if (!seg.ok()) return fail(seg.message());
+  auto next = transport_.Connect(m.next);
+  if (!next.ok()) return fail(next.message());
+  segment_ = std::move(*seg);
+  next_ = std::move(*next);
+  stats_.weight_bytes = ack.weight_bytes;
+  stats_.kv_bytes = ack.kv_bytes;
+  ack.ok = true;
+  std::fprintf(stderr, "worker %s: serving %s (%s weights, %s KV)\n", options_.name.c_str(),
+               spec.ToString().c_str(), Mib(ack.weight_bytes).c_str(), Mib(ack.kv_bytes).c_str());
+  Reply(ack);
+}
+
+void Worker::OnForward(uint64_t hash, net::Forward& m) {
+  if (!segment_) return Refuse("Forward before Assign", m.request);
+  if (hash != model_hash_) return Refuse("Forward for another model (hash mismatch)", m.request);
+  const runtime::SegmentSpec& spec = segment_->spec();
+  if (spec.embed != !m.tokens.empty()) {
+    return Refuse(spec.embed ? "first segment expects token ids" : "expected activations",
+                  m.request);
+  }
+  Stopwatch compute;
+  Status s = segment_->Forward(pool_, static_cast<int>(m.seq), m.pos, m.tokens, m.hidden,
+                               m.want_logits && spec.head, output_);
+  if (!s.ok()) return Refuse(s.message(), m.request);
+  stats_.steps += 1;
+  stats_.tokens += m.n_tokens;
+
+  net::Message out;
+  if (spec.head) {
+    if (m.has_sampling) {
+      runtime::SamplingParams p;
+      p.temperature = m.sampling.temperature;
+      p.top_k = m.sampling.top_k;
+      p.top_p = m.sampling.top_p;
+      p.min_p = m.sampling.min_p;
+      p.repeat_penalty = m.sampling.repeat_penalty;
+      p.repeat_last_n = m.sampling.repeat_last_n;
+      p.seed = m.sampling.seed;
+      head_requests_.erase(m.request);
+      head_requests_.emplace(m.request, HeadRequest{runtime::Sampler(p), m.sampling.history});
+    }
+    auto it = head_requests_.find(m.request);
+    if (it == head_requests_.end()) {
+      return Refuse("no sampler for request " + std::to_string(m.request), m.request);
+    }
+    const int64_t v = segment_->n_vocab();
+    std::span<const float> last(output_.data() + output_.size() - v, v);
+    net::Token t;
+    t.request = m.request;
+    t.token = it->second.sampler.Sample(last, it->second.history);
+    it->second.history.push_back(t.token);
+    if (m.want_logits) t.logits.assign(last.begin(), last.end());
+    out = std::move(t);
+  } else {
+    net::Forward f;
+    f.request = m.request;
+    f.seq = m.seq;
+    f.pos = m.pos;
+    f.n_tokens = m.n_tokens;
+    f.hidden = std::move(output_);
+    f.want_logits = m.want_logits;
+    f.has_sampling = m.has_sampling;
+    f.sampling = std::move(m.sampling);
+    out = std::move(f);
+  }
+  stats_.compute_us += static_cast<uint64_t>(compute.Seconds() * 1e6);
+  Stopwatch send;
+  const auto bytes = net::Encode({model_hash_, std::move(out)});
+  Status sent = next_->Send(bytes);
+  stats_.send_us += static_cast<uint64_t>(send.Seconds() * 1e6);
+  stats_.bytes_sent += bytes.size();
+  if (!sent.ok()) std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), sent.message().c_str());
+}
+
+}  // namespace ll::engine

@@ -1,0 +1,70 @@
+// Worker: one device of the ring. It binds an inbox, answers the coordinator's Hello, loads the
+// segment it is assigned (mapping its own copy of the GGUF, checked by hash, and refusing a
+// segment that exceeds its memory budget), then runs every Forward that reaches it and passes
+// the result on: the residual stream to the next device, or — on the device holding the head —
+// the sampled token id back to the coordinator. Bad messages are refused and logged; the worker
+// keeps serving. Single-threaded message loop; the math runs on the worker's ThreadPool.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "base/thread_pool.h"
+#include "model/model.h"
+#include "net/messages.h"
+#include "net/transport.h"
+#include "runtime/sampler.h"
+#include "runtime/segment.h"
+
+namespace ll::engine {
+
+struct WorkerOptions {
+  std::string listen = "tcp://127.0.0.1:*";
+  uint64_t memory_budget_bytes = 512ull << 20;
+  int threads = 1;
+  std::string name = "worker";
+};
+
+class Worker {
+ public:
+  static Result<std::unique_ptr<Worker>> Create(net::Transport& transport, WorkerOptions options);
+  const std::string& endpoint() const { return inbox_->endpoint(); }
+  // Serves until a Shutdown message arrives (or the transport fails).
+  Status Run();
+
+ private:
+  Worker(net::Transport& transport, WorkerOptions options)
+      : transport_(transport), options_(std::move(options)), pool_(options_.threads) {}
+
+  void Handle(const std::vector<uint8_t>& bytes);
+  void OnHello(const net::Hello& m);
+  void OnAssign(uint64_t hash, const net::Assign& m);
+  void OnForward(uint64_t hash, net::Forward& m);
+  void Reply(net::Message m);
+  void Refuse(const std::string& why, uint64_t request = 0);
+
+  struct HeadRequest {  // sampler state of one request, on the device holding the head
+    runtime::Sampler sampler;
+    std::vector<int32_t> history;
+  };
+
+  net::Transport& transport_;
+  WorkerOptions options_;
+  ThreadPool pool_;
+  std::unique_ptr<net::Inbox> inbox_;
+  std::unique_ptr<net::Outbox> reply_;  // to the coordinator
+  std::unique_ptr<net::Outbox> next_;   // to the next device (or the coordinator)
+  std::unique_ptr<model::Model> model_;
+  std::string model_path_;
+  uint64_t model_hash_ = 0;
+  std::unique_ptr<runtime::Segment> segment_;
+  std::map<uint64_t, HeadRequest> head_requests_;
+  std::vector<float> output_;
+  net::Stats stats_;
+  bool running_ = true;
+};
+
+}  // namespace ll::engine

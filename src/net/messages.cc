@@ -1,0 +1,318 @@
+#include "net/messages.h"
+
+#include <cmath>
+
+#include "net/wire.h"
+
+namespace ll::net {
+namespace {
+
+constexpr uint32_t kMaxTokensPerMessage = 1u << 20;
+constexpr uint32_t kMaxEndpoint = 512;
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+void EncodeSampling(Writer& w, const SamplingBlock& s) {
+  w.F32(s.temperature);
+  w.F32(s.top_p);
+  w.F32(s.min_p);
+  w.F32(s.repeat_penalty);
+  w.I32(s.top_k);
+  w.I32(s.repeat_last_n);
+  w.U64(s.seed);
+  w.U32(static_cast<uint32_t>(s.history.size()));
+  w.I32Array(s.history);
+}
+
+SamplingBlock DecodeSampling(Reader& r) {
+  SamplingBlock s;
+  s.temperature = r.F32("sampling.temperature");
+  s.top_p = r.F32("sampling.top_p");
+  s.min_p = r.F32("sampling.min_p");
+  s.repeat_penalty = r.F32("sampling.repeat_penalty");
+  s.top_k = r.I32("sampling.top_k");
+  s.repeat_last_n = r.I32("sampling.repeat_last_n");
+  s.seed = r.U64("sampling.seed");
+  const uint32_t n = r.U32("sampling.history count");
+  s.history = r.I32Array(n, "sampling.history");
+  if (!(std::isfinite(s.temperature) && s.temperature >= 0) ||
+      !(s.top_p > 0 && s.top_p <= 1) || !(s.min_p >= 0 && s.min_p < 1) ||
+      !(s.repeat_penalty > 0) || s.top_k < 0 || s.repeat_last_n < 0) {
+    r.Fail("sampling parameters out of range");
+  }
+  return s;
+}
+
+void EncodeBody(Writer& w, const Message& m) {
+  std::visit(
+      Overloaded{
+          [&](const Hello& x) {
+            w.U32(x.capabilities);
+            w.Str(x.reply_to);
+            w.U64(x.model_hash);
+          },
+          [&](const HelloAck& x) {
+            w.U32(x.capabilities);
+            w.Str(x.name);
+            w.U64(x.memory_budget_bytes);
+            w.U32(x.threads);
+          },
+          [&](const Assign& x) {
+            w.Str(x.model_path);
+            w.U8(x.embed);
+            w.U32(x.unit_begin);
+            w.U32(x.unit_end);
+            w.U8(x.head);
+            w.U32(x.n_ctx);
+            w.U32(x.n_seq);
+            w.U32(x.n_batch);
+            w.Str(x.next);
+          },
+          [&](const AssignAck& x) {
+            w.U8(x.ok);
+            w.Str(x.error);
+            w.U64(x.weight_bytes);
+            w.U64(x.kv_bytes);
+          },
+          [&](const Forward& x) {
+            w.U64(x.request);
+            w.U32(x.seq);
+            w.U32(x.pos);
+            w.U32(x.n_tokens);
+            const bool tokens = !x.tokens.empty();
+            w.U8(tokens ? 0 : 1);  // payload kind: 0 token ids, 1 f32 residual stream
+            if (tokens) {
+              w.I32Array(x.tokens);
+            } else {
+              w.U32(static_cast<uint32_t>(x.hidden.size()));
+              w.F32Array(x.hidden);
+            }
+            w.U8(x.want_logits);
+            w.U8(x.has_sampling);
+            if (x.has_sampling) EncodeSampling(w, x.sampling);
+          },
+          [&](const Token& x) {
+            w.U64(x.request);
+            w.I32(x.token);
+            w.U32(static_cast<uint32_t>(x.logits.size()));
+            w.F32Array(x.logits);
+          },
+          [&](const EndRequest& x) { w.U64(x.request); },
+          [&](const StatsRequest&) {},
+          [&](const Stats& x) {
+            w.Str(x.name);
+            w.U64(x.steps);
+            w.U64(x.tokens);
+            w.U64(x.compute_us);
+            w.U64(x.send_us);
+            w.U64(x.wait_us);
+            w.U64(x.bytes_sent);
+            w.U64(x.weight_bytes);
+            w.U64(x.kv_bytes);
+          },
+          [&](const Shutdown&) {},
+          [&](const ErrorMsg& x) {
+            w.U64(x.request);
+            w.Str(x.message);
+          },
+      },
+      m);
+}
+
+Result<Message> DecodeBody(MessageType type, Reader& r) {
+  Message m;
+  switch (type) {
+    case MessageType::kHello: {
+      Hello x;
+      x.capabilities = r.U32("capabilities");
+      x.reply_to = r.Str("reply_to", kMaxEndpoint);
+      x.model_hash = r.U64("model_hash");
+      m = x;
+      break;
+    }
+    case MessageType::kHelloAck: {
+      HelloAck x;
+      x.capabilities = r.U32("capabilities");
+      x.name = r.Str("name", 256);
+      x.memory_budget_bytes = r.U64("memory_budget_bytes");
+      x.threads = r.U32("threads");
+      m = x;
+      break;
+    }
+    case MessageType::kAssign: {
+      Assign x;
+      x.model_path = r.Str("model_path", 4096);
+      x.embed = r.U8("embed") != 0;
+      x.unit_begin = r.U32("unit_begin");
+      x.unit_end = r.U32("unit_end");
+      x.head = r.U8("head") != 0;
+      x.n_ctx = r.U32("n_ctx");
+      x.n_seq = r.U32("n_seq");
+      x.n_batch = r.U32("n_batch");
+      x.next = r.Str("next", kMaxEndpoint);
+      if (r.ok() && (x.unit_begin > x.unit_end || x.n_ctx == 0 || x.n_seq == 0 ||
+                     x.n_seq > 4096 || x.n_batch == 0 || x.n_ctx > (1u << 24))) {
+        r.Fail("segment or context fields out of range");
+      }
+      m = x;
+      break;
+    }
+    case MessageType::kAssignAck: {
+      AssignAck x;
+      x.ok = r.U8("ok") != 0;
+      x.error = r.Str("error", 1u << 16);
+      x.weight_bytes = r.U64("weight_bytes");
+      x.kv_bytes = r.U64("kv_bytes");
+      m = x;
+      break;
+    }
+    case MessageType::kForward: {
+      Forward x;
+      x.request = r.U64("request");
+      x.seq = r.U32("seq");
+      x.pos = r.U32("pos");
+      x.n_tokens = r.U32("n_tokens");
+      if (r.ok() && (x.n_tokens == 0 || x.n_tokens > kMaxTokensPerMessage)) {
+        r.Fail("n_tokens " + std::to_string(x.n_tokens) + " out of range");
+      }
+      const uint8_t kind = r.U8("payload kind");
+      if (kind == 0) {
+        x.tokens = r.I32Array(x.n_tokens, "tokens");
+      } else if (kind == 1) {
+        const uint32_t count = r.U32("hidden count");
+        if (r.ok() && (count == 0 || count % x.n_tokens != 0)) {
+          r.Fail("hidden count " + std::to_string(count) + " is not a multiple of n_tokens " +
+                 std::to_string(x.n_tokens));
+        }
+        x.hidden = r.F32Array(count, "hidden");
+      } else if (r.ok()) {
+        r.Fail("unknown payload kind " + std::to_string(kind));
+      }
+      x.want_logits = r.U8("want_logits") != 0;
+      x.has_sampling = r.U8("has_sampling") != 0;
+      if (x.has_sampling) x.sampling = DecodeSampling(r);
+      m = std::move(x);
+      break;
+    }
+    case MessageType::kToken: {
+      Token x;
+      x.request = r.U64("request");
+      x.token = r.I32("token");
+      const uint32_t n = r.U32("logits count");
+      x.logits = r.F32Array(n, "logits");
+      m = std::move(x);
+      break;
+    }
+    case MessageType::kEndRequest: {
+      m = EndRequest{r.U64("request")};
+      break;
+    }
+    case MessageType::kStatsRequest:
+      m = StatsRequest{};
+      break;
+    case MessageType::kStats: {
+      Stats x;
+      x.name = r.Str("name", 256);
+      x.steps = r.U64("steps");
+      x.tokens = r.U64("tokens");
+      x.compute_us = r.U64("compute_us");
+      x.send_us = r.U64("send_us");
+      x.wait_us = r.U64("wait_us");
+      x.bytes_sent = r.U64("bytes_sent");
+      x.weight_bytes = r.U64("weight_bytes");
+      x.kv_bytes = r.U64("kv_bytes");
+      m = x;
+      break;
+    }
+    case MessageType::kShutdown:
+      m = Shutdown{};
+      break;
+    case MessageType::kError: {
+      ErrorMsg x;
+      x.request = r.U64("request");
+      x.message = r.Str("message", 1u << 16);
+      m = x;
+      break;
+    }
+    default:
+      return Status::Error("unknown message type " + std::to_string(static_cast<int>(type)));
+  }
+  LL_RETURN_IF_ERROR(r.Finish(MessageTypeName(type)));
+  return m;
+}
+
+}  // namespace
+
+const char* MessageTypeName(MessageType t) {
+  switch (t) {
+    case MessageType::kHello: return "Hello";
+    case MessageType::kHelloAck: return "HelloAck";
+    case MessageType::kAssign: return "Assign";
+    case MessageType::kAssignAck: return "AssignAck";
+    case MessageType::kForward: return "Forward";
+    case MessageType::kToken: return "Token";
+    case MessageType::kEndRequest: return "EndRequest";
+    case MessageType::kStatsRequest: return "StatsRequest";
+    case MessageType::kStats: return "Stats";
+    case MessageType::kShutdown: return "Shutdown";
+    case MessageType::kError: return "Error";
+  }
+  return "Unknown";
+}
+
+MessageType TypeOf(const Message& m) {
+  // The variant's alternatives are in MessageType order, starting at 1.
+  return static_cast<MessageType>(m.index() + 1);
+}
+
+std::vector<uint8_t> Encode(const Envelope& e) {
+  Writer body;
+  EncodeBody(body, e.message);
+  Writer w;
+  w.bytes().reserve(kHeaderBytes + body.bytes().size());
+  w.U32(kMagic);
+  w.U16(kProtocolVersion);
+  w.U16(static_cast<uint16_t>(TypeOf(e.message)));
+  w.U64(e.model_hash);
+  w.U32(static_cast<uint32_t>(body.bytes().size()));
+  w.Bytes(body.bytes());
+  return std::move(w.bytes());
+}
+
+Result<Envelope> Decode(std::span<const uint8_t> bytes) {
+  if (bytes.size() < kHeaderBytes) {
+    return Status::Error("message of " + std::to_string(bytes.size()) +
+                         " bytes is shorter than the " + std::to_string(kHeaderBytes) +
+                         "-byte header");
+  }
+  Reader h(bytes.first(kHeaderBytes));
+  const uint32_t magic = h.U32("magic");
+  const uint16_t version = h.U16("version");
+  const uint16_t type = h.U16("type");
+  Envelope e;
+  e.model_hash = h.U64("model_hash");
+  const uint32_t length = h.U32("body length");
+  if (magic != kMagic) return Status::Error("bad magic: not a LinguaLinked message");
+  if (version != kProtocolVersion) {
+    return Status::Error("protocol version " + std::to_string(version) +
+                         " is not supported (this build speaks " +
+                         std::to_string(kProtocolVersion) + ")");
+  }
+  if (length != bytes.size() - kHeaderBytes || length > kMaxBodyBytes) {
+    return Status::Error("body length field says " + std::to_string(length) + " bytes but " +
+                         std::to_string(bytes.size() - kHeaderBytes) + " arrived");
+  }
+  if (type < 1 || type > static_cast<uint16_t>(MessageType::kError)) {
+    return Status::Error("unknown message type " + std::to_string(type));
+  }
+  Reader r(bytes.subspan(kHeaderBytes));
+  LL_ASSIGN_OR_RETURN(e.message, DecodeBody(static_cast<MessageType>(type), r));
+  return e;
+}
+
+}  // namespace ll::net

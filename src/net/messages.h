@@ -1,0 +1,131 @@
+// The LinguaLinked wire protocol, version 1 (specified in docs/wire-protocol.md): message types,
+// their fields, and encode/decode functions. Decoding validates every field (lengths, ranges,
+// counts against the bytes present) and returns a Status naming what is wrong; it never reads
+// out of bounds. Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/status.h"
+
+namespace ll::net {
+
+constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
+constexpr uint16_t kProtocolVersion = 1;
+constexpr size_t kHeaderBytes = 20;      // magic, version, type, model hash, body length
+constexpr uint32_t kMaxBodyBytes = 1u << 30;
+
+// Capability bits announced in Hello / HelloAck.
+constexpr uint32_t kCapMapOwnWeights = 1u << 0;  // worker maps its own copy of the GGUF
+constexpr uint32_t kCapHalfBlockCuts = 1u << 1;  // segments may start/end mid-block
+
+enum class MessageType : uint16_t {
+  kHello = 1,
+  kHelloAck = 2,
+  kAssign = 3,
+  kAssignAck = 4,
+  kForward = 5,
+  kToken = 6,
+  kEndRequest = 7,
+  kStatsRequest = 8,
+  kStats = 9,
+  kShutdown = 10,
+  kError = 11,
+};
+const char* MessageTypeName(MessageType t);
+
+struct Hello {
+  uint32_t capabilities = 0;
+  std::string reply_to;  // the coordinator's endpoint; the worker connects there to answer
+  uint64_t model_hash = 0;
+};
+
+struct HelloAck {
+  uint32_t capabilities = 0;
+  std::string name;
+  uint64_t memory_budget_bytes = 0;
+  uint32_t threads = 0;
+};
+
+struct Assign {
+  std::string model_path;  // the worker maps its own copy; its hash must equal the header's
+  bool embed = false;
+  uint32_t unit_begin = 0, unit_end = 0;
+  bool head = false;
+  uint32_t n_ctx = 0, n_seq = 0, n_batch = 0;
+  std::string next;  // endpoint that receives this segment's output
+};
+
+struct AssignAck {
+  bool ok = false;
+  std::string error;
+  uint64_t weight_bytes = 0;
+  uint64_t kv_bytes = 0;
+};
+
+struct SamplingBlock {
+  float temperature = 0, top_p = 1, min_p = 0, repeat_penalty = 1;
+  int32_t top_k = 0, repeat_last_n = 0;
+  uint64_t seed = 0;
+  std::vector<int32_t> history;  // prompt ids, for the repetition penalty
+};
+
+struct Forward {
+  uint64_t request = 0;
+  uint32_t seq = 0;  // KV slot on every device
+  uint32_t pos = 0;  // position of the first token
+  std::vector<int32_t> tokens;  // set for the first segment
+  std::vector<float> hidden;    // [n_tokens][n_embd] residual stream, otherwise
+  uint32_t n_tokens = 0;
+  bool has_sampling = false;    // first step of a request: the head device creates its sampler
+  SamplingBlock sampling;
+  bool want_logits = false;     // return the logits with the token (tests, references)
+};
+
+struct Token {
+  uint64_t request = 0;
+  int32_t token = 0;
+  std::vector<float> logits;  // empty unless asked for
+};
+
+struct EndRequest {
+  uint64_t request = 0;
+};
+
+struct StatsRequest {};
+
+struct Stats {
+  std::string name;
+  uint64_t steps = 0;           // forward messages processed
+  uint64_t tokens = 0;          // tokens processed (prompt + generated)
+  uint64_t compute_us = 0;      // time in the segment's forward pass
+  uint64_t send_us = 0;         // time handing results to the transport
+  uint64_t wait_us = 0;         // time idle, waiting for input
+  uint64_t bytes_sent = 0;      // forward/token payload bytes sent
+  uint64_t weight_bytes = 0, kv_bytes = 0;
+};
+
+struct Shutdown {};
+
+struct ErrorMsg {
+  uint64_t request = 0;
+  std::string message;
+};
+
+using Message = std::variant<Hello, HelloAck, Assign, AssignAck, Forward, Token, EndRequest,
+                             StatsRequest, Stats, Shutdown, ErrorMsg>;
+
+struct Envelope {
+  uint64_t model_hash = 0;  // 0 only on Hello-phase and control messages
+  Message message;
+};
+
+std::vector<uint8_t> Encode(const Envelope& envelope);
+Result<Envelope> Decode(std::span<const uint8_t> bytes);
+MessageType TypeOf(const Message& m);
+
+}  // namespace ll::net

@@ -1,0 +1,122 @@
+#include "net/messages.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "net/transport.h"
+
+namespace ll::net {
+namespace {
+
+Forward SampleForward() {
+  Forward f;
+  f.request = 77;
+  f.seq = 2;
+  f.pos = 5;
+  f.n_tokens = 2;
+  f.hidden = {1.5f, -2.0f, 3.25f, 0.0f, 1e-30f, -7.0f};
+  f.has_sampling = true;
+  f.sampling.temperature = 0.7f;
+  f.sampling.top_k = 40;
+  f.sampling.seed = 1234567890123ull;
+  f.sampling.history = {1, 403, 407};
+  return f;
+}
+
+TEST(MessagesTest, ForwardRoundTripsExactly) {
+  const auto bytes = Encode({0xABCDEF, SampleForward()});
+  auto e = Decode(bytes);
+  ASSERT_TRUE(e.ok()) << e.message();
+  EXPECT_EQ(e->model_hash, 0xABCDEFu);
+  const auto& f = std::get<Forward>(e->message);
+  EXPECT_EQ(f.request, 77u);
+  EXPECT_EQ(f.pos, 5u);
+  EXPECT_EQ(f.hidden, SampleForward().hidden);
+  EXPECT_EQ(f.sampling.history, (std::vector<int32_t>{1, 403, 407}));
+  EXPECT_EQ(f.sampling.seed, 1234567890123ull);
+  EXPECT_FLOAT_EQ(f.sampling.temperature, 0.7f);
+}
+
+TEST(MessagesTest, EveryTypeRoundTrips) {
+  std::vector<Message> all = {Hello{3, "tcp://127.0.0.1:5000", 9},
+                              HelloAck{1, "dev0", 512u << 20, 2},
+                              Assign{"/m.gguf", true, 0, 4, false, 128, 2, 16, "tcp://x:1"},
+                              AssignAck{false, "too big", 1, 2},
+                              Token{5, 42, {0.5f, 1.5f}},
+                              EndRequest{5},
+                              StatsRequest{},
+                              Stats{"dev1", 1, 2, 3, 4, 5, 6, 7, 8},
+                              Shutdown{},
+                              ErrorMsg{9, "boom"}};
+  for (const Message& m : all) {
+    auto e = Decode(Encode({1, m}));
+    ASSERT_TRUE(e.ok()) << MessageTypeName(TypeOf(m)) << ": " << e.message();
+    EXPECT_EQ(TypeOf(e->message), TypeOf(m));
+  }
+}
+
+TEST(MessagesTest, BadHeadersAreRefusedWithReasons) {
+  auto good = Encode({1, EndRequest{3}});
+  auto bad = good;
+  bad[0] ^= 0xFF;
+  EXPECT_NE(Decode(bad).message().find("magic"), std::string::npos);
+  bad = good;
+  bad[4] = 9;  // version
+  EXPECT_NE(Decode(bad).message().find("version 9"), std::string::npos);
+  bad = good;
+  bad[6] = 200;  // type
+  EXPECT_NE(Decode(bad).message().find("unknown message type"), std::string::npos);
+  bad = good;
+  bad.push_back(0);  // length mismatch
+  EXPECT_NE(Decode(bad).message().find("body length"), std::string::npos);
+  bad = std::vector<uint8_t>(good.begin(), good.begin() + 10);
+  EXPECT_NE(Decode(bad).message().find("header"), std::string::npos);
+}
+
+TEST(MessagesTest, HostileCountsAreRefused) {
+  Forward f = SampleForward();
+  auto bytes = Encode({1, f});
+  // The hidden count field sits after request(8) seq(4) pos(4) n_tokens(4) kind(1).
+  const size_t at = kHeaderBytes + 21;
+  for (int i = 0; i < 4; ++i) bytes[at + i] = 0xFF;
+  auto e = Decode(bytes);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.message().find("hidden"), std::string::npos) << e.message();
+}
+
+TEST(MessagesTest, RandomCorruptionNeverCrashes) {
+  std::mt19937 rng(5);
+  const auto good = Encode({1, SampleForward()});
+  int refused = 0;
+  for (int i = 0; i < 3000; ++i) {
+    auto b = good;
+    const int flips = 1 + rng() % 4;
+    for (int k = 0; k < flips; ++k) b[rng() % b.size()] = static_cast<uint8_t>(rng());
+    if (rng() % 4 == 0) b.resize(rng() % b.size());
+    refused += !Decode(b).ok();
+  }
+  EXPECT_GT(refused, 0);
+}
+
+TEST(ZmqTransportTest, DeliversBetweenSockets) {
+  auto t = MakeZmqTransport();
+  auto in = t->Bind("tcp://127.0.0.1:*");
+  ASSERT_TRUE(in.ok()) << in.message();
+  EXPECT_NE((*in)->endpoint().find("127.0.0.1:"), std::string::npos);
+  auto out = t->Connect((*in)->endpoint());
+  ASSERT_TRUE(out.ok());
+  const std::vector<uint8_t> msg = {1, 2, 3};
+  ASSERT_TRUE((*out)->Send(msg).ok());
+  auto got = (*in)->Receive(5000);
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, msg);
+  auto none = (*in)->Receive(10);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_FALSE(t->Bind("tcp://256.1.1.1:5").ok());
+}
+
+}  // namespace
+}  // namespace ll::net

@@ -74,6 +74,7 @@ int RunRun(const RunFlags& f) {
   (*coord)->Shutdown();
 
   const runtime::GenerationResult& r = (*results)[0];
+  if (!r.error.empty()) return Fail(r.error);
   const auto& devices = (*coord)->devices();
   nlohmann::json devs = nlohmann::json::array();
   for (size_t i = 0; i < devices.size(); ++i) {

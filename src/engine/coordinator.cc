@@ -50,6 +50,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
                                               c->inbox_->endpoint(), c->model_hash_}));
     auto ack = c->Next();
     if (!ack.ok()) return ack.status().WithContext("worker " + c->devices_[i].endpoint);
+    if (const auto* err = std::get_if<net::ErrorMsg>(&ack->message)) {
+      return Status::Error(err->message);
+    }
     const auto* hello = std::get_if<net::HelloAck>(&ack->message);
     if (!hello) return Status::Error("worker " + c->devices_[i].endpoint + " did not answer Hello");
     c->devices_[i].name = hello->name;
@@ -70,6 +73,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     LL_RETURN_IF_ERROR(c->Send(i, a));
     auto ack = c->Next();
     if (!ack.ok()) return ack.status().WithContext("worker " + d.name);
+    if (const auto* err = std::get_if<net::ErrorMsg>(&ack->message)) {
+      return Status::Error(err->message);
+    }
     const auto* assign = std::get_if<net::AssignAck>(&ack->message);
     if (!assign) return Status::Error("worker " + d.name + " did not answer Assign");
     if (!assign->ok) return Status::Error(assign->error);
@@ -100,9 +106,6 @@ Result<net::Envelope> Coordinator::Next() {
       if (!e.ok()) {
         std::fprintf(stderr, "coordinator: refused message: %s\n", e.message().c_str());
         continue;
-      }
-      if (auto* err = std::get_if<net::ErrorMsg>(&e->message)) {
-        return Status::Error(err->message);
       }
       return e;
     }
@@ -175,6 +178,22 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
 
   while (!active.empty()) {
     LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
+    if (auto* err = std::get_if<net::ErrorMsg>(&e.message)) {
+      auto failed = active.find(err->request);
+      if (failed == active.end()) {
+        // Not about a request of ours (e.g. a rogue peer's message was refused): log it.
+        std::fprintf(stderr, "coordinator: a device reported: %s\n", err->message.c_str());
+        continue;
+      }
+      runtime::GenerationResult& r = results[failed->second.index];
+      r.stop_reason = "error";
+      r.error = err->message;
+      (void)Send(last, net::EndRequest{err->request});
+      free_slots.push_back(failed->second.seq);
+      active.erase(failed);
+      LL_RETURN_IF_ERROR(start_next());
+      continue;
+    }
     auto* tok = std::get_if<net::Token>(&e.message);
     if (!tok) continue;  // late control answers are not ours to handle here
     auto it = active.find(tok->request);

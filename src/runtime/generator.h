@@ -28,7 +28,8 @@ struct GenerationResult {
   std::vector<int32_t> prompt_ids;
   std::vector<int32_t> generated_ids;
   std::string text;
-  std::string stop_reason;  // "eos", "length", "stop", "context"
+  std::string stop_reason;  // "eos", "length", "stop", "context", "error"
+  std::string error;        // why the request failed (stop_reason "error"), else empty
   double prefill_seconds = 0;
   double decode_seconds = 0;
   std::vector<float> first_logits;  // logits that chose the first token (tests, references)

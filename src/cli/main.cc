@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/bench_command.h"
 #include "cli/generate_command.h"
 #include "cli/inspect_command.h"
 #include "cli/run_command.h"
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "lingualinked 0.1.0");
   int exit_code = 0;
   ll::cli::AddGenerateCommand(app, exit_code);
+  ll::cli::AddBenchCommand(app, exit_code);
   ll::cli::AddInspectCommand(app, exit_code);
   ll::cli::AddRunCommand(app, exit_code);
   ll::cli::AddWorkerCommand(app, exit_code);

@@ -1,13 +1,13 @@
 // End-to-end tests of the `lingualinked` binary: real process, real files, exit codes, stdout
 // JSON and stderr messages.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <sys/wait.h>
 
 namespace {
 
@@ -36,8 +36,8 @@ TEST(CliTest, GreedyJsonMatchesTheReference) {
   std::ifstream in(kModels + "refs/stories260K.once-upon-a-time.kv-f32.json");
   const auto ref = nlohmann::json::parse(in);
   const ProcessRun r = Exec("generate -m " + kModels +
-                     "stories260K/stories260K.gguf -p 'Once upon a time' -n 64 --temp 0 "
-                     "--ignore-eos --output-format json -t 1");
+                            "stories260K/stories260K.gguf -p 'Once upon a time' -n 64 --temp 0 "
+                            "--ignore-eos --output-format json -t 1");
   ASSERT_EQ(r.status, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["prompt_ids"], ref["prompt_ids"]);
@@ -61,15 +61,15 @@ TEST(CliTest, PromptIdsAndSplitGiveTheSameTokens) {
 
 TEST(CliTest, TextModeStreamsPromptAndStory) {
   const ProcessRun r = Exec("generate -m " + kModels +
-                     "stories260K/stories260K.gguf -p 'Once upon a time' -n 12 --temp 0");
+                            "stories260K/stories260K.gguf -p 'Once upon a time' -n 12 --temp 0");
   ASSERT_EQ(r.status, 0);
   EXPECT_EQ(r.out.rfind("Once upon a time, there was a little girl named Lily", 0), 0u) << r.out;
 }
 
 TEST(CliTest, StopStringEndsGeneration) {
   const ProcessRun r = Exec("generate -m " + kModels +
-                     "stories260K/stories260K.gguf -p 'Once upon a time' -n 64 --temp 0 "
-                     "--stop Lily --output-format json");
+                            "stories260K/stories260K.gguf -p 'Once upon a time' -n 64 --temp 0 "
+                            "--stop Lily --output-format json");
   ASSERT_EQ(r.status, 0);
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["stop_reason"], "stop");

@@ -82,8 +82,8 @@ TEST_P(RingTest, SameTokensAndLogitsAsOneDevice) {
   co.n_ctx = 128;
   co.n_seq = 4;
   co.timeout_ms = 20000;
-  auto coord = engine::Coordinator::Connect(*transport, kModels + c.model, *l.model,
-                                            *l.tokenizer, co);
+  auto coord =
+      engine::Coordinator::Connect(*transport, kModels + c.model, *l.model, *l.tokenizer, co);
   ASSERT_TRUE(coord.ok()) << coord.message();
   auto got = (*coord)->Run({{prompt, Greedy(24)}});
   ASSERT_TRUE(got.ok()) << got.message();
@@ -190,8 +190,7 @@ TEST(ClusterTest, SegmentOverBudgetIsRefusedWithBothNumbers) {
   auto coord = engine::Coordinator::Connect(*transport, kModels + "stories260K/stories260K.gguf",
                                             *l.model, *l.tokenizer, co);
   ASSERT_FALSE(coord.ok());
-  EXPECT_NE(coord.message().find("memory budget is 0.1 MiB"), std::string::npos)
-      << coord.message();
+  EXPECT_NE(coord.message().find("memory budget is 0.1 MiB"), std::string::npos) << coord.message();
   EXPECT_NE(coord.message().find("needs"), std::string::npos) << coord.message();
 }
 

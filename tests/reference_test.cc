@@ -97,8 +97,8 @@ INSTANTIATE_TEST_SUITE_P(Refs, ReferenceTest, ::testing::ValuesIn(RefFiles()),
                            for (char& ch : n) {
                              if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            }
-                           return n + (info.param.find("nobos") != std::string::npos ? "_nobos"
-                                                                                      : "");
+                           return n +
+                                  (info.param.find("nobos") != std::string::npos ? "_nobos" : "");
                          });
 
 }  // namespace

@@ -34,7 +34,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     if (std::get<Status>(v_).ok()) {
       std::fprintf(stderr, "Result constructed from an ok Status\n");
@@ -71,10 +71,10 @@ class Result {
 #define LL_CONCAT_INNER(a, b) a##b
 #define LL_CONCAT(a, b) LL_CONCAT_INNER(a, b)
 
-#define LL_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    ::ll::Status ll_status_ = (expr);         \
-    if (!ll_status_.ok()) return ll_status_;  \
+#define LL_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::ll::Status ll_status_ = (expr);        \
+    if (!ll_status_.ok()) return ll_status_; \
   } while (0)
 
 #define LL_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

@@ -40,9 +40,9 @@ class ThreadPool {
   std::condition_variable start_cv_;  // guarded by mu_: generation_ changed or stop_
   std::condition_variable done_cv_;   // guarded by mu_: pending_ reached 0
   const std::function<void(int, int)>* job_ = nullptr;  // guarded by mu_
-  long generation_ = 0;                                  // guarded by mu_
-  int pending_ = 0;                                      // guarded by mu_
-  bool stop_ = false;                                    // guarded by mu_
+  long generation_ = 0;                                 // guarded by mu_
+  int pending_ = 0;                                     // guarded by mu_
+  bool stop_ = false;                                   // guarded by mu_
 };
 
 }  // namespace ll

@@ -99,15 +99,17 @@ int RunBench(const BenchFlags& f) {
   j["decode_spread"] = {tg.min, tg.max};
   j["peak_rss_bytes"] = PeakRssBytes();
   if (!json) {
-    std::printf("single device, %d thread(s): prefill %.1f tokens/s [%.1f, %.1f] | decode %.1f "
-                "tokens/s [%.1f, %.1f] | peak RSS %.1f MiB\n",
-                f.threads, pp.median, pp.min, pp.max, tg.median, tg.min, tg.max,
-                PeakRssBytes() / 1048576.0);
+    std::printf(
+        "single device, %d thread(s): prefill %.1f tokens/s [%.1f, %.1f] | decode %.1f "
+        "tokens/s [%.1f, %.1f] | peak RSS %.1f MiB\n",
+        f.threads, pp.median, pp.min, pp.max, tg.median, tg.min, tg.max,
+        PeakRssBytes() / 1048576.0);
   }
 
   if (f.devices > 0) {
     std::vector<engine::LocalWorkerSpec> specs;
-    for (int i = 0; i < f.devices; ++i) specs.push_back({"dev" + std::to_string(i), f.threads, "64GiB"});
+    for (int i = 0; i < f.devices; ++i)
+      specs.push_back({"dev" + std::to_string(i), f.threads, "64GiB"});
     auto cluster = engine::LocalCluster::Start("/proc/self/exe", specs);
     if (!cluster.ok()) return Fail(cluster.message());
     engine::ClusterOptions co;
@@ -150,9 +152,9 @@ int RunBench(const BenchFlags& f) {
         bytes += s.bytes_sent;
         tokens = std::max<uint64_t>(tokens, s.tokens);
       }
-      const double per_token = tokens > tokens_before
-                                   ? static_cast<double>(bytes - bytes_before) / (tokens - tokens_before)
-                                   : 0.0;
+      const double per_token = tokens > tokens_before ? static_cast<double>(bytes - bytes_before) /
+                                                            (tokens - tokens_before)
+                                                      : 0.0;
       bytes_before = bytes;
       tokens_before = tokens;
       const Spread a = Summarise(agg), s1 = Summarise(single);
@@ -162,9 +164,10 @@ int RunBench(const BenchFlags& f) {
                       {"per_request_decode_tokens_per_s", s1.median},
                       {"wire_bytes_per_token", per_token}});
       if (!json) {
-        std::printf("ring of %d devices, %d in flight: aggregate %.1f tokens/s (%.2fx one device) "
-                    "| per request %.1f tokens/s | wire %.0f bytes/token (all links)\n",
-                    f.devices, inflight, a.median, a.median / tg.median, s1.median, per_token);
+        std::printf(
+            "ring of %d devices, %d in flight: aggregate %.1f tokens/s (%.2fx one device) "
+            "| per request %.1f tokens/s | wire %.0f bytes/token (all links)\n",
+            f.devices, inflight, a.median, a.median / tg.median, s1.median, per_token);
       }
     }
     auto stats = (*coord)->CollectStats();
@@ -173,23 +176,24 @@ int RunBench(const BenchFlags& f) {
       for (size_t i = 0; i < stats->size(); ++i) {
         const auto& s = (*stats)[i];
         const auto& d = (*coord)->devices()[i];
-        devs.push_back({{"name", s.name},
-                        {"layers", {d.spec.first_layer(), d.spec.end_layer()}},
-                        {"compute_ms", s.compute_us / 1e3},
-                        {"send_ms", s.send_us / 1e3},
-                        {"wait_ms", s.wait_us / 1e3},
-                        {"bytes_sent_per_token", s.tokens ? double(s.bytes_sent) / s.tokens : 0.0}});
+        devs.push_back(
+            {{"name", s.name},
+             {"layers", {d.spec.first_layer(), d.spec.end_layer()}},
+             {"compute_ms", s.compute_us / 1e3},
+             {"send_ms", s.send_us / 1e3},
+             {"wait_ms", s.wait_us / 1e3},
+             {"bytes_sent_per_token", s.tokens ? double(s.bytes_sent) / s.tokens : 0.0}});
       }
     }
     j["ring"] = {{"devices", f.devices}, {"runs", ring}, {"per_device", devs}};
     if (!json) {
       for (const auto& d : devs) {
-        std::printf("  %-6s layers [%d, %d) compute %.1f ms, send %.1f ms, wait %.1f ms, %.0f "
-                    "bytes/token\n",
-                    d["name"].get<std::string>().c_str(), d["layers"][0].get<int>(),
-                    d["layers"][1].get<int>(), d["compute_ms"].get<double>(),
-                    d["send_ms"].get<double>(), d["wait_ms"].get<double>(),
-                    d["bytes_sent_per_token"].get<double>());
+        std::printf(
+            "  %-6s layers [%d, %d) compute %.1f ms, send %.1f ms, wait %.1f ms, %.0f "
+            "bytes/token\n",
+            d["name"].get<std::string>().c_str(), d["layers"][0].get<int>(),
+            d["layers"][1].get<int>(), d["compute_ms"].get<double>(), d["send_ms"].get<double>(),
+            d["wait_ms"].get<double>(), d["bytes_sent_per_token"].get<double>());
       }
     }
   }
@@ -202,9 +206,12 @@ int RunBench(const BenchFlags& f) {
 void AddBenchCommand(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<BenchFlags>();
   CLI::App* cmd = app.add_subcommand("bench", "Measure tokens/s on one device and on a local ring");
-  cmd->add_option("-m,--model", f->model_path, "GGUF model file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("-m,--model", f->model_path, "GGUF model file")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("-t,--threads", f->threads, "Threads (per device)")->check(CLI::Range(1, 1024));
-  cmd->add_option("-p,--n-prompt", f->n_prompt, "Prompt tokens (prefill)")->check(CLI::Range(1, 8192));
+  cmd->add_option("-p,--n-prompt", f->n_prompt, "Prompt tokens (prefill)")
+      ->check(CLI::Range(1, 8192));
   cmd->add_option("-n,--n-gen", f->n_gen, "Generated tokens (decode)")->check(CLI::Range(1, 8192));
   cmd->add_option("-r,--reps", f->reps, "Repetitions (median reported)")->check(CLI::Range(1, 100));
   cmd->add_option("--devices", f->devices, "Also run a local ring of this many worker processes")

@@ -36,8 +36,7 @@ int RunGenerate(const GenerateFlags& f) {
   runtime::SegmentOptions seg;
   seg.n_ctx = f.gen.resolved_ctx((*model)->config());
   seg.n_batch = f.n_batch;
-  auto executor =
-      runtime::LocalExecutor::Create(**model, f.split, seg, f.gen.resolved_threads());
+  auto executor = runtime::LocalExecutor::Create(**model, f.split, seg, f.gen.resolved_threads());
   if (!executor.ok()) {
     std::fprintf(stderr, "error: %s\n", executor.message().c_str());
     return 1;

@@ -53,9 +53,10 @@ runtime::GenerateOptions GenerationFlags::ToGenerateOptions() const {
   o.sampling.min_p = min_p;
   o.sampling.repeat_penalty = repeat_penalty;
   o.sampling.repeat_last_n = repeat_last_n;
-  o.sampling.seed = seed >= 0 ? static_cast<uint64_t>(seed)
-                              : static_cast<uint64_t>(
-                                    std::chrono::steady_clock::now().time_since_epoch().count());
+  o.sampling.seed =
+      seed >= 0
+          ? static_cast<uint64_t>(seed)
+          : static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   return o;
 }
 

@@ -41,11 +41,11 @@ int RunInspect(const std::string& path, bool all_metadata) {
     return 1;
   }
   const model::GgufFile& f = **file;
-  std::printf("file: %s\nGGUF version %u, alignment %llu, %zu metadata keys, %zu tensors, "
-              "data at offset %llu\n\n",
-              path.c_str(), f.version(), static_cast<unsigned long long>(f.alignment()),
-              f.metadata().size(), f.tensors().size(),
-              static_cast<unsigned long long>(f.data_offset()));
+  std::printf(
+      "file: %s\nGGUF version %u, alignment %llu, %zu metadata keys, %zu tensors, "
+      "data at offset %llu\n\n",
+      path.c_str(), f.version(), static_cast<unsigned long long>(f.alignment()),
+      f.metadata().size(), f.tensors().size(), static_cast<unsigned long long>(f.data_offset()));
   std::printf("metadata:\n");
   for (const auto& [key, value] : f.metadata()) {
     std::printf("  %-44s %s\n", std::string(key).c_str(),
@@ -68,13 +68,13 @@ int RunInspect(const std::string& path, bool all_metadata) {
         "ffn %lld\n  context %lld | norm %s eps %g | position %s (rot %lld, base %g) | ffn %s%s\n",
         c.arch.c_str(), (long long)c.n_vocab, (long long)c.n_embd, (long long)c.n_layer,
         (long long)c.n_head, (long long)c.n_head_kv, (long long)c.head_dim, (long long)c.n_ff,
-        (long long)c.n_ctx_train, norm, c.norm_eps, pos, (long long)c.n_rot, c.rope_freq_base,
-        ffn, (*model)->weights().output.data == (*model)->weights().token_embd.data
-                 ? " | output tied to embedding"
-                 : "");
-    std::printf("  KV cache: %s per token (f32)\n",
-                HumanBytes(static_cast<double>(c.n_layer * c.kv_values_per_token_layer() * 4))
-                    .c_str());
+        (long long)c.n_ctx_train, norm, c.norm_eps, pos, (long long)c.n_rot, c.rope_freq_base, ffn,
+        (*model)->weights().output.data == (*model)->weights().token_embd.data
+            ? " | output tied to embedding"
+            : "");
+    std::printf(
+        "  KV cache: %s per token (f32)\n",
+        HumanBytes(static_cast<double>(c.n_layer * c.kv_values_per_token_layer() * 4)).c_str());
   }
 
   std::printf("\ntensors:\n  %-36s %-7s %-22s %12s\n", "name", "type", "shape", "bytes");

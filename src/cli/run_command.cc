@@ -53,8 +53,7 @@ int RunRun(const RunFlags& f) {
   engine::LocalCluster* live = &*cluster;
   co.liveness = [live] { return live->CheckAlive(); };
   auto transport = net::MakeZmqTransport();
-  auto coord =
-      engine::Coordinator::Connect(*transport, f.gen.model_path, **model, **tokenizer, co);
+  auto coord = engine::Coordinator::Connect(*transport, f.gen.model_path, **model, **tokenizer, co);
   if (!coord.ok()) return Fail(coord.message());
 
   const bool json = f.gen.output_format == "json";
@@ -123,8 +122,8 @@ int RunRun(const RunFlags& f) {
 
 void AddRunCommand(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<RunFlags>();
-  CLI::App* cmd = app.add_subcommand(
-      "run", "Run a model across N local worker processes (a ring on loopback)");
+  CLI::App* cmd =
+      app.add_subcommand("run", "Run a model across N local worker processes (a ring on loopback)");
   f->gen.Register(*cmd);
   cmd->add_option("--devices", f->devices, "Worker processes to start")->check(CLI::Range(1, 64));
   cmd->add_option("--split", f->split,

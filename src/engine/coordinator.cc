@@ -33,8 +33,8 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   for (size_t i = 0; i < n; ++i) {
     const int end = i + 1 < n ? cuts[i] : units;
     if (end <= begin || end > units) {
-      return Status::Error("cut points must be increasing and inside (0, " +
-                           std::to_string(units) + "), one device per range");
+      return Status::Error("cut points must be increasing and inside (0, " + std::to_string(units) +
+                           "), one device per range");
     }
     DeviceInfo d;
     d.endpoint = c->options_.workers[i];
@@ -47,7 +47,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   // Handshake one worker at a time, so each answer belongs to the worker just asked.
   for (size_t i = 0; i < n; ++i) {
     LL_RETURN_IF_ERROR(c->Send(i, net::Hello{net::kCapMapOwnWeights | net::kCapHalfBlockCuts,
-                                              c->inbox_->endpoint(), c->model_hash_}));
+                                             c->inbox_->endpoint(), c->model_hash_}));
     auto ack = c->Next();
     if (!ack.ok()) return ack.status().WithContext("worker " + c->devices_[i].endpoint);
     if (const auto* err = std::get_if<net::ErrorMsg>(&ack->message)) {
@@ -167,8 +167,8 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
       f.n_tokens = static_cast<uint32_t>(req.prompt_ids.size());
       f.has_sampling = true;
       const auto& s = req.options.sampling;
-      f.sampling = {s.temperature, s.top_p,         s.min_p,    s.repeat_penalty,
-                    s.top_k,       s.repeat_last_n, s.seed,     req.prompt_ids};
+      f.sampling = {s.temperature, s.top_p,         s.min_p, s.repeat_penalty,
+                    s.top_k,       s.repeat_last_n, s.seed,  req.prompt_ids};
       f.want_logits = true;  // the first step's logits are kept (tests compare them)
       LL_RETURN_IF_ERROR(Send(0, std::move(f)));
     }

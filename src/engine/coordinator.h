@@ -22,8 +22,8 @@
 namespace ll::engine {
 
 struct ClusterOptions {
-  std::vector<std::string> workers;  // endpoints, in ring order
-  std::vector<int> cuts;             // unit cut points (workers-1); empty = even split
+  std::vector<std::string> workers;          // endpoints, in ring order
+  std::vector<int> cuts;                     // unit cut points (workers-1); empty = even split
   std::string listen = "tcp://127.0.0.1:*";  // the coordinator's inbox
   int64_t n_ctx = 512;
   int n_seq = 4;  // requests that can be in flight at once

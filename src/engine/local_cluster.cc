@@ -20,13 +20,20 @@ Result<uint64_t> ParseByteSize(const std::string& text) {
   const double v = std::strtod(text.c_str(), &end);
   const std::string unit = end ? std::string(end) : "";
   double mult = 0;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "KiB" || unit == "K") mult = 1024.0;
-  else if (unit == "MiB" || unit == "M") mult = 1024.0 * 1024;
-  else if (unit == "GiB" || unit == "G") mult = 1024.0 * 1024 * 1024;
-  else if (unit == "KB") mult = 1e3;
-  else if (unit == "MB") mult = 1e6;
-  else if (unit == "GB") mult = 1e9;
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "KiB" || unit == "K")
+    mult = 1024.0;
+  else if (unit == "MiB" || unit == "M")
+    mult = 1024.0 * 1024;
+  else if (unit == "GiB" || unit == "G")
+    mult = 1024.0 * 1024 * 1024;
+  else if (unit == "KB")
+    mult = 1e3;
+  else if (unit == "MB")
+    mult = 1e6;
+  else if (unit == "GB")
+    mult = 1e9;
   if (end == text.c_str() || mult == 0 || !(v > 0) || !std::isfinite(v)) {
     return Status::Error("'" + text + "' is not a size (examples: 512MiB, 1.5GiB, 300MB)");
   }
@@ -41,9 +48,9 @@ Result<LocalCluster> LocalCluster::Start(const std::string& binary,
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Error(std::string("pipe: ") + strerror(errno));
     const std::string threads = std::to_string(w.threads);
-    std::vector<std::string> args = {binary,     "worker",  "--listen",        "tcp://127.0.0.1:*",
-                                     "--name",   w.name,    "-t",              threads,
-                                     "--memory-budget", w.memory_budget};
+    std::vector<std::string> args = {
+        binary, "worker", "--listen", "tcp://127.0.0.1:*", "--name",
+        w.name, "-t",     threads,    "--memory-budget",   w.memory_budget};
     const pid_t pid = ::fork();
     if (pid < 0) return Status::Error(std::string("fork: ") + strerror(errno));
     if (pid == 0) {

@@ -97,8 +97,7 @@ void Worker::OnAssign(uint64_t hash, const net::Assign& m) {
   auto fail = [&](const std::string& why) {
     ack.ok = false;
     ack.error = options_.name + ": " + why;
-    std::fprintf(stderr, "worker %s: assignment refused: %s\n", options_.name.c_str(),
-                 why.c_str());
+    std::fprintf(stderr, "worker %s: assignment refused: %s\n", options_.name.c_str(), why.c_str());
     Reply(ack);
   };
   segment_.reset();
@@ -115,8 +114,8 @@ void Worker::OnAssign(uint64_t hash, const net::Assign& m) {
     return fail("model hash mismatch: my copy of " + m.model_path + " hashes to " +
                 std::to_string(model_hash_) + ", the coordinator's to " + std::to_string(hash));
   }
-  runtime::SegmentSpec spec{m.embed, static_cast<int>(m.unit_begin),
-                            static_cast<int>(m.unit_end), m.head};
+  runtime::SegmentSpec spec{m.embed, static_cast<int>(m.unit_begin), static_cast<int>(m.unit_end),
+                            m.head};
   Status valid = spec.Validate(model_->config());
   if (!valid.ok()) return fail(valid.message());
   ack.weight_bytes = runtime::SegmentWeightBytes(*model_, spec);
@@ -203,7 +202,8 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
   Status sent = next_->Send(bytes);
   stats_.send_us += static_cast<uint64_t>(send.Seconds() * 1e6);
   stats_.bytes_sent += bytes.size();
-  if (!sent.ok()) std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), sent.message().c_str());
+  if (!sent.ok())
+    std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), sent.message().c_str());
 }
 
 }  // namespace ll::engine

@@ -65,8 +65,8 @@ float DotGgml(int64_t n, const T* a, const T* b, Load16 load16, Tail tail) {
       acc[k] = _mm512_fmadd_ps(load16(a + i + 16 * k, all), load16(b + i + 16 * k, all), acc[k]);
     }
   }
-  const float sum = Reduce16(
-      _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
+  const float sum =
+      Reduce16(_mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])));
   return tail(np, sum);
 }
 

@@ -8,9 +8,9 @@
 
 namespace ll::model {
 
-enum class NormKind { kRms, kLayer };                    // RMSNorm, or LayerNorm with bias
+enum class NormKind { kRms, kLayer };                      // RMSNorm, or LayerNorm with bias
 enum class PositionKind { kRopeNorm, kRopeNeox, kAlibi };  // how attention sees positions
-enum class FfnKind { kSwiGlu, kGeluMlp };                // gate*silu x up, or up -> gelu
+enum class FfnKind { kSwiGlu, kGeluMlp };                  // gate*silu x up, or up -> gelu
 
 struct ModelConfig {
   std::string arch;  // general.architecture

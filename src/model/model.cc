@@ -8,8 +8,8 @@ size_t LayerWeights::attention_bytes() const {
 }
 
 size_t LayerWeights::ffn_bytes() const {
-  return ffn_norm.bytes + ffn_norm_b.bytes + w_gate.bytes + w_up.bytes + w_down.bytes +
-         b_up.bytes + b_down.bytes;
+  return ffn_norm.bytes + ffn_norm_b.bytes + w_gate.bytes + w_up.bytes + w_down.bytes + b_up.bytes +
+         b_down.bytes;
 }
 
 Result<std::unique_ptr<Model>> Model::Load(const std::string& path) {

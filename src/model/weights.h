@@ -23,25 +23,25 @@ struct WeightView {
 };
 
 struct LayerWeights {
-  WeightView attn_norm, attn_norm_b;       // [n_embd]
-  WeightView wq, wk, wv;                   // [n_head*head_dim | n_embd_kv][n_embd]
-  WeightView bq, bk, bv;                   // optional biases
-  WeightView wqkv, bqkv;                   // fused (BLOOM): rows are Q, then K, then V
-  WeightView wo, bo;                       // [n_embd][n_head*head_dim]
-  WeightView ffn_norm, ffn_norm_b;         // [n_embd]
-  WeightView w_gate, w_up, w_down;         // [n_ff][n_embd], [n_ff][n_embd], [n_embd][n_ff]
-  WeightView b_up, b_down;                 // optional biases
+  WeightView attn_norm, attn_norm_b;  // [n_embd]
+  WeightView wq, wk, wv;              // [n_head*head_dim | n_embd_kv][n_embd]
+  WeightView bq, bk, bv;              // optional biases
+  WeightView wqkv, bqkv;              // fused (BLOOM): rows are Q, then K, then V
+  WeightView wo, bo;                  // [n_embd][n_head*head_dim]
+  WeightView ffn_norm, ffn_norm_b;    // [n_embd]
+  WeightView w_gate, w_up, w_down;    // [n_ff][n_embd], [n_ff][n_embd], [n_embd][n_ff]
+  WeightView b_up, b_down;            // optional biases
 
   size_t attention_bytes() const;
   size_t ffn_bytes() const;
 };
 
 struct ModelWeights {
-  WeightView token_embd;                   // [n_vocab][n_embd]
-  WeightView embd_norm, embd_norm_b;       // BLOOM only
-  std::vector<LayerWeights> layers;        // n_layer entries
-  WeightView output_norm, output_norm_b;   // [n_embd]
-  WeightView output;                       // [n_vocab][n_embd]; may alias token_embd (tied)
+  WeightView token_embd;                  // [n_vocab][n_embd]
+  WeightView embd_norm, embd_norm_b;      // BLOOM only
+  std::vector<LayerWeights> layers;       // n_layer entries
+  WeightView output_norm, output_norm_b;  // [n_embd]
+  WeightView output;                      // [n_vocab][n_embd]; may alias token_embd (tied)
 };
 
 }  // namespace ll::model

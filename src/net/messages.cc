@@ -40,88 +40,87 @@ SamplingBlock DecodeSampling(Reader& r) {
   s.seed = r.U64("sampling.seed");
   const uint32_t n = r.U32("sampling.history count");
   s.history = r.I32Array(n, "sampling.history");
-  if (!(std::isfinite(s.temperature) && s.temperature >= 0) ||
-      !(s.top_p > 0 && s.top_p <= 1) || !(s.min_p >= 0 && s.min_p < 1) ||
-      !(s.repeat_penalty > 0) || s.top_k < 0 || s.repeat_last_n < 0) {
+  if (!(std::isfinite(s.temperature) && s.temperature >= 0) || !(s.top_p > 0 && s.top_p <= 1) ||
+      !(s.min_p >= 0 && s.min_p < 1) || !(s.repeat_penalty > 0) || s.top_k < 0 ||
+      s.repeat_last_n < 0) {
     r.Fail("sampling parameters out of range");
   }
   return s;
 }
 
 void EncodeBody(Writer& w, const Message& m) {
-  std::visit(
-      Overloaded{
-          [&](const Hello& x) {
-            w.U32(x.capabilities);
-            w.Str(x.reply_to);
-            w.U64(x.model_hash);
-          },
-          [&](const HelloAck& x) {
-            w.U32(x.capabilities);
-            w.Str(x.name);
-            w.U64(x.memory_budget_bytes);
-            w.U32(x.threads);
-          },
-          [&](const Assign& x) {
-            w.Str(x.model_path);
-            w.U8(x.embed);
-            w.U32(x.unit_begin);
-            w.U32(x.unit_end);
-            w.U8(x.head);
-            w.U32(x.n_ctx);
-            w.U32(x.n_seq);
-            w.U32(x.n_batch);
-            w.Str(x.next);
-          },
-          [&](const AssignAck& x) {
-            w.U8(x.ok);
-            w.Str(x.error);
-            w.U64(x.weight_bytes);
-            w.U64(x.kv_bytes);
-          },
-          [&](const Forward& x) {
-            w.U64(x.request);
-            w.U32(x.seq);
-            w.U32(x.pos);
-            w.U32(x.n_tokens);
-            const bool tokens = !x.tokens.empty();
-            w.U8(tokens ? 0 : 1);  // payload kind: 0 token ids, 1 f32 residual stream
-            if (tokens) {
-              w.I32Array(x.tokens);
-            } else {
-              w.U32(static_cast<uint32_t>(x.hidden.size()));
-              w.F32Array(x.hidden);
-            }
-            w.U8(x.want_logits);
-            w.U8(x.has_sampling);
-            if (x.has_sampling) EncodeSampling(w, x.sampling);
-          },
-          [&](const Token& x) {
-            w.U64(x.request);
-            w.I32(x.token);
-            w.U32(static_cast<uint32_t>(x.logits.size()));
-            w.F32Array(x.logits);
-          },
-          [&](const EndRequest& x) { w.U64(x.request); },
-          [&](const StatsRequest&) {},
-          [&](const Stats& x) {
-            w.Str(x.name);
-            w.U64(x.steps);
-            w.U64(x.tokens);
-            w.U64(x.compute_us);
-            w.U64(x.send_us);
-            w.U64(x.wait_us);
-            w.U64(x.bytes_sent);
-            w.U64(x.weight_bytes);
-            w.U64(x.kv_bytes);
-          },
-          [&](const Shutdown&) {},
-          [&](const ErrorMsg& x) {
-            w.U64(x.request);
-            w.Str(x.message);
-          },
-      },
-      m);
+  std::visit(Overloaded{
+                 [&](const Hello& x) {
+                   w.U32(x.capabilities);
+                   w.Str(x.reply_to);
+                   w.U64(x.model_hash);
+                 },
+                 [&](const HelloAck& x) {
+                   w.U32(x.capabilities);
+                   w.Str(x.name);
+                   w.U64(x.memory_budget_bytes);
+                   w.U32(x.threads);
+                 },
+                 [&](const Assign& x) {
+                   w.Str(x.model_path);
+                   w.U8(x.embed);
+                   w.U32(x.unit_begin);
+                   w.U32(x.unit_end);
+                   w.U8(x.head);
+                   w.U32(x.n_ctx);
+                   w.U32(x.n_seq);
+                   w.U32(x.n_batch);
+                   w.Str(x.next);
+                 },
+                 [&](const AssignAck& x) {
+                   w.U8(x.ok);
+                   w.Str(x.error);
+                   w.U64(x.weight_bytes);
+                   w.U64(x.kv_bytes);
+                 },
+                 [&](const Forward& x) {
+                   w.U64(x.request);
+                   w.U32(x.seq);
+                   w.U32(x.pos);
+                   w.U32(x.n_tokens);
+                   const bool tokens = !x.tokens.empty();
+                   w.U8(tokens ? 0 : 1);  // payload kind: 0 token ids, 1 f32 residual stream
+                   if (tokens) {
+                     w.I32Array(x.tokens);
+                   } else {
+                     w.U32(static_cast<uint32_t>(x.hidden.size()));
+                     w.F32Array(x.hidden);
+                   }
+                   w.U8(x.want_logits);
+                   w.U8(x.has_sampling);
+                   if (x.has_sampling) EncodeSampling(w, x.sampling);
+                 },
+                 [&](const Token& x) {
+                   w.U64(x.request);
+                   w.I32(x.token);
+                   w.U32(static_cast<uint32_t>(x.logits.size()));
+                   w.F32Array(x.logits);
+                 },
+                 [&](const EndRequest& x) { w.U64(x.request); },
+                 [&](const StatsRequest&) {},
+                 [&](const Stats& x) {
+                   w.Str(x.name);
+                   w.U64(x.steps);
+                   w.U64(x.tokens);
+                   w.U64(x.compute_us);
+                   w.U64(x.send_us);
+                   w.U64(x.wait_us);
+                   w.U64(x.bytes_sent);
+                   w.U64(x.weight_bytes);
+                   w.U64(x.kv_bytes);
+                 },
+                 [&](const Shutdown&) {},
+                 [&](const ErrorMsg& x) {
+                   w.U64(x.request);
+                   w.Str(x.message);
+                 },
+             },
+             m);
 }
 
 Result<Message> DecodeBody(MessageType type, Reader& r) {
@@ -155,8 +154,8 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.n_seq = r.U32("n_seq");
       x.n_batch = r.U32("n_batch");
       x.next = r.Str("next", kMaxEndpoint);
-      if (r.ok() && (x.unit_begin > x.unit_end || x.n_ctx == 0 || x.n_seq == 0 ||
-                     x.n_seq > 4096 || x.n_batch == 0 || x.n_ctx > (1u << 24))) {
+      if (r.ok() && (x.unit_begin > x.unit_end || x.n_ctx == 0 || x.n_seq == 0 || x.n_seq > 4096 ||
+                     x.n_batch == 0 || x.n_ctx > (1u << 24))) {
         r.Fail("segment or context fields out of range");
       }
       m = x;
@@ -250,17 +249,28 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
 
 const char* MessageTypeName(MessageType t) {
   switch (t) {
-    case MessageType::kHello: return "Hello";
-    case MessageType::kHelloAck: return "HelloAck";
-    case MessageType::kAssign: return "Assign";
-    case MessageType::kAssignAck: return "AssignAck";
-    case MessageType::kForward: return "Forward";
-    case MessageType::kToken: return "Token";
-    case MessageType::kEndRequest: return "EndRequest";
-    case MessageType::kStatsRequest: return "StatsRequest";
-    case MessageType::kStats: return "Stats";
-    case MessageType::kShutdown: return "Shutdown";
-    case MessageType::kError: return "Error";
+    case MessageType::kHello:
+      return "Hello";
+    case MessageType::kHelloAck:
+      return "HelloAck";
+    case MessageType::kAssign:
+      return "Assign";
+    case MessageType::kAssignAck:
+      return "AssignAck";
+    case MessageType::kForward:
+      return "Forward";
+    case MessageType::kToken:
+      return "Token";
+    case MessageType::kEndRequest:
+      return "EndRequest";
+    case MessageType::kStatsRequest:
+      return "StatsRequest";
+    case MessageType::kStats:
+      return "Stats";
+    case MessageType::kShutdown:
+      return "Shutdown";
+    case MessageType::kError:
+      return "Error";
   }
   return "Unknown";
 }

@@ -16,7 +16,7 @@ namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
 constexpr uint16_t kProtocolVersion = 1;
-constexpr size_t kHeaderBytes = 20;      // magic, version, type, model hash, body length
+constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
 // Capability bits announced in Hello / HelloAck.
@@ -76,14 +76,14 @@ struct SamplingBlock {
 
 struct Forward {
   uint64_t request = 0;
-  uint32_t seq = 0;  // KV slot on every device
-  uint32_t pos = 0;  // position of the first token
+  uint32_t seq = 0;             // KV slot on every device
+  uint32_t pos = 0;             // position of the first token
   std::vector<int32_t> tokens;  // set for the first segment
   std::vector<float> hidden;    // [n_tokens][n_embd] residual stream, otherwise
   uint32_t n_tokens = 0;
-  bool has_sampling = false;    // first step of a request: the head device creates its sampler
+  bool has_sampling = false;  // first step of a request: the head device creates its sampler
   SamplingBlock sampling;
-  bool want_logits = false;     // return the logits with the token (tests, references)
+  bool want_logits = false;  // return the logits with the token (tests, references)
 };
 
 struct Token {
@@ -100,12 +100,12 @@ struct StatsRequest {};
 
 struct Stats {
   std::string name;
-  uint64_t steps = 0;           // forward messages processed
-  uint64_t tokens = 0;          // tokens processed (prompt + generated)
-  uint64_t compute_us = 0;      // time in the segment's forward pass
-  uint64_t send_us = 0;         // time handing results to the transport
-  uint64_t wait_us = 0;         // time idle, waiting for input
-  uint64_t bytes_sent = 0;      // forward/token payload bytes sent
+  uint64_t steps = 0;       // forward messages processed
+  uint64_t tokens = 0;      // tokens processed (prompt + generated)
+  uint64_t compute_us = 0;  // time in the segment's forward pass
+  uint64_t send_us = 0;     // time handing results to the transport
+  uint64_t wait_us = 0;     // time idle, waiting for input
+  uint64_t bytes_sent = 0;  // forward/token payload bytes sent
   uint64_t weight_bytes = 0, kv_bytes = 0;
 };
 

@@ -38,8 +38,8 @@ std::string Reader::Str(const char* field, uint32_t max_len) {
   const uint32_t len = U32(field);
   if (!error_.empty()) return {};
   if (len > max_len || len > remaining()) {
-    Fail(std::string("field '") + field + "' has length " + std::to_string(len) +
-         " (at most " + std::to_string(std::min<size_t>(max_len, remaining())) + " allowed)");
+    Fail(std::string("field '") + field + "' has length " + std::to_string(len) + " (at most " +
+         std::to_string(std::min<size_t>(max_len, remaining())) + " allowed)");
     return {};
   }
   std::string s(reinterpret_cast<const char*>(in_.data() + pos_), len);
@@ -70,8 +70,8 @@ std::vector<int32_t> Reader::I32Array(uint64_t count, const char* field) {
   std::vector<int32_t> v;
   if (!error_.empty()) return v;
   if (count > remaining() / 4) {
-    Fail(std::string("field '") + field + "' claims " + std::to_string(count) +
-         " ids but only " + std::to_string(remaining()) + " bytes are left");
+    Fail(std::string("field '") + field + "' claims " + std::to_string(count) + " ids but only " +
+         std::to_string(remaining()) + " bytes are left");
     return v;
   }
   v.reserve(count);

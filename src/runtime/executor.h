@@ -41,8 +41,7 @@ class LocalExecutor final : public Executor {
   const std::vector<std::unique_ptr<Segment>>& segments() const { return segments_; }
 
  private:
-  LocalExecutor(SegmentOptions options, int n_threads)
-      : options_(options), pool_(n_threads) {}
+  LocalExecutor(SegmentOptions options, int n_threads) : options_(options), pool_(n_threads) {}
   SegmentOptions options_;
   ThreadPool pool_;
   std::vector<std::unique_ptr<Segment>> segments_;

@@ -14,8 +14,7 @@ double GenerationResult::decode_tokens_per_s() const {
   return decode_seconds > 0 ? steps / decode_seconds : 0.0;
 }
 
-size_t FindStop(const std::string& text, size_t piece_begin,
-                const std::vector<std::string>& stop) {
+size_t FindStop(const std::string& text, size_t piece_begin, const std::vector<std::string>& stop) {
   size_t best = std::string::npos;
   for (const std::string& s : stop) {
     if (s.empty()) continue;

@@ -27,7 +27,8 @@ Segment::Segment(const model::Model& model, SegmentSpec spec, SegmentOptions opt
     : model_(model), config_(model.config()), spec_(spec), options_(options) {
   const auto& c = config_;
   int n_attn_layers = 0;
-  for (int l = spec.first_layer(); l < spec.end_layer(); ++l) n_attn_layers += spec.has_attention(l);
+  for (int l = spec.first_layer(); l < spec.end_layer(); ++l)
+    n_attn_layers += spec.has_attention(l);
   kv_ = KvCache(options.n_seq, n_attn_layers, options.n_ctx, c.n_embd_kv());
   const int64_t b = options.n_batch, q = c.n_head * c.head_dim;
   x_.resize(b * c.n_embd);
@@ -43,8 +44,7 @@ Segment::Segment(const model::Model& model, SegmentSpec spec, SegmentOptions opt
 }
 
 Status Segment::Forward(ThreadPool& pool, int seq, int64_t pos, std::span<const int32_t> tokens,
-                        std::span<const float> input, bool all_logits,
-                        std::vector<float>& output) {
+                        std::span<const float> input, bool all_logits, std::vector<float>& output) {
   const auto& c = config_;
   if (seq < 0 || seq >= options_.n_seq) {
     return Status::Error("sequence " + std::to_string(seq) + " is out of range (this segment has " +
@@ -133,8 +133,8 @@ void Segment::Norm(const WeightView& w, const WeightView& b, const float* x, flo
   }
 }
 
-void Segment::Linear(ThreadPool& pool, const WeightView& w, const WeightView& bias,
-                     const float* x, int64_t n, float* y) {
+void Segment::Linear(ThreadPool& pool, const WeightView& w, const WeightView& bias, const float* x,
+                     int64_t n, float* y) {
   kernels::MatMul(pool, w.type, w.data, w.n_out, w.n_in, x, n, y, scratch_);
   if (bias.present()) {
     for (int64_t t = 0; t < n; ++t) kernels::AddInPlace(y + t * w.n_out, bias.f32(), w.n_out);
@@ -162,8 +162,8 @@ void Segment::AttentionUnit(ThreadPool& pool, int layer, int seq, int64_t pos, i
     Linear(pool, L.wv, L.bv, xn_.data(), n, v_.data());
   }
   if (c.position != PositionKind::kAlibi) {
-    const auto mode = c.position == PositionKind::kRopeNeox ? kernels::RopeMode::kNeox
-                                                            : kernels::RopeMode::kNorm;
+    const auto mode =
+        c.position == PositionKind::kRopeNeox ? kernels::RopeMode::kNeox : kernels::RopeMode::kNorm;
     for (int64_t t = 0; t < n; ++t) {
       kernels::Rope(&q_[t * qd], c.n_head, hd, c.n_rot, pos + t, c.rope_freq_base, mode);
       kernels::Rope(&k_[t * kvd], c.n_head_kv, hd, c.n_rot, pos + t, c.rope_freq_base, mode);
@@ -187,17 +187,16 @@ void Segment::AttentionUnit(ThreadPool& pool, int layer, int seq, int64_t pos, i
       const int64_t t = task / c.n_head, h = task % c.n_head, kvh = h / group;
       const int64_t n_kv = pos + t + 1;
       const float* qv = &q_[t * qd + h * hd];
-      const float slope =
-          c.position == PositionKind::kAlibi ? kernels::AlibiSlope(h, c.n_head, c.alibi_max_bias)
-                                             : 0.0f;
+      const float slope = c.position == PositionKind::kAlibi
+                              ? kernels::AlibiSlope(h, c.n_head, c.alibi_max_bias)
+                              : 0.0f;
       // As ggml's soft_max: scores scaled, then the ALiBi bias slope * -(distance) added by
       // one fused multiply-add (llama.cpp's mask holds -|distance|; its compiled loop fuses).
       for (int64_t j = 0; j < n_kv; ++j) {
         const float dot = kernels::DotF32VecDot(qv, kv_.K(seq, local, j) + kvh * hd, hd);
         const float scaled = dot * scale;
-        scores[j] = slope != 0.0f
-                        ? std::fma(slope, -static_cast<float>(pos + t - j), scaled)
-                        : scaled;
+        scores[j] =
+            slope != 0.0f ? std::fma(slope, -static_cast<float>(pos + t - j), scaled) : scaled;
       }
       kernels::Softmax(scores, n_kv);
       kernels::WeightedSum(scores, n_kv, kv_.V(seq, local, 0) + kvh * hd, kvd, hd,

@@ -9,7 +9,8 @@ Status SegmentSpec::Validate(const model::ModelConfig& c) const {
                          std::to_string(unit_end) + ") are outside the model's " +
                          std::to_string(n_units) + " half-block units");
   }
-  if (embed && unit_begin != 0) return Status::Error("a segment with the embedding must start at unit 0");
+  if (embed && unit_begin != 0)
+    return Status::Error("a segment with the embedding must start at unit 0");
   if (head && unit_end != n_units) {
     return Status::Error("a segment with the output head must end at the last unit");
   }

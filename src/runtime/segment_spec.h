@@ -16,7 +16,7 @@ struct SegmentSpec {
   bool embed = false;  // starts with the token embedding (input: token ids)
   int unit_begin = 0;  // [unit_begin, unit_end) half-block units
   int unit_end = 0;
-  bool head = false;   // ends with the final norm and the output matrix (output: logits)
+  bool head = false;  // ends with the final norm and the output matrix (output: logits)
 
   static SegmentSpec Whole(const model::ModelConfig& c) {
     return {true, 0, static_cast<int>(2 * c.n_layer), true};
@@ -29,9 +29,7 @@ struct SegmentSpec {
   // Layers with at least one unit in the segment: [first_layer(), end_layer()).
   int first_layer() const { return unit_begin / 2; }
   int end_layer() const { return (unit_end + 1) / 2; }
-  bool has_attention(int layer) const {
-    return 2 * layer >= unit_begin && 2 * layer < unit_end;
-  }
+  bool has_attention(int layer) const { return 2 * layer >= unit_begin && 2 * layer < unit_end; }
 
   Status Validate(const model::ModelConfig& c) const;
   // "embed+L0-L3a" style short description: units as layer numbers, 'a'/'f' for halves.

@@ -60,9 +60,9 @@ INSTANTIATE_TEST_SUITE_P(
     SharedModels, SegmentSplitTest,
     ::testing::Values("stories260K/stories260K.gguf", "stories260K/stories260K-F16.gguf",
                       "stories260K/stories260K-pad192-Q8_0.gguf",
-                      "stories260K/stories260K-pad192-Q4_0.gguf",
-                      "aidreams260K/aidreams260K.gguf", "tiny-random/llama-2-tiny-random.gguf",
-                      "synthetic/qwen2-64x2-random.gguf", "synthetic/bloom-64x3-random.gguf",
+                      "stories260K/stories260K-pad192-Q4_0.gguf", "aidreams260K/aidreams260K.gguf",
+                      "tiny-random/llama-2-tiny-random.gguf", "synthetic/qwen2-64x2-random.gguf",
+                      "synthetic/bloom-64x3-random.gguf",
                       "synthetic/llama-256x2-random-Q4_K_M.gguf"));
 
 TEST(SegmentTest, BadInputsGetClearErrors) {
@@ -79,8 +79,7 @@ TEST(SegmentTest, BadInputsGetClearErrors) {
   const int32_t ok[1] = {1};
   EXPECT_NE((*ex)->Step(0, 8, ok, false, logits).message().find("exceed the context"),
             std::string::npos);
-  EXPECT_NE((*ex)->Step(3, 0, ok, false, logits).message().find("out of range"),
-            std::string::npos);
+  EXPECT_NE((*ex)->Step(3, 0, ok, false, logits).message().find("out of range"), std::string::npos);
   auto bad_cuts = LocalExecutor::Create(**m, std::vector<int>{4, 2}, o, 1);
   EXPECT_FALSE(bad_cuts.ok());
 }

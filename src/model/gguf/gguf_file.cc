@@ -216,19 +216,32 @@ bool MulOverflows(uint64_t a, uint64_t b, uint64_t* out) {
 
 std::string_view GgufTypeName(GgufType t) {
   switch (t) {
-    case GgufType::kUint8: return "uint8";
-    case GgufType::kInt8: return "int8";
-    case GgufType::kUint16: return "uint16";
-    case GgufType::kInt16: return "int16";
-    case GgufType::kUint32: return "uint32";
-    case GgufType::kInt32: return "int32";
-    case GgufType::kFloat32: return "float32";
-    case GgufType::kBool: return "bool";
-    case GgufType::kString: return "string";
-    case GgufType::kArray: return "array";
-    case GgufType::kUint64: return "uint64";
-    case GgufType::kInt64: return "int64";
-    case GgufType::kFloat64: return "float64";
+    case GgufType::kUint8:
+      return "uint8";
+    case GgufType::kInt8:
+      return "int8";
+    case GgufType::kUint16:
+      return "uint16";
+    case GgufType::kInt16:
+      return "int16";
+    case GgufType::kUint32:
+      return "uint32";
+    case GgufType::kInt32:
+      return "int32";
+    case GgufType::kFloat32:
+      return "float32";
+    case GgufType::kBool:
+      return "bool";
+    case GgufType::kString:
+      return "string";
+    case GgufType::kArray:
+      return "array";
+    case GgufType::kUint64:
+      return "uint64";
+    case GgufType::kInt64:
+      return "int64";
+    case GgufType::kFloat64:
+      return "float64";
   }
   return "unknown";
 }
@@ -277,14 +290,13 @@ std::string GgufValue::ToString(size_t max_items) const {
       return buf;
     }
     case GgufType::kArray: {
-      std::string out = "[" + std::string(GgufTypeName(elem_type)) + " x " +
-                        std::to_string(array_size()) + "] [";
+      std::string out =
+          "[" + std::string(GgufTypeName(elem_type)) + " x " + std::to_string(array_size()) + "] [";
       const size_t n = std::min(array_size(), max_items);
       for (size_t k = 0; k < n; ++k) {
         if (k) out += ", ";
-        out += elem_type == GgufType::kString
-                   ? "\"" + std::string(strings[k].substr(0, 40)) + "\""
-                   : items[k].ToString();
+        out += elem_type == GgufType::kString ? "\"" + std::string(strings[k].substr(0, 40)) + "\""
+                                              : items[k].ToString();
       }
       if (array_size() > n) out += ", ...";
       return out + "]";
@@ -331,9 +343,9 @@ Status GgufFile::ParseAll() {
   c.Read<uint32_t>("magic");
   LL_ASSIGN_OR_RETURN(version_, c.Read<uint32_t>("version"));
   if (version_ != 2 && version_ != 3) {
-    return c.Error("version", 4,
-                   "unsupported GGUF version " + std::to_string(version_) +
-                       " (supported: 2 and 3)");
+    return c.Error(
+        "version", 4,
+        "unsupported GGUF version " + std::to_string(version_) + " (supported: 2 and 3)");
   }
   const uint64_t n_tensors_at = c.offset();
   LL_ASSIGN_OR_RETURN(uint64_t n_tensors, c.Read<uint64_t>("tensor count"));

@@ -56,7 +56,9 @@ struct GgufValue {
   bool is_integer() const;
   bool is_float() const { return type == GgufType::kFloat32 || type == GgufType::kFloat64; }
   // Number of array elements (0 for scalars).
-  size_t array_size() const { return elem_type == GgufType::kString ? strings.size() : items.size(); }
+  size_t array_size() const {
+    return elem_type == GgufType::kString ? strings.size() : items.size();
+  }
   // Value as a double (integers, floats, bool) — callers check the type first.
   double AsDouble() const;
   // Human-readable short form for `inspect` (arrays are summarised).
@@ -67,8 +69,8 @@ struct GgufTensorInfo {
   std::string name;
   std::vector<int64_t> shape;  // ggml order: shape[0] is the contiguous (innermost) dimension
   kernels::DType type = kernels::DType::kF32;
-  uint64_t offset = 0;         // relative to the start of the data section
-  size_t bytes = 0;            // exact size of the tensor's data
+  uint64_t offset = 0;            // relative to the start of the data section
+  size_t bytes = 0;               // exact size of the tensor's data
   const uint8_t* data = nullptr;  // into the mapping
 
   int64_t elements() const;

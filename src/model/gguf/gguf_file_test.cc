@@ -26,10 +26,11 @@ TEST(GgufFileTest, ReadsStories260K) {
 }
 
 TEST(GgufFileTest, ReadsEverySharedModel) {
-  for (const char* rel : {"stories260K/stories260K-F16.gguf", "stories260K/stories260K-pad192-Q4_0.gguf",
-                          "synthetic/qwen2-64x2-random.gguf", "synthetic/bloom-64x3-random.gguf",
-                          "synthetic/llama-256x2-random-Q4_K_M.gguf",
-                          "tiny-random/llama-2-tiny-random.gguf", "vocab/ggml-vocab-gpt-2.gguf"}) {
+  for (const char* rel :
+       {"stories260K/stories260K-F16.gguf", "stories260K/stories260K-pad192-Q4_0.gguf",
+        "synthetic/qwen2-64x2-random.gguf", "synthetic/bloom-64x3-random.gguf",
+        "synthetic/llama-256x2-random-Q4_K_M.gguf", "tiny-random/llama-2-tiny-random.gguf",
+        "vocab/ggml-vocab-gpt-2.gguf"}) {
     auto file = GgufFile::Open(kModels + "/" + rel);
     EXPECT_TRUE(file.ok()) << rel << ": " << file.message();
   }

@@ -19,6 +19,8 @@ struct RunFlags {
   std::string memory_budget = "512MiB";
   int n_seq = 4;
   std::string worker_log;
+  std::vector<std::string> workers;  // existing workers (e.g. scripts/emu-cluster); none: start local ones
+  std::string listen = "tcp://127.0.0.1:*";
 };
 
 int Fail(const std::string& message) {
@@ -33,20 +35,23 @@ int RunRun(const RunFlags& f) {
   if (!tokenizer.ok()) return Fail(tokenizer.message());
   auto prompt = f.gen.PromptIds(**tokenizer);
   if (!prompt.ok()) return Fail(prompt.message());
-  if (!f.split.empty() && static_cast<int>(f.split.size()) != f.devices - 1) {
-    return Fail("--split needs " + std::to_string(f.devices - 1) + " cut points for " +
-                std::to_string(f.devices) + " devices");
+  const int n_devices = f.workers.empty() ? f.devices : static_cast<int>(f.workers.size());
+  if (!f.split.empty() && static_cast<int>(f.split.size()) != n_devices - 1) {
+    return Fail("--split needs " + std::to_string(n_devices - 1) + " cut points for " +
+                std::to_string(n_devices) + " devices");
   }
 
   std::vector<engine::LocalWorkerSpec> specs;
-  for (int i = 0; i < f.devices; ++i) {
+  const int n_local = f.workers.empty() ? f.devices : 0;
+  for (int i = 0; i < n_local; ++i) {
     specs.push_back({"dev" + std::to_string(i), f.threads_per_device, f.memory_budget});
   }
   auto cluster = engine::LocalCluster::Start("/proc/self/exe", specs, f.worker_log);
   if (!cluster.ok()) return Fail(cluster.message());
 
   engine::ClusterOptions co;
-  co.workers = cluster->endpoints();
+  co.workers = f.workers.empty() ? cluster->endpoints() : f.workers;
+  co.listen = f.listen;
   co.cuts = f.split;
   co.n_ctx = f.gen.resolved_ctx((*model)->config());
   co.n_seq = f.n_seq;
@@ -134,6 +139,12 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--memory-budget", f->memory_budget, "Memory budget of each worker");
   cmd->add_option("--parallel", f->n_seq, "KV slots per device (requests in flight)")
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--workers", f->workers,
+                  "Use these running workers (comma-separated endpoints, ring order) instead of "
+                  "starting local ones")
+      ->delimiter(',');
+  cmd->add_option("--listen", f->listen,
+                  "The coordinator's inbox endpoint (workers must reach it; port * = any)");
   cmd->add_option("--worker-log", f->worker_log, "Append the workers' logs to this file");
   cmd->callback([f, &exit_code] { exit_code = RunRun(*f); });
 }

@@ -8,4 +8,4 @@ bash scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target lingualinked
 exec build/release/src/cli/lingualinked run --devices 3 \
-  -m ../shared/models/stories260K/stories260K.gguf -p "Once upon a time" -n 120 --seed 42 "$@"
+  -m ../shared/models/stories260K/stories260K.gguf -p "Once upon a time" "$@"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "engine/coordinator.h"
@@ -58,6 +59,39 @@ std::vector<engine::LocalWorkerSpec> Workers(int n) {
   return w;
 }
 
+// A ring of local worker processes with a connected coordinator. Heap-allocated and never
+// moved, because the liveness check points at the cluster.
+struct Ring {
+  std::optional<engine::LocalCluster> cluster;
+  std::unique_ptr<net::Transport> transport = net::MakeZmqTransport();
+  Result<std::unique_ptr<engine::Coordinator>> coord = Status::Error("not connected");
+};
+
+std::unique_ptr<Ring> StartRing(const Loaded& l, const std::string& rel,
+                                const std::vector<engine::LocalWorkerSpec>& workers,
+                                engine::ClusterOptions co) {
+  auto ring = std::make_unique<Ring>();
+  auto started = engine::LocalCluster::Start(kBin, workers);
+  EXPECT_TRUE(started.ok()) << started.message();
+  if (!started.ok()) return ring;
+  ring->cluster.emplace(std::move(*started));
+  co.workers = ring->cluster->endpoints();
+  engine::LocalCluster* live = &*ring->cluster;
+  co.liveness = [live] { return live->CheckAlive(); };
+  ring->coord =
+      engine::Coordinator::Connect(*ring->transport, kModels + rel, *l.model, *l.tokenizer, co);
+  return ring;
+}
+
+engine::ClusterOptions Options(int64_t n_ctx, std::vector<int> cuts = {}, int n_seq = 4) {
+  engine::ClusterOptions co;
+  co.n_ctx = n_ctx;
+  co.cuts = std::move(cuts);
+  co.n_seq = n_seq;
+  co.timeout_ms = 20000;
+  return co;
+}
+
 struct RingCase {
   const char* model;
   int devices;
@@ -73,17 +107,8 @@ TEST_P(RingTest, SameTokensAndLogitsAsOneDevice) {
       l.tokenizer->Encode("Once upon a time", l.tokenizer->add_bos_default());
   const auto want = Single(l, prompt, Greedy(24));
 
-  auto cluster = engine::LocalCluster::Start(kBin, Workers(c.devices));
-  ASSERT_TRUE(cluster.ok()) << cluster.message();
-  auto transport = net::MakeZmqTransport();
-  engine::ClusterOptions co;
-  co.workers = cluster->endpoints();
-  co.cuts = c.cuts;
-  co.n_ctx = 128;
-  co.n_seq = 4;
-  co.timeout_ms = 20000;
-  auto coord =
-      engine::Coordinator::Connect(*transport, kModels + c.model, *l.model, *l.tokenizer, co);
+  auto ring = StartRing(l, c.model, Workers(c.devices), Options(128, c.cuts));
+  auto& coord = ring->coord;
   ASSERT_TRUE(coord.ok()) << coord.message();
   auto got = (*coord)->Run({{prompt, Greedy(24)}});
   ASSERT_TRUE(got.ok()) << got.message();
@@ -124,15 +149,9 @@ TEST(ClusterTest, ConcurrentRequestsEachGiveTheirAloneOutput) {
     alone.push_back(Single(l, p, o));
     reqs.push_back({p, o});
   }
-  auto cluster = engine::LocalCluster::Start(kBin, Workers(3));
-  ASSERT_TRUE(cluster.ok()) << cluster.message();
-  auto transport = net::MakeZmqTransport();
-  engine::ClusterOptions co;
-  co.workers = cluster->endpoints();
-  co.n_ctx = 128;
-  co.n_seq = 3;  // fewer slots than requests: the fourth waits for a free slot
-  auto coord = engine::Coordinator::Connect(*transport, kModels + "stories260K/stories260K.gguf",
-                                            *l.model, *l.tokenizer, co);
+  // Fewer slots than requests: the fourth waits for a free slot.
+  auto ring = StartRing(l, "stories260K/stories260K.gguf", Workers(3), Options(128, {}, 3));
+  auto& coord = ring->coord;
   ASSERT_TRUE(coord.ok()) << coord.message();
   auto got = (*coord)->Run(reqs);
   ASSERT_TRUE(got.ok()) << got.message();
@@ -141,15 +160,11 @@ TEST(ClusterTest, ConcurrentRequestsEachGiveTheirAloneOutput) {
 
 TEST(ClusterTest, BadPeersAreRefusedAndTheWorkerKeepsServing) {
   Loaded l = Load("stories260K/stories260K.gguf");
-  auto cluster = engine::LocalCluster::Start(kBin, Workers(2));
-  ASSERT_TRUE(cluster.ok()) << cluster.message();
-  auto transport = net::MakeZmqTransport();
-  engine::ClusterOptions co;
-  co.workers = cluster->endpoints();
-  co.n_ctx = 64;
-  auto coord = engine::Coordinator::Connect(*transport, kModels + "stories260K/stories260K.gguf",
-                                            *l.model, *l.tokenizer, co);
+  auto ring = StartRing(l, "stories260K/stories260K.gguf", Workers(2), Options(64));
+  auto& coord = ring->coord;
   ASSERT_TRUE(coord.ok()) << coord.message();
+  auto& cluster = ring->cluster;
+  auto& transport = ring->transport;
 
   // A rogue peer sends garbage, a wrong version, a wrong length and a wrong model hash.
   auto rogue = transport->Connect(cluster->endpoints()[1]);
@@ -181,14 +196,9 @@ TEST(ClusterTest, BadPeersAreRefusedAndTheWorkerKeepsServing) {
 
 TEST(ClusterTest, SegmentOverBudgetIsRefusedWithBothNumbers) {
   Loaded l = Load("stories260K/stories260K.gguf");
-  auto cluster = engine::LocalCluster::Start(kBin, {{"tiny", 1, "100KiB"}, {"big", 1, "64MiB"}});
-  ASSERT_TRUE(cluster.ok()) << cluster.message();
-  auto transport = net::MakeZmqTransport();
-  engine::ClusterOptions co;
-  co.workers = cluster->endpoints();
-  co.n_ctx = 64;
-  auto coord = engine::Coordinator::Connect(*transport, kModels + "stories260K/stories260K.gguf",
-                                            *l.model, *l.tokenizer, co);
+  auto ring = StartRing(l, "stories260K/stories260K.gguf",
+                        {{"tiny", 1, "100KiB"}, {"big", 1, "64MiB"}}, Options(64));
+  auto& coord = ring->coord;
   ASSERT_FALSE(coord.ok());
   EXPECT_NE(coord.message().find("memory budget is 0.1 MiB"), std::string::npos) << coord.message();
   EXPECT_NE(coord.message().find("needs"), std::string::npos) << coord.message();
@@ -196,18 +206,10 @@ TEST(ClusterTest, SegmentOverBudgetIsRefusedWithBothNumbers) {
 
 TEST(ClusterTest, DeadWorkerIsReportedNotWaitedOn) {
   Loaded l = Load("stories260K/stories260K.gguf");
-  auto cluster = engine::LocalCluster::Start(kBin, Workers(2));
-  ASSERT_TRUE(cluster.ok()) << cluster.message();
-  auto transport = net::MakeZmqTransport();
-  engine::ClusterOptions co;
-  co.workers = cluster->endpoints();
-  co.n_ctx = 64;
-  engine::LocalCluster* live = &*cluster;
-  co.liveness = [live] { return live->CheckAlive(); };
-  auto coord = engine::Coordinator::Connect(*transport, kModels + "stories260K/stories260K.gguf",
-                                            *l.model, *l.tokenizer, co);
+  auto ring = StartRing(l, "stories260K/stories260K.gguf", Workers(2), Options(64));
+  auto& coord = ring->coord;
   ASSERT_TRUE(coord.ok()) << coord.message();
-  cluster->Kill(1);
+  ring->cluster->Kill(1);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto got = (*coord)->Run({{l.tokenizer->Encode("Once", true), Greedy(8)}});
   ASSERT_FALSE(got.ok());

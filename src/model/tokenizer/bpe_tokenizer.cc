@@ -4,19 +4,14 @@
 #include <queue>
 #include <utility>
 
+#include "model/tokenizer/merge_symbol.h"
 #include "model/tokenizer/utf8.h"
 
 namespace ll::model {
 
 namespace {
 
-// A symbol of the word being merged: bytes [start, start + size), in a doubly linked list.
-struct Symbol {
-  size_t start = 0;
-  size_t size = 0;  // 0 once merged into its left neighbour
-  int prev = -1;
-  int next = -1;
-};
+using Symbol = MergeSymbol;
 
 // A candidate merge; `size` (combined length when queued) detects entries made stale.
 struct Bigram {

@@ -4,6 +4,7 @@
 #include <queue>
 #include <utility>
 
+#include "model/tokenizer/merge_symbol.h"
 #include "model/tokenizer/utf8.h"
 
 namespace ll::model {
@@ -12,13 +13,7 @@ namespace {
 
 constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581 "▁"
 
-// A piece of the text being merged: bytes [start, start + size), in a doubly linked list.
-struct Symbol {
-  size_t start = 0;
-  size_t size = 0;  // 0 once merged into its left neighbour
-  int prev = -1;
-  int next = -1;
-};
+using Symbol = MergeSymbol;
 
 // A candidate merge of two adjacent symbols. `size` records the combined length when it was
 // queued so entries made stale by later merges can be recognised and dropped.

@@ -1,8 +1,11 @@
 // Multi-process tests of the ring: real worker processes (the lingualinked binary), real
 // ZeroMQ sockets on loopback. The ring must give exactly the single-device output.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <thread>
 
@@ -55,7 +58,7 @@ runtime::GenerationResult Single(const Loaded& l, const std::vector<int32_t>& pr
 
 std::vector<engine::LocalWorkerSpec> Workers(int n) {
   std::vector<engine::LocalWorkerSpec> w;
-  for (int i = 0; i < n; ++i) w.push_back({"w" + std::to_string(i), 1, "256MiB"});
+  for (int i = 0; i < n; ++i) w.push_back({"w" + std::to_string(i), 1, "256MiB", ""});
   return w;
 }
 
@@ -197,7 +200,7 @@ TEST(ClusterTest, BadPeersAreRefusedAndTheWorkerKeepsServing) {
 TEST(ClusterTest, SegmentOverBudgetIsRefusedWithBothNumbers) {
   Loaded l = Load("stories260K/stories260K.gguf");
   auto ring = StartRing(l, "stories260K/stories260K.gguf",
-                        {{"tiny", 1, "100KiB"}, {"big", 1, "64MiB"}}, Options(64));
+                        {{"tiny", 1, "100KiB", ""}, {"big", 1, "64MiB", ""}}, Options(64));
   auto& coord = ring->coord;
   ASSERT_FALSE(coord.ok());
   EXPECT_NE(coord.message().find("memory budget is 0.1 MiB"), std::string::npos) << coord.message();
@@ -214,6 +217,73 @@ TEST(ClusterTest, DeadWorkerIsReportedNotWaitedOn) {
   auto got = (*coord)->Run({{l.tokenizer->Encode("Once", true), Greedy(8)}});
   ASSERT_FALSE(got.ok());
   EXPECT_NE(got.message().find("device w1"), std::string::npos) << got.message();
+}
+
+}  // namespace
+}  // namespace ll
+
+namespace ll {
+namespace {
+
+TEST(ClusterTest, ShippedWeightsGiveTheSameOutputAndAreCachedByHash) {
+  Loaded l = Load("synthetic/bloom-64x3-random.gguf");
+  const auto prompt = l.tokenizer->Encode("Once upon a time", false);
+  const auto want = Single(l, prompt, Greedy(12));
+  const std::string cache = ::testing::TempDir() + "/ll-cache-" + std::to_string(::getpid());
+  std::vector<engine::LocalWorkerSpec> workers = {{"s0", 1, "256MiB", cache},
+                                                  {"s1", 1, "256MiB", cache}};
+  engine::ClusterOptions co = Options(64, {3});  // cut inside block 1
+  co.ship_weights = true;
+  for (int round = 0; round < 2; ++round) {
+    auto ring = StartRing(l, "synthetic/bloom-64x3-random.gguf", workers, co);
+    ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
+    for (const auto& d : (*ring->coord)->devices()) {
+      // First round: each worker received its segment; second: found it in the cache.
+      if (round == 0) {
+        EXPECT_GT(d.weights_sent_bytes, 0u) << d.name;
+      } else {
+        EXPECT_EQ(d.weights_sent_bytes, 0u) << d.name;
+      }
+      // A segment file holds only its part of the model, not the whole 15 MB file.
+      EXPECT_LT(d.weight_bytes, 14u << 20);
+    }
+    auto got = (*ring->coord)->Run({{prompt, Greedy(12)}});
+    ASSERT_TRUE(got.ok()) << got.message();
+    EXPECT_EQ((*got)[0].generated_ids, want.generated_ids);
+    EXPECT_EQ((*got)[0].first_logits, want.first_logits);
+  }
+  std::filesystem::remove_all(cache);
+}
+
+TEST(ClusterTest, LossyWireEncodingsSendFewerBytesAndStayClose) {
+  Loaded l = Load("stories260K/stories260K.gguf");
+  const auto prompt = l.tokenizer->Encode("Once upon a time", true);
+  const auto want = Single(l, prompt, Greedy(8));
+  float max_logit = 0;
+  for (float v : want.first_logits) max_logit = std::max(max_logit, std::fabs(v));
+  uint64_t f32_bytes = 0;
+  for (auto wire : {net::WireEncoding::kF32, net::WireEncoding::kF16, net::WireEncoding::kQ8_0}) {
+    engine::ClusterOptions co = Options(64);
+    co.wire = wire;
+    auto ring = StartRing(l, "stories260K/stories260K.gguf", Workers(2), co);
+    ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
+    auto got = (*ring->coord)->Run({{prompt, Greedy(8)}});
+    ASSERT_TRUE(got.ok()) << got.message();
+    float diff = 0;
+    for (size_t i = 0; i < want.first_logits.size(); ++i) {
+      diff = std::max(diff, std::fabs(want.first_logits[i] - (*got)[0].first_logits[i]));
+    }
+    auto stats = (*ring->coord)->CollectStats();
+    ASSERT_TRUE(stats.ok());
+    const uint64_t bytes = (*stats)[0].bytes_sent;  // the device before the cut
+    if (wire == net::WireEncoding::kF32) {
+      f32_bytes = bytes;
+      EXPECT_EQ(diff, 0.0f);
+    } else {
+      EXPECT_LT(bytes, f32_bytes * 0.6) << net::WireEncodingName(wire);
+      EXPECT_LT(diff / max_logit, 0.05) << net::WireEncodingName(wire);
+    }
+  }
 }
 
 }  // namespace

@@ -109,7 +109,7 @@ int RunBench(const BenchFlags& f) {
   if (f.devices > 0) {
     std::vector<engine::LocalWorkerSpec> specs;
     for (int i = 0; i < f.devices; ++i)
-      specs.push_back({"dev" + std::to_string(i), f.threads, "64GiB"});
+      specs.push_back({"dev" + std::to_string(i), f.threads, "64GiB", ""});
     auto cluster = engine::LocalCluster::Start("/proc/self/exe", specs);
     if (!cluster.ok()) return Fail(cluster.message());
     engine::ClusterOptions co;

@@ -19,8 +19,11 @@ struct RunFlags {
   std::string memory_budget = "512MiB";
   int n_seq = 4;
   std::string worker_log;
-  std::vector<std::string> workers;  // existing workers (e.g. scripts/emu-cluster); none: start local ones
+  std::vector<std::string>
+      workers;  // existing workers (e.g. scripts/emu-cluster); none: start local ones
   std::string listen = "tcp://127.0.0.1:*";
+  std::string wire = "f32";
+  bool ship_weights = false;
 };
 
 int Fail(const std::string& message) {
@@ -44,7 +47,7 @@ int RunRun(const RunFlags& f) {
   std::vector<engine::LocalWorkerSpec> specs;
   const int n_local = f.workers.empty() ? f.devices : 0;
   for (int i = 0; i < n_local; ++i) {
-    specs.push_back({"dev" + std::to_string(i), f.threads_per_device, f.memory_budget});
+    specs.push_back({"dev" + std::to_string(i), f.threads_per_device, f.memory_budget, ""});
   }
   auto cluster = engine::LocalCluster::Start("/proc/self/exe", specs, f.worker_log);
   if (!cluster.ok()) return Fail(cluster.message());
@@ -52,6 +55,14 @@ int RunRun(const RunFlags& f) {
   engine::ClusterOptions co;
   co.workers = f.workers.empty() ? cluster->endpoints() : f.workers;
   co.listen = f.listen;
+  co.wire = f.wire == "f16"    ? net::WireEncoding::kF16
+            : f.wire == "q8_0" ? net::WireEncoding::kQ8_0
+                               : net::WireEncoding::kF32;
+  co.ship_weights = f.ship_weights;
+  co.on_progress = [](const std::string& device, uint64_t sent, uint64_t total) {
+    std::fprintf(stderr, "sending weights to %s: %3.0f%% of %.1f MiB\n", device.c_str(),
+                 100.0 * sent / total, total / 1048576.0);
+  };
   co.cuts = f.split;
   co.n_ctx = f.gen.resolved_ctx((*model)->config());
   co.n_seq = f.n_seq;
@@ -97,12 +108,14 @@ int RunRun(const RunFlags& f) {
                     {"wait_ms", s.wait_us / 1e3},
                     {"bytes_sent", s.bytes_sent},
                     {"tokens", s.tokens},
-                    {"bytes_sent_per_token", per_token}});
+                    {"bytes_sent_per_token", per_token},
+                    {"weights_sent_bytes", d.weights_sent_bytes}});
   }
   if (json) {
     nlohmann::json j = ResultJson(r, req.options.sampling.seed, f.threads_per_device);
     j["model"] = f.gen.model_path;
     j["devices"] = devs;
+    j["wire"] = f.wire;
     PrintJson(j);
     return 0;
   }
@@ -117,6 +130,7 @@ int RunRun(const RunFlags& f) {
                 d["compute_ms"].get<double>(), d["send_ms"].get<double>(),
                 d["wait_ms"].get<double>(), d["bytes_sent_per_token"].get<double>());
   }
+  if (f.wire != "f32") std::printf("\nwire encoding %s (lossy)\n", f.wire.c_str());
   std::printf("\nprompt: %zu tokens, %.1f tokens/s | generated: %zu tokens, %.1f tokens/s (%s)\n",
               r.prompt_ids.size(), r.prefill_tokens_per_s(), r.generated_ids.size(),
               r.decode_tokens_per_s(), r.stop_reason.c_str());
@@ -145,6 +159,12 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   cmd->add_option("--listen", f->listen,
                   "The coordinator's inbox endpoint (workers must reach it; port * = any)");
+  cmd->add_option("--wire", f->wire,
+                  "Activation encoding between devices: f32 (exact), or lossy f16 / q8_0")
+      ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
+  cmd->add_flag("--ship-weights", f->ship_weights,
+                "Send each worker its segment's weights (cached by hash) instead of letting it "
+                "map its own copy of the model file");
   cmd->add_option("--worker-log", f->worker_log, "Append the workers' logs to this file");
   cmd->callback([f, &exit_code] { exit_code = RunRun(*f); });
 }

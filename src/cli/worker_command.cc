@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "engine/local_cluster.h"
+#include "engine/segment_file.h"
 #include "engine/worker.h"
 
 namespace ll::cli {
@@ -16,6 +17,7 @@ struct WorkerFlags {
   std::string memory_budget = "512MiB";
   int threads = 1;
   std::string name;
+  std::string cache_dir;
 };
 
 int RunWorker(const WorkerFlags& f) {
@@ -29,6 +31,7 @@ int RunWorker(const WorkerFlags& f) {
   o.memory_budget_bytes = *budget;
   o.threads = f.threads;
   o.name = f.name;
+  o.cache_dir = f.cache_dir.empty() ? engine::DefaultCacheDir() : f.cache_dir;
   if (o.name.empty()) {
     char host[256] = {0};
     ::gethostname(host, sizeof(host) - 1);
@@ -61,6 +64,8 @@ void AddWorkerCommand(CLI::App& app, int& exit_code) {
                   "Memory this device may use for weights and KV cache (e.g. 512MiB)");
   cmd->add_option("-t,--threads", f->threads, "Threads")->check(CLI::Range(1, 1024));
   cmd->add_option("--name", f->name, "Device name (default: host name)");
+  cmd->add_option("--cache-dir", f->cache_dir,
+                  "Where received segment weights are kept (default ~/.cache/lingualinked)");
   cmd->callback([f, &exit_code] { exit_code = RunWorker(*f); });
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "base/timer.h"
+#include "engine/segment_file.h"
 #include "model/model_hash.h"
 #include "runtime/segment_cost.h"
 
@@ -70,11 +71,28 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     a.n_seq = static_cast<uint32_t>(c->options_.n_seq);
     a.n_batch = static_cast<uint32_t>(c->options_.n_batch);
     a.next = i + 1 < n ? c->devices_[i + 1].endpoint : c->inbox_->endpoint();
+    a.wire = c->options_.wire;
+    std::vector<uint8_t> file;
+    if (c->options_.ship_weights) {
+      LL_ASSIGN_OR_RETURN(file, BuildSegmentFile(model, d.spec));
+      a.weights = net::WeightsMode::kReceive;
+      a.weights_hash = model::ModelHash(file);
+      a.weights_file_bytes = file.size();
+      a.segment_weight_bytes = runtime::SegmentWeightBytes(model, d.spec);
+    }
     LL_RETURN_IF_ERROR(c->Send(i, a));
     auto ack = c->Next();
     if (!ack.ok()) return ack.status().WithContext("worker " + d.name);
     if (const auto* err = std::get_if<net::ErrorMsg>(&ack->message)) {
       return Status::Error(err->message);
+    }
+    const auto* need = std::get_if<net::AssignAck>(&ack->message);
+    if (need && need->need_weights) {
+      LL_RETURN_IF_ERROR(c->ShipWeights(i, file));
+      c->devices_[i].weights_sent_bytes = file.size();
+      ack = c->Next();
+      while (ack.ok() && std::holds_alternative<net::WeightsAck>(ack->message)) ack = c->Next();
+      if (!ack.ok()) return ack.status().WithContext("worker " + d.name);
     }
     const auto* assign = std::get_if<net::AssignAck>(&ack->message);
     if (!assign) return Status::Error("worker " + d.name + " did not answer Assign");
@@ -86,6 +104,36 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
 }
 
 Coordinator::~Coordinator() { Shutdown(); }
+
+Status Coordinator::ShipWeights(size_t i, const std::vector<uint8_t>& file) {
+  constexpr size_t kChunk = 1 << 20;
+  constexpr uint64_t kWindow = 8 * kChunk;  // bytes sent ahead of the worker's acks
+  const std::string& name = devices_[i].name;
+  uint64_t sent = 0, acked = 0, reported = 0;
+  while (acked < file.size()) {
+    while (sent < file.size() && sent - acked < kWindow) {
+      const size_t n = std::min<size_t>(kChunk, file.size() - sent);
+      net::WeightsChunk chunk{sent, file.size(),
+                              std::vector<uint8_t>(file.begin() + sent, file.begin() + sent + n)};
+      LL_RETURN_IF_ERROR(Send(i, std::move(chunk)));
+      sent += n;
+    }
+    LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
+    if (const auto* err = std::get_if<net::ErrorMsg>(&e.message)) {
+      return Status::Error(err->message);
+    }
+    if (const auto* ack = std::get_if<net::AssignAck>(&e.message)) {
+      return Status::Error(ack->error.empty() ? "worker " + name + " stopped the transfer"
+                                              : ack->error);
+    }
+    if (const auto* ack = std::get_if<net::WeightsAck>(&e.message)) acked = ack->received;
+    if (options_.on_progress && (acked - reported >= file.size() / 10 || acked == file.size())) {
+      options_.on_progress(name, acked, file.size());
+      reported = acked;
+    }
+  }
+  return Status::Ok();
+}
 
 void Coordinator::Shutdown() {
   if (shut_down_) return;

@@ -31,6 +31,13 @@ struct ClusterOptions {
   int timeout_ms = 60000;  // no message from the ring for this long is an error
   // Called while waiting; a non-ok Status aborts (e.g. a child worker process died).
   std::function<Status()> liveness;
+  // Encoding of the activations between devices: f32 is exact; f16/q8_0 are lossy, opt-in.
+  net::WireEncoding wire = net::WireEncoding::kF32;
+  // Send each worker its segment's weights (cached by the worker under their hash) instead of
+  // letting it map its own copy of the model file.
+  bool ship_weights = false;
+  // Progress of shipping weights: (device name, bytes sent, total bytes).
+  std::function<void(const std::string&, uint64_t, uint64_t)> on_progress;
 };
 
 struct DeviceInfo {
@@ -39,6 +46,7 @@ struct DeviceInfo {
   runtime::SegmentSpec spec;
   uint64_t memory_budget_bytes = 0;
   uint64_t weight_bytes = 0, kv_bytes = 0;
+  uint64_t weights_sent_bytes = 0;  // segment file bytes shipped (0: mapped or cached)
 };
 
 struct Request {
@@ -70,6 +78,8 @@ class Coordinator {
               ClusterOptions o)
       : transport_(t), model_(m), tokenizer_(tok), options_(std::move(o)) {}
   Status Send(size_t worker, net::Message m);
+  // Streams a segment file to worker i after it asked for it, a few chunks ahead of its acks.
+  Status ShipWeights(size_t i, const std::vector<uint8_t>& file);
   // Waits for the next message (any type); errors on timeout or liveness failure.
   Result<net::Envelope> Next();
 

@@ -17,6 +17,7 @@ struct LocalWorkerSpec {
   std::string name;
   int threads = 1;
   std::string memory_budget = "512MiB";
+  std::string cache_dir;  // empty: the worker's default
 };
 
 class LocalCluster {

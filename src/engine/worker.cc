@@ -1,8 +1,11 @@
 #include "engine/worker.h"
 
 #include <cstdio>
+#include <filesystem>
 
 #include "base/timer.h"
+#include "engine/activation_codec.h"
+#include "engine/segment_file.h"
 #include "model/model_hash.h"
 #include "runtime/segment_cost.h"
 
@@ -67,6 +70,9 @@ void Worker::Handle(const std::vector<uint8_t>& bytes) {
     case net::MessageType::kForward:
       OnForward(e.model_hash, std::get<net::Forward>(e.message));
       break;
+    case net::MessageType::kWeightsChunk:
+      OnWeightsChunk(std::get<net::WeightsChunk>(e.message));
+      break;
     case net::MessageType::kEndRequest:
       head_requests_.erase(std::get<net::EndRequest>(e.message).request);
       break;
@@ -92,54 +98,146 @@ void Worker::OnHello(const net::Hello& m) {
                       options_.memory_budget_bytes, static_cast<uint32_t>(options_.threads)});
 }
 
-void Worker::OnAssign(uint64_t hash, const net::Assign& m) {
+void Worker::FailAssign(const std::string& why) {
   net::AssignAck ack;
-  auto fail = [&](const std::string& why) {
-    ack.ok = false;
-    ack.error = options_.name + ": " + why;
-    std::fprintf(stderr, "worker %s: assignment refused: %s\n", options_.name.c_str(), why.c_str());
-    Reply(ack);
-  };
+  ack.error = options_.name + ": " + why;
+  std::fprintf(stderr, "worker %s: assignment refused: %s\n", options_.name.c_str(), why.c_str());
+  Reply(ack);
+}
+
+void Worker::OnAssign(uint64_t hash, const net::Assign& m) {
   segment_.reset();
   head_requests_.clear();
-  if (!model_ || model_path_ != m.model_path) {
-    model_.reset();
-    auto loaded = model::Model::Load(m.model_path);
-    if (!loaded.ok()) return fail(loaded.message());
-    model_ = std::move(*loaded);
-    model_path_ = m.model_path;
-    model_hash_ = model::ModelHash(model_->file().bytes());
+  receiving_.reset();
+  if (m.weights == net::WeightsMode::kMapOwnFile) {
+    if (!model_ || model_path_ != m.model_path) {
+      model_.reset();
+      auto loaded = model::Model::Load(m.model_path);
+      if (!loaded.ok()) return FailAssign(loaded.message());
+      model_ = std::move(*loaded);
+      model_path_ = m.model_path;
+      model_hash_ = model::ModelHash(model_->file().bytes());
+    }
+    if (hash != model_hash_) {
+      return FailAssign("model hash mismatch: my copy of " + m.model_path + " hashes to " +
+                        std::to_string(model_hash_) + ", the coordinator's to " +
+                        std::to_string(hash));
+    }
+    return FinishAssign(m);
   }
-  if (hash != model_hash_) {
-    return fail("model hash mismatch: my copy of " + m.model_path + " hashes to " +
-                std::to_string(model_hash_) + ", the coordinator's to " + std::to_string(hash));
+  // The coordinator sends the segment file unless it is in the cache already. Refuse before
+  // anything is sent when the weights alone cannot fit.
+  if (m.segment_weight_bytes > options_.memory_budget_bytes) {
+    return FailAssign("segment needs " + Mib(m.segment_weight_bytes) +
+                      " of weights, memory budget is " + Mib(options_.memory_budget_bytes));
   }
+  const std::string path = CachePath(options_.cache_dir, m.weights_hash);
+  if (LoadSegmentFile(path, m.weights_hash)) {
+    model_hash_ = hash;
+    std::fprintf(stderr, "worker %s: segment file %s found in the cache\n", options_.name.c_str(),
+                 path.c_str());
+    return FinishAssign(m);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options_.cache_dir, ec);
+  auto r = std::make_unique<Receiving>();
+  r->assign = m;
+  r->full_hash = hash;
+  r->path = path;
+  r->file = std::fopen((path + ".part").c_str(), "wb");
+  if (!r->file) return FailAssign("cannot write the weight cache " + path + ".part");
+  receiving_ = std::move(r);
+  net::AssignAck ack;
+  ack.need_weights = true;
+  Reply(ack);
+}
+
+bool Worker::LoadSegmentFile(const std::string& path, uint64_t expected_hash) {
+  if (!std::filesystem::exists(path)) return false;
+  auto loaded = model::Model::Load(path);
+  if (!loaded.ok() || model::ModelHash((*loaded)->file().bytes()) != expected_hash) {
+    std::fprintf(stderr, "worker %s: cached %s is unusable; fetching it again\n",
+                 options_.name.c_str(), path.c_str());
+    std::filesystem::remove(path);
+    return false;
+  }
+  model_ = std::move(*loaded);
+  model_path_ = path;
+  return true;
+}
+
+void Worker::OnWeightsChunk(const net::WeightsChunk& c) {
+  if (!receiving_) return Refuse("WeightsChunk without a pending assignment");
+  Receiving& r = *receiving_;
+  if (c.total != r.assign.weights_file_bytes || c.offset != r.received) {
+    const std::string why = "weights chunk at " + std::to_string(c.offset) + " of " +
+                            std::to_string(c.total) + " does not continue the " +
+                            std::to_string(r.received) + " bytes received";
+    receiving_.reset();
+    return FailAssign(why);
+  }
+  if (std::fwrite(c.data.data(), 1, c.data.size(), r.file) != c.data.size()) {
+    receiving_.reset();
+    return FailAssign("writing the weight cache failed (disk full?)");
+  }
+  r.received += c.data.size();
+  Reply(net::WeightsAck{r.received});
+  if (r.received < c.total) return;
+  std::fclose(r.file);
+  r.file = nullptr;
+  std::error_code ec;
+  std::filesystem::rename(r.path + ".part", r.path, ec);
+  if (ec) {
+    const std::string why = "cannot store " + r.path + ": " + ec.message();
+    receiving_.reset();
+    return FailAssign(why);
+  }
+  const net::Assign assign = r.assign;
+  const uint64_t full_hash = r.full_hash;
+  const std::string path = r.path;
+  receiving_.reset();
+  if (!LoadSegmentFile(path, assign.weights_hash)) {
+    return FailAssign("the received segment file does not match its hash");
+  }
+  model_hash_ = full_hash;
+  FinishAssign(assign);
+}
+
+Worker::Receiving::~Receiving() {
+  if (file) std::fclose(file);
+}
+
+void Worker::FinishAssign(const net::Assign& m) {
+  net::AssignAck ack;
   runtime::SegmentSpec spec{m.embed, static_cast<int>(m.unit_begin), static_cast<int>(m.unit_end),
                             m.head};
   Status valid = spec.Validate(model_->config());
-  if (!valid.ok()) return fail(valid.message());
+  if (!valid.ok()) return FailAssign(valid.message());
   ack.weight_bytes = runtime::SegmentWeightBytes(*model_, spec);
   ack.kv_bytes = runtime::SegmentKvBytes(model_->config(), spec, m.n_ctx, m.n_seq);
   if (ack.weight_bytes + ack.kv_bytes > options_.memory_budget_bytes) {
-    return fail("segment " + spec.ToString() + " needs " + Mib(ack.weight_bytes + ack.kv_bytes) +
-                " (weights " + Mib(ack.weight_bytes) + " + KV cache " + Mib(ack.kv_bytes) +
-                "), memory budget is " + Mib(options_.memory_budget_bytes));
+    return FailAssign("segment " + spec.ToString() + " needs " +
+                      Mib(ack.weight_bytes + ack.kv_bytes) + " (weights " + Mib(ack.weight_bytes) +
+                      " + KV cache " + Mib(ack.kv_bytes) + "), memory budget is " +
+                      Mib(options_.memory_budget_bytes));
   }
   runtime::SegmentOptions opts;
   opts.n_ctx = m.n_ctx;
   opts.n_seq = static_cast<int>(m.n_seq);
   opts.n_batch = m.n_batch;
   auto seg = runtime::Segment::Create(*model_, spec, opts);
-  if (!seg.ok()) return fail(seg.message());
+  if (!seg.ok()) return FailAssign(seg.message());
   auto next = transport_.Connect(m.next);
-  if (!next.ok()) return fail(next.message());
+  if (!next.ok()) return FailAssign(next.message());
   segment_ = std::move(*seg);
   next_ = std::move(*next);
+  wire_ = m.wire;
   stats_.weight_bytes = ack.weight_bytes;
   stats_.kv_bytes = ack.kv_bytes;
   ack.ok = true;
-  std::fprintf(stderr, "worker %s: serving %s (%s weights, %s KV)\n", options_.name.c_str(),
-               spec.ToString().c_str(), Mib(ack.weight_bytes).c_str(), Mib(ack.kv_bytes).c_str());
+  std::fprintf(stderr, "worker %s: serving %s (%s weights, %s KV, wire %s)\n",
+               options_.name.c_str(), spec.ToString().c_str(), Mib(ack.weight_bytes).c_str(),
+               Mib(ack.kv_bytes).c_str(), net::WireEncodingName(wire_));
   Reply(ack);
 }
 
@@ -152,7 +250,8 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
                   m.request);
   }
   Stopwatch compute;
-  Status s = segment_->Forward(pool_, static_cast<int>(m.seq), m.pos, m.tokens, m.hidden,
+  const std::vector<float> hidden = DecodeHidden(m);
+  Status s = segment_->Forward(pool_, static_cast<int>(m.seq), m.pos, m.tokens, hidden,
                                m.want_logits && spec.head, output_);
   if (!s.ok()) return Refuse(s.message(), m.request);
   stats_.steps += 1;
@@ -190,7 +289,8 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
     f.seq = m.seq;
     f.pos = m.pos;
     f.n_tokens = m.n_tokens;
-    f.hidden = std::move(output_);
+    Status encoded = EncodeHidden(wire_, std::move(output_), f);
+    if (!encoded.ok()) return Refuse(encoded.message(), m.request);
     f.want_logits = m.want_logits;
     f.has_sampling = m.has_sampling;
     f.sampling = std::move(m.sampling);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +27,7 @@ struct WorkerOptions {
   uint64_t memory_budget_bytes = 512ull << 20;
   int threads = 1;
   std::string name = "worker";
+  std::string cache_dir;  // where received segment files are kept (see segment_file.h)
 };
 
 class Worker {
@@ -42,6 +44,10 @@ class Worker {
   void Handle(const std::vector<uint8_t>& bytes);
   void OnHello(const net::Hello& m);
   void OnAssign(uint64_t hash, const net::Assign& m);
+  void FinishAssign(const net::Assign& m);
+  void FailAssign(const std::string& why);
+  bool LoadSegmentFile(const std::string& path, uint64_t expected_hash);
+  void OnWeightsChunk(const net::WeightsChunk& c);
   void OnForward(uint64_t hash, net::Forward& m);
   void Reply(net::Message m);
   void Refuse(const std::string& why, uint64_t request = 0);
@@ -64,6 +70,17 @@ class Worker {
   std::map<uint64_t, HeadRequest> head_requests_;
   std::vector<float> output_;
   net::Stats stats_;
+  net::WireEncoding wire_ = net::WireEncoding::kF32;
+  // A segment file being received (WeightsMode::kReceive), written to <path>.part.
+  struct Receiving {
+    ~Receiving();
+    net::Assign assign;
+    uint64_t full_hash = 0;
+    std::string path;
+    std::FILE* file = nullptr;
+    uint64_t received = 0;
+  };
+  std::unique_ptr<Receiving> receiving_;
   bool running_ = true;
 };
 

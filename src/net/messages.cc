@@ -71,9 +71,15 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U32(x.n_seq);
                    w.U32(x.n_batch);
                    w.Str(x.next);
+                   w.U8(static_cast<uint8_t>(x.wire));
+                   w.U8(static_cast<uint8_t>(x.weights));
+                   w.U64(x.weights_hash);
+                   w.U64(x.weights_file_bytes);
+                   w.U64(x.segment_weight_bytes);
                  },
                  [&](const AssignAck& x) {
                    w.U8(x.ok);
+                   w.U8(x.need_weights);
                    w.Str(x.error);
                    w.U64(x.weight_bytes);
                    w.U64(x.kv_bytes);
@@ -84,12 +90,16 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U32(x.pos);
                    w.U32(x.n_tokens);
                    const bool tokens = !x.tokens.empty();
-                   w.U8(tokens ? 0 : 1);  // payload kind: 0 token ids, 1 f32 residual stream
+                   // Payload kind: 0 token ids, else the WireEncoding of the residual stream.
+                   w.U8(tokens ? 0 : static_cast<uint8_t>(x.encoding));
                    if (tokens) {
                      w.I32Array(x.tokens);
-                   } else {
+                   } else if (x.encoding == WireEncoding::kF32) {
                      w.U32(static_cast<uint32_t>(x.hidden.size()));
                      w.F32Array(x.hidden);
+                   } else {
+                     w.U32(x.hidden_count);
+                     w.Bytes(x.packed);
                    }
                    w.U8(x.want_logits);
                    w.U8(x.has_sampling);
@@ -115,6 +125,13 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U64(x.kv_bytes);
                  },
                  [&](const Shutdown&) {},
+                 [&](const WeightsChunk& x) {
+                   w.U64(x.offset);
+                   w.U64(x.total);
+                   w.U32(static_cast<uint32_t>(x.data.size()));
+                   w.Bytes(x.data);
+                 },
+                 [&](const WeightsAck& x) { w.U64(x.received); },
                  [&](const ErrorMsg& x) {
                    w.U64(x.request);
                    w.Str(x.message);
@@ -154,6 +171,15 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.n_seq = r.U32("n_seq");
       x.n_batch = r.U32("n_batch");
       x.next = r.Str("next", kMaxEndpoint);
+      const uint8_t wire = r.U8("wire encoding");
+      const uint8_t weights = r.U8("weights mode");
+      x.weights_hash = r.U64("weights_hash");
+      x.weights_file_bytes = r.U64("weights_file_bytes");
+      x.segment_weight_bytes = r.U64("segment_weight_bytes");
+      if (r.ok() && (wire < 1 || wire > 3)) r.Fail("unknown wire encoding " + std::to_string(wire));
+      if (r.ok() && weights > 1) r.Fail("unknown weights mode " + std::to_string(weights));
+      x.wire = static_cast<WireEncoding>(wire);
+      x.weights = static_cast<WeightsMode>(weights);
       if (r.ok() && (x.unit_begin > x.unit_end || x.n_ctx == 0 || x.n_seq == 0 || x.n_seq > 4096 ||
                      x.n_batch == 0 || x.n_ctx > (1u << 24))) {
         r.Fail("segment or context fields out of range");
@@ -164,6 +190,7 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
     case MessageType::kAssignAck: {
       AssignAck x;
       x.ok = r.U8("ok") != 0;
+      x.need_weights = r.U8("need_weights") != 0;
       x.error = r.Str("error", 1u << 16);
       x.weight_bytes = r.U64("weight_bytes");
       x.kv_bytes = r.U64("kv_bytes");
@@ -182,13 +209,22 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       const uint8_t kind = r.U8("payload kind");
       if (kind == 0) {
         x.tokens = r.I32Array(x.n_tokens, "tokens");
-      } else if (kind == 1) {
+      } else if (kind >= 1 && kind <= 3) {
+        x.encoding = static_cast<WireEncoding>(kind);
         const uint32_t count = r.U32("hidden count");
         if (r.ok() && (count == 0 || count % x.n_tokens != 0)) {
           r.Fail("hidden count " + std::to_string(count) + " is not a multiple of n_tokens " +
                  std::to_string(x.n_tokens));
         }
-        x.hidden = r.F32Array(count, "hidden");
+        if (r.ok() && x.encoding == WireEncoding::kQ8_0 && count % 32 != 0) {
+          r.Fail("q8_0 hidden count " + std::to_string(count) + " is not a multiple of 32");
+        }
+        if (x.encoding == WireEncoding::kF32) {
+          x.hidden = r.F32Array(count, "hidden");
+        } else if (r.ok()) {
+          x.hidden_count = count;
+          x.packed = r.RawBytes(EncodedBytes(x.encoding, count), "hidden");
+        }
       } else if (r.ok()) {
         r.Fail("unknown payload kind " + std::to_string(kind));
       }
@@ -238,6 +274,22 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       m = x;
       break;
     }
+    case MessageType::kWeightsChunk: {
+      WeightsChunk x;
+      x.offset = r.U64("offset");
+      x.total = r.U64("total");
+      const uint32_t n = r.U32("chunk length");
+      if (r.ok() && (x.offset > x.total || n > x.total - x.offset)) {
+        r.Fail("chunk [" + std::to_string(x.offset) + ", +" + std::to_string(n) +
+               ") lies outside the file of " + std::to_string(x.total) + " bytes");
+      }
+      x.data = r.RawBytes(n, "chunk data");
+      m = std::move(x);
+      break;
+    }
+    case MessageType::kWeightsAck:
+      m = WeightsAck{r.U64("received")};
+      break;
     default:
       return Status::Error("unknown message type " + std::to_string(static_cast<int>(type)));
   }
@@ -271,8 +323,36 @@ const char* MessageTypeName(MessageType t) {
       return "Shutdown";
     case MessageType::kError:
       return "Error";
+    case MessageType::kWeightsChunk:
+      return "WeightsChunk";
+    case MessageType::kWeightsAck:
+      return "WeightsAck";
   }
   return "Unknown";
+}
+
+const char* WireEncodingName(WireEncoding e) {
+  switch (e) {
+    case WireEncoding::kF32:
+      return "f32";
+    case WireEncoding::kF16:
+      return "f16";
+    case WireEncoding::kQ8_0:
+      return "q8_0";
+  }
+  return "unknown";
+}
+
+size_t EncodedBytes(WireEncoding e, uint64_t count) {
+  switch (e) {
+    case WireEncoding::kF32:
+      return count * 4;
+    case WireEncoding::kF16:
+      return count * 2;
+    case WireEncoding::kQ8_0:
+      return count / 32 * 34;
+  }
+  return 0;
 }
 
 MessageType TypeOf(const Message& m) {
@@ -317,7 +397,7 @@ Result<Envelope> Decode(std::span<const uint8_t> bytes) {
     return Status::Error("body length field says " + std::to_string(length) + " bytes but " +
                          std::to_string(bytes.size() - kHeaderBytes) + " arrived");
   }
-  if (type < 1 || type > static_cast<uint16_t>(MessageType::kError)) {
+  if (type < 1 || type > static_cast<uint16_t>(MessageType::kWeightsAck)) {
     return Status::Error("unknown message type " + std::to_string(type));
   }
   Reader r(bytes.subspan(kHeaderBytes));

@@ -15,7 +15,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 1;
+constexpr uint16_t kProtocolVersion = 2;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -35,7 +35,19 @@ enum class MessageType : uint16_t {
   kStats = 9,
   kShutdown = 10,
   kError = 11,
+  kWeightsChunk = 12,
+  kWeightsAck = 13,
 };
+
+// How a Forward carries the residual stream. f32 is exact (the default); f16 and q8_0 (blocks of
+// 32 values with an f16 scale, as GGUF's Q8_0) are lossy and only used when asked for.
+enum class WireEncoding : uint8_t { kF32 = 1, kF16 = 2, kQ8_0 = 3 };
+const char* WireEncodingName(WireEncoding e);
+// Bytes that `count` values take in an encoding (count % 32 == 0 for q8_0).
+size_t EncodedBytes(WireEncoding e, uint64_t count);
+
+// Where a worker gets its segment's weights.
+enum class WeightsMode : uint8_t { kMapOwnFile = 0, kReceive = 1 };
 const char* MessageTypeName(MessageType t);
 
 struct Hello {
@@ -57,11 +69,19 @@ struct Assign {
   uint32_t unit_begin = 0, unit_end = 0;
   bool head = false;
   uint32_t n_ctx = 0, n_seq = 0, n_batch = 0;
-  std::string next;  // endpoint that receives this segment's output
+  std::string next;                        // endpoint that receives this segment's output
+  WireEncoding wire = WireEncoding::kF32;  // encoding of this segment's outgoing activations
+  WeightsMode weights = WeightsMode::kMapOwnFile;
+  // kReceive: the segment file the coordinator will send (content hash and size), and the
+  // weight bytes it holds, so the worker can refuse before anything is sent.
+  uint64_t weights_hash = 0;
+  uint64_t weights_file_bytes = 0;
+  uint64_t segment_weight_bytes = 0;
 };
 
 struct AssignAck {
   bool ok = false;
+  bool need_weights = false;  // kReceive and not in the worker's cache: send the file
   std::string error;
   uint64_t weight_bytes = 0;
   uint64_t kv_bytes = 0;
@@ -79,7 +99,10 @@ struct Forward {
   uint32_t seq = 0;             // KV slot on every device
   uint32_t pos = 0;             // position of the first token
   std::vector<int32_t> tokens;  // set for the first segment
-  std::vector<float> hidden;    // [n_tokens][n_embd] residual stream, otherwise
+  std::vector<float> hidden;    // [n_tokens][n_embd] residual stream (f32 encoding), otherwise
+  WireEncoding encoding = WireEncoding::kF32;
+  uint32_t hidden_count = 0;    // values in `packed` (f16 / q8_0 encodings)
+  std::vector<uint8_t> packed;  // the residual stream in a lossy encoding
   uint32_t n_tokens = 0;
   bool has_sampling = false;  // first step of a request: the head device creates its sampler
   SamplingBlock sampling;
@@ -111,13 +134,24 @@ struct Stats {
 
 struct Shutdown {};
 
+// A piece of the segment file (kReceive): bytes [offset, offset + data.size()) of total.
+struct WeightsChunk {
+  uint64_t offset = 0;
+  uint64_t total = 0;
+  std::vector<uint8_t> data;
+};
+
+struct WeightsAck {
+  uint64_t received = 0;  // bytes stored so far
+};
+
 struct ErrorMsg {
   uint64_t request = 0;
   std::string message;
 };
 
 using Message = std::variant<Hello, HelloAck, Assign, AssignAck, Forward, Token, EndRequest,
-                             StatsRequest, Stats, Shutdown, ErrorMsg>;
+                             StatsRequest, Stats, Shutdown, ErrorMsg, WeightsChunk, WeightsAck>;
 
 struct Envelope {
   uint64_t model_hash = 0;  // 0 only on Hello-phase and control messages

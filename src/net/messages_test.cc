@@ -42,7 +42,9 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
   std::vector<Message> all = {Hello{3, "tcp://127.0.0.1:5000", 9},
                               HelloAck{1, "dev0", 512u << 20, 2},
                               Assign{"/m.gguf", true, 0, 4, false, 128, 2, 16, "tcp://x:1"},
-                              AssignAck{false, "too big", 1, 2},
+                              AssignAck{false, true, "too big", 1, 2},
+                              WeightsChunk{4, 10, {1, 2, 3}},
+                              WeightsAck{7},
                               Token{5, 42, {0.5f, 1.5f}},
                               EndRequest{5},
                               StatsRequest{},
@@ -54,6 +56,29 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
     ASSERT_TRUE(e.ok()) << MessageTypeName(TypeOf(m)) << ": " << e.message();
     EXPECT_EQ(TypeOf(e->message), TypeOf(m));
   }
+}
+
+TEST(MessagesTest, LossyEncodingsCarryPackedBytes) {
+  Forward f;
+  f.request = 1;
+  f.n_tokens = 2;
+  f.encoding = WireEncoding::kQ8_0;
+  f.hidden_count = 64;
+  f.packed.assign(EncodedBytes(WireEncoding::kQ8_0, 64), 7);
+  auto e = Decode(Encode({1, f}));
+  ASSERT_TRUE(e.ok()) << e.message();
+  const auto& g = std::get<Forward>(e->message);
+  EXPECT_EQ(g.encoding, WireEncoding::kQ8_0);
+  EXPECT_EQ(g.packed, f.packed);
+  f.hidden_count = 48;  // not a multiple of 32
+  f.packed.assign(EncodedBytes(WireEncoding::kQ8_0, 32), 7);
+  EXPECT_NE(Decode(Encode({1, f})).message().find("multiple of 32"), std::string::npos);
+}
+
+TEST(MessagesTest, WeightsChunkOutsideTheFileIsRefused) {
+  auto e = Decode(Encode({1, WeightsChunk{8, 10, {1, 2, 3}}}));
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.message().find("outside the file"), std::string::npos) << e.message();
 }
 
 TEST(MessagesTest, BadHeadersAreRefusedWithReasons) {

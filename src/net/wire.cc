@@ -79,6 +79,19 @@ std::vector<int32_t> Reader::I32Array(uint64_t count, const char* field) {
   return v;
 }
 
+std::vector<uint8_t> Reader::RawBytes(uint64_t count, const char* field) {
+  std::vector<uint8_t> v;
+  if (!error_.empty()) return v;
+  if (count > remaining()) {
+    Fail(std::string("field '") + field + "' claims " + std::to_string(count) + " bytes but only " +
+         std::to_string(remaining()) + " are left");
+    return v;
+  }
+  v.assign(in_.begin() + pos_, in_.begin() + pos_ + count);
+  pos_ += count;
+  return v;
+}
+
 void Reader::Fail(const std::string& message) {
   if (error_.empty()) error_ = message;
 }

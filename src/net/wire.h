@@ -66,6 +66,7 @@ class Reader {
   // Arrays of `count` elements; count is checked against the bytes actually present.
   std::vector<float> F32Array(uint64_t count, const char* field);
   std::vector<int32_t> I32Array(uint64_t count, const char* field);
+  std::vector<uint8_t> RawBytes(uint64_t count, const char* field);
 
   size_t remaining() const { return in_.size() - pos_; }
   size_t offset() const { return pos_; }

@@ -20,6 +20,20 @@ Result<std::unique_ptr<Segment>> Segment::Create(const model::Model& model, Segm
   if (options.n_ctx <= 0 || options.n_seq <= 0 || options.n_batch <= 0) {
     return Status::Error("context, sequence count and batch size must be positive");
   }
+  // A model loaded from a segment file holds only some tensors: check this segment's are there.
+  const model::ModelWeights& w = model.weights();
+  auto missing = [&](const std::string& what) {
+    return Status::Error("the model file has no weights for " + what + " of segment " +
+                         spec.ToString());
+  };
+  if (spec.embed && !w.token_embd.present()) return missing("the embedding");
+  if (spec.head && (!w.output.present() || !w.output_norm.present())) return missing("the head");
+  for (int u = spec.unit_begin; u < spec.unit_end; ++u) {
+    const model::LayerWeights& L = w.layers[u / 2];
+    const bool ok = u % 2 == 0 ? L.wo.present() && (L.wq.present() || L.wqkv.present())
+                               : L.w_down.present() && L.w_up.present();
+    if (!ok) return missing("layer " + std::to_string(u / 2) + (u % 2 ? " (ffn)" : " (attention)"));
+  }
   return std::unique_ptr<Segment>(new Segment(model, spec, options));
 }
 

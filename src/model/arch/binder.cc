@@ -56,15 +56,23 @@ Result<ModelConfig> Binder::CommonConfig() const {
   c.n_rot = c.head_dim;
   // The vocabulary size is the embedding's row count (the token list may be absent or padded).
   const GgufTensorInfo* embd = file_.FindTensor("token_embd.weight");
-  if (!embd || embd->shape.size() != 2) {
+  if (embd && embd->shape.size() == 2) {
+    c.n_vocab = embd->shape[1];
+  } else if (partial()) {
+    // A segment file without the embedding records the vocabulary size instead.
+    LL_ASSIGN_OR_RETURN(c.n_vocab, Int("vocab_size"));
+  } else {
     return Status::Error(where + "missing 2-D tensor 'token_embd.weight'");
   }
-  c.n_vocab = embd->shape[1];
   return c;
 }
 
+bool Binder::partial() const { return file_.Find("lingualinked.segment") != nullptr; }
+
 Result<WeightView> Binder::Matrix(const std::string& name, int64_t n_in, int64_t n_out) const {
   const GgufTensorInfo* t = file_.FindTensor(name);
+  // A segment file holds only its segment's tensors; Segment::Create checks it has what it runs.
+  if (!t && partial()) return WeightView{};
   if (!t) return Status::Error(file_.path() + ": missing tensor '" + name + "'");
   if (t->shape.size() > 2 || t->shape[0] != n_in || t->rows() != n_out) {
     std::string shape;

@@ -34,6 +34,9 @@ class Binder {
   Result<WeightView> OptionalMatrix(const std::string& name, int64_t n_in, int64_t n_out) const;
   Result<WeightView> OptionalVector(const std::string& name, int64_t n) const;
 
+  // True for a segment file (engine/segment_file.h): tensors outside its segment are absent.
+  bool partial() const;
+
   static std::string Blk(int64_t layer, std::string_view rest) {
     return "blk." + std::to_string(layer) + "." + std::string(rest);
   }

@@ -1,0 +1,111 @@
+#include "partition/costs.h"
+
+#include <algorithm>
+
+namespace ll::partition {
+namespace {
+
+// Decode FLOPs per token (one multiply-add = 2 FLOPs), with t = attention context:
+//   attention half: 2 * (params of wq, wk, wv, wo) + 4 * n_head * head_dim * t
+//                   (q.k over t positions and the weighted sum of t values, per head)
+//   FFN half:       2 * n_embd * n_ff * (3 for SwiGLU: gate, up, down | 2 for a GELU MLP)
+//   head:           2 * n_vocab * n_embd
+//   embedding:      n_embd (one row dequantised)
+// Norms, RoPE, softmax and residual adds are O(n_embd) and left out.
+double AttentionFlops(const model::ModelConfig& c, int64_t t) {
+  const double q = static_cast<double>(c.n_head * c.head_dim);
+  const double kv = static_cast<double>(c.n_embd_kv());
+  const double e = static_cast<double>(c.n_embd);
+  const double params = e * q + 2 * e * kv + q * e;
+  return 2 * params + 4.0 * q * static_cast<double>(t);
+}
+
+double FfnFlops(const model::ModelConfig& c) {
+  const double mats = c.ffn == model::FfnKind::kSwiGlu ? 3 : 2;
+  return 2 * mats * static_cast<double>(c.n_embd) * static_cast<double>(c.n_ff);
+}
+
+// Buffers a Segment allocates for n_batch tokens (runtime/segment.cc), as f32.
+double WorkBytes(const model::ModelConfig& c, const CostOptions& o) {
+  const double b = static_cast<double>(o.n_batch);
+  const double q = static_cast<double>(c.n_head * c.head_dim);
+  const double per_token = 3.0 * c.n_embd + 2 * q + 2.0 * c.n_embd_kv() + 2.0 * c.n_ff;
+  return 4 * (b * per_token + static_cast<double>(o.n_ctx));  // + attention scores row
+}
+
+}  // namespace
+
+double ModelCosts::total_flops_per_token() const {
+  double f = 0;
+  for (const UnitCost& u : units) f += u.flops_per_token;
+  return f;
+}
+
+double ModelCosts::total_memory_bytes() const {
+  double m = work_bytes_per_stage;
+  for (const UnitCost& u : units) m += u.memory_bytes();
+  return m;
+}
+
+ModelCosts CostsFromConfig(const model::ModelConfig& c, const std::vector<double>& unit_weight_bytes,
+                           double embed_bytes, double head_bytes, const CostOptions& o) {
+  ModelCosts costs;
+  costs.n_model_units = static_cast<int>(2 * c.n_layer);
+  costs.activation_bytes_per_token = 4.0 * static_cast<double>(c.n_embd);
+  costs.work_bytes_per_stage = WorkBytes(c, o);
+  const int64_t t = o.attention_context > 0 ? o.attention_context : std::max<int64_t>(1, o.n_ctx / 2);
+  const double kv_per_layer = static_cast<double>(c.kv_values_per_token_layer()) * sizeof(float) *
+                              static_cast<double>(o.n_ctx) * o.n_seq;
+
+  UnitCost embed;
+  embed.embed = true;
+  embed.weight_bytes = embed_bytes;
+  embed.flops_per_token = static_cast<double>(c.n_embd);
+  costs.units.push_back(embed);
+
+  // Half-blocks, or whole blocks when there are too many half-blocks for the MILP.
+  const int step = costs.n_model_units > o.max_units ? 2 : 1;
+  for (int u = 0; u < costs.n_model_units; u += step) {
+    UnitCost uc;
+    uc.unit_begin = u;
+    uc.unit_end = std::min(u + step, costs.n_model_units);
+    for (int v = uc.unit_begin; v < uc.unit_end; ++v) {
+      uc.weight_bytes += unit_weight_bytes[v];
+      if (v % 2 == 0) {
+        uc.kv_bytes += kv_per_layer;
+        uc.flops_per_token += AttentionFlops(c, t);
+      } else {
+        uc.flops_per_token += FfnFlops(c);
+      }
+    }
+    costs.units.push_back(uc);
+  }
+
+  UnitCost head;
+  head.head = true;
+  head.weight_bytes = head_bytes;
+  head.extra_bytes = 4.0 * static_cast<double>(c.n_vocab) * o.n_seq;  // one logits row per seq
+  head.flops_per_token = 2.0 * static_cast<double>(c.n_vocab) * static_cast<double>(c.n_embd);
+  costs.units.push_back(head);
+  return costs;
+}
+
+Result<ModelCosts> ComputeCosts(const model::Model& model, const CostOptions& o) {
+  if (o.n_ctx < 1 || o.n_seq < 1 || o.n_batch < 1) {
+    return Status::Error("n_ctx, n_seq and n_batch must be at least 1");
+  }
+  const model::ModelConfig& c = model.config();
+  const model::ModelWeights& w = model.weights();
+  std::vector<double> units;
+  for (const model::LayerWeights& L : w.layers) {
+    units.push_back(static_cast<double>(L.attention_bytes()));
+    units.push_back(static_cast<double>(L.ffn_bytes()));
+  }
+  const double embed = static_cast<double>(w.token_embd.bytes + w.embd_norm.bytes + w.embd_norm_b.bytes);
+  // A tied output matrix is counted on the head's device too: exact whenever the head and the
+  // embedding are on different devices, and an overestimate by the embedding's size otherwise.
+  const double head = static_cast<double>(w.output_norm.bytes + w.output_norm_b.bytes + w.output.bytes);
+  return CostsFromConfig(c, units, embed, head, o);
+}
+
+}  // namespace ll::partition

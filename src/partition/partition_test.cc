@@ -1,0 +1,265 @@
+// Placement: cluster files, the cost model, and the MILP against the exhaustive DP on random
+// and hand-made instances.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "partition/cluster.h"
+#include "partition/costs.h"
+#include "partition/dp_solver.h"
+#include "partition/milp_solver.h"
+#include "partition/plan.h"
+
+namespace ll::partition {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024 * 1024;
+constexpr double kMiB = 1024.0 * 1024;
+
+// A model of n equal units (plus embed and head) with given per-unit bytes and FLOPs.
+ModelCosts UniformCosts(int n, double unit_bytes, double unit_flops) {
+  ModelCosts c;
+  c.n_model_units = n;
+  c.activation_bytes_per_token = 4096;
+  c.work_bytes_per_stage = 1 * kMiB;
+  UnitCost embed;
+  embed.embed = true;
+  embed.weight_bytes = unit_bytes / 2;
+  embed.flops_per_token = 1e3;
+  c.units.push_back(embed);
+  for (int u = 0; u < n; ++u) {
+    UnitCost uc;
+    uc.unit_begin = u;
+    uc.unit_end = u + 1;
+    uc.weight_bytes = unit_bytes;
+    uc.flops_per_token = unit_flops;
+    c.units.push_back(uc);
+  }
+  UnitCost head;
+  head.head = true;
+  head.weight_bytes = unit_bytes / 2;
+  head.flops_per_token = unit_flops / 2;
+  c.units.push_back(head);
+  return c;
+}
+
+DeviceProfile Device(const std::string& name, double budget, double gflops) {
+  return {name, budget, 1, gflops, gflops * 3};
+}
+
+TEST(ClusterTest, ParsesTheIssueExample) {
+  auto c = Cluster::Parse(R"({"devices": [
+      {"name": "phone", "memory_budget_bytes": 1073741824, "threads": 1, "decode_gflops": 6.0,
+       "prefill_gflops": 20.0},
+      {"name": "laptop", "memory_budget_bytes": 4294967296, "threads": 4, "decode_gflops": 30}],
+    "links": [{"a": "phone", "b": "laptop", "bandwidth_mbit_s": 80, "rtt_ms": 5.0}],
+    "default_link": {"bandwidth_mbit_s": 1000, "rtt_ms": 0.3}})");
+  ASSERT_TRUE(c.ok()) << c.message();
+  ASSERT_EQ(c->size(), 2);
+  EXPECT_EQ(c->devices[0].prefill_gflops, 20.0);
+  EXPECT_EQ(c->devices[1].prefill_gflops, 30.0);  // defaults to the decode rate
+  EXPECT_EQ(c->devices[1].threads, 4);
+  EXPECT_EQ(c->Link(1, 0).bandwidth_mbit_s, 80);
+  // 1 Mbit over 80 Mbit/s = 12.5 ms, plus half the 5 ms round trip.
+  EXPECT_NEAR(c->Link(0, 1).TransferMs(125000), 12.5 + 2.5, 1e-9);
+  auto again = Cluster::FromJson(c->ToJson());
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_EQ(again->ToJson(), c->ToJson());
+}
+
+TEST(ClusterTest, RefusesBadFilesWithClearMessages) {
+  const std::string dev = R"({"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1})";
+  struct Case {
+    std::string text, expect;
+  } cases[] = {
+      {"{", "not valid JSON"},
+      {"{}", "missing array field \"devices\""},
+      {R"({"devices": []})", "no devices"},
+      {R"({"devices": [{"name": "a", "decode_gflops": 1}]})", "missing field \"memory_budget_bytes\""},
+      {R"({"devices": [{"name": "a", "memory_budget_bytes": -5, "decode_gflops": 1}]})", "must be >= 0"},
+      {R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 0}]})",
+       "decode_gflops must be > 0"},
+      {R"({"devices": [{"name": "a", "memory_budget_bytes": "1", "decode_gflops": 1}]})",
+       "must be a number"},
+      {R"({"devices": [)" + dev + "," + dev + "]}", "appears twice"},
+      {R"({"devices": [)" + dev + R"(], "links": [{"a": "a", "b": "x", "bandwidth_mbit_s": 1,
+         "rtt_ms": 1}]})",
+       "unknown device \"x\""},
+      {R"({"devices": [)" + dev + R"(], "default_link": {"bandwidth_mbit_s": 0, "rtt_ms": 1}})",
+       "bandwidth_mbit_s must be > 0"},
+      {R"({"devices": [)" + dev + R"(], "links": [{"a": "a", "bandwidth_mbit_s": 1}]})",
+       "missing string field \"b\""},
+  };
+  for (const Case& c : cases) {
+    auto r = Cluster::Parse(c.text);
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_NE(r.message().find(c.expect), std::string::npos) << r.message();
+  }
+}
+
+TEST(PlanTest, EvaluateFollowsTheCostModel) {
+  ModelCosts costs = UniformCosts(4, 10 * kMiB, 2e9);  // 2 GFLOP per unit
+  Cluster cl;
+  cl.devices = {Device("a", kGiB, 10), Device("b", kGiB, 20)};
+  cl.links = {{"a", "b", 80, 4}};
+  Plan p = MakePlan(costs, cl, {0, 1}, {0, 3, 6}, Objective::kLatency, 4);
+  ASSERT_EQ(p.stages.size(), 2u);
+  EXPECT_TRUE(p.stages[0].segment.embed);
+  EXPECT_EQ(p.stages[0].segment.unit_end, 2);
+  EXPECT_TRUE(p.stages[1].segment.head);
+  EXPECT_EQ(p.stages[1].segment.unit_begin, 2);
+  // a: embed (1e3) + 2 units (4e9) at 10 GFLOP/s = 400.0001 ms; b: 2 units + head (5e9) at 20.
+  EXPECT_NEAR(p.stages[0].compute_ms, 400.0001, 1e-9);
+  EXPECT_NEAR(p.stages[1].compute_ms, 250, 1e-9);
+  EXPECT_NEAR(p.stages[0].link_ms, 4096 * 8 / 80e3 + 2, 1e-12);
+  EXPECT_NEAR(p.stages[1].link_ms, 4 * 8 / 80e3 + 2, 1e-12);
+  EXPECT_NEAR(p.latency_ms, 400.0001 + 250 + p.stages[0].link_ms + p.stages[1].link_ms, 1e-9);
+  EXPECT_NEAR(p.bottleneck_ms, 400.0001 + p.stages[0].link_ms, 1e-9);
+  EXPECT_TRUE(p.fits);
+  EXPECT_NEAR(p.stages[0].memory_bytes, 25 * kMiB + kMiB, 1);
+}
+
+// Random instance: 2-4 devices, 4-16 units, random budgets (some infeasible), speeds, links.
+struct Instance {
+  ModelCosts costs;
+  Cluster cluster;
+};
+
+Instance RandomInstance(std::mt19937& rng) {
+  std::uniform_int_distribution<int> n_dev(2, 4), n_units(4, 16);
+  std::uniform_real_distribution<double> unit(0.5, 2.0), speed(1, 50), bw(5, 1000), rtt(0.1, 20);
+  Instance in;
+  const int n = n_units(rng), k = n_dev(rng);
+  in.costs = UniformCosts(n, 0, 0);
+  double total = in.costs.work_bytes_per_stage;
+  for (UnitCost& u : in.costs.units) {
+    u.weight_bytes = unit(rng) * 10 * kMiB;
+    u.kv_bytes = u.embed || u.head ? 0 : unit(rng) * kMiB;
+    u.flops_per_token = unit(rng) * 1e8;
+    total += u.memory_bytes();
+  }
+  in.costs.activation_bytes_per_token = 4.0 * std::uniform_int_distribution<int>(64, 8192)(rng);
+  // Budgets of 0.1x to 1.2x the whole model: sometimes one device suffices, sometimes none.
+  std::uniform_real_distribution<double> share(0.1, 1.2);
+  for (int d = 0; d < k; ++d) {
+    in.cluster.devices.push_back(Device("d" + std::to_string(d), share(rng) * total / (k * 0.6), speed(rng)));
+  }
+  in.cluster.default_link = {"", "", bw(rng), rtt(rng)};
+  for (int a = 0; a < k; ++a)
+    for (int b = a + 1; b < k; ++b)
+      if (rng() % 2) in.cluster.links.push_back({"d" + std::to_string(a), "d" + std::to_string(b), bw(rng), rtt(rng)});
+  return in;
+}
+
+TEST(SolverTest, MilpEqualsTheBestOrderDpOnRandomInstances) {
+  std::mt19937 rng(20240531);
+  int feasible = 0, infeasible = 0;
+  for (int i = 0; i < 240; ++i) {
+    const Instance in = RandomInstance(rng);
+    for (Objective obj : {Objective::kLatency, Objective::kThroughput}) {
+      SolveOptions o;
+      o.objective = obj;
+      auto milp = SolveMilp(in.costs, in.cluster, o);
+      auto dp = SolveDpAllOrders(in.costs, in.cluster, obj, o.n_seq);
+      ASSERT_EQ(milp.ok(), dp.ok()) << "instance " << i << " " << ObjectiveName(obj) << ": "
+                                    << (milp.ok() ? dp.message() : milp.message());
+      if (!milp.ok()) {
+        EXPECT_EQ(milp.message(), dp.message());
+        ++infeasible;
+        continue;
+      }
+      ++feasible;
+      EXPECT_TRUE(milp->fits);
+      EXPECT_NEAR(milp->objective_ms(), dp->objective_ms(), 1e-6 * dp->objective_ms())
+          << "instance " << i << " " << ObjectiveName(obj) << "\nMILP " << milp->ToJson().dump()
+          << "\nDP " << dp->ToJson().dump();
+    }
+  }
+  EXPECT_GT(feasible, 200);
+  EXPECT_GT(infeasible, 10);
+}
+
+TEST(SolverTest, DeviceTooSmallGetsNothing) {
+  ModelCosts costs = UniformCosts(8, 100 * kMiB, 1e9);
+  Cluster cl;
+  cl.devices = {Device("big1", 600 * kMiB, 10), Device("tiny", 50 * kMiB, 100), Device("big2", 600 * kMiB, 10)};
+  for (Objective obj : {Objective::kLatency, Objective::kThroughput}) {
+    auto p = SolveMilp(costs, cl, {obj});
+    ASSERT_TRUE(p.ok()) << p.message();
+    ASSERT_EQ(p->stages.size(), 2u);
+    for (const Stage& s : p->stages) EXPECT_NE(s.device_name, "tiny");
+  }
+}
+
+TEST(SolverTest, VerySlowDeviceIsLeftOut) {
+  ModelCosts costs = UniformCosts(8, 10 * kMiB, 1e9);
+  Cluster cl;
+  cl.devices = {Device("slow", kGiB, 0.01), Device("fast1", kGiB, 20), Device("fast2", kGiB, 20)};
+  for (Objective obj : {Objective::kLatency, Objective::kThroughput}) {
+    auto p = SolveMilp(costs, cl, {obj});
+    ASSERT_TRUE(p.ok()) << p.message();
+    for (const Stage& s : p->stages) EXPECT_NE(s.device_name, "slow") << ObjectiveName(obj);
+  }
+  // Latency alone gains nothing from a second equal device (only a hop): one device.
+  auto p = SolveMilp(costs, cl, {Objective::kLatency});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->stages.size(), 1u);
+  // Throughput splits over both fast devices.
+  p = SolveMilp(costs, cl, {Objective::kThroughput});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->stages.size(), 2u);
+}
+
+TEST(SolverTest, SlowLinkIsAvoidedInTheRingOrder) {
+  // Three equal devices that must all be used (memory); the a-b link is very slow, so a and b
+  // must not be neighbours in the forward direction where activations flow. In a ring of 3 each
+  // pair is adjacent, so the slow pair carries only the 4-byte token return hop.
+  ModelCosts costs = UniformCosts(9, 100 * kMiB, 1e9);
+  Cluster cl;
+  cl.devices = {Device("a", 400 * kMiB, 10), Device("b", 400 * kMiB, 10), Device("c", 400 * kMiB, 10)};
+  cl.links = {{"a", "b", 0.5, 1}};
+  auto p = SolveMilp(costs, cl, {Objective::kThroughput});
+  ASSERT_TRUE(p.ok()) << p.message();
+  ASSERT_EQ(p->stages.size(), 3u);
+  EXPECT_EQ(p->stages[1].device_name, "c");  // a -> c -> b or b -> c -> a
+  for (size_t i = 0; i + 1 < p->stages.size(); ++i) EXPECT_LT(p->stages[i].link_ms, 10);
+}
+
+TEST(SolverTest, SlowLinkPushesTheCut) {
+  // Two equal devices that must share the model (memory); the forward hop costs ~250 ms per
+  // token, so for throughput the stage before it takes fewer units than an even split would.
+  ModelCosts costs = UniformCosts(10, 100 * kMiB, 1e9);  // 100 ms per unit at 10 GFLOP/s
+  Cluster cl;
+  cl.devices = {Device("a", 800 * kMiB, 10), Device("b", 800 * kMiB, 10)};
+  cl.links = {{"a", "b", 4096 * 8 / 250e3, 0}};
+  auto p = SolveMilp(costs, cl, {Objective::kThroughput});
+  ASSERT_TRUE(p.ok()) << p.message();
+  ASSERT_EQ(p->stages.size(), 2u);
+  const runtime::SegmentSpec& first = p->stages[0].segment;
+  EXPECT_EQ(first.unit_end - first.unit_begin, 4);  // 400 + 250 ms vs 600 + 50 (head) ms
+  EXPECT_NEAR(p->bottleneck_ms, 650.0001, 0.01);
+  auto dp = SolveDpAllOrders(costs, cl, Objective::kThroughput, 4);
+  ASSERT_TRUE(dp.ok());
+  EXPECT_NEAR(p->objective_ms(), dp->objective_ms(), 1e-9 * dp->objective_ms());
+}
+
+TEST(SolverTest, MemoryInfeasibleNamesTheShortfall) {
+  ModelCosts costs = UniformCosts(8, 256 * kMiB, 1e9);  // 9 x 256 MiB + 1 MiB of work buffers
+  Cluster cl;
+  cl.devices = {Device("a", kGiB, 10), Device("b", 0.5 * kGiB, 10)};
+  auto p = SolveMilp(costs, cl, {Objective::kThroughput});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.message().find("needs 769.0 MiB more memory across the devices"), std::string::npos)
+      << p.message();
+  // Enough in total, but a piece larger than any device.
+  costs.units[3].weight_bytes = 0.9 * kGiB;
+  cl.devices.clear();
+  for (const char* n : {"a", "b", "c", "d"}) cl.devices.push_back(Device(n, 0.85 * kGiB, 10));
+  p = SolveMilp(costs, cl, {Objective::kLatency});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.message().find("unit 2 needs"), std::string::npos) << p.message();
+}
+
+}  // namespace
+}  // namespace ll::partition

@@ -1,0 +1,131 @@
+#include "partition/plan.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "base/check.h"
+
+namespace ll::partition {
+
+const char* ObjectiveName(Objective o) { return o == Objective::kLatency ? "latency" : "throughput"; }
+
+Result<Objective> ParseObjective(const std::string& s) {
+  if (s == "latency") return Objective::kLatency;
+  if (s == "throughput") return Objective::kThroughput;
+  return Status::Error("unknown objective \"" + s + "\" (latency or throughput)");
+}
+
+double Plan::single_request_tokens_per_s() const { return latency_ms > 0 ? 1000.0 / latency_ms : 0; }
+
+double Plan::pipeline_tokens_per_s() const {
+  if (latency_ms <= 0 || bottleneck_ms <= 0) return 0;
+  return std::min(1000.0 * n_seq / latency_ms, 1000.0 / bottleneck_ms);
+}
+
+double Plan::predicted_tokens_per_s() const {
+  return objective == Objective::kLatency ? single_request_tokens_per_s() : pipeline_tokens_per_s();
+}
+
+Plan MakePlan(const ModelCosts& costs, const Cluster& cluster, const std::vector<int>& order,
+              const std::vector<int>& cuts, Objective objective, int n_seq) {
+  LL_CHECK(cuts.size() == order.size() + 1 && !order.empty());
+  LL_CHECK(cuts.front() == 0 && cuts.back() == static_cast<int>(costs.units.size()));
+  Plan plan;
+  plan.objective = objective;
+  plan.n_seq = n_seq;
+  for (size_t i = 0; i < order.size(); ++i) {
+    LL_CHECK(cuts[i] < cuts[i + 1]);
+    Stage s;
+    s.device = order[i];
+    s.device_name = cluster.devices[order[i]].name;
+    s.first = cuts[i];
+    s.last = cuts[i + 1];
+    // Model units covered: from the first non-embed unit to the last non-head unit.
+    int ub = -1, ue = -1;
+    for (int u = s.first; u < s.last; ++u) {
+      const UnitCost& c = costs.units[u];
+      if (c.embed || c.head) continue;
+      if (ub < 0) ub = c.unit_begin;
+      ue = c.unit_end;
+    }
+    if (ub < 0) {  // embed-only or head-only stage
+      ub = ue = costs.units[s.first].embed ? 0 : costs.n_model_units;
+    }
+    s.segment = {costs.units[s.first].embed, ub, ue, costs.units[s.last - 1].head};
+    plan.stages.push_back(s);
+  }
+  Evaluate(costs, cluster, plan);
+  return plan;
+}
+
+void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
+  plan.fits = true;
+  plan.latency_ms = plan.bottleneck_ms = 0;
+  const size_t m = plan.stages.size();
+  for (size_t i = 0; i < m; ++i) {
+    Stage& s = plan.stages[i];
+    const DeviceProfile& d = cluster.devices[s.device];
+    double flops = 0, mem = costs.work_bytes_per_stage;
+    for (int u = s.first; u < s.last; ++u) {
+      flops += costs.units[u].flops_per_token;
+      mem += costs.units[u].memory_bytes();
+    }
+    s.compute_ms = flops / (d.decode_gflops * 1e6);
+    s.memory_bytes = mem;
+    s.budget_bytes = d.memory_budget_bytes;
+    if (m == 1) {
+      s.link_ms = 0;
+    } else if (i + 1 < m) {
+      s.link_ms = cluster.Link(s.device, plan.stages[i + 1].device)
+                      .TransferMs(costs.activation_bytes_per_token);
+    } else {
+      s.link_ms = cluster.Link(s.device, plan.stages[0].device).TransferMs(costs.token_bytes);
+    }
+    plan.fits = plan.fits && mem <= d.memory_budget_bytes;
+    plan.latency_ms += s.compute_ms + s.link_ms;
+    plan.bottleneck_ms = std::max(plan.bottleneck_ms, s.compute_ms + s.link_ms);
+  }
+}
+
+nlohmann::json Plan::ToJson() const {
+  nlohmann::json j;
+  j["objective"] = ObjectiveName(objective);
+  j["fits"] = fits;
+  j["predicted_tokens_per_s"] = predicted_tokens_per_s();
+  j["single_request_tokens_per_s"] = single_request_tokens_per_s();
+  j["pipeline_tokens_per_s"] = pipeline_tokens_per_s();
+  j["latency_ms_per_token"] = latency_ms;
+  j["bottleneck_ms_per_token"] = bottleneck_ms;
+  j["n_seq"] = n_seq;
+  j["stages"] = nlohmann::json::array();
+  for (const Stage& s : stages) {
+    const runtime::SegmentSpec& g = s.segment;
+    j["stages"].push_back({{"device", s.device_name},
+                           {"device_index", s.device},
+                           {"embed", g.embed},
+                           {"head", g.head},
+                           {"units", {g.unit_begin, g.unit_end}},
+                           {"layers", {g.first_layer(), g.end_layer()}},
+                           {"segment", g.ToString()},
+                           {"memory_bytes", s.memory_bytes},
+                           {"memory_budget_bytes", s.budget_bytes},
+                           {"compute_ms_per_token", s.compute_ms},
+                           {"link_ms_per_token", s.link_ms}});
+  }
+  return j;
+}
+
+std::string FormatBytes(double bytes) {
+  char buf[64];
+  const double a = bytes < 0 ? -bytes : bytes;
+  if (a >= 1024.0 * 1024 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+  } else if (a >= 1024.0 * 1024) {
+    std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / (1024.0 * 1024));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f KiB", bytes / 1024.0);
+  }
+  return buf;
+}
+
+}  // namespace ll::partition

@@ -1,0 +1,74 @@
+// Plan: which device runs which contiguous slice of the model, in ring order, with the cost
+// model's predictions. Plain data, serialisable to JSON; the planner writes it, the executor
+// only needs `stages` (device + SegmentSpec). Any thread.
+//
+// Cost model (all per generated token, decode; times in ms; see docs/placement.md):
+//   compute_ms(stage)  = FLOPs of its units / (device decode GFLOP/s * 1e6)
+//   link_ms(stage)     = outgoing hop: activation bytes (n_embd*4) to the next stage, or for the
+//                        last stage the token id (4 bytes) back to the first, each
+//                        bytes*8/(Mbit/s*1e3) + rtt/2; a single-stage plan has no hop
+//   latency_ms         = sum over stages of compute_ms + link_ms (one request, one token)
+//   bottleneck_ms      = max over stages of compute_ms + link_ms (a full pipeline's period)
+//   memory_bytes       = weights + KV (n_ctx x n_seq) + head logits + work buffers of the stage
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "partition/cluster.h"
+#include "partition/costs.h"
+#include "runtime/segment_spec.h"
+
+namespace ll::partition {
+
+enum class Objective { kLatency, kThroughput };
+const char* ObjectiveName(Objective o);
+Result<Objective> ParseObjective(const std::string& s);
+
+struct Stage {
+  int device = 0;           // index into Cluster::devices
+  std::string device_name;  //
+  int first = 0;            // placement units [first, last) of ModelCosts::units
+  int last = 0;
+  runtime::SegmentSpec segment;  // the same slice as the runtime sees it
+
+  // Predictions filled by Evaluate.
+  double compute_ms = 0;     // per token
+  double link_ms = 0;        // outgoing hop per token
+  double memory_bytes = 0;   // needed on the device
+  double budget_bytes = 0;   // the device's budget
+};
+
+struct Plan {
+  Objective objective = Objective::kThroughput;
+  std::vector<Stage> stages;  // ring order; stage 0 holds the embedding, the last the head
+  int n_seq = 1;              // requests in flight (for the pipeline figure)
+
+  // Predictions filled by Evaluate.
+  bool fits = false;          // every stage within its device's budget
+  double latency_ms = 0;      // one token of one request
+  double bottleneck_ms = 0;   // slowest stage incl. its outgoing hop
+  double objective_ms() const { return objective == Objective::kLatency ? latency_ms : bottleneck_ms; }
+  // Tokens/s of one request alone (1000 / latency_ms).
+  double single_request_tokens_per_s() const;
+  // Tokens/s with n_seq requests in flight: min(n_seq / latency, 1 / bottleneck).
+  double pipeline_tokens_per_s() const;
+  // The figure the objective optimises: single-request for latency, pipeline for throughput.
+  double predicted_tokens_per_s() const;
+
+  nlohmann::json ToJson() const;
+};
+
+// Builds a plan from a device order and placement-unit cut points (cuts.size() == order.size()
+// + 1, cuts.front() == 0, cuts.back() == units.size(), strictly increasing), and evaluates it.
+Plan MakePlan(const ModelCosts& costs, const Cluster& cluster, const std::vector<int>& order,
+              const std::vector<int>& cuts, Objective objective, int n_seq);
+
+// Fills the predictions of `plan` from the cost model above.
+void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan);
+
+// Formats bytes as "1.3 GiB" / "412 MiB" / "12 KiB".
+std::string FormatBytes(double bytes);
+
+}  // namespace ll::partition

@@ -24,6 +24,9 @@ struct BenchFlags {
   int reps = 3;
   int devices = 0;  // 0: single device only
   std::string output_format = "text";
+  std::vector<std::string> workers;  // running workers (e.g. scripts/emu-cluster) for the ring
+  std::string listen = "tcp://127.0.0.1:*";
+  std::vector<int> split;
 };
 
 struct Spread {
@@ -167,7 +170,7 @@ int RunBench(const BenchFlags& f) {
         std::printf(
             "ring of %d devices, %d in flight: aggregate %.1f tokens/s (%.2fx one device) "
             "| per request %.1f tokens/s | wire %.0f bytes/token (all links)\n",
-            f.devices, inflight, a.median, a.median / tg.median, s1.median, per_token);
+            n_devices, inflight, a.median, a.median / tg.median, s1.median, per_token);
       }
     }
     auto stats = (*coord)->CollectStats();
@@ -185,7 +188,7 @@ int RunBench(const BenchFlags& f) {
              {"bytes_sent_per_token", s.tokens ? double(s.bytes_sent) / s.tokens : 0.0}});
       }
     }
-    j["ring"] = {{"devices", f.devices}, {"runs", ring}, {"per_device", devs}};
+    j["ring"] = {{"devices", n_devices}, {"runs", ring}, {"per_device", devs}};
     if (!json) {
       for (const auto& d : devs) {
         std::printf(
@@ -216,6 +219,12 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("-r,--reps", f->reps, "Repetitions (median reported)")->check(CLI::Range(1, 100));
   cmd->add_option("--devices", f->devices, "Also run a local ring of this many worker processes")
       ->check(CLI::Range(0, 64));
+  cmd->add_option("--workers", f->workers,
+                  "Run the ring on these running workers (comma-separated, ring order)")
+      ->delimiter(',');
+  cmd->add_option("--listen", f->listen, "The coordinator's inbox endpoint (with --workers)");
+  cmd->add_option("--split", f->split, "Cut points in half-block units (default: even)")
+      ->delimiter(',');
   cmd->add_option("--output-format", f->output_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   cmd->callback([f, &exit_code] { exit_code = RunBench(*f); });

@@ -8,6 +8,7 @@
 #include "engine/local_cluster.h"
 #include "engine/segment_file.h"
 #include "engine/worker.h"
+#include "net/delayed_transport.h"
 
 namespace ll::cli {
 namespace {
@@ -18,6 +19,7 @@ struct WorkerFlags {
   int threads = 1;
   std::string name;
   std::string cache_dir;
+  double link_delay_ms = 0;
 };
 
 int RunWorker(const WorkerFlags& f) {
@@ -37,7 +39,7 @@ int RunWorker(const WorkerFlags& f) {
     ::gethostname(host, sizeof(host) - 1);
     o.name = host;
   }
-  auto transport = net::MakeZmqTransport();
+  auto transport = net::MakeDelayedTransport(net::MakeZmqTransport(), f.link_delay_ms);
   auto worker = engine::Worker::Create(*transport, o);
   if (!worker.ok()) {
     std::fprintf(stderr, "error: %s\n", worker.message().c_str());
@@ -64,6 +66,9 @@ void AddWorkerCommand(CLI::App& app, int& exit_code) {
                   "Memory this device may use for weights and KV cache (e.g. 512MiB)");
   cmd->add_option("-t,--threads", f->threads, "Threads")->check(CLI::Range(1, 1024));
   cmd->add_option("--name", f->name, "Device name (default: host name)");
+  cmd->add_option("--link-delay-ms", f->link_delay_ms,
+                  "Test option: delay every message this device sends (emulated link latency)")
+      ->check(CLI::Range(0.0, 10000.0));
   cmd->add_option("--cache-dir", f->cache_dir,
                   "Where received segment weights are kept (default ~/.cache/lingualinked)");
   cmd->callback([f, &exit_code] { exit_code = RunWorker(*f); });

@@ -109,14 +109,18 @@ int RunBench(const BenchFlags& f) {
         PeakRssBytes() / 1048576.0);
   }
 
-  if (f.devices > 0) {
+  const int n_devices = f.workers.empty() ? f.devices : static_cast<int>(f.workers.size());
+  if (n_devices > 0) {
     std::vector<engine::LocalWorkerSpec> specs;
-    for (int i = 0; i < f.devices; ++i)
+    for (int i = 0; f.workers.empty() && i < f.devices; ++i) {
       specs.push_back({"dev" + std::to_string(i), f.threads, "64GiB", ""});
+    }
     auto cluster = engine::LocalCluster::Start("/proc/self/exe", specs);
     if (!cluster.ok()) return Fail(cluster.message());
     engine::ClusterOptions co;
-    co.workers = cluster->endpoints();
+    co.workers = f.workers.empty() ? cluster->endpoints() : f.workers;
+    co.listen = f.listen;
+    co.cuts = f.split;
     co.n_ctx = n_ctx;
     co.n_seq = 4;
     co.n_batch = std::max(1, f.n_prompt);

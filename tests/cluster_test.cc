@@ -42,6 +42,7 @@ runtime::GenerateOptions Greedy(int n) {
   o.n_predict = n;
   o.sampling.temperature = 0.0f;
   o.ignore_eos = true;
+  o.want_first_logits = true;
   return o;
 }
 

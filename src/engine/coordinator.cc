@@ -217,7 +217,7 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
       const auto& s = req.options.sampling;
       f.sampling = {s.temperature, s.top_p,         s.min_p, s.repeat_penalty,
                     s.top_k,       s.repeat_last_n, s.seed,  req.prompt_ids};
-      f.want_logits = true;  // the first step's logits are kept (tests compare them)
+      f.want_logits = req.options.want_first_logits;
       LL_RETURN_IF_ERROR(Send(0, std::move(f)));
     }
     return Status::Ok();

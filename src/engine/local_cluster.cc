@@ -51,6 +51,10 @@ Result<LocalCluster> LocalCluster::Start(const std::string& binary,
     std::vector<std::string> args = {
         binary, "worker", "--listen", "tcp://127.0.0.1:*", "--name",
         w.name, "-t",     threads,    "--memory-budget",   w.memory_budget};
+    if (!w.cache_dir.empty()) {
+      args.push_back("--cache-dir");
+      args.push_back(w.cache_dir);
+    }
     const pid_t pid = ::fork();
     if (pid < 0) return Status::Error(std::string("fork: ") + strerror(errno));
     if (pid == 0) {

@@ -22,6 +22,9 @@ struct GenerateOptions {
   bool ignore_eos = false;
   std::vector<std::string> stop;  // stop strings (not included in the text)
   int seq = 0;                    // KV slot to use
+  // Keep the logits that chose the first token in the result. Free on one device; across a
+  // ring it sends a vocabulary of floats back, so it is off unless a caller (tests) asks.
+  bool want_first_logits = false;
 };
 
 struct GenerationResult {

@@ -256,6 +256,33 @@ TEST(ClusterTest, ShippedWeightsGiveTheSameOutputAndAreCachedByHash) {
   std::filesystem::remove_all(cache);
 }
 
+TEST(ClusterTest, StopStringsEndRequestsWhoseSlotsAreReusedCleanly) {
+  // The head feeds tokens back on its own; a stop string ends a request at the coordinator
+  // while one more step may still be in flight. The next request reusing that KV slot must
+  // still get exactly its single-device output.
+  Loaded l = Load("stories260K/stories260K.gguf");
+  std::vector<engine::Request> reqs;
+  std::vector<runtime::GenerationResult> alone;
+  const char* prompts[] = {"Once upon a time", "The dog", "Lily and Tom went",
+                           "A big red",        "One day", "Tim had"};
+  for (int i = 0; i < 6; ++i) {
+    auto p = l.tokenizer->Encode(prompts[i], true);
+    auto o = Greedy(40);
+    o.stop = {i % 2 ? "." : "Lily"};
+    alone.push_back(Single(l, p, o));
+    reqs.push_back({p, o});
+  }
+  auto ring = StartRing(l, "stories260K/stories260K.gguf", Workers(3), Options(128, {}, 2));
+  ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
+  auto got = (*ring->coord)->Run(reqs);
+  ASSERT_TRUE(got.ok()) << got.message();
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ((*got)[i].generated_ids, alone[i].generated_ids) << i;
+    EXPECT_EQ((*got)[i].text, alone[i].text) << i;
+    EXPECT_EQ((*got)[i].stop_reason, alone[i].stop_reason) << i;
+  }
+}
+
 TEST(ClusterTest, LossyWireEncodingsSendFewerBytesAndStayClose) {
   Loaded l = Load("stories260K/stories260K.gguf");
   const auto prompt = l.tokenizer->Encode("Once upon a time", true);

@@ -28,6 +28,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   }
   std::unique_ptr<Coordinator> c(new Coordinator(transport, model, tokenizer, std::move(options)));
   c->model_hash_ = model::ModelHash(model.file().bytes());
+  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
+    if (tokenizer.IsEndOfGeneration(id)) c->end_ids_.push_back(id);
+  }
   LL_ASSIGN_OR_RETURN(c->inbox_, transport.Bind(c->options_.listen));
   const int units = static_cast<int>(2 * model.config().n_layer);
   int begin = 0;
@@ -72,6 +75,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     a.n_batch = static_cast<uint32_t>(c->options_.n_batch);
     a.next = i + 1 < n ? c->devices_[i + 1].endpoint : c->inbox_->endpoint();
     a.wire = c->options_.wire;
+    if (i + 1 == n) a.first = c->devices_[0].endpoint;
     std::vector<uint8_t> file;
     if (c->options_.ship_weights) {
       LL_ASSIGN_OR_RETURN(file, BuildSegmentFile(model, d.spec));
@@ -195,7 +199,6 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
   std::map<uint64_t, Active> active;
   std::vector<int> free_slots;
   for (int s = options_.n_seq - 1; s >= 0; --s) free_slots.push_back(s);
-  const size_t last = devices_.size() - 1;
 
   auto start_next = [&]() -> Status {
     while (!pending.empty() && !free_slots.empty()) {
@@ -215,8 +218,17 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
       f.n_tokens = static_cast<uint32_t>(req.prompt_ids.size());
       f.has_sampling = true;
       const auto& s = req.options.sampling;
-      f.sampling = {s.temperature, s.top_p,         s.min_p, s.repeat_penalty,
-                    s.top_k,       s.repeat_last_n, s.seed,  req.prompt_ids};
+      f.sampling = {s.temperature,
+                    s.top_p,
+                    s.min_p,
+                    s.repeat_penalty,
+                    s.top_k,
+                    s.repeat_last_n,
+                    s.seed,
+                    req.prompt_ids,
+                    static_cast<uint32_t>(std::max(0, req.options.n_predict)),
+                    req.options.ignore_eos,
+                    end_ids_};
       f.want_logits = req.options.want_first_logits;
       LL_RETURN_IF_ERROR(Send(0, std::move(f)));
     }
@@ -236,7 +248,7 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
       runtime::GenerationResult& r = results[failed->second.index];
       r.stop_reason = "error";
       r.error = err->message;
-      (void)Send(last, net::EndRequest{err->request});
+      for (size_t d = 0; d < devices_.size(); ++d) (void)Send(d, net::EndRequest{err->request});
       free_slots.push_back(failed->second.seq);
       active.erase(failed);
       LL_RETURN_IF_ERROR(start_next());
@@ -285,19 +297,23 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
     }
     if (done) {
       r.decode_seconds = a.clock.Seconds();
-      LL_RETURN_IF_ERROR(Send(last, net::EndRequest{tok->request}));
+      // Every device forgets the request before its slot is reused (see Worker::OnForward).
+      for (size_t d = 0; d < devices_.size(); ++d) {
+        LL_RETURN_IF_ERROR(Send(d, net::EndRequest{tok->request}));
+      }
       free_slots.push_back(a.seq);
       active.erase(it);
       LL_RETURN_IF_ERROR(start_next());
       continue;
     }
+    const int64_t feed_pos = a.pos++;
+    if (tok->continued) continue;  // the head already fed it to the first device
     net::Forward f;
     f.request = tok->request;
     f.seq = static_cast<uint32_t>(a.seq);
-    f.pos = static_cast<uint32_t>(a.pos);
+    f.pos = static_cast<uint32_t>(feed_pos);
     f.tokens = {tok->token};
     f.n_tokens = 1;
-    ++a.pos;
     LL_RETURN_IF_ERROR(Send(0, std::move(f)));
   }
   return results;

@@ -88,6 +88,7 @@ class Coordinator {
   const model::Tokenizer& tokenizer_;
   ClusterOptions options_;
   uint64_t model_hash_ = 0;
+  std::vector<int32_t> end_ids_;  // end-of-generation ids, for the head device's stop rule
   std::unique_ptr<net::Inbox> inbox_;
   std::vector<std::unique_ptr<net::Outbox>> outboxes_;
   std::vector<DeviceInfo> devices_;

@@ -73,9 +73,12 @@ void Worker::Handle(const std::vector<uint8_t>& bytes) {
     case net::MessageType::kWeightsChunk:
       OnWeightsChunk(std::get<net::WeightsChunk>(e.message));
       break;
-    case net::MessageType::kEndRequest:
-      head_requests_.erase(std::get<net::EndRequest>(e.message).request);
+    case net::MessageType::kEndRequest: {
+      const uint64_t id = std::get<net::EndRequest>(e.message).request;
+      head_requests_.erase(id);
+      active_.erase(id);
       break;
+    }
     case net::MessageType::kStatsRequest:
       Reply(stats_);
       break;
@@ -229,6 +232,13 @@ void Worker::FinishAssign(const net::Assign& m) {
   if (!seg.ok()) return FailAssign(seg.message());
   auto next = transport_.Connect(m.next);
   if (!next.ok()) return FailAssign(next.message());
+  first_.reset();
+  if (m.head && !m.first.empty()) {
+    auto first = transport_.Connect(m.first);
+    if (!first.ok()) return FailAssign(first.message());
+    first_ = std::move(*first);
+  }
+  active_.clear();
   segment_ = std::move(*seg);
   next_ = std::move(*next);
   wire_ = m.wire;
@@ -244,6 +254,14 @@ void Worker::FinishAssign(const net::Assign& m) {
 void Worker::OnForward(uint64_t hash, net::Forward& m) {
   if (!segment_) return Refuse("Forward before Assign", m.request);
   if (hash != model_hash_) return Refuse("Forward for another model (hash mismatch)", m.request);
+  // A request starts with its prompt at position 0 and ends with EndRequest. Steps of a request
+  // that has ended (the head fed one more token before the coordinator saw a stop string) are
+  // dropped, so they can never write into a KV slot that a new request now uses.
+  if (m.pos == 0) {
+    active_.insert(m.request);
+  } else if (!active_.count(m.request)) {
+    return;
+  }
   const runtime::SegmentSpec& spec = segment_->spec();
   if (spec.embed != !m.tokens.empty()) {
     return Refuse(spec.embed ? "first segment expects token ids" : "expected activations",
@@ -269,7 +287,11 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
       p.repeat_last_n = m.sampling.repeat_last_n;
       p.seed = m.sampling.seed;
       head_requests_.erase(m.request);
-      head_requests_.emplace(m.request, HeadRequest{runtime::Sampler(p), m.sampling.history});
+      HeadRequest hr{runtime::Sampler(p), m.sampling.history, 0, 0, false, {}};
+      hr.n_predict = m.sampling.n_predict;
+      hr.ignore_eos = m.sampling.ignore_eos;
+      hr.end_ids.insert(m.sampling.end_ids.begin(), m.sampling.end_ids.end());
+      head_requests_.emplace(m.request, std::move(hr));
     }
     auto it = head_requests_.find(m.request);
     if (it == head_requests_.end()) {
@@ -279,9 +301,31 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
     std::span<const float> last(output_.data() + output_.size() - v, v);
     net::Token t;
     t.request = m.request;
-    t.token = it->second.sampler.Sample(last, it->second.history);
-    it->second.history.push_back(t.token);
+    HeadRequest& hr = it->second;
+    t.token = hr.sampler.Sample(last, hr.history);
+    hr.history.push_back(t.token);
     if (m.want_logits) t.logits.assign(last.begin(), last.end());
+    // Feed the token straight back to the first device unless a stop rule the head can see
+    // applies; this keeps the coordinator off the per-token critical path.
+    const bool end = !hr.ignore_eos && hr.end_ids.count(t.token);
+    if (!end) ++hr.generated;
+    const int64_t next_pos = static_cast<int64_t>(m.pos) + m.n_tokens;
+    t.continued =
+        first_ && !end && hr.generated < hr.n_predict && next_pos + 1 < segment_->options().n_ctx;
+    if (t.continued) {
+      net::Forward f;
+      f.request = m.request;
+      f.seq = m.seq;
+      f.pos = static_cast<uint32_t>(next_pos);
+      f.tokens = {t.token};
+      f.n_tokens = 1;
+      Stopwatch send;
+      const auto bytes = net::Encode({model_hash_, std::move(f)});
+      Status sent = first_->Send(bytes);
+      stats_.send_us += static_cast<uint64_t>(send.Seconds() * 1e6);
+      stats_.bytes_sent += bytes.size();
+      if (!sent.ok()) return Refuse(sent.message(), m.request);
+    }
     out = std::move(t);
   } else {
     net::Forward f;

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "base/status.h"
@@ -55,6 +56,10 @@ class Worker {
   struct HeadRequest {  // sampler state of one request, on the device holding the head
     runtime::Sampler sampler;
     std::vector<int32_t> history;
+    uint32_t n_predict = 0;
+    uint32_t generated = 0;
+    bool ignore_eos = false;
+    std::set<int32_t> end_ids;
   };
 
   net::Transport& transport_;
@@ -63,6 +68,8 @@ class Worker {
   std::unique_ptr<net::Inbox> inbox_;
   std::unique_ptr<net::Outbox> reply_;  // to the coordinator
   std::unique_ptr<net::Outbox> next_;   // to the next device (or the coordinator)
+  std::unique_ptr<net::Outbox> first_;  // head only: to the first device
+  std::set<uint64_t> active_;           // requests started here and not yet ended
   std::unique_ptr<model::Model> model_;
   std::string model_path_;
   uint64_t model_hash_ = 0;

@@ -27,6 +27,10 @@ void EncodeSampling(Writer& w, const SamplingBlock& s) {
   w.U64(s.seed);
   w.U32(static_cast<uint32_t>(s.history.size()));
   w.I32Array(s.history);
+  w.U32(s.n_predict);
+  w.U8(s.ignore_eos);
+  w.U32(static_cast<uint32_t>(s.end_ids.size()));
+  w.I32Array(s.end_ids);
 }
 
 SamplingBlock DecodeSampling(Reader& r) {
@@ -40,6 +44,11 @@ SamplingBlock DecodeSampling(Reader& r) {
   s.seed = r.U64("sampling.seed");
   const uint32_t n = r.U32("sampling.history count");
   s.history = r.I32Array(n, "sampling.history");
+  s.n_predict = r.U32("sampling.n_predict");
+  s.ignore_eos = r.U8("sampling.ignore_eos") != 0;
+  const uint32_t n_end = r.U32("sampling.end_ids count");
+  if (r.ok() && n_end > 1024) r.Fail("too many end-of-generation ids");
+  s.end_ids = r.I32Array(n_end, "sampling.end_ids");
   if (!(std::isfinite(s.temperature) && s.temperature >= 0) || !(s.top_p > 0 && s.top_p <= 1) ||
       !(s.min_p >= 0 && s.min_p < 1) || !(s.repeat_penalty > 0) || s.top_k < 0 ||
       s.repeat_last_n < 0) {
@@ -71,6 +80,7 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U32(x.n_seq);
                    w.U32(x.n_batch);
                    w.Str(x.next);
+                   w.Str(x.first);
                    w.U8(static_cast<uint8_t>(x.wire));
                    w.U8(static_cast<uint8_t>(x.weights));
                    w.U64(x.weights_hash);
@@ -108,6 +118,7 @@ void EncodeBody(Writer& w, const Message& m) {
                  [&](const Token& x) {
                    w.U64(x.request);
                    w.I32(x.token);
+                   w.U8(x.continued);
                    w.U32(static_cast<uint32_t>(x.logits.size()));
                    w.F32Array(x.logits);
                  },
@@ -171,6 +182,7 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.n_seq = r.U32("n_seq");
       x.n_batch = r.U32("n_batch");
       x.next = r.Str("next", kMaxEndpoint);
+      x.first = r.Str("first", kMaxEndpoint);
       const uint8_t wire = r.U8("wire encoding");
       const uint8_t weights = r.U8("weights mode");
       x.weights_hash = r.U64("weights_hash");
@@ -238,6 +250,7 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       Token x;
       x.request = r.U64("request");
       x.token = r.I32("token");
+      x.continued = r.U8("continued") != 0;
       const uint32_t n = r.U32("logits count");
       x.logits = r.F32Array(n, "logits");
       m = std::move(x);

@@ -69,7 +69,8 @@ struct Assign {
   uint32_t unit_begin = 0, unit_end = 0;
   bool head = false;
   uint32_t n_ctx = 0, n_seq = 0, n_batch = 0;
-  std::string next;                        // endpoint that receives this segment's output
+  std::string next;   // endpoint that receives this segment's output
+  std::string first;  // head only: the first device, to which sampled tokens go straight back
   WireEncoding wire = WireEncoding::kF32;  // encoding of this segment's outgoing activations
   WeightsMode weights = WeightsMode::kMapOwnFile;
   // kReceive: the segment file the coordinator will send (content hash and size), and the
@@ -92,6 +93,11 @@ struct SamplingBlock {
   int32_t top_k = 0, repeat_last_n = 0;
   uint64_t seed = 0;
   std::vector<int32_t> history;  // prompt ids, for the repetition penalty
+  // Stop rules the head device applies itself, so it can feed each token straight back to the
+  // first device (the coordinator checks stop strings and ends the request when they match).
+  uint32_t n_predict = 0;
+  bool ignore_eos = false;
+  std::vector<int32_t> end_ids;  // end-of-generation token ids
 };
 
 struct Forward {
@@ -112,6 +118,7 @@ struct Forward {
 struct Token {
   uint64_t request = 0;
   int32_t token = 0;
+  bool continued = false;     // the head already fed this token to the first device
   std::vector<float> logits;  // empty unless asked for
 };
 

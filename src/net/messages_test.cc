@@ -41,18 +41,19 @@ TEST(MessagesTest, ForwardRoundTripsExactly) {
 }
 
 TEST(MessagesTest, EveryTypeRoundTrips) {
-  std::vector<Message> all = {Hello{3, "tcp://127.0.0.1:5000", 9},
-                              HelloAck{1, "dev0", 512u << 20, 2},
-                              Assign{"/m.gguf", true, 0, 4, false, 128, 2, 16, "tcp://x:1"},
-                              AssignAck{false, true, "too big", 1, 2},
-                              WeightsChunk{4, 10, {1, 2, 3}},
-                              WeightsAck{7},
-                              Token{5, 42, {0.5f, 1.5f}},
-                              EndRequest{5},
-                              StatsRequest{},
-                              Stats{"dev1", 1, 2, 3, 4, 5, 6, 7, 8},
-                              Shutdown{},
-                              ErrorMsg{9, "boom"}};
+  std::vector<Message> all = {
+      Hello{3, "tcp://127.0.0.1:5000", 9},
+      HelloAck{1, "dev0", 512u << 20, 2},
+      Assign{"/m.gguf", true, 0, 4, false, 128, 2, 16, "tcp://x:1", "tcp://y:2"},
+      AssignAck{false, true, "too big", 1, 2},
+      WeightsChunk{4, 10, {1, 2, 3}},
+      WeightsAck{7},
+      Token{5, 42, true, {0.5f, 1.5f}},
+      EndRequest{5},
+      StatsRequest{},
+      Stats{"dev1", 1, 2, 3, 4, 5, 6, 7, 8},
+      Shutdown{},
+      ErrorMsg{9, "boom"}};
   for (const Message& m : all) {
     auto e = Decode(Encode({1, m}));
     ASSERT_TRUE(e.ok()) << MessageTypeName(TypeOf(m)) << ": " << e.message();

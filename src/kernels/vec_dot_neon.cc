@@ -1,8 +1,9 @@
 // AArch64 Advanced SIMD dot products (baseline ARMv8.0: no dotprod extension assumed, so int8
 // products go through vmull_s8 + pairwise accumulation). Compiled only for aarch64. F32, F16,
-// Q8_0 and Q4_0 here; the other types use the scalar reference for now.
+// Q8_0 and Q4_0 here; the other types use the scalar reference for now (BF16, Q4_K, Q6_K).
 #include <arm_neon.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -18,33 +19,88 @@ float F16ToF32Native(uint16_t h) {
   return static_cast<float>(f);
 }
 
-// Four 4-lane accumulators over 16 elements per step; Load4 converts 4 elements to f32.
-template <typename T, typename Load4, typename ToF32>
-float DotPlain(int64_t n, const T* a, const T* b, Load4 load4, ToF32 to_f32) {
-  float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
+// F32 and F16 reproduce llama.cpp's x86 summation order (ggml_order.h, the scalar reference)
+// lane by lane, with each 16-lane register emulated by four 4-lane quarters, so they give the
+// same bits as the scalar reference: the golden tests compare with references computed on x86.
+struct Lanes16 {
+  float32x4_t q[4];  // lanes 0-3, 4-7, 8-11, 12-15
+};
+
+Lanes16 Fma16(Lanes16 a, Lanes16 b, Lanes16 c) {
+  for (int k = 0; k < 4; ++k) c.q[k] = vfmaq_f32(c.q[k], a.q[k], b.q[k]);
+  return c;
+}
+
+Lanes16 Add16(Lanes16 a, Lanes16 b) {
+  for (int k = 0; k < 4; ++k) a.q[k] = vaddq_f32(a.q[k], b.q[k]);
+  return a;
+}
+
+// ggml_order::Reduce16: a = lanes 8-15 + lanes 0-7, b = a[4..7] + a[0..3], then
+// (b0 + b2) + (b1 + b3).
+float Reduce16(Lanes16 v) {
+  const float32x4_t a_lo = vaddq_f32(v.q[2], v.q[0]);
+  const float32x4_t a_hi = vaddq_f32(v.q[3], v.q[1]);
+  const float32x4_t b = vaddq_f32(a_hi, a_lo);
+  const float32x2_t c = vadd_f32(vget_low_f32(b), vget_high_f32(b));  // (b0 + b2, b1 + b3)
+  return vget_lane_f32(c, 0) + vget_lane_f32(c, 1);
+}
+
+// n % 16 == 0: one 16-lane FMA accumulator. Otherwise four over blocks of 64, combined as
+// (0 + 2) + (1 + 3), and Tail(i, sum) adds elements i..n-1. Load4 converts 4 elements to f32.
+template <typename T, typename Load4, typename Tail>
+float DotGgml(int64_t n, const T* a, const T* b, Load4 load4, Tail tail) {
+  auto load16 = [&](const T* p) {
+    return Lanes16{{load4(p), load4(p + 4), load4(p + 8), load4(p + 12)}};
+  };
+  const float32x4_t z = vdupq_n_f32(0);
+  const Lanes16 zero = {{z, z, z, z}};
+  if (n % 16 == 0) {
+    Lanes16 acc = zero;
+    for (int64_t i = 0; i < n; i += 16) acc = Fma16(load16(a + i), load16(b + i), acc);
+    return Reduce16(acc);
+  }
+  Lanes16 acc[4] = {zero, zero, zero, zero};
+  const int64_t np = n & ~int64_t{63};
+  for (int64_t i = 0; i < np; i += 64) {
     for (int k = 0; k < 4; ++k) {
-      acc[k] = vfmaq_f32(acc[k], load4(a + i + 4 * k), load4(b + i + 4 * k));
+      acc[k] = Fma16(load16(a + i + 16 * k), load16(b + i + 16 * k), acc[k]);
     }
   }
-  for (; i + 4 <= n; i += 4) acc[0] = vfmaq_f32(acc[0], load4(a + i), load4(b + i));
-  float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
-  for (; i < n; ++i) sum += to_f32(a[i]) * to_f32(b[i]);
-  return sum;
+  return tail(np, Reduce16(Add16(Add16(acc[0], acc[2]), Add16(acc[1], acc[3]))));
 }
 
 float VecDot_F32_F32(int64_t n, const void* w, const void* x) {
-  return DotPlain(
-      n, static_cast<const float*>(w), static_cast<const float*>(x),
-      [](const float* p) { return vld1q_f32(p); }, [](float v) { return v; });
+  const float* a = static_cast<const float*>(w);
+  const float* b = static_cast<const float*>(x);
+  // Leftovers in f32, in order: the first multiple of 8 rounded products, the rest fused (as
+  // ggml_vec_dot_f32 compiled on x86). The build is ISO C++ (-ffp-contract=off), so the
+  // unfused line stays unfused.
+  auto tail = [&](int64_t i, float sum) {
+    const int64_t unfused_end = i + ((n - i) & ~int64_t{7});
+    for (; i < unfused_end; ++i) {
+      const float p = a[i] * b[i];
+      sum += p;
+    }
+    for (; i < n; ++i) sum = std::fma(a[i], b[i], sum);  // one fmadd on aarch64
+    return sum;
+  };
+  return DotGgml(
+      n, a, b, [](const float* p) { return vld1q_f32(p); }, tail);
 }
 
 float VecDot_F16_F16(int64_t n, const void* w, const void* x) {
-  return DotPlain(
-      n, static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x),
-      [](const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); },
-      F16ToF32Native);
+  const uint16_t* a = static_cast<const uint16_t*>(w);
+  const uint16_t* b = static_cast<const uint16_t*>(x);
+  // Leftovers: exact f32 products summed in double (ggml_vec_dot_f16).
+  auto tail = [&](int64_t i, float sum) {
+    double s = sum;
+    for (; i < n; ++i) s += static_cast<double>(F16ToF32Native(a[i]) * F16ToF32Native(b[i]));
+    return static_cast<float>(s);
+  };
+  return DotGgml(
+      n, a, b, [](const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); },
+      tail);
 }
 
 // Sum of 32 int8 products a*b (as 16 + 16 lanes) into four int32 lanes.

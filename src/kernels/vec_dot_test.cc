@@ -93,11 +93,11 @@ TEST_P(VecDotIsaTest, MatchesScalarReference) {
   }
 }
 
-// F32 and F16 follow llama.cpp's summation order (ggml_order.h) on x86: bit-identical to the
-// scalar reference, for every length (both orders and all leftover cases).
-TEST_P(VecDotIsaTest, FloatTypesBitIdenticalToScalarOnX86) {
+// F32 and F16 follow llama.cpp's x86 summation order (ggml_order.h) on every ISA, NEON too:
+// bit-identical to the scalar reference, for every length (both orders and all leftovers).
+TEST_P(VecDotIsaTest, FloatTypesBitIdenticalToScalar) {
   const Isa isa = GetParam();
-  if (!IsaSupported(isa) || isa == Isa::kNeon) GTEST_SKIP();
+  if (!IsaSupported(isa)) GTEST_SKIP();
   for (DType t : {DType::kF32, DType::kF16}) {
     for (int64_t n = 1; n <= 300; ++n) {
       const Operands o = MakeOperands(t, n, static_cast<uint32_t>(n) * 31 + 5);

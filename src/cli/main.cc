@@ -6,6 +6,7 @@
 #include "cli/bench_command.h"
 #include "cli/generate_command.h"
 #include "cli/inspect_command.h"
+#include "cli/plan_command.h"
 #include "cli/run_command.h"
 #include "cli/worker_command.h"
 
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   ll::cli::AddInspectCommand(app, exit_code);
   ll::cli::AddRunCommand(app, exit_code);
   ll::cli::AddWorkerCommand(app, exit_code);
+  ll::cli::AddPlanCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -53,6 +53,18 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
   const int E = static_cast<int>(costs.units.size());  // placement units
   if (K > 8 || E > 70) return Status::Error("the MILP is sized for at most 8 devices and 66 units");
   const bool latency = options.objective == Objective::kLatency;
+  // Necessary conditions checked before CBC, which is slow to prove infeasibility: the devices
+  // together hold everything, and every piece fits on some device.
+  {
+    double total = 0, largest = 0, piece = 0;
+    for (const DeviceProfile& d : cluster.devices) {
+      total += d.memory_budget_bytes;
+      largest = std::max(largest, d.memory_budget_bytes);
+    }
+    for (const UnitCost& u : costs.units) piece = std::max(piece, u.memory_bytes());
+    if (costs.total_memory_bytes() > total || piece + costs.work_bytes_per_stage > largest)
+      return Status::Error(InfeasibleMessage(costs, cluster));
+  }
   Stopwatch watch;
   CbcModel cbc;
   using T = CbcModel::Term;
@@ -65,7 +77,7 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
   std::vector<std::vector<int>> x(E, std::vector<int>(K));
   for (auto& row : x)
     for (int& v : row) v = cbc.Col(0, 1, 0, true);
-  // c[k]: compute ms of position k (>= the true value; equal where it matters).
+  // c[k]: compute ms of position k.
   std::vector<int> c(K);
   for (int& v : c) v = cbc.Col(0, 1e30, latency ? 1 : 0, false);
   // Link time of one hop between devices d -> e for an activation / a token id.
@@ -138,7 +150,8 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
       }
       cbc.Row(t, 'G', 0);
     }
-  // Memory: units + work buffers at position k within the budget of the device there.
+  // Memory: units + work buffers at position k within the budget of the device there
+  // (sum_d y[k][d] <= 1, so the right side is the budget of the one device at k).
   for (int k = 0; k < K; ++k) {
     std::vector<T> t;
     for (int e = 0; e < E; ++e) t.push_back({x[e][k], costs.units[e].memory_bytes() / 1e6});
@@ -146,7 +159,9 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
       t.push_back({y[k][d], (costs.work_bytes_per_stage - cluster.devices[d].memory_budget_bytes) / 1e6});
     cbc.Row(t, 'L', 0);
   }
-  // Compute: c[k] >= sum_e ms(e, d) x[e][k] - M_d (1 - y[k][d]) for every device d.
+  // Compute: c[k] >= sum_e ms(e on d) x[e][k] - M_d (1 - y[k][d]) for every device d, with
+  // M_d the whole model's time on d. (Tried instead: exact products z = x*y; the LP was larger
+  // and CBC slower on the test instances.)
   for (int k = 0; k < K; ++k)
     for (int d = 0; d < K; ++d) {
       const double per_flop_ms = 1.0 / (cluster.devices[d].decode_gflops * 1e6);

@@ -155,7 +155,7 @@ Instance RandomInstance(std::mt19937& rng) {
 TEST(SolverTest, MilpEqualsTheBestOrderDpOnRandomInstances) {
   std::mt19937 rng(20240531);
   int feasible = 0, infeasible = 0;
-  for (int i = 0; i < 240; ++i) {
+  for (int i = 0; i < 200; ++i) {
     const Instance in = RandomInstance(rng);
     for (Objective obj : {Objective::kLatency, Objective::kThroughput}) {
       SolveOptions o;
@@ -238,7 +238,7 @@ TEST(SolverTest, SlowLinkPushesTheCut) {
   ASSERT_EQ(p->stages.size(), 2u);
   const runtime::SegmentSpec& first = p->stages[0].segment;
   EXPECT_EQ(first.unit_end - first.unit_begin, 4);  // 400 + 250 ms vs 600 + 50 (head) ms
-  EXPECT_NEAR(p->bottleneck_ms, 650.0001, 0.01);
+  EXPECT_NEAR(p->bottleneck_ms, 650 + 4 * 8 / (4096 * 8 / 250.0), 1e-6);  // b + return hop
   auto dp = SolveDpAllOrders(costs, cl, Objective::kThroughput, 4);
   ASSERT_TRUE(dp.ok());
   EXPECT_NEAR(p->objective_ms(), dp->objective_ms(), 1e-9 * dp->objective_ms());

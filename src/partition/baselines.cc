@@ -1,0 +1,58 @@
+#include "partition/baselines.h"
+
+#include <cmath>
+
+#include "runtime/segment_cost.h"
+
+namespace ll::partition {
+namespace {
+
+// Placement-unit index where model unit `u` starts (rounded down to a grouped unit's start).
+int PlacementIndex(const ModelCosts& costs, int u) {
+  int index = 1;
+  for (int i = 1; i + 1 < static_cast<int>(costs.units.size()); ++i) {
+    if (costs.units[i].unit_begin <= u) index = i;
+  }
+  return index;
+}
+
+// A plan from model-unit cuts (n-1 of them) over devices 0..n-1: embedding with the first stage,
+// head with the last. Stages that end up empty are dropped with their device.
+Plan FromModelCuts(const ModelCosts& costs, const Cluster& cluster, const std::vector<int>& model_cuts,
+                   Objective objective, int n_seq) {
+  const int n_units = static_cast<int>(costs.units.size());
+  std::vector<int> order, cuts{0};
+  for (int d = 0; d < cluster.size(); ++d) {
+    const int end = d + 1 < cluster.size() ? PlacementIndex(costs, model_cuts[d]) : n_units;
+    if (end <= cuts.back()) continue;
+    order.push_back(d);
+    cuts.push_back(end);
+  }
+  return MakePlan(costs, cluster, order, cuts, objective, n_seq);
+}
+
+}  // namespace
+
+Result<Plan> EvenSplit(const ModelCosts& costs, const Cluster& cluster, Objective objective, int n_seq) {
+  model::ModelConfig c;
+  c.n_layer = costs.n_model_units / 2;
+  LL_ASSIGN_OR_RETURN(std::vector<int> cuts, runtime::EvenCuts(c, cluster.size()));
+  return FromModelCuts(costs, cluster, cuts, objective, n_seq);
+}
+
+Result<Plan> MemoryProportionalSplit(const ModelCosts& costs, const Cluster& cluster,
+                                     Objective objective, int n_seq) {
+  double total = 0;
+  for (const DeviceProfile& d : cluster.devices) total += d.memory_budget_bytes;
+  if (!(total > 0)) return Status::Error("the devices have no memory");
+  const int layers = costs.n_model_units / 2;
+  std::vector<int> cuts;
+  double cumulative = 0;
+  for (int d = 0; d + 1 < cluster.size(); ++d) {
+    cumulative += cluster.devices[d].memory_budget_bytes;
+    cuts.push_back(2 * static_cast<int>(std::lround(layers * cumulative / total)));
+  }
+  return FromModelCuts(costs, cluster, cuts, objective, n_seq);
+}
+
+}  // namespace ll::partition

@@ -1,0 +1,18 @@
+// The placements other systems use, evaluated with the same cost model as the optimiser:
+//   even split: equal layers per device, all devices in the given order (distributed-llama);
+//   memory-proportional: layers in proportion to each device's budget (llama.cpp RPC's tensor
+//   split, exo's memory-weighted partitioning); a device whose share rounds to nothing is left out.
+// Either is an error when it cannot be formed; check Plan::fits for memory.
+#pragma once
+
+#include "partition/cluster.h"
+#include "partition/costs.h"
+#include "partition/plan.h"
+
+namespace ll::partition {
+
+Result<Plan> EvenSplit(const ModelCosts& costs, const Cluster& cluster, Objective objective, int n_seq);
+Result<Plan> MemoryProportionalSplit(const ModelCosts& costs, const Cluster& cluster,
+                                     Objective objective, int n_seq);
+
+}  // namespace ll::partition

@@ -44,11 +44,16 @@ template <typename Load>
 float DotBlocks64(int64_t n, Load load, int64_t* done) {
   float acc[4][16] = {};
   const int64_t np = n & ~int64_t{63};
-  for (int64_t i = 0; i < np; ++i) {
-    float a, b;
-    load(i, a, b);
-    float& c = acc[(i / 16) % 4][i % 16];
-    c = std::fma(a, b, c);
+  // Element i goes to accumulator (i / 16) % 4, lane i % 16; written as nested loops so that a
+  // compiler targeting an ISA with FMA vectorises the lanes (same operations, same bits).
+  for (int64_t i0 = 0; i0 < np; i0 += 64) {
+    for (int k = 0; k < 4; ++k) {
+      for (int l = 0; l < 16; ++l) {
+        float a, b;
+        load(i0 + 16 * k + l, a, b);
+        acc[k][l] = std::fma(a, b, acc[k][l]);
+      }
+    }
   }
   float s[16];
   for (int l = 0; l < 16; ++l) s[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);

@@ -8,6 +8,19 @@
 
 namespace ll::kernels {
 
+// The element-wise and attention ops below are on the per-token path. Their arithmetic is fixed
+// op by op (fused multiply-adds where llama.cpp fuses, see ggml_order.h), so they are compiled
+// as GCC function clones: a baseline x86-64 build computes std::fma by a libm call, the FMA and
+// AVX-512 clones by one instruction and in vector lanes, with the same results bit for bit
+// (-ffp-contract=off: nothing is fused that the source does not fuse). The clone is chosen once,
+// when the program is loaded, from the CPU's features.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LL_OPS_CLONES \
+  [[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), gnu::flatten]]
+#else
+#define LL_OPS_CLONES
+#endif
+
 void RmsNorm(const float* x, const float* w, float eps, int64_t n, float* y) {
   double sum = 0.0;  // f32 squares summed in double, as llama.cpp does (ggml_float)
   for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
@@ -39,8 +52,8 @@ void LayerNorm(const float* x, const float* w, const float* b, float eps, int64_
   }
 }
 
-void Rope(float* x, int n_heads, int head_dim, int n_rot, int64_t pos, float freq_base,
-          RopeMode mode) {
+LL_OPS_CLONES void Rope(float* x, int n_heads, int head_dim, int n_rot, int64_t pos,
+                        float freq_base, RopeMode mode) {
   // The angle of pair i is pos * base^(-2i/n_rot); it is built by repeated multiplication in
   // float, as llama.cpp does, so the rounding of the angles matches its references.
   const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
@@ -69,7 +82,8 @@ void Rope(float* x, int n_heads, int head_dim, int n_rot, int64_t pos, float fre
   }
 }
 
-float ExpApprox(float x) {
+// Inlined into the callers below so that each of their ISA clones computes it with native FMA.
+[[gnu::always_inline]] inline float ExpApproxInl(float x) {
   // exp(x) = 2^n * exp(b) with n = round(x / ln 2) (by the 1.5 * 2^23 shift trick) and
   // b = x - n ln 2 in two steps; exp(b) by a degree-5 polynomial. Every step is one f32 operation
   // or one fused multiply-add, exactly as in ggml_v_expf, so the results are bit-identical.
@@ -85,14 +99,16 @@ float ExpApprox(float x) {
   return std::ldexp(j, static_cast<int>(n));  // vscalefps: j * 2^n, n integral here
 }
 
-void Softmax(float* x, int64_t n) {
+float ExpApprox(float x) { return ExpApproxInl(x); }
+
+LL_OPS_CLONES void Softmax(float* x, int64_t n) {
   float max = -INFINITY;
   for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;
   double sum = 0.0;
   for (int64_t i0 = 0; i0 < n; i0 += 16) {
     float block[16] = {};  // entries past n stand for llama.cpp's masked padding: exp = 0
     for (int64_t i = i0; i < n && i < i0 + 16; ++i) {
-      x[i] = ExpApprox(x[i] - max);
+      x[i] = ExpApproxInl(x[i] - max);
       block[i - i0] = x[i];
     }
     sum += ggml_order::Reduce16(block);
@@ -101,24 +117,24 @@ void Softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void SiluMul(float* x, const float* g, int64_t n) {
+LL_OPS_CLONES void SiluMul(float* x, const float* g, int64_t n) {
   const int64_t vec_end = n & ~int64_t{15};
   for (int64_t i = 0; i < n; ++i) {
     const float v = g[i];
-    const float e = i < vec_end ? ExpApprox(0.0f - v) : std::exp(-v);
+    const float e = i < vec_end ? ExpApproxInl(0.0f - v) : std::exp(-v);
     x[i] *= v / (1.0f + e);
   }
 }
 
-float DotF32VecDot(const float* a, const float* b, int64_t n) {
+LL_OPS_CLONES float DotF32VecDot(const float* a, const float* b, int64_t n) {
   return ggml_order::DotF32VecDot(n, [&](int64_t i, float& x, float& y) {
     x = a[i];
     y = b[i];
   });
 }
 
-void WeightedSum(const float* w, int64_t n, const float* v, int64_t v_stride, int64_t dim,
-                 float* out) {
+LL_OPS_CLONES void WeightedSum(const float* w, int64_t n, const float* v, int64_t v_stride,
+                               int64_t dim, float* out) {
   // Lane l of output d accumulates the terms j = l, l + 16, ...; blocks of kBlock outputs keep
   // the lanes on the stack while streaming over the rows.
   constexpr int64_t kBlock = 64;

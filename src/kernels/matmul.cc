@@ -3,6 +3,8 @@
 // VecDotFn, so the order of operations behind y[t][r] depends only on (isa, wtype, n_in).
 #include "kernels/matmul.h"
 
+#include <algorithm>
+
 #include "base/check.h"
 #include "kernels/vec_dot.h"
 
@@ -45,10 +47,26 @@ void MatMul(ThreadPool& pool, Isa isa, DType wtype, const void* w, int64_t n_out
   }
 
   const uint8_t* wb = static_cast<const uint8_t*>(w);
+  const VecDotTileFn tile = GetVecDotTile(wtype, isa);
   pool.Run([&](int i, int count) {
     const auto [r0, r1] = ThreadPool::Chunk(static_cast<long>(n_out), i, count);
+    long r = r0;
+    // Tiles of kTileRows rows x up to kTileTokens tokens where the ISA has them (same bits as
+    // the dot): the rows stay in L1 while every token passes over them. Not for one token: there
+    // the kernels are bound by streaming the weights, and four interleaved row streams measured
+    // 1.6x slower than one sequential stream (Q4_0, 250M model, AVX-512 VNNI).
+    if (tile != nullptr && n_tok > 1) {
+      for (; r + kTileRows <= r1; r += kTileRows) {
+        const uint8_t* wrow = wb + static_cast<size_t>(r) * w_row_bytes;
+        for (int64_t t = 0; t < n_tok; t += kTileTokens) {
+          const int nt = static_cast<int>(std::min<int64_t>(kTileTokens, n_tok - t));
+          tile(n_in, wrow, w_row_bytes, xc + static_cast<size_t>(t) * x_row_bytes, x_row_bytes, nt,
+               y + t * n_out + r, n_out);
+        }
+      }
+    }
     // Row-outer, token-inner: one weight row stays in L1 while every token uses it.
-    for (long r = r0; r < r1; ++r) {
+    for (; r < r1; ++r) {
       const uint8_t* wrow = wb + static_cast<size_t>(r) * w_row_bytes;
       for (int64_t t = 0; t < n_tok; ++t) {
         y[t * n_out + r] = dot(n_in, wrow, xc + static_cast<size_t>(t) * x_row_bytes);

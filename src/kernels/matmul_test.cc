@@ -38,8 +38,8 @@ TEST_P(MatMulTest, EqualsVecDotPerElement) {
   ThreadPool pool(2);
   for (DType t : kWeightTypes) {
     const int64_t n_in = BlockElems(t) == 256 ? 512 : 96;
-    for (int64_t n_out : {1, 7}) {
-      for (int64_t n_tok : {1, 3, 7}) {
+    for (int64_t n_out : {1, 7, 13}) {
+      for (int64_t n_tok : {1, 3, 7, 10}) {
         const auto w = RandomWeights(t, n_out, n_in, 11);
         const auto x = RandomFloats(n_in * n_tok, 12);
         const auto y = RunMatMul(pool, isa, t, w, n_out, n_in, x, n_tok);

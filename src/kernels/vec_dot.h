@@ -8,6 +8,7 @@
 // fixed, which is what MatMul's determinism contract rests on.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/dtype.h"
@@ -16,6 +17,16 @@
 namespace ll::kernels {
 
 using VecDotFn = float (*)(int64_t n, const void* w, const void* x);
+
+// A tile of dot products sharing their loads: weight rows r < kTileRows (row r at
+// w + r * w_stride bytes) times converted activation rows t < nt, 1 <= nt <= kTileTokens (row t
+// at x + t * x_stride bytes), into out[t * out_stride + r]. Every element has exactly the bits
+// the VecDotFn of the same (isa, wtype, n) gives: a tile reuses loads and unpacking and keeps
+// kTileRows * nt independent accumulator chains in flight, it never reorders a sum.
+inline constexpr int kTileRows = 4;
+inline constexpr int kTileTokens = 4;
+using VecDotTileFn = void (*)(int64_t n, const void* w, size_t w_stride, const void* x,
+                              size_t x_stride, int nt, float* out, int64_t out_stride);
 
 // One kernel per supported weight type; a table for an ISA may leave entries null, in which
 // case GetVecDotTable fills them from the next lower level.
@@ -27,6 +38,11 @@ struct VecDotTable {
   VecDotFn q4_0 = nullptr;  // Q4_0 x Q8_0
   VecDotFn q4_k = nullptr;  // Q4_K x Q8_K
   VecDotFn q6_k = nullptr;  // Q6_K x Q8_K
+  // Optional tiles, each consistent with the dot of its type in the same table.
+  VecDotTileFn f32_tile = nullptr;
+  VecDotTileFn f16_tile = nullptr;
+  VecDotTileFn q8_0_tile = nullptr;
+  VecDotTileFn q4_0_tile = nullptr;
 };
 
 // The type activations are converted to before being dotted with weights of type `wtype`.
@@ -37,5 +53,7 @@ const VecDotTable& GetVecDotTable(Isa isa);
 
 // The kernel for weights of `wtype` at `isa`; `wtype` must satisfy IsSupported.
 VecDotFn GetVecDot(DType wtype, Isa isa);
+// The tile kernel for `wtype` at `isa`, or null if that level has none (use GetVecDot).
+VecDotTileFn GetVecDotTile(DType wtype, Isa isa);
 
 }  // namespace ll::kernels

@@ -103,6 +103,70 @@ float VecDot_F16_F16(int64_t n, const void* w, const void* x) {
       tail);
 }
 
+// Tiles for F32 / F16 (see VecDotTileFn): n % 16 == 0 is DotGgml's one-accumulator order per
+// element, here with kTileRows * T independent chains sharing the loads and conversions; other
+// n take the single dot element by element.
+template <int T, typename Elem, typename Load16>
+void TileGgml16Lane(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride,
+                    float* out, int64_t out_stride, Load16 load16) {
+  constexpr int R = kTileRows;
+  __m512 acc[R][T];
+  for (auto& row : acc) {
+    for (auto& v : row) v = _mm512_setzero_ps();
+  }
+  for (int64_t i = 0; i < n; i += 16) {
+    __m512 xv[T];
+    for (int t = 0; t < T; ++t) {
+      xv[t] = load16(reinterpret_cast<const Elem*>(x + t * x_stride) + i);
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = load16(reinterpret_cast<const Elem*>(w + r * w_stride) + i);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) out[t * out_stride + r] = Reduce16(acc[r][t]);
+  }
+}
+
+template <typename Elem, typename Load16>
+void TileGgml(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride, int nt,
+              float* out, int64_t out_stride, VecDotFn dot, Load16 load16) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  if (n % 16 != 0) {
+    for (int r = 0; r < kTileRows; ++r) {
+      for (int t = 0; t < nt; ++t)
+        out[t * out_stride + r] = dot(n, wb + r * w_stride, xb + t * x_stride);
+    }
+    return;
+  }
+  switch (nt) {
+    case 1:
+      return TileGgml16Lane<1, Elem>(n, wb, w_stride, xb, x_stride, out, out_stride, load16);
+    case 2:
+      return TileGgml16Lane<2, Elem>(n, wb, w_stride, xb, x_stride, out, out_stride, load16);
+    case 3:
+      return TileGgml16Lane<3, Elem>(n, wb, w_stride, xb, x_stride, out, out_stride, load16);
+    default:
+      return TileGgml16Lane<4, Elem>(n, wb, w_stride, xb, x_stride, out, out_stride, load16);
+  }
+}
+
+void Tile_F32_F32(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride, int nt,
+                  float* out, int64_t out_stride) {
+  TileGgml<float>(n, w, w_stride, x, x_stride, nt, out, out_stride, VecDot_F32_F32,
+                  [](const float* p) { return _mm512_loadu_ps(p); });
+}
+
+void Tile_F16_F16(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride, int nt,
+                  float* out, int64_t out_stride) {
+  TileGgml<uint16_t>(
+      n, w, w_stride, x, x_stride, nt, out, out_stride, VecDot_F16_F16, [](const uint16_t* p) {
+        return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+      });
+}
+
 float VecDot_BF16_BF16(int64_t n, const void* w, const void* x) {
   return DotPlain(n, static_cast<const uint16_t*>(w), static_cast<const uint16_t*>(x),
                   [](const uint16_t* p, __mmask16 m) {  // bf16 is the top half of an f32
@@ -129,6 +193,27 @@ float VecDot_Q4_0_Q8_0(int64_t n, const void* w, const void* x) {
                      LoadQ4_0, DotI8);
 }
 
+// Tiles: the int32 lanes exactly as the single dot computes them.
+struct PlainQ8_0Policy {
+  static __m256i LoadW(const BlockQ8_0& blk) { return LoadQ8_0(blk); }
+  static __m512i PrepW(__m512i a) { return a; }
+  static __m512i PrepX(__m512i b) { return b; }
+  static __m512i Dot(__m512i a, __m512i b) { return DotI8(a, b); }
+};
+struct PlainQ4_0Policy : PlainQ8_0Policy {
+  static __m256i LoadW(const BlockQ4_0& blk) { return LoadQ4_0(blk); }
+};
+
+void Tile_Q8_0_Q8_0(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride,
+                    int nt, float* out, int64_t out_stride) {
+  TileQ8_0LikeAnyT<BlockQ8_0, PlainQ8_0Policy>(n, w, w_stride, x, x_stride, nt, out, out_stride);
+}
+
+void Tile_Q4_0_Q8_0(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride,
+                    int nt, float* out, int64_t out_stride) {
+  TileQ8_0LikeAnyT<BlockQ4_0, PlainQ4_0Policy>(n, w, w_stride, x, x_stride, nt, out, out_stride);
+}
+
 }  // namespace
 
 namespace internal {
@@ -140,6 +225,10 @@ VecDotTable Avx512VecDotTable() {
   t.bf16 = VecDot_BF16_BF16;
   t.q8_0 = VecDot_Q8_0_Q8_0;
   t.q4_0 = VecDot_Q4_0_Q8_0;
+  t.f32_tile = Tile_F32_F32;
+  t.f16_tile = Tile_F16_F16;
+  t.q8_0_tile = Tile_Q8_0_Q8_0;
+  t.q4_0_tile = Tile_Q4_0_Q8_0;
   return t;
 }
 

@@ -10,11 +10,13 @@ namespace {
 // Entries of `top` override those of `base` where present (unused in scalar-only builds).
 [[maybe_unused]] VecDotTable Overlay(const VecDotTable& base, const VecDotTable& top) {
   VecDotTable t = base;
-  if (top.f32) t.f32 = top.f32;
-  if (top.f16) t.f16 = top.f16;
+  // A tile must agree with the dot it sits beside: a level that replaces a dot replaces (or
+  // drops) its tile too.
+  if (top.f32) t.f32 = top.f32, t.f32_tile = top.f32_tile;
+  if (top.f16) t.f16 = top.f16, t.f16_tile = top.f16_tile;
   if (top.bf16) t.bf16 = top.bf16;
-  if (top.q8_0) t.q8_0 = top.q8_0;
-  if (top.q4_0) t.q4_0 = top.q4_0;
+  if (top.q8_0) t.q8_0 = top.q8_0, t.q8_0_tile = top.q8_0_tile;
+  if (top.q4_0) t.q4_0 = top.q4_0, t.q4_0_tile = top.q4_0_tile;
   if (top.q4_k) t.q4_k = top.q4_k;
   if (top.q6_k) t.q6_k = top.q6_k;
   return t;
@@ -118,6 +120,22 @@ VecDotFn GetVecDot(DType wtype, Isa isa) {
       LL_CHECK_MSG(false, "weight type has no dot product");
   }
   return nullptr;
+}
+
+VecDotTileFn GetVecDotTile(DType wtype, Isa isa) {
+  const VecDotTable& t = GetVecDotTable(isa);
+  switch (wtype) {
+    case DType::kF32:
+      return t.f32_tile;
+    case DType::kF16:
+      return t.f16_tile;
+    case DType::kQ8_0:
+      return t.q8_0_tile;
+    case DType::kQ4_0:
+      return t.q4_0_tile;
+    default:
+      return nullptr;
+  }
 }
 
 }  // namespace ll::kernels

@@ -2,6 +2,8 @@
 // and hand-made instances.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <cmath>
 #include <random>
 
@@ -154,8 +156,11 @@ Instance RandomInstance(std::mt19937& rng) {
 
 TEST(SolverTest, MilpEqualsTheBestOrderDpOnRandomInstances) {
   std::mt19937 rng(20240531);
+  // 25 instances in the default (unit) run; the `slow` CTest entry runs 200.
+  const char* env = std::getenv("LL_RANDOM_INSTANCES");
+  const int count = env ? std::atoi(env) : 25;
   int feasible = 0, infeasible = 0;
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < count; ++i) {
     const Instance in = RandomInstance(rng);
     for (Objective obj : {Objective::kLatency, Objective::kThroughput}) {
       SolveOptions o;
@@ -176,8 +181,8 @@ TEST(SolverTest, MilpEqualsTheBestOrderDpOnRandomInstances) {
           << "\nDP " << dp->ToJson().dump();
     }
   }
-  EXPECT_GT(feasible, 200);
-  EXPECT_GT(infeasible, 10);
+  EXPECT_GT(feasible, count);        // two objectives per instance
+  EXPECT_GT(infeasible, count / 20);
 }
 
 TEST(SolverTest, DeviceTooSmallGetsNothing) {

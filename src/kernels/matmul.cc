@@ -1,6 +1,7 @@
-// MatMul: convert activations once, then split output rows across the pool. Each thread owns a
-// contiguous range of weight rows and computes all n_tok outputs of each row with the same
-// VecDotFn, so the order of operations behind y[t][r] depends only on (isa, wtype, n_in).
+// MatMul / MatMulShared: convert activations once, then split output rows across the pool.
+// Each thread owns a contiguous range of weight rows and computes all n_tok outputs of each row
+// with the same VecDotFn (or a tile with its bits), so the order of operations behind y[t][r]
+// depends only on (isa, wtype, n_in).
 #include "kernels/matmul.h"
 
 #include <algorithm>
@@ -17,12 +18,62 @@ void MatMul(ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t
 
 void MatMul(ThreadPool& pool, Isa isa, DType wtype, const void* w, int64_t n_out, int64_t n_in,
             const float* x, int64_t n_tok, float* y, MatMulScratch& scratch) {
-  LL_CHECK(IsSupported(wtype));
-  LL_CHECK(n_out >= 0 && n_in >= 0 && n_tok >= 0);
-  if (n_out == 0 || n_tok == 0) return;
-  const VecDotFn dot = GetVecDot(wtype, isa);
-  const DType xtype = VecDotType(wtype);
-  const size_t w_row_bytes = RowBytes(wtype, n_in);
+  const MatMulOutput out = {wtype, w, n_out, y};
+  MatMulShared(pool, isa, std::span<const MatMulOutput>(&out, 1), n_in, x, n_tok, scratch);
+}
+
+void MatMulShared(ThreadPool& pool, std::span<const MatMulOutput> outs, int64_t n_in,
+                  const float* x, int64_t n_tok, MatMulScratch& scratch) {
+  MatMulShared(pool, DefaultIsa(), outs, n_in, x, n_tok, scratch);
+}
+
+namespace {
+
+// Rows [r0, r1) of one matrix for all n_tok converted activation rows xc.
+void ComputeRows(Isa isa, const MatMulOutput& o, int64_t n_in, const uint8_t* xc,
+                 size_t x_row_bytes, int64_t n_tok, int64_t r0, int64_t r1) {
+  const VecDotFn dot = GetVecDot(o.wtype, isa);
+  const VecDotTileFn tile = GetVecDotTile(o.wtype, isa);
+  const size_t w_row_bytes = RowBytes(o.wtype, n_in);
+  const uint8_t* wb = static_cast<const uint8_t*>(o.w);
+  int64_t r = r0;
+  // Tiles of kTileRows rows x up to kTileTokens tokens where the ISA has them (same bits as
+  // the dot): the rows stay in L1 while every token passes over them. Not for one token: there
+  // the kernels are bound by streaming the weights, and four interleaved row streams measured
+  // 1.6x slower than one sequential stream (Q4_0, 250M model, AVX-512 VNNI).
+  if (tile != nullptr && n_tok > 1) {
+    for (; r + kTileRows <= r1; r += kTileRows) {
+      const uint8_t* wrow = wb + static_cast<size_t>(r) * w_row_bytes;
+      for (int64_t t = 0; t < n_tok; t += kTileTokens) {
+        const int nt = static_cast<int>(std::min<int64_t>(kTileTokens, n_tok - t));
+        tile(n_in, wrow, w_row_bytes, xc + static_cast<size_t>(t) * x_row_bytes, x_row_bytes, nt,
+             o.y + t * o.n_out + r, o.n_out);
+      }
+    }
+  }
+  // Row-outer, token-inner: one weight row stays in L1 while every token uses it.
+  for (; r < r1; ++r) {
+    const uint8_t* wrow = wb + static_cast<size_t>(r) * w_row_bytes;
+    for (int64_t t = 0; t < n_tok; ++t) {
+      o.y[t * o.n_out + r] = dot(n_in, wrow, xc + static_cast<size_t>(t) * x_row_bytes);
+    }
+  }
+}
+
+}  // namespace
+
+void MatMulShared(ThreadPool& pool, Isa isa, std::span<const MatMulOutput> outs, int64_t n_in,
+                  const float* x, int64_t n_tok, MatMulScratch& scratch) {
+  LL_CHECK(!outs.empty());
+  LL_CHECK(n_in >= 0 && n_tok >= 0);
+  const DType xtype = VecDotType(outs[0].wtype);
+  int64_t total_rows = 0;
+  for (const MatMulOutput& o : outs) {
+    LL_CHECK(IsSupported(o.wtype) && VecDotType(o.wtype) == xtype);
+    LL_CHECK(o.n_out >= 0);
+    total_rows += o.n_out;
+  }
+  if (total_rows == 0 || n_tok == 0) return;
   const size_t x_row_bytes = RowBytes(xtype, n_in);
 
   // Converted activations: [n_tok][x_row_bytes]. F32 weights use x as it is.
@@ -46,31 +97,15 @@ void MatMul(ThreadPool& pool, Isa isa, DType wtype, const void* w, int64_t n_out
     xc = dst;
   }
 
-  const uint8_t* wb = static_cast<const uint8_t*>(w);
-  const VecDotTileFn tile = GetVecDotTile(wtype, isa);
+  // The rows of all matrices, concatenated, are split into one contiguous range per thread.
   pool.Run([&](int i, int count) {
-    const auto [r0, r1] = ThreadPool::Chunk(static_cast<long>(n_out), i, count);
-    long r = r0;
-    // Tiles of kTileRows rows x up to kTileTokens tokens where the ISA has them (same bits as
-    // the dot): the rows stay in L1 while every token passes over them. Not for one token: there
-    // the kernels are bound by streaming the weights, and four interleaved row streams measured
-    // 1.6x slower than one sequential stream (Q4_0, 250M model, AVX-512 VNNI).
-    if (tile != nullptr && n_tok > 1) {
-      for (; r + kTileRows <= r1; r += kTileRows) {
-        const uint8_t* wrow = wb + static_cast<size_t>(r) * w_row_bytes;
-        for (int64_t t = 0; t < n_tok; t += kTileTokens) {
-          const int nt = static_cast<int>(std::min<int64_t>(kTileTokens, n_tok - t));
-          tile(n_in, wrow, w_row_bytes, xc + static_cast<size_t>(t) * x_row_bytes, x_row_bytes, nt,
-               y + t * n_out + r, n_out);
-        }
-      }
-    }
-    // Row-outer, token-inner: one weight row stays in L1 while every token uses it.
-    for (; r < r1; ++r) {
-      const uint8_t* wrow = wb + static_cast<size_t>(r) * w_row_bytes;
-      for (int64_t t = 0; t < n_tok; ++t) {
-        y[t * n_out + r] = dot(n_in, wrow, xc + static_cast<size_t>(t) * x_row_bytes);
-      }
+    const auto [g0, g1] = ThreadPool::Chunk(static_cast<long>(total_rows), i, count);
+    int64_t base = 0;
+    for (const MatMulOutput& o : outs) {
+      const int64_t r0 = std::max<int64_t>(g0 - base, 0);
+      const int64_t r1 = std::min<int64_t>(g1 - base, o.n_out);
+      if (r0 < r1) ComputeRows(isa, o, n_in, xc, x_row_bytes, n_tok, r0, r1);
+      base += o.n_out;
     }
   });
 }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -35,6 +36,24 @@ void MatMul(ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t
 // benchmarks that compare levels; the overload above uses DefaultIsa().
 void MatMul(ThreadPool& pool, Isa isa, DType wtype, const void* w, int64_t n_out, int64_t n_in,
             const float* x, int64_t n_tok, float* y, MatMulScratch& scratch);
+
+// One weight matrix of a shared product: [n_out][n_in] weights of type wtype, output y
+// [n_tok][n_out].
+struct MatMulOutput {
+  DType wtype;
+  const void* w;
+  int64_t n_out;
+  float* y;
+};
+
+// Several weight matrices applied to the same activations x [n_tok][n_in] (the Q, K and V
+// projections; gate and up) in one parallel pass: x is converted once and the rows of all the
+// matrices are split across the pool together, so the pool is woken once instead of per matrix.
+// Every output has exactly the bits MatMul gives it. All wtypes must share one VecDotType.
+void MatMulShared(ThreadPool& pool, std::span<const MatMulOutput> outs, int64_t n_in,
+                  const float* x, int64_t n_tok, MatMulScratch& scratch);
+void MatMulShared(ThreadPool& pool, Isa isa, std::span<const MatMulOutput> outs, int64_t n_in,
+                  const float* x, int64_t n_tok, MatMulScratch& scratch);
 
 // Converts row `row` of a [n_rows][n_in] weight tensor to f32 (embedding lookup).
 void DequantizeRow(DType t, const void* src, float* dst, int64_t n);

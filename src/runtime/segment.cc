@@ -3,9 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
+#include <span>
+#include <utility>
 
 #include "base/check.h"
+#include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/vec_dot.h"
 
 namespace ll::runtime {
 
@@ -13,6 +18,36 @@ using model::FfnKind;
 using model::NormKind;
 using model::PositionKind;
 using model::WeightView;
+
+namespace {
+
+// Products of several weights with the same input x [n][n_in] (Q/K/V, gate/up): one pass over
+// the pool when their activations convert alike (the usual case), else one MatMul each. The
+// bits are MatMul's either way. Biases are the caller's.
+void LinearShared(ThreadPool& pool, kernels::MatMulScratch& scratch,
+                  std::initializer_list<std::pair<const WeightView*, float*>> ws, const float* x,
+                  int64_t n) {
+  kernels::MatMulOutput outs[3];
+  LL_CHECK(ws.size() <= 3);
+  size_t k = 0;
+  bool shared = true;
+  for (const auto& [w, y] : ws) {
+    outs[k++] = {w->type, w->data, w->n_out, y};
+    shared = shared && w->n_in == ws.begin()->first->n_in &&
+             kernels::VecDotType(w->type) == kernels::VecDotType(ws.begin()->first->type);
+  }
+  const int64_t n_in = ws.begin()->first->n_in;
+  if (shared) {
+    kernels::MatMulShared(pool, std::span<const kernels::MatMulOutput>(outs, k), n_in, x, n,
+                          scratch);
+  } else {
+    for (const auto& [w, y] : ws) {
+      kernels::MatMul(pool, w->type, w->data, w->n_out, w->n_in, x, n, y, scratch);
+    }
+  }
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Segment>> Segment::Create(const model::Model& model, SegmentSpec spec,
                                                  SegmentOptions options) {
@@ -171,9 +206,17 @@ void Segment::AttentionUnit(ThreadPool& pool, int layer, int seq, int64_t pos, i
       std::memcpy(&v_[t * kvd], &qkv_[t * row + qd + kvd], kvd * sizeof(float));
     }
   } else {
-    Linear(pool, L.wq, L.bq, xn_.data(), n, q_.data());
-    Linear(pool, L.wk, L.bk, xn_.data(), n, k_.data());
-    Linear(pool, L.wv, L.bv, xn_.data(), n, v_.data());
+    LinearShared(pool, scratch_, {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}},
+                 xn_.data(), n);
+    const std::pair<const WeightView*, float*> biased[] = {
+        {&L.bq, q_.data()}, {&L.bk, k_.data()}, {&L.bv, v_.data()}};
+    const int64_t widths[] = {L.wq.n_out, L.wk.n_out, L.wv.n_out};
+    for (int i = 0; i < 3; ++i) {
+      if (!biased[i].first->present()) continue;
+      for (int64_t t = 0; t < n; ++t) {
+        kernels::AddInPlace(biased[i].second + t * widths[i], biased[i].first->f32(), widths[i]);
+      }
+    }
   }
   if (c.position != PositionKind::kAlibi) {
     const auto mode =
@@ -227,8 +270,7 @@ void Segment::FfnUnit(ThreadPool& pool, int layer, int64_t n) {
   const model::LayerWeights& L = model_.weights().layers[layer];
   Norm(L.ffn_norm, L.ffn_norm_b, x_.data(), xn_.data(), n);
   if (c.ffn == FfnKind::kSwiGlu) {
-    Linear(pool, L.w_gate, {}, xn_.data(), n, gate_.data());
-    Linear(pool, L.w_up, {}, xn_.data(), n, up_.data());
+    LinearShared(pool, scratch_, {{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}}, xn_.data(), n);
     for (int64_t t = 0; t < n; ++t) {  // per row: SiLU's numerics depend on the position in it
       kernels::SiluMul(&up_[t * c.n_ff], &gate_[t * c.n_ff], c.n_ff);
     }

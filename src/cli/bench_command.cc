@@ -120,6 +120,7 @@ int RunBench(const BenchFlags& f) {
     engine::ClusterOptions co;
     co.workers = f.workers.empty() ? cluster->endpoints() : f.workers;
     co.listen = f.listen;
+    co.shutdown_workers = f.workers.empty();
     co.cuts = f.split;
     co.n_ctx = n_ctx;
     co.n_seq = 4;

@@ -55,6 +55,7 @@ int RunRun(const RunFlags& f) {
   engine::ClusterOptions co;
   co.workers = f.workers.empty() ? cluster->endpoints() : f.workers;
   co.listen = f.listen;
+  co.shutdown_workers = f.workers.empty();
   co.wire = f.wire == "f16"    ? net::WireEncoding::kF16
             : f.wire == "q8_0" ? net::WireEncoding::kQ8_0
                                : net::WireEncoding::kF32;
@@ -86,7 +87,7 @@ int RunRun(const RunFlags& f) {
   if (!results.ok()) return Fail(results.message());
   auto stats = (*coord)->CollectStats();
   if (!stats.ok()) return Fail(stats.message());
-  (*coord)->Shutdown();
+  if (f.workers.empty()) (*coord)->Shutdown();  // workers we started; others keep serving
 
   const runtime::GenerationResult& r = (*results)[0];
   if (!r.error.empty()) return Fail(r.error);

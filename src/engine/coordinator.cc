@@ -107,7 +107,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   return c;
 }
 
-Coordinator::~Coordinator() { Shutdown(); }
+Coordinator::~Coordinator() {
+  if (options_.shutdown_workers) Shutdown();
+}
 
 Status Coordinator::ShipWeights(size_t i, const std::vector<uint8_t>& file) {
   constexpr size_t kChunk = 1 << 20;

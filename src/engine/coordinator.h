@@ -36,6 +36,9 @@ struct ClusterOptions {
   // Send each worker its segment's weights (cached by the worker under their hash) instead of
   // letting it map its own copy of the model file.
   bool ship_weights = false;
+  // Tell the workers to exit when the coordinator is done (workers it started); false for
+  // workers that outlive it (emulated devices, long-running daemons).
+  bool shutdown_workers = true;
   // Progress of shipping weights: (device name, bytes sent, total bytes).
   std::function<void(const std::string&, uint64_t, uint64_t)> on_progress;
 };
@@ -70,7 +73,7 @@ class Coordinator {
 
   Result<std::vector<net::Stats>> CollectStats();
   const std::vector<DeviceInfo>& devices() const { return devices_; }
-  // Tells every worker to exit (also done by the destructor).
+  // Tells every worker to exit (also done by the destructor when shutdown_workers is set).
   void Shutdown();
 
  private:

@@ -43,6 +43,7 @@ struct VecDotTable {
   VecDotTileFn f16_tile = nullptr;
   VecDotTileFn q8_0_tile = nullptr;
   VecDotTileFn q4_0_tile = nullptr;
+  VecDotTileFn q4_k_tile = nullptr;
 };
 
 // The type activations are converted to before being dotted with weights of type `wtype`.

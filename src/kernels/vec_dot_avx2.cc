@@ -265,6 +265,76 @@ float VecDot_Q6_K_Q8_K(int64_t n, const void* w, const void* x) {
   return sum;
 }
 
+// Q4_K tile (see VecDotTileFn): per element the integers `scaled` and `mins` of each block are
+// VecDot_Q4_K_Q8_K's, and the float operations on them are the same, in the same order, so the
+// bits are equal. The scale unpacking and the nibble split of a weight block are done once for
+// the T tokens, and the activations of a block stay in L1 for the kTileRows rows.
+template <int T>
+void TileQ4K(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride,
+             float* out, int64_t out_stride) {
+  constexpr int R = kTileRows;
+  const __m256i mask = _mm256_set1_epi8(0xF);
+  float sum[R][T] = {};
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const BlockQ8_K* b[T];
+    __m256i bsums[T];
+    for (int t = 0; t < T; ++t) {
+      b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * x_stride) + i;
+      bsums[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->bsums));
+    }
+    for (int r = 0; r < R; ++r) {
+      const BlockQ4_K& blk = reinterpret_cast<const BlockQ4_K*>(w + r * w_stride)[i];
+      uint8_t sc[8], m[8];
+      for (int j = 0; j < 8; ++j) UnpackQ4KScaleMin(blk.scales, j, &sc[j], &m[j]);
+      const __m256i mdup = _mm256_setr_epi16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3], m[4],
+                                             m[4], m[5], m[5], m[6], m[6], m[7], m[7]);
+      __m256i acc[T];
+      for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
+      for (int c = 0; c < 4; ++c) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * c));
+        const __m256i lo = _mm256_and_si256(q, mask);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+        const __m256i slo = _mm256_set1_epi16(sc[2 * c]), shi = _mm256_set1_epi16(sc[2 * c + 1]);
+        for (int t = 0; t < T; ++t) {
+          const __m256i ylo =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 64 * c));
+          const __m256i yhi =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 64 * c + 32));
+          const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), slo);
+          const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), shi);
+          acc[t] = _mm256_add_epi32(acc[t], _mm256_add_epi32(plo, phi));
+        }
+      }
+      const float d = F16ToF32Native(blk.d), dmin = F16ToF32Native(blk.dmin);
+      for (int t = 0; t < T; ++t) {
+        const int32_t mins = HSumI32(_mm256_madd_epi16(bsums[t], mdup));
+        const int32_t scaled = HSumI32(acc[t]);
+        sum[r][t] += d * b[t]->d * static_cast<float>(scaled);
+        sum[r][t] -= dmin * b[t]->d * static_cast<float>(mins);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) out[t * out_stride + r] = sum[r][t];
+  }
+}
+
+void Tile_Q4_K_Q8_K(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride,
+                    int nt, float* out, int64_t out_stride) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  switch (nt) {
+    case 1:
+      return TileQ4K<1>(n, wb, w_stride, xb, x_stride, out, out_stride);
+    case 2:
+      return TileQ4K<2>(n, wb, w_stride, xb, x_stride, out, out_stride);
+    case 3:
+      return TileQ4K<3>(n, wb, w_stride, xb, x_stride, out, out_stride);
+    default:
+      return TileQ4K<4>(n, wb, w_stride, xb, x_stride, out, out_stride);
+  }
+}
+
 }  // namespace
 
 namespace internal {
@@ -277,6 +347,7 @@ VecDotTable Avx2VecDotTable() {
   t.q8_0 = VecDot_Q8_0_Q8_0;
   t.q4_0 = VecDot_Q4_0_Q8_0;
   t.q4_k = VecDot_Q4_K_Q8_K;
+  t.q4_k_tile = Tile_Q4_K_Q8_K;
   t.q6_k = VecDot_Q6_K_Q8_K;
   return t;
 }

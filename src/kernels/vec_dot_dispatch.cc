@@ -17,7 +17,7 @@ namespace {
   if (top.bf16) t.bf16 = top.bf16;
   if (top.q8_0) t.q8_0 = top.q8_0, t.q8_0_tile = top.q8_0_tile;
   if (top.q4_0) t.q4_0 = top.q4_0, t.q4_0_tile = top.q4_0_tile;
-  if (top.q4_k) t.q4_k = top.q4_k;
+  if (top.q4_k) t.q4_k = top.q4_k, t.q4_k_tile = top.q4_k_tile;
   if (top.q6_k) t.q6_k = top.q6_k;
   return t;
 }
@@ -133,6 +133,8 @@ VecDotTileFn GetVecDotTile(DType wtype, Isa isa) {
       return t.q8_0_tile;
     case DType::kQ4_0:
       return t.q4_0_tile;
+    case DType::kQ4_K:
+      return t.q4_k_tile;
     default:
       return nullptr;
   }

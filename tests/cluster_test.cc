@@ -283,6 +283,28 @@ TEST(ClusterTest, StopStringsEndRequestsWhoseSlotsAreReusedCleanly) {
   }
 }
 
+TEST(ClusterTest, SolvedPlacementLeavesOutADeviceThatCannotHelpAndKeepsTheOutput) {
+  Loaded l = Load("stories260K/stories260K.gguf");
+  const auto prompt = l.tokenizer->Encode("Once upon a time", true);
+  const auto want = Single(l, prompt, Greedy(16));
+  engine::ClusterOptions co = Options(64);
+  co.placement = engine::Placement::kSolved;
+  // "crumb" can hold no unit at all (1 KiB); the plan must run without it.
+  auto ring =
+      StartRing(l, "stories260K/stories260K.gguf",
+                {{"big0", 1, "64MiB", ""}, {"crumb", 1, "1KiB", ""}, {"big1", 1, "64MiB", ""}}, co);
+  ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
+  const auto& coord = *ring->coord;
+  ASSERT_TRUE(coord->plan().has_value());
+  EXPECT_EQ(coord->measured_cluster().devices.size(), 3u);
+  for (const auto& d : coord->devices()) EXPECT_NE(d.name, "crumb");
+  EXPECT_GT(coord->plan()->single_request_tokens_per_s(), 0.0);
+  auto got = coord->Run({{prompt, Greedy(16)}});
+  ASSERT_TRUE(got.ok()) << got.message();
+  EXPECT_EQ((*got)[0].generated_ids, want.generated_ids);
+  EXPECT_EQ((*got)[0].first_logits, want.first_logits);
+}
+
 TEST(ClusterTest, LossyWireEncodingsSendFewerBytesAndStayClose) {
   Loaded l = Load("stories260K/stories260K.gguf");
   const auto prompt = l.tokenizer->Encode("Once upon a time", true);

@@ -7,6 +7,7 @@
 #include "cli/result_json.h"
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"
+#include "partition/plan.h"
 
 namespace ll::cli {
 namespace {
@@ -23,6 +24,8 @@ struct RunFlags {
       workers;  // existing workers (e.g. scripts/emu-cluster); none: start local ones
   std::string listen = "tcp://127.0.0.1:*";
   std::string wire = "f32";
+  std::string placement = "solved";
+  std::string objective = "throughput";
   bool ship_weights = false;
 };
 
@@ -56,6 +59,9 @@ int RunRun(const RunFlags& f) {
   co.workers = f.workers.empty() ? cluster->endpoints() : f.workers;
   co.listen = f.listen;
   co.shutdown_workers = f.workers.empty();
+  co.placement = f.placement == "even" ? engine::Placement::kEven : engine::Placement::kSolved;
+  co.objective =
+      f.objective == "latency" ? partition::Objective::kLatency : partition::Objective::kThroughput;
   co.wire = f.wire == "f16"    ? net::WireEncoding::kF16
             : f.wire == "q8_0" ? net::WireEncoding::kQ8_0
                                : net::WireEncoding::kF32;
@@ -117,6 +123,14 @@ int RunRun(const RunFlags& f) {
     j["model"] = f.gen.model_path;
     j["devices"] = devs;
     j["wire"] = f.wire;
+    if (const auto& plan = (*coord)->plan()) {
+      j["placement"] = {{"kind", "solved"},
+                        {"objective", f.objective},
+                        {"predicted_tokens_per_s", plan->single_request_tokens_per_s()},
+                        {"plan", plan->ToJson()}};
+    } else {
+      j["placement"] = {{"kind", f.split.empty() ? f.placement : "split"}};
+    }
     PrintJson(j);
     return 0;
   }
@@ -130,6 +144,10 @@ int RunRun(const RunFlags& f) {
                 layers.c_str(), d["memory_bytes"].get<double>() / 1048576.0,
                 d["compute_ms"].get<double>(), d["send_ms"].get<double>(),
                 d["wait_ms"].get<double>(), d["bytes_sent_per_token"].get<double>());
+  }
+  if (const auto& plan = (*coord)->plan()) {
+    std::printf("\nplacement: solved (%s), predicted %.1f tokens/s for one request\n",
+                f.objective.c_str(), plan->single_request_tokens_per_s());
   }
   if (f.wire != "f32") std::printf("\nwire encoding %s (lossy)\n", f.wire.c_str());
   std::printf("\nprompt: %zu tokens, %.1f tokens/s | generated: %zu tokens, %.1f tokens/s (%s)\n",
@@ -160,6 +178,13 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   cmd->add_option("--listen", f->listen,
                   "The coordinator's inbox endpoint (workers must reach it; port * = any)");
+  cmd->add_option("--placement", f->placement,
+                  "solved: profile devices and links and solve the MILP (default); even: equal "
+                  "layers per device in the given order (ignored when --split is given)")
+      ->check(CLI::IsMember({"solved", "even"}));
+  cmd->add_option("--objective", f->objective,
+                  "What the solved placement minimises: throughput (slowest stage) or latency")
+      ->check(CLI::IsMember({"throughput", "latency"}));
   cmd->add_option("--wire", f->wire,
                   "Activation encoding between devices: f32 (exact), or lossy f16 / q8_0")
       ->check(CLI::IsMember({"f32", "f16", "q8_0"}));

@@ -1,5 +1,6 @@
 #include "engine/coordinator.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -7,6 +8,8 @@
 #include "base/timer.h"
 #include "engine/segment_file.h"
 #include "model/model_hash.h"
+#include "partition/costs.h"
+#include "partition/milp_solver.h"
 #include "runtime/segment_cost.h"
 
 namespace ll::engine {
@@ -18,11 +21,14 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
                                                           ClusterOptions options) {
   const size_t n = options.workers.size();
   if (n == 0) return Status::Error("no workers given");
+  // Solved placement profiles the workers after the handshake and picks the segments (and which
+  // workers to use, in which order); otherwise the cuts are given or an even split.
+  const bool solve = options.placement == Placement::kSolved && options.cuts.empty() && n > 1;
   std::vector<int> cuts = options.cuts;
-  if (cuts.empty() && n > 1) {
+  if (cuts.empty() && n > 1 && !solve) {
     LL_ASSIGN_OR_RETURN(cuts, runtime::EvenCuts(model.config(), static_cast<int>(n)));
   }
-  if (cuts.size() != n - 1) {
+  if (!solve && cuts.size() != n - 1) {
     return Status::Error(std::to_string(n) + " workers need " + std::to_string(n - 1) +
                          " cut points, got " + std::to_string(cuts.size()));
   }
@@ -35,8 +41,8 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   const int units = static_cast<int>(2 * model.config().n_layer);
   int begin = 0;
   for (size_t i = 0; i < n; ++i) {
-    const int end = i + 1 < n ? cuts[i] : units;
-    if (end <= begin || end > units) {
+    const int end = solve ? units : i + 1 < n ? cuts[i] : units;
+    if (!solve && (end <= begin || end > units)) {
       return Status::Error("cut points must be increasing and inside (0, " + std::to_string(units) +
                            "), one device per range");
     }
@@ -62,7 +68,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     c->devices_[i].name = hello->name;
     c->devices_[i].memory_budget_bytes = hello->memory_budget_bytes;
   }
-  for (size_t i = 0; i < n; ++i) {
+  if (solve) LL_RETURN_IF_ERROR(c->SolvePlacement());
+  const size_t used = c->devices_.size();
+  for (size_t i = 0; i < used; ++i) {
     const DeviceInfo& d = c->devices_[i];
     net::Assign a;
     a.model_path = model_path;
@@ -73,9 +81,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     a.n_ctx = static_cast<uint32_t>(c->options_.n_ctx);
     a.n_seq = static_cast<uint32_t>(c->options_.n_seq);
     a.n_batch = static_cast<uint32_t>(c->options_.n_batch);
-    a.next = i + 1 < n ? c->devices_[i + 1].endpoint : c->inbox_->endpoint();
+    a.next = i + 1 < used ? c->devices_[i + 1].endpoint : c->inbox_->endpoint();
     a.wire = c->options_.wire;
-    if (i + 1 == n) a.first = c->devices_[0].endpoint;
+    if (i + 1 == used) a.first = c->devices_[0].endpoint;
     std::vector<uint8_t> file;
     if (c->options_.ship_weights) {
       LL_ASSIGN_OR_RETURN(file, BuildSegmentFile(model, d.spec));
@@ -145,6 +153,104 @@ void Coordinator::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   for (size_t i = 0; i < outboxes_.size(); ++i) (void)Send(i, net::Shutdown{});
+  for (auto& out : idle_) (void)out->Send(net::Encode({model_hash_, net::Shutdown{}}));
+}
+
+Result<double> Coordinator::PingMs(size_t i, uint32_t down, uint32_t up) {
+  const uint64_t nonce = next_request_id_++;
+  Stopwatch w;
+  LL_RETURN_IF_ERROR(Send(i, net::Ping{nonce, up, std::vector<uint8_t>(down, 0)}));
+  for (;;) {
+    LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
+    if (const auto* err = std::get_if<net::ErrorMsg>(&e.message))
+      return Status::Error(err->message);
+    if (const auto* pong = std::get_if<net::Pong>(&e.message); pong && pong->nonce == nonce) {
+      return w.Millis();
+    }
+  }
+}
+
+Status Coordinator::SolvePlacement() {
+  // The feed-forward up projection stands for the model's matrices: its type is the bulk of
+  // the weights and its shape is typical.
+  const model::WeightView& probe = model_.weights().layers[0].w_up;
+  cluster_ = partition::Cluster();
+  std::vector<double> rtt(devices_.size()), mbit(devices_.size());
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    DeviceInfo& d = devices_[i];
+    LL_RETURN_IF_ERROR(Send(
+        i, net::ProfileRequest{static_cast<uint32_t>(probe.type), static_cast<uint32_t>(probe.n_in),
+                               static_cast<uint32_t>(probe.n_out),
+                               static_cast<uint32_t>(options_.n_batch)}));
+    net::ProfileReply rates;
+    for (;;) {
+      LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
+      if (const auto* err = std::get_if<net::ErrorMsg>(&e.message))
+        return Status::Error(err->message);
+      if (const auto* r = std::get_if<net::ProfileReply>(&e.message)) {
+        rates = *r;
+        break;
+      }
+    }
+    // Round trip: median of five empty probes. Bandwidth: 1 MiB each way, the slower counts.
+    std::vector<double> rtts;
+    for (int k = 0; k < 5; ++k) {
+      LL_ASSIGN_OR_RETURN(double ms, PingMs(i, 0, 0));
+      rtts.push_back(ms);
+    }
+    std::sort(rtts.begin(), rtts.end());
+    rtt[i] = rtts[2];
+    constexpr uint32_t kProbe = 1 << 20;
+    LL_ASSIGN_OR_RETURN(double down_ms, PingMs(i, kProbe, 0));
+    LL_ASSIGN_OR_RETURN(double up_ms, PingMs(i, 0, kProbe));
+    const double transfer_ms = std::max({down_ms, up_ms, rtt[i] + 0.05}) - rtt[i];
+    mbit[i] = std::clamp(kProbe * 8.0 / (transfer_ms * 1e3), 1.0, 100000.0);
+    partition::DeviceProfile p;
+    p.name = d.name;
+    p.memory_budget_bytes = static_cast<double>(
+        rates.memory_available_bytes ? std::min(d.memory_budget_bytes, rates.memory_available_bytes)
+                                     : d.memory_budget_bytes);
+    p.threads = 1;
+    p.decode_gflops = rates.decode_gflops;
+    p.prefill_gflops = rates.prefill_gflops;
+    cluster_.devices.push_back(p);
+  }
+  // Devices talk through the same access point as the coordinator (a star, as phones on one
+  // Wi-Fi do): a path between two devices crosses both of their links.
+  for (size_t a = 0; a < devices_.size(); ++a) {
+    for (size_t b = a + 1; b < devices_.size(); ++b) {
+      cluster_.links.push_back(
+          {devices_[a].name, devices_[b].name, std::min(mbit[a], mbit[b]), (rtt[a] + rtt[b]) / 2});
+    }
+  }
+  partition::CostOptions co;
+  co.n_ctx = options_.n_ctx;
+  co.n_seq = options_.n_seq;
+  co.n_batch = options_.n_batch;
+  LL_ASSIGN_OR_RETURN(partition::ModelCosts costs, partition::ComputeCosts(model_, co));
+  partition::SolveOptions so;
+  so.objective = options_.objective;
+  so.n_seq = options_.n_seq;
+  so.time_limit_s = 30;
+  LL_ASSIGN_OR_RETURN(partition::Plan plan, partition::SolveMilp(costs, cluster_, so));
+  // Reorder to the plan's ring; workers it leaves out stay connected but idle.
+  std::vector<DeviceInfo> ring;
+  std::vector<std::unique_ptr<net::Outbox>> outs;
+  std::vector<bool> used(devices_.size(), false);
+  for (const partition::Stage& s : plan.stages) {
+    DeviceInfo d = devices_[s.device];
+    d.spec = s.segment;
+    ring.push_back(d);
+    outs.push_back(std::move(outboxes_[s.device]));
+    used[s.device] = true;
+  }
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    if (!used[i]) idle_.push_back(std::move(outboxes_[i]));
+  }
+  devices_ = std::move(ring);
+  outboxes_ = std::move(outs);
+  plan_ = std::move(plan);
+  return Status::Ok();
 }
 
 Status Coordinator::Send(size_t worker, net::Message m) {

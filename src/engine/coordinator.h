@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,14 +17,23 @@
 #include "model/tokenizer/tokenizer.h"
 #include "net/messages.h"
 #include "net/transport.h"
+#include "partition/cluster.h"
+#include "partition/plan.h"
 #include "runtime/generator.h"
 #include "runtime/segment_spec.h"
 
 namespace ll::engine {
 
+enum class Placement {
+  kEven,    // equal layers per worker, in the given order (distributed-llama's split)
+  kSolved,  // profile workers and links, solve the MILP (partition/), use its plan
+};
+
 struct ClusterOptions {
-  std::vector<std::string> workers;          // endpoints, in ring order
-  std::vector<int> cuts;                     // unit cut points (workers-1); empty = even split
+  std::vector<std::string> workers;  // endpoints, in ring order
+  std::vector<int> cuts;             // unit cut points (workers-1); given cuts override `placement`
+  Placement placement = Placement::kEven;
+  partition::Objective objective = partition::Objective::kThroughput;
   std::string listen = "tcp://127.0.0.1:*";  // the coordinator's inbox
   int64_t n_ctx = 512;
   int n_seq = 4;  // requests that can be in flight at once
@@ -72,7 +82,11 @@ class Coordinator {
                                                      const runtime::PieceCallback& on_piece = {});
 
   Result<std::vector<net::Stats>> CollectStats();
+  // The devices in ring order (with solved placement: only those the plan uses).
   const std::vector<DeviceInfo>& devices() const { return devices_; }
+  // With solved placement: the measured cluster and the plan, with its predictions.
+  const partition::Cluster& measured_cluster() const { return cluster_; }
+  const std::optional<partition::Plan>& plan() const { return plan_; }
   // Tells every worker to exit (also done by the destructor when shutdown_workers is set).
   void Shutdown();
 
@@ -81,6 +95,11 @@ class Coordinator {
               ClusterOptions o)
       : transport_(t), model_(m), tokenizer_(tok), options_(std::move(o)) {}
   Status Send(size_t worker, net::Message m);
+  // Profiles every worker (kernels on the model's shapes, link round trip and bandwidth to this
+  // coordinator), solves the placement, and reorders devices_/outboxes_ to the plan's ring.
+  Status SolvePlacement();
+  // One probe round trip to worker i carrying `down` bytes there and `up` bytes back: ms.
+  Result<double> PingMs(size_t i, uint32_t down, uint32_t up);
   // Streams a segment file to worker i after it asked for it, a few chunks ahead of its acks.
   Status ShipWeights(size_t i, const std::vector<uint8_t>& file);
   // Waits for the next message (any type); errors on timeout or liveness failure.
@@ -95,6 +114,9 @@ class Coordinator {
   std::unique_ptr<net::Inbox> inbox_;
   std::vector<std::unique_ptr<net::Outbox>> outboxes_;
   std::vector<DeviceInfo> devices_;
+  std::vector<std::unique_ptr<net::Outbox>> idle_;  // connected workers the plan left out
+  partition::Cluster cluster_;
+  std::optional<partition::Plan> plan_;
   uint64_t next_request_id_ = 1;
   bool shut_down_ = false;
 };

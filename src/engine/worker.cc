@@ -7,6 +7,7 @@
 #include "engine/activation_codec.h"
 #include "engine/segment_file.h"
 #include "model/model_hash.h"
+#include "partition/device_profile.h"
 #include "runtime/segment_cost.h"
 
 namespace ll::engine {
@@ -77,6 +78,24 @@ void Worker::Handle(const std::vector<uint8_t>& bytes) {
       const uint64_t id = std::get<net::EndRequest>(e.message).request;
       head_requests_.erase(id);
       active_.erase(id);
+      break;
+    }
+    case net::MessageType::kProfileRequest: {
+      const auto& p = std::get<net::ProfileRequest>(e.message);
+      auto rates = partition::MeasureDeviceRates(pool_, static_cast<kernels::DType>(p.dtype),
+                                                 p.n_in, p.n_out, p.n_batch);
+      if (!rates.ok()) {
+        Refuse(rates.message());
+        break;
+      }
+      Reply(net::ProfileReply{static_cast<float>(rates->decode_gflops),
+                              static_cast<float>(rates->prefill_gflops),
+                              partition::AvailableMemoryBytes()});
+      break;
+    }
+    case net::MessageType::kPing: {
+      const auto& p = std::get<net::Ping>(e.message);
+      Reply(net::Pong{p.nonce, std::vector<uint8_t>(p.reply_bytes, 0)});
       break;
     }
     case net::MessageType::kStatsRequest:

@@ -143,6 +143,28 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.Bytes(x.data);
                  },
                  [&](const WeightsAck& x) { w.U64(x.received); },
+                 [&](const ProfileRequest& x) {
+                   w.U32(x.dtype);
+                   w.U32(x.n_in);
+                   w.U32(x.n_out);
+                   w.U32(x.n_batch);
+                 },
+                 [&](const ProfileReply& x) {
+                   w.F32(x.decode_gflops);
+                   w.F32(x.prefill_gflops);
+                   w.U64(x.memory_available_bytes);
+                 },
+                 [&](const Ping& x) {
+                   w.U64(x.nonce);
+                   w.U32(x.reply_bytes);
+                   w.U32(static_cast<uint32_t>(x.payload.size()));
+                   w.Bytes(x.payload);
+                 },
+                 [&](const Pong& x) {
+                   w.U64(x.nonce);
+                   w.U32(static_cast<uint32_t>(x.payload.size()));
+                   w.Bytes(x.payload);
+                 },
                  [&](const ErrorMsg& x) {
                    w.U64(x.request);
                    w.Str(x.message);
@@ -303,6 +325,39 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
     case MessageType::kWeightsAck:
       m = WeightsAck{r.U64("received")};
       break;
+    case MessageType::kProfileRequest: {
+      ProfileRequest x;
+      x.dtype = r.U32("dtype");
+      x.n_in = r.U32("n_in");
+      x.n_out = r.U32("n_out");
+      x.n_batch = r.U32("n_batch");
+      m = x;
+      break;
+    }
+    case MessageType::kProfileReply: {
+      ProfileReply x;
+      x.decode_gflops = r.F32("decode_gflops");
+      x.prefill_gflops = r.F32("prefill_gflops");
+      x.memory_available_bytes = r.U64("memory_available_bytes");
+      m = x;
+      break;
+    }
+    case MessageType::kPing: {
+      Ping x;
+      x.nonce = r.U64("nonce");
+      x.reply_bytes = r.U32("reply_bytes");
+      if (r.ok() && x.reply_bytes > (64u << 20)) r.Fail("reply_bytes above 64 MiB");
+      x.payload = r.RawBytes(r.U32("payload length"), "payload");
+      m = std::move(x);
+      break;
+    }
+    case MessageType::kPong: {
+      Pong x;
+      x.nonce = r.U64("nonce");
+      x.payload = r.RawBytes(r.U32("payload length"), "payload");
+      m = std::move(x);
+      break;
+    }
     default:
       return Status::Error("unknown message type " + std::to_string(static_cast<int>(type)));
   }
@@ -340,6 +395,14 @@ const char* MessageTypeName(MessageType t) {
       return "WeightsChunk";
     case MessageType::kWeightsAck:
       return "WeightsAck";
+    case MessageType::kProfileRequest:
+      return "ProfileRequest";
+    case MessageType::kProfileReply:
+      return "ProfileReply";
+    case MessageType::kPing:
+      return "Ping";
+    case MessageType::kPong:
+      return "Pong";
   }
   return "Unknown";
 }
@@ -410,7 +473,7 @@ Result<Envelope> Decode(std::span<const uint8_t> bytes) {
     return Status::Error("body length field says " + std::to_string(length) + " bytes but " +
                          std::to_string(bytes.size() - kHeaderBytes) + " arrived");
   }
-  if (type < 1 || type > static_cast<uint16_t>(MessageType::kWeightsAck)) {
+  if (type < 1 || type > static_cast<uint16_t>(MessageType::kPong)) {
     return Status::Error("unknown message type " + std::to_string(type));
   }
   Reader r(bytes.subspan(kHeaderBytes));

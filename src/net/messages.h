@@ -37,6 +37,10 @@ enum class MessageType : uint16_t {
   kError = 11,
   kWeightsChunk = 12,
   kWeightsAck = 13,
+  kProfileRequest = 14,
+  kProfileReply = 15,
+  kPing = 16,
+  kPong = 17,
 };
 
 // How a Forward carries the residual stream. f32 is exact (the default); f16 and q8_0 (blocks of
@@ -152,13 +156,38 @@ struct WeightsAck {
   uint64_t received = 0;  // bytes stored so far
 };
 
+// Asks a worker to time its kernels on a matrix like the model's (for placement).
+struct ProfileRequest {
+  uint32_t dtype = 0;  // kernels::DType id
+  uint32_t n_in = 0, n_out = 0, n_batch = 0;
+};
+
+struct ProfileReply {
+  float decode_gflops = 0, prefill_gflops = 0;
+  uint64_t memory_available_bytes = 0;  // what the OS reports
+};
+
+// Link probe: the worker answers a Ping with a Pong carrying reply_bytes of payload, so the
+// coordinator measures round trips and both directions' bandwidth.
+struct Ping {
+  uint64_t nonce = 0;
+  uint32_t reply_bytes = 0;
+  std::vector<uint8_t> payload;
+};
+
+struct Pong {
+  uint64_t nonce = 0;
+  std::vector<uint8_t> payload;
+};
+
 struct ErrorMsg {
   uint64_t request = 0;
   std::string message;
 };
 
 using Message = std::variant<Hello, HelloAck, Assign, AssignAck, Forward, Token, EndRequest,
-                             StatsRequest, Stats, Shutdown, ErrorMsg, WeightsChunk, WeightsAck>;
+                             StatsRequest, Stats, Shutdown, ErrorMsg, WeightsChunk, WeightsAck,
+                             ProfileRequest, ProfileReply, Ping, Pong>;
 
 struct Envelope {
   uint64_t model_hash = 0;  // 0 only on Hello-phase and control messages

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks the ring on emulated devices: brings up scripts/emu-cluster with PROFILE, runs
-# `lingualinked bench` against those workers (single-device figures from the same run beside
-# it), and tears the cluster down, also on failure. Needs root.
+# `lingualinked bench` against those workers with the even split and with the solved placement
+# (single-device figures from the same run beside each), and tears the cluster down, also on
+# failure. Needs root.
 #   scripts/bench-emu.sh PROFILE.json MODEL.gguf [bench options, e.g. -p 32 -n 32 -r 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,7 @@ state=$(mktemp -d)
 trap 'bash scripts/emu-cluster down --state-dir "$state" >/dev/null 2>&1; rm -rf "$state"' EXIT
 addrs=$(bash scripts/emu-cluster up "$profile" --binary "$bin" --state-dir "$state" | tail -1)
 echo "devices: $addrs" >&2
-"$bin" bench -m "$model" --workers "$addrs" --listen 'tcp://10.99.0.1:*' "$@"
+for placement in even solved; do
+  echo "== placement: $placement" >&2
+  "$bin" bench -m "$model" --workers "$addrs" --listen 'tcp://10.99.0.1:*' --placement "$placement" "$@"
+done

@@ -27,6 +27,7 @@ struct BenchFlags {
   std::vector<std::string> workers;  // running workers (e.g. scripts/emu-cluster) for the ring
   std::string listen = "tcp://127.0.0.1:*";
   std::vector<int> split;
+  std::string placement = "solved";
 };
 
 struct Spread {
@@ -121,6 +122,7 @@ int RunBench(const BenchFlags& f) {
     co.workers = f.workers.empty() ? cluster->endpoints() : f.workers;
     co.listen = f.listen;
     co.shutdown_workers = f.workers.empty();
+    co.placement = f.placement == "even" ? engine::Placement::kEven : engine::Placement::kSolved;
     co.cuts = f.split;
     co.n_ctx = n_ctx;
     co.n_seq = 4;
@@ -193,7 +195,15 @@ int RunBench(const BenchFlags& f) {
              {"bytes_sent_per_token", s.tokens ? double(s.bytes_sent) / s.tokens : 0.0}});
       }
     }
-    j["ring"] = {{"devices", n_devices}, {"runs", ring}, {"per_device", devs}};
+    const auto& plan = (*coord)->plan();
+    if (plan && !json) {
+      std::printf("  placement solved: predicted %.1f tokens/s one request, %.1f pipelined\n",
+                  plan->single_request_tokens_per_s(), plan->pipeline_tokens_per_s());
+    }
+    j["ring"] = {{"devices", n_devices},
+                 {"placement", plan ? "solved" : f.split.empty() ? "even" : "split"},
+                 {"predicted_tokens_per_s",
+                  plan ? nlohmann::json(plan->single_request_tokens_per_s()) : nlohmann::json()}, {"runs", ring}, {"per_device", devs}};
     if (!json) {
       for (const auto& d : devs) {
         std::printf(
@@ -230,6 +240,8 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--listen", f->listen, "The coordinator's inbox endpoint (with --workers)");
   cmd->add_option("--split", f->split, "Cut points in half-block units (default: even)")
       ->delimiter(',');
+  cmd->add_option("--placement", f->placement, "Ring placement: solved (default) or even")
+      ->check(CLI::IsMember({"solved", "even"}));
   cmd->add_option("--output-format", f->output_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   cmd->callback([f, &exit_code] { exit_code = RunBench(*f); });

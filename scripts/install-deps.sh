@@ -18,6 +18,14 @@ PACKAGES=(
   clang-format
 )
 
+# aarch64 cross check (scripts/arm64-check.sh): Debian's cross compiler, qemu-user, and the
+# arm64 builds of the libraries the project's CMake looks for.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  $SUDO dpkg --add-architecture arm64
+fi
+PACKAGES+=(g++-aarch64-linux-gnu qemu-user
+  libgtest-dev:arm64 libgmock-dev:arm64 libicu-dev:arm64 libzmq3-dev:arm64 coinor-libcbc-dev:arm64)
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

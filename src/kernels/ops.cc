@@ -13,8 +13,9 @@ namespace ll::kernels {
 // as GCC function clones: a baseline x86-64 build computes std::fma by a libm call, the FMA and
 // AVX-512 clones by one instruction and in vector lanes, with the same results bit for bit
 // (-ffp-contract=off: nothing is fused that the source does not fuse). The clone is chosen once,
-// when the program is loaded, from the CPU's features.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// when the program is loaded, from the CPU's features. Sanitizer builds go without clones: the
+// clones' ifunc resolvers run before ThreadSanitizer's runtime is set up and crash it.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(LL_NO_CLONES)
 #define LL_OPS_CLONES \
   [[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), gnu::flatten]]
 #else

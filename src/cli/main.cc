@@ -8,6 +8,7 @@
 #include "cli/inspect_command.h"
 #include "cli/plan_command.h"
 #include "cli/run_command.h"
+#include "cli/serve_command.h"
 #include "cli/worker_command.h"
 
 int main(int argc, char** argv) {
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   ll::cli::AddBenchCommand(app, exit_code);
   ll::cli::AddInspectCommand(app, exit_code);
   ll::cli::AddRunCommand(app, exit_code);
+  ll::cli::AddServeCommand(app, exit_code);
   ll::cli::AddWorkerCommand(app, exit_code);
   ll::cli::AddPlanCommand(app, exit_code);
   try {

@@ -1,0 +1,172 @@
+#include "serve/http_server.h"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+namespace ll::serve {
+
+using nlohmann::json;
+
+struct HttpServer::Impl {
+  engine::Coordinator& coordinator;
+  const model::Model& model;
+  const model::Tokenizer& tokenizer;
+  ServerOptions options;
+  httplib::Server server;
+  std::mutex mu;         // guards coordinator: one Run at a time
+  uint64_t next_id = 1;  // guarded by mu
+
+  Impl(engine::Coordinator& c, const model::Model& m, const model::Tokenizer& t, ServerOptions o)
+      : coordinator(c), model(m), tokenizer(t), options(std::move(o)) {}
+
+  static void Error(httplib::Response& res, int status, const std::string& message) {
+    res.status = status;
+    res.set_content(
+        json{{"error", {{"message", message}, {"type", "invalid_request_error"}}}}.dump(),
+        "application/json");
+  }
+
+  // Parses an OpenAI-style completion request into our request; an error names the field.
+  Result<engine::Request> ParseRequest(const json& j) {
+    if (!j.is_object()) return Status::Error("the body must be a JSON object");
+    engine::Request r;
+    auto& o = r.options;
+    o.n_predict = options.default_max_tokens;
+    o.sampling.temperature = 1.0f;
+    o.sampling.top_k = 0;
+    o.sampling.top_p = 1.0f;
+    o.sampling.min_p = 0.0f;
+    auto number = [&](const char* key, auto& out, double lo, double hi) -> Status {
+      if (!j.contains(key) || j[key].is_null()) return Status::Ok();
+      if (!j[key].is_number()) return Status::Error(std::string("'") + key + "' must be a number");
+      const double v = j[key].get<double>();
+      if (!(v >= lo && v <= hi)) {
+        return Status::Error(std::string("'") + key + "' must be in [" + std::to_string(lo) + ", " +
+                             std::to_string(hi) + "]");
+      }
+      out = static_cast<std::remove_reference_t<decltype(out)>>(v);
+      return Status::Ok();
+    };
+    LL_RETURN_IF_ERROR(number("max_tokens", o.n_predict, 0, 1 << 20));
+    LL_RETURN_IF_ERROR(number("temperature", o.sampling.temperature, 0, 100));
+    LL_RETURN_IF_ERROR(number("top_k", o.sampling.top_k, 0, 1 << 30));
+    LL_RETURN_IF_ERROR(number("top_p", o.sampling.top_p, 1e-9, 1));
+    LL_RETURN_IF_ERROR(number("min_p", o.sampling.min_p, 0, 0.999999));
+    LL_RETURN_IF_ERROR(number("repeat_penalty", o.sampling.repeat_penalty, 1e-6, 100));
+    double seed = 0;
+    LL_RETURN_IF_ERROR(number("seed", seed, 0, 1.8e19));
+    o.sampling.seed = static_cast<uint64_t>(seed);
+    if (j.contains("ignore_eos")) {
+      if (!j["ignore_eos"].is_boolean()) return Status::Error("'ignore_eos' must be a boolean");
+      o.ignore_eos = j["ignore_eos"].get<bool>();
+    }
+    if (j.contains("stop") && !j["stop"].is_null()) {
+      if (j["stop"].is_string()) {
+        o.stop.push_back(j["stop"].get<std::string>());
+      } else if (j["stop"].is_array()) {
+        for (const auto& s : j["stop"]) {
+          if (!s.is_string()) return Status::Error("'stop' must hold strings");
+          o.stop.push_back(s.get<std::string>());
+        }
+      } else {
+        return Status::Error("'stop' must be a string or an array of strings");
+      }
+    }
+    if (j.contains("prompt_ids")) {
+      if (!j["prompt_ids"].is_array()) return Status::Error("'prompt_ids' must be an array");
+      for (const auto& t : j["prompt_ids"]) {
+        if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+            t.get<int64_t>() >= tokenizer.vocab_size()) {
+          return Status::Error("'prompt_ids' holds an id outside [0, " +
+                               std::to_string(tokenizer.vocab_size()) + ")");
+        }
+        r.prompt_ids.push_back(t.get<int32_t>());
+      }
+    } else if (j.contains("prompt") && j["prompt"].is_string()) {
+      r.prompt_ids = tokenizer.Encode(j["prompt"].get<std::string>(), tokenizer.add_bos_default());
+    } else {
+      return Status::Error("give 'prompt' (a string) or 'prompt_ids'");
+    }
+    if (r.prompt_ids.empty()) return Status::Error("the prompt is empty");
+    return r;
+  }
+
+  void Completions(const httplib::Request& req, httplib::Response& res) {
+    json body;
+    try {
+      body = json::parse(req.body);
+    } catch (const json::exception& e) {
+      return Error(res, 400, std::string("the body is not valid JSON: ") + e.what());
+    }
+    auto parsed = ParseRequest(body);
+    if (!parsed.ok()) return Error(res, 400, parsed.message());
+    std::lock_guard<std::mutex> lock(mu);
+    auto results = coordinator.Run({*parsed});
+    if (!results.ok()) return Error(res, 500, results.message());
+    const runtime::GenerationResult& r = (*results)[0];
+    if (!r.error.empty()) return Error(res, 500, r.error);
+    const std::string finish =
+        r.stop_reason == "eos" || r.stop_reason == "stop" ? "stop" : "length";
+    json out = {{"id", "cmpl-" + std::to_string(next_id++)},
+                {"object", "text_completion"},
+                {"model", options.model_name},
+                {"choices", json::array({{{"index", 0},
+                                          {"text", r.text},
+                                          {"token_ids", r.generated_ids},
+                                          {"finish_reason", finish}}})},
+                {"usage",
+                 {{"prompt_tokens", r.prompt_ids.size()},
+                  {"completion_tokens", r.generated_ids.size()},
+                  {"total_tokens", r.prompt_ids.size() + r.generated_ids.size()}}},
+                {"timings",
+                 {{"prefill_tokens_per_s", r.prefill_tokens_per_s()},
+                  {"decode_tokens_per_s", r.decode_tokens_per_s()}}}};
+    res.set_content(out.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  }
+
+  void Health(httplib::Response& res) {
+    json devices = json::array();
+    for (const auto& d : coordinator.devices()) {
+      devices.push_back({{"name", d.name},
+                         {"endpoint", d.endpoint},
+                         {"segment", d.spec.ToString()},
+                         {"layers", {d.spec.first_layer(), d.spec.end_layer()}}});
+    }
+    res.set_content(
+        json{{"status", "ok"}, {"model", options.model_name}, {"devices", devices}}.dump(),
+        "application/json");
+  }
+};
+
+HttpServer::HttpServer(engine::Coordinator& coordinator, const model::Model& model,
+                       const model::Tokenizer& tokenizer, ServerOptions options)
+    : impl_(std::make_unique<Impl>(coordinator, model, tokenizer, std::move(options))) {
+  Impl* impl = impl_.get();
+  impl->server.Post("/v1/completions", [impl](const httplib::Request& req, httplib::Response& res) {
+    impl->Completions(req, res);
+  });
+  impl->server.Get("/health",
+                   [impl](const httplib::Request&, httplib::Response& res) { impl->Health(res); });
+}
+
+HttpServer::~HttpServer() = default;
+
+Result<int> HttpServer::Bind() {
+  int port = impl_->options.port;
+  if (port == 0) {
+    port = impl_->server.bind_to_any_port(impl_->options.host.c_str());
+  } else if (!impl_->server.bind_to_port(impl_->options.host.c_str(), port)) {
+    port = -1;
+  }
+  if (port <= 0) {
+    return Status::Error("cannot listen on " + impl_->options.host + ":" +
+                         std::to_string(impl_->options.port));
+  }
+  return port;
+}
+
+void HttpServer::Run() { impl_->server.listen_after_bind(); }
+void HttpServer::Stop() { impl_->server.stop(); }
+
+}  // namespace ll::serve

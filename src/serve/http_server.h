@@ -1,0 +1,42 @@
+// HttpServer: the HTTP frontend of a coordinator — an OpenAI-style completions endpoint a real
+// client (curl, an SDK) can call, plus a health endpoint. Requests are validated; a bad one gets
+// a 400 with a message naming what is wrong and the server goes on. The coordinator runs one
+// batch of requests at a time; concurrent HTTP requests wait their turn (a mutex).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/status.h"
+#include "engine/coordinator.h"
+#include "model/model.h"
+#include "model/tokenizer/tokenizer.h"
+
+namespace ll::serve {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port
+  std::string model_name = "lingualinked";
+  int default_max_tokens = 128;
+};
+
+class HttpServer {
+ public:
+  HttpServer(engine::Coordinator& coordinator, const model::Model& model,
+             const model::Tokenizer& tokenizer, ServerOptions options);
+  ~HttpServer();
+  // Binds; returns the port (useful with port 0).
+  Result<int> Bind();
+  // Serves until Stop() is called from another thread (or the process ends).
+  void Run();
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ll::serve

@@ -1,0 +1,93 @@
+// `lingualinked serve` as a client sees it: a real server process over a ring of worker
+// processes, called over HTTP with cpp-httplib's client.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+const std::string kBin = std::string(LL_BINARY_DIR) + "/src/cli/lingualinked";
+const std::string kModels = std::string(LL_SHARED_DIR) + "/models/";
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], STDOUT_FILENO);
+      ::close(fds[0]);
+      const std::string model = kModels + "stories260K/stories260K.gguf";
+      ::execl(kBin.c_str(), kBin.c_str(), "serve", "-m", model.c_str(), "--devices", "2", "--port",
+              "0", "-c", "128", "--placement", "even", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ::close(fds[1]);
+    std::string line;
+    char c;
+    pollfd p{fds[0], POLLIN, 0};
+    while (line.find('\n') == std::string::npos && ::poll(&p, 1, 30000) > 0 &&
+           ::read(fds[0], &c, 1) == 1) {
+      line.push_back(c);
+    }
+    ::close(fds[0]);
+    ASSERT_EQ(line.rfind("LISTENING http://127.0.0.1:", 0), 0u) << line;
+    port_ = std::stoi(line.substr(line.rfind(':') + 1));
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+TEST_F(ServeTest, CompletionsMatchTheReferenceAndBadRequestsGet400) {
+  httplib::Client client("127.0.0.1", port_);
+  client.set_read_timeout(60, 0);
+  std::ifstream in(kModels + "refs/stories260K.once-upon-a-time.kv-f32.json");
+  const auto ref = nlohmann::json::parse(in);
+
+  auto res = client.Post("/v1/completions",
+                         R"({"prompt": "Once upon a time", "max_tokens": 64, "temperature": 0,
+                             "ignore_eos": true})",
+                         "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const auto j = nlohmann::json::parse(res->body);
+  EXPECT_EQ(j["choices"][0]["token_ids"], ref["generated_ids"]);
+  EXPECT_EQ(j["choices"][0]["text"], ref["generated_text"]);
+  EXPECT_EQ(j["usage"]["prompt_tokens"], 5);
+
+  for (const char* bad : {"not json", R"({"prompt": 5})", R"({"prompt": "x", "top_p": 7})",
+                          R"({"prompt_ids": [1, 99999]})"}) {
+    auto r = client.Post("/v1/completions", bad, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad;
+    EXPECT_NE(nlohmann::json::parse(r->body)["error"]["message"].get<std::string>(), "");
+  }
+  // The server keeps serving after bad requests.
+  auto health = client.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(health->body)["devices"].size(), 2u);
+  res = client.Post("/v1/completions", R"({"prompt": "Once upon a time", "max_tokens": 8,
+                                          "temperature": 0, "stop": "girl"})",
+                    "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(res->body)["choices"][0]["text"], ", there was a little ");
+  EXPECT_EQ(nlohmann::json::parse(res->body)["choices"][0]["finish_reason"], "stop");
+}
+
+}  // namespace

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks the ring on emulated devices: brings up scripts/emu-cluster with PROFILE, runs
-# `lingualinked bench` against those workers with the even split and with the solved placement
-# (single-device figures from the same run beside each), and tears the cluster down, also on
+# `lingualinked bench` once against those workers, which measures one device, then profiles the
+# devices and links once and runs every placement asked for (default: even, memory-proportional,
+# solved for throughput and for latency) with 1, 2 and 4 requests in flight, printing measured
+# and predicted tokens/s and ratios against the even split; then tears the cluster down, also on
 # failure. Needs root.
-#   scripts/bench-emu.sh PROFILE.json MODEL.gguf [bench options, e.g. -p 32 -n 32 -r 3]
+#   scripts/bench-emu.sh PROFILE.json MODEL.gguf [bench options, e.g. -p 8 -n 64 -r 3 --output-format json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 PROFILE.json MODEL.gguf [bench options]" >&2; exit 2; }
@@ -14,7 +16,5 @@ state=$(mktemp -d)
 trap 'bash scripts/emu-cluster down --state-dir "$state" >/dev/null 2>&1; rm -rf "$state"' EXIT
 addrs=$(bash scripts/emu-cluster up "$profile" --binary "$bin" --state-dir "$state" | tail -1)
 echo "devices: $addrs" >&2
-for placement in even solved; do
-  echo "== placement: $placement" >&2
-  "$bin" bench -m "$model" --workers "$addrs" --listen 'tcp://10.99.0.1:*' --placement "$placement" "$@"
-done
+"$bin" bench -m "$model" --workers "$addrs" --listen 'tcp://10.99.0.1:*' \
+  --placement even,memory,solved --objective latency,throughput "$@"

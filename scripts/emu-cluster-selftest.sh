@@ -163,7 +163,9 @@ for spec in "st-a 20Mbit" "st-b 100Mbit"; do
   check "ll-$dev eth0 (upload) root qdisc: $n" grep -q "^qdisc tbf .* root .*rate $rate " <<<"$n"
 done
 q_a=$(cat /sys/fs/cgroup/cpu/ll-st-a/cpu.cfs_quota_us); q_b=$(cat /sys/fs/cgroup/cpu/ll-st-b/cpu.cfs_quota_us)
-check "cpu.cfs_quota_us st-a = 50000 ($q_a), st-b = 25000 ($q_b)" test "$q_a.$q_b" = "50000.25000"
+p_a=$(cat /sys/fs/cgroup/cpu/ll-st-a/cpu.cfs_period_us); p_b=$(cat /sys/fs/cgroup/cpu/ll-st-b/cpu.cfs_period_us)
+check "cfs quota/period st-a = 1000/2000 ($q_a/$p_a), st-b = 1000/4000 ($q_b/$p_b)" \
+  test "$q_a/$p_a.$q_b/$p_b" = "1000/2000.1000/4000"
 m_a=$(cat /sys/fs/cgroup/memory/ll-st-a/memory.limit_in_bytes); m_b=$(cat /sys/fs/cgroup/memory/ll-st-b/memory.limit_in_bytes)
 check "memory.limit_in_bytes st-a = 64+64+16 MiB = 150994944 ($m_a)" test "$m_a" = 150994944
 check "memory.limit_in_bytes st-b = memory_limit_bytes 201326592 ($m_b)" test "$m_b" = 201326592
@@ -183,6 +185,17 @@ t0 = time.monotonic(); c0 = time.process_time()
 while time.monotonic() - t0 < 1.5: pass
 print(f"{(time.process_time() - c0) / (time.monotonic() - t0):.2f}")') 2>&1)
 check "busy loop got ${share} of a core (want 0.50 +-0.15)" within "$share" 0.5 0.3
+
+# A short burst after idling must be slowed too (the reason for the short CFS period): 20 ms of
+# CPU at 25 % cannot finish in less than about 4 x 20 - 3 ms of wall time.
+burst=$( (echo "$BASHPID" > /sys/fs/cgroup/cpu/ll-st-b/cgroup.procs && exec "$PY" -c '
+import time
+time.sleep(0.2)
+t0 = time.monotonic(); c0 = time.process_time()
+while time.process_time() - c0 < 0.02: pass
+print(f"{(time.monotonic() - t0) * 1000:.0f}")') 2>&1)
+check "20 ms CPU burst after idle at 25 % took ${burst} ms of wall time (want >= 60)" \
+  bash -c "[ '${burst}' -ge 60 ] 2>/dev/null"
 
 echo "== status"
 st=$("$EMU" status --state-dir "$STATE" 2>&1); rc=$?

@@ -11,6 +11,8 @@
 
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"
+#include "engine/worker.h"
+#include "net/delayed_transport.h"
 #include "net/messages.h"
 #include "net/transport.h"
 #include "runtime/executor.h"
@@ -334,6 +336,59 @@ TEST(ClusterTest, LossyWireEncodingsSendFewerBytesAndStayClose) {
       EXPECT_LT(diff / max_logit, 0.05) << net::WireEncodingName(wire);
     }
   }
+}
+
+// Device-to-device probing over the real transport: three in-process workers (one whose every
+// message is delayed by 12 ms), profiled by a coordinator that assigns nothing. Every pair gets
+// a link measured by the devices themselves; the delayed device's links show its delay (a lower
+// bound the delay guarantees; no upper bounds, which load on the machine could break).
+TEST(ClusterTest, LinksAreProbedBetweenDevicesDirectly) {
+  Loaded l = Load("stories260K/stories260K.gguf");
+  const std::string cache = ::testing::TempDir() + "ll_probe_cache";
+  std::vector<std::unique_ptr<net::Transport>> transports;
+  transports.push_back(net::MakeDelayedTransport(net::MakeZmqTransport(), 12.0));
+  transports.push_back(net::MakeZmqTransport());
+  transports.push_back(net::MakeZmqTransport());
+  std::vector<std::unique_ptr<engine::Worker>> workers;
+  std::vector<std::thread> threads;
+  engine::ClusterOptions co = Options(64);
+  for (int i = 0; i < 3; ++i) {
+    engine::WorkerOptions wo;
+    wo.name = "p" + std::to_string(i);
+    wo.cache_dir = cache;
+    auto w = engine::Worker::Create(*transports[i], wo);
+    ASSERT_TRUE(w.ok()) << w.message();
+    co.workers.push_back((*w)->endpoint());
+    workers.push_back(std::move(*w));
+  }
+  for (auto& w : workers) threads.emplace_back([&w] { (void)w->Run(); });
+  co.assign = false;
+  co.profile = true;
+  co.profile_seconds = 0.05;
+  co.link_probe_bytes = 64 << 10;
+  auto transport = net::MakeZmqTransport();
+  {
+    auto coord = engine::Coordinator::Connect(*transport, kModels + "stories260K/stories260K.gguf",
+                                              *l.model, *l.tokenizer, co);
+    ASSERT_TRUE(coord.ok()) << coord.message();
+    const partition::Cluster& c = (*coord)->measured_cluster();
+    ASSERT_EQ(c.devices.size(), 3u);
+    ASSERT_EQ(c.links.size(), 3u);
+    for (const auto& d : c.devices) {
+      EXPECT_GT(d.decode_gflops, 0.0) << d.name;
+      EXPECT_GT(d.prefill_gflops, 0.0) << d.name;
+    }
+    for (const auto& link : c.links) {
+      EXPECT_GT(link.bandwidth_mbit_s, 0.0) << link.a << "-" << link.b;
+      // p0 delays both its Pings and its Pongs: 12 ms or more on each of its round trips.
+      if (link.a == "p0" || link.b == "p0") {
+        EXPECT_GE(link.rtt_ms, 12.0) << link.a << "-" << link.b;
+      }
+    }
+    EXPECT_TRUE((*coord)->devices().size() == 3u);
+    EXPECT_FALSE((*coord)->plan().has_value());  // profiled only: nothing planned or assigned
+  }  // the coordinator's destructor shuts the workers down
+  for (auto& t : threads) t.join();
 }
 
 }  // namespace

@@ -20,9 +20,9 @@ struct ProcessRun {
   std::string out;
 };
 
-ProcessRun Exec(const std::string& args, bool merge_stderr = false) {
+ProcessRun Exec(const std::string& args, bool merge_stderr = false, const std::string& env = "") {
   ProcessRun r;
-  const std::string cmd = kBin + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  const std::string cmd = env + kBin + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
   std::array<char, 4096> buf;
@@ -37,8 +37,14 @@ std::string WriteCluster(const std::string& name, double budget) {
   const auto path = std::filesystem::temp_directory_path() / name;
   nlohmann::json j = {
       {"devices",
-       {{{"name", "phone"}, {"memory_budget_bytes", budget}, {"threads", 1}, {"decode_gflops", 2.0}},
-        {{"name", "laptop"}, {"memory_budget_bytes", budget}, {"threads", 2}, {"decode_gflops", 8.0}},
+       {{{"name", "phone"},
+         {"memory_budget_bytes", budget},
+         {"threads", 1},
+         {"decode_gflops", 2.0}},
+        {{"name", "laptop"},
+         {"memory_budget_bytes", budget},
+         {"threads", 2},
+         {"decode_gflops", 8.0}},
         {{"name", "board"}, {"memory_budget_bytes", budget}, {"decode_gflops", 4.0}}}},
       {"links", {{{"a", "phone"}, {"b", "laptop"}, {"bandwidth_mbit_s", 20}, {"rtt_ms", 5.0}}}},
       {"default_link", {{"bandwidth_mbit_s", 1000}, {"rtt_ms", 0.3}}}};
@@ -83,7 +89,8 @@ TEST(PlanCliTest, InfeasibleClusterExitsNonZeroWithTheShortfall) {
 
 TEST(PlanCliTest, BadClusterFileIsRefused) {
   const auto path = std::filesystem::temp_directory_path() / "ll_plan_cli_bad.json";
-  std::ofstream(path) << R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1}],
+  std::ofstream(path)
+      << R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1}],
     "links": [{"a": "a", "b": "ghost", "bandwidth_mbit_s": 1, "rtt_ms": 1}]})";
   const ProcessRun r = Exec("plan -m " + kModel + " --cluster " + path.string(), true);
   EXPECT_NE(r.status, 0);
@@ -91,3 +98,81 @@ TEST(PlanCliTest, BadClusterFileIsRefused) {
 }
 
 }  // namespace
+
+// `profile` on local worker processes: devices and every link measured, a cluster file written
+// that `plan` accepts, and the workers' profile cache used the second time unless refreshed.
+TEST(PlanCliTest, ProfileMeasuresDevicesAndLinksAndWritesAClusterFile) {
+  const auto dir = std::filesystem::temp_directory_path() / "ll_profile_cli";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string env = "XDG_CACHE_HOME=" + (dir / "cache").string() + " ";
+  const std::string file = (dir / "measured.json").string();
+  const std::string args =
+      "profile -m " + kModel + " --devices 3 --profile-seconds 0.1 --output-format json";
+  const ProcessRun first = Exec(args + " --write-cluster " + file, false, env);
+  ASSERT_EQ(first.status, 0) << first.out;
+  const auto j = nlohmann::json::parse(first.out);
+  ASSERT_EQ(j["devices"].size(), 3u);
+  for (const auto& d : j["devices"]) {
+    EXPECT_GT(d["decode_gflops"].get<double>(), 0.0);
+    EXPECT_GT(d["prefill_gflops"].get<double>(), 0.0);
+    EXPECT_GT(d["memory_budget_bytes"].get<double>(), 0.0);
+  }
+  ASSERT_EQ(j["links"].size(), 3u);  // every pair of the three devices
+  for (const auto& l : j["links"]) {
+    EXPECT_GT(l["bandwidth_mbit_s"].get<double>(), 0.0);
+    EXPECT_GE(l["rtt_ms"].get<double>(), 0.0);
+  }
+  const ProcessRun plan =
+      Exec("plan -m " + kModel + " --cluster " + file + " --output-format json");
+  ASSERT_EQ(plan.status, 0) << plan.out;
+  EXPECT_GT(nlohmann::json::parse(plan.out)["predicted_tokens_per_s"].get<double>(), 0.0);
+
+  const ProcessRun again = Exec(args, true, env);
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_NE(again.out.find("(cached)"), std::string::npos) << again.out;
+  const ProcessRun refreshed = Exec(args + " --refresh-profile", true, env);
+  ASSERT_EQ(refreshed.status, 0) << refreshed.out;
+  EXPECT_EQ(refreshed.out.find("(cached)"), std::string::npos) << refreshed.out;
+}
+
+TEST(PlanCliTest, PlanOnLiveDevicesMeasuresThemFirst) {
+  const ProcessRun r = Exec("plan -m " + kModel +
+                            " --devices 2 --profile-seconds 0.1 --n-ctx 256 --output-format json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["predicted_tokens_per_s"].get<double>(), 0.0);
+  EXPECT_GE(j["stages"].size(), 1u);
+  EXPECT_TRUE(j["baselines"].contains("even"));
+  EXPECT_TRUE(j["baselines"].contains("memory_proportional"));
+}
+
+TEST(PlanCliTest, PlanNeedsExactlyOneSourceOfDevices) {
+  const ProcessRun none = Exec("plan -m " + kModel, true);
+  EXPECT_EQ(none.status, 1);
+  EXPECT_NE(none.out.find("--cluster FILE or as --devices N"), std::string::npos) << none.out;
+  const std::string cluster = WriteCluster("ll_plan_cli_both.json", 64.0 * 1024 * 1024);
+  const ProcessRun both =
+      Exec("plan -m " + kModel + " --cluster " + cluster + " --devices 2", true);
+  EXPECT_EQ(both.status, 1) << both.out;
+}
+
+// `bench` compares placements on one ring in one run: measured and predicted figures per
+// placement, ratios against the first.
+TEST(PlanCliTest, BenchComparesPlacementsWithPredictions) {
+  const ProcessRun r = Exec("bench -m " + kModel +
+                            " -p 4 -n 4 -r 1 --devices 2 --placement even,solved --objective "
+                            "latency --profile-seconds 0.1 --output-format json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["placements"].size(), 2u);
+  EXPECT_EQ(j["placements"][0]["placement"], "even");
+  EXPECT_EQ(j["placements"][1]["placement"], "solved-latency");
+  for (const auto& p : j["placements"]) {
+    EXPECT_GT(p["predicted_tokens_per_s"].get<double>(), 0.0);
+    EXPECT_TRUE(p.contains("prediction_error_pct"));
+    EXPECT_EQ(p["runs"].size(), 3u);  // 1, 2 and 4 requests in flight
+    EXPECT_GT(p["runs"][0]["per_request_decode_tokens_per_s"].get<double>(), 0.0);
+  }
+  EXPECT_DOUBLE_EQ(j["placements"][0]["single_vs_first"].get<double>(), 1.0);
+}

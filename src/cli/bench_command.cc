@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "base/timer.h"
 #include "cli/result_json.h"
+#include "cli/ring_flags.h"
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"
 #include "runtime/executor.h"
@@ -27,8 +29,16 @@ struct BenchFlags {
   std::vector<std::string> workers;  // running workers (e.g. scripts/emu-cluster) for the ring
   std::string listen = "tcp://127.0.0.1:*";
   std::vector<int> split;
-  std::string placement = "solved";
+  std::vector<std::string> placements = {"even", "memory", "solved"};
+  std::vector<std::string> objectives = {"throughput"};
+  std::string memory_budget = "64GiB";
+  double profile_seconds = 1.0;
+  bool refresh_profile = false;
+  std::string worker_log;
 };
+
+// Requests in flight in the ring runs (the last is also the KV slots per device).
+const std::vector<int> kInFlight = {1, 2, 4};
 
 struct Spread {
   double median = 0, min = 0, max = 0;
@@ -54,6 +64,190 @@ std::vector<int32_t> BenchPrompt(const model::ModelConfig& c, int n, int salt) {
 int Fail(const std::string& m) {
   std::fprintf(stderr, "error: %s\n", m.c_str());
   return 1;
+}
+
+// One placement's figures, for the summary: measured and predicted.
+struct PlacementFigures {
+  std::string label;
+  double single = 0, single_predicted = 0;        // one request, decode tokens/s
+  double aggregate = 0, aggregate_predicted = 0;  // n_seq in flight, tokens/s
+};
+
+double ErrorPct(double measured, double predicted) {
+  return measured > 0 && predicted > 0 ? 100.0 * (predicted - measured) / measured : 0.0;
+}
+
+// Runs every placement asked for on one set of workers (started once; profiled once, so every
+// placement's predictions use the same measurements) and returns one JSON object per placement.
+Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
+                                 const model::Tokenizer& tokenizer, int64_t n_ctx,
+                                 double single_device_tg, bool json) {
+  const model::ModelConfig& c = model.config();
+  RingFlags rf;
+  rf.devices = f.devices;
+  rf.workers = f.workers;
+  rf.listen = f.listen;
+  rf.threads_per_device = f.threads;
+  rf.memory_budget = f.memory_budget;
+  rf.split = f.split;
+  rf.n_seq = kInFlight.back();
+  rf.profile_seconds = f.profile_seconds;
+  rf.refresh_profile = f.refresh_profile;
+  rf.worker_log = f.worker_log;
+  // (placement, objective) pairs: the solved placement once per objective asked for.
+  std::vector<std::pair<std::string, std::string>> runs;
+  for (const std::string& p : f.split.empty() ? f.placements : std::vector<std::string>{"even"}) {
+    if (p == "solved") {
+      for (const std::string& o : f.objectives) runs.push_back({p, o});
+    } else {
+      runs.push_back({p, f.objectives.front()});
+    }
+  }
+  std::unique_ptr<Ring> ring;
+  std::optional<partition::Cluster> measured;
+  nlohmann::json out = nlohmann::json::array();
+  std::vector<PlacementFigures> summary;
+  const int n_devices = f.workers.empty() ? f.devices : static_cast<int>(f.workers.size());
+  for (const auto& [placement, objective] : runs) {
+    const std::string label = !f.split.empty()        ? "split"
+                              : placement == "solved" ? "solved-" + objective
+                                                      : placement;
+    rf.placement = placement;
+    rf.objective = objective;
+    auto adjust = [&](engine::ClusterOptions& co) {
+      co.shutdown_workers = false;  // the next placement uses the same workers
+      co.profile = f.split.empty();
+      co.measured = measured;
+      co.n_batch = std::max(1, f.n_prompt);
+    };
+    if (!ring) {
+      LL_ASSIGN_OR_RETURN(ring, StartRing(rf, f.model_path, model, tokenizer, n_ctx, adjust));
+    } else {
+      LL_RETURN_IF_ERROR(ConnectRing(*ring, rf, f.model_path, model, tokenizer, n_ctx, adjust));
+    }
+    engine::Coordinator& coord = *ring->coordinator;
+    if (!measured && f.split.empty()) measured = coord.measured_cluster();
+    if (!json) std::printf("== placement %s\n", label.c_str());
+    nlohmann::json in_flight = nlohmann::json::array();
+    uint64_t bytes_before = 0, tokens_before = 0;
+    PlacementFigures fig{label};
+    for (int inflight : kInFlight) {
+      std::vector<double> agg, single;
+      for (int r = 0; r <= f.reps; ++r) {  // rep 0 warms up; not counted
+        std::vector<engine::Request> reqs;
+        for (int q = 0; q < inflight; ++q) {
+          runtime::GenerateOptions o;
+          o.n_predict = f.n_gen;
+          o.sampling.temperature = 0.0f;
+          o.ignore_eos = true;
+          reqs.push_back({BenchPrompt(c, f.n_prompt, r * 8 + q), o});
+        }
+        Stopwatch w;
+        LL_ASSIGN_OR_RETURN(auto res, coord.Run(reqs));
+        const double secs = w.Seconds();
+        if (r == 0) continue;
+        size_t generated = 0;
+        for (const auto& x : res) generated += x.generated_ids.size();
+        agg.push_back(generated / secs);
+        single.push_back(res[0].decode_tokens_per_s());
+      }
+      LL_ASSIGN_OR_RETURN(auto stats, coord.CollectStats());
+      uint64_t bytes = 0, tokens = 0;
+      for (const auto& st : stats) {
+        bytes += st.bytes_sent;
+        tokens = std::max<uint64_t>(tokens, st.tokens);
+      }
+      const double per_token = tokens > tokens_before ? static_cast<double>(bytes - bytes_before) /
+                                                            (tokens - tokens_before)
+                                                      : 0.0;
+      bytes_before = bytes;
+      tokens_before = tokens;
+      const Spread a = Summarise(agg), s1 = Summarise(single);
+      if (inflight == 1) fig.single = s1.median;
+      if (inflight == kInFlight.back()) fig.aggregate = a.median;
+      in_flight.push_back({{"in_flight", inflight},
+                           {"aggregate_tokens_per_s", a.median},
+                           {"aggregate_spread", {a.min, a.max}},
+                           {"aggregate_vs_single_device", a.median / single_device_tg},
+                           {"per_request_decode_tokens_per_s", s1.median},
+                           {"wire_bytes_per_token", per_token}});
+      if (!json) {
+        std::printf(
+            "ring of %zu devices, %d in flight: aggregate %.1f tokens/s [%.1f, %.1f] (%.2fx one "
+            "device) | per request %.1f tokens/s | wire %.0f bytes/token (all links)\n",
+            coord.devices().size(), inflight, a.median, a.min, a.max, a.median / single_device_tg,
+            s1.median, per_token);
+      }
+    }
+    LL_ASSIGN_OR_RETURN(auto stats, coord.CollectStats());
+    nlohmann::json devs = nlohmann::json::array();
+    for (size_t i = 0; i < stats.size() && i < coord.devices().size(); ++i) {
+      const auto& st = stats[i];
+      const auto& d = coord.devices()[i];
+      devs.push_back(
+          {{"name", st.name},
+           {"segment", d.spec.ToString()},
+           {"units", {d.spec.unit_begin, d.spec.unit_end}},
+           {"layers", {d.spec.first_layer(), d.spec.end_layer()}},
+           {"compute_ms", st.compute_us / 1e3},
+           {"send_ms", st.send_us / 1e3},
+           {"wait_ms", st.wait_us / 1e3},
+           {"bytes_sent_per_token", st.tokens ? double(st.bytes_sent) / st.tokens : 0.0}});
+      if (!json) {
+        std::printf("  %-8s %-22s compute %.1f ms, send %.1f ms, wait %.1f ms, %.0f bytes/token\n",
+                    st.name.c_str(), d.spec.ToString().c_str(), st.compute_us / 1e3,
+                    st.send_us / 1e3, st.wait_us / 1e3,
+                    st.tokens ? double(st.bytes_sent) / st.tokens : 0.0);
+      }
+    }
+    nlohmann::json entry = {{"placement", label},
+                            {"devices", n_devices},
+                            {"devices_used", coord.devices().size()},
+                            {"runs", in_flight},
+                            {"per_device", devs}};
+    if (const auto& plan = coord.plan()) {
+      fig.single_predicted = plan->single_request_tokens_per_s();
+      fig.aggregate_predicted = plan->pipeline_tokens_per_s();
+      entry["predicted_tokens_per_s"] = fig.single_predicted;
+      entry["predicted_pipeline_tokens_per_s"] = fig.aggregate_predicted;
+      entry["prediction_error_pct"] = ErrorPct(fig.single, fig.single_predicted);
+      entry["pipeline_prediction_error_pct"] = ErrorPct(fig.aggregate, fig.aggregate_predicted);
+      entry["plan"] = plan->ToJson();
+      if (!json) {
+        std::printf(
+            "  predicted %.1f tokens/s one request (%+.0f%%), %.1f with %d in flight (%+.0f%%)\n",
+            fig.single_predicted, ErrorPct(fig.single, fig.single_predicted),
+            fig.aggregate_predicted, kInFlight.back(),
+            ErrorPct(fig.aggregate, fig.aggregate_predicted));
+      }
+    }
+    out.push_back(entry);
+    summary.push_back(fig);
+  }
+  if (ring && f.workers.empty()) ring->coordinator->Shutdown();
+  const double base = summary.front().single;
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i]["single_vs_first"] = base > 0 ? summary[i].single / base : 0.0;
+    out[i]["aggregate_vs_first_single"] = base > 0 ? summary[i].aggregate / base : 0.0;
+  }
+  if (!json && summary.size() > 1) {
+    std::printf("\n%-20s %12s %8s %10s %7s | %12s %10s %10s %7s\n", "placement", "1 request",
+                "ratio", "predicted", "error",
+                (std::to_string(kInFlight.back()) + " in flight").c_str(), "ratio*", "predicted",
+                "error");
+    for (const PlacementFigures& p : summary) {
+      std::printf("%-20s %12.2f %7.2fx %10.2f %+6.0f%% | %12.2f %9.2fx %10.2f %+6.0f%%\n",
+                  p.label.c_str(), p.single, base > 0 ? p.single / base : 0.0, p.single_predicted,
+                  ErrorPct(p.single, p.single_predicted), p.aggregate,
+                  base > 0 ? p.aggregate / base : 0.0, p.aggregate_predicted,
+                  ErrorPct(p.aggregate, p.aggregate_predicted));
+    }
+    std::printf(
+        "tokens/s; ratios against %s's one-request figure (* aggregate over it); error = "
+        "(predicted - measured) / measured\n",
+        summary.front().label.c_str());
+  }
+  return out;
 }
 
 int RunBench(const BenchFlags& f) {
@@ -112,108 +306,10 @@ int RunBench(const BenchFlags& f) {
 
   const int n_devices = f.workers.empty() ? f.devices : static_cast<int>(f.workers.size());
   if (n_devices > 0) {
-    std::vector<engine::LocalWorkerSpec> specs;
-    for (int i = 0; f.workers.empty() && i < f.devices; ++i) {
-      specs.push_back({"dev" + std::to_string(i), f.threads, "64GiB", ""});
-    }
-    auto cluster = engine::LocalCluster::Start("/proc/self/exe", specs);
-    if (!cluster.ok()) return Fail(cluster.message());
-    engine::ClusterOptions co;
-    co.workers = f.workers.empty() ? cluster->endpoints() : f.workers;
-    co.listen = f.listen;
-    co.shutdown_workers = f.workers.empty();
-    co.placement = f.placement == "even" ? engine::Placement::kEven : engine::Placement::kSolved;
-    co.cuts = f.split;
-    co.n_ctx = n_ctx;
-    co.n_seq = 4;
-    co.n_batch = std::max(1, f.n_prompt);
-    engine::LocalCluster* live = &*cluster;
-    co.liveness = [live] { return live->CheckAlive(); };
-    auto transport = net::MakeZmqTransport();
-    auto coord = engine::Coordinator::Connect(*transport, f.model_path, **model, **tokenizer, co);
-    if (!coord.ok()) return Fail(coord.message());
-    nlohmann::json ring = nlohmann::json::array();
-    uint64_t bytes_before = 0, tokens_before = 0;
-    for (int inflight : {1, 2, 4}) {
-      std::vector<double> agg, single;
-      for (int r = 0; r <= f.reps; ++r) {
-        std::vector<engine::Request> reqs;
-        for (int q = 0; q < inflight; ++q) {
-          runtime::GenerateOptions o;
-          o.n_predict = f.n_gen;
-          o.sampling.temperature = 0.0f;
-          o.ignore_eos = true;
-          reqs.push_back({BenchPrompt(c, f.n_prompt, r * 8 + q), o});
-        }
-        Stopwatch w;
-        auto res = (*coord)->Run(reqs);
-        if (!res.ok()) return Fail(res.message());
-        const double secs = w.Seconds();
-        if (r == 0) continue;
-        size_t generated = 0;
-        for (const auto& x : *res) generated += x.generated_ids.size();
-        agg.push_back(generated / secs);
-        single.push_back((*res)[0].decode_tokens_per_s());
-      }
-      auto stats = (*coord)->CollectStats();
-      if (!stats.ok()) return Fail(stats.message());
-      uint64_t bytes = 0, tokens = 0;
-      for (const auto& s : *stats) {
-        bytes += s.bytes_sent;
-        tokens = std::max<uint64_t>(tokens, s.tokens);
-      }
-      const double per_token = tokens > tokens_before ? static_cast<double>(bytes - bytes_before) /
-                                                            (tokens - tokens_before)
-                                                      : 0.0;
-      bytes_before = bytes;
-      tokens_before = tokens;
-      const Spread a = Summarise(agg), s1 = Summarise(single);
-      ring.push_back({{"in_flight", inflight},
-                      {"aggregate_tokens_per_s", a.median},
-                      {"aggregate_vs_single_device", a.median / tg.median},
-                      {"per_request_decode_tokens_per_s", s1.median},
-                      {"wire_bytes_per_token", per_token}});
-      if (!json) {
-        std::printf(
-            "ring of %d devices, %d in flight: aggregate %.1f tokens/s (%.2fx one device) "
-            "| per request %.1f tokens/s | wire %.0f bytes/token (all links)\n",
-            n_devices, inflight, a.median, a.median / tg.median, s1.median, per_token);
-      }
-    }
-    auto stats = (*coord)->CollectStats();
-    nlohmann::json devs = nlohmann::json::array();
-    if (stats.ok()) {
-      for (size_t i = 0; i < stats->size(); ++i) {
-        const auto& s = (*stats)[i];
-        const auto& d = (*coord)->devices()[i];
-        devs.push_back(
-            {{"name", s.name},
-             {"layers", {d.spec.first_layer(), d.spec.end_layer()}},
-             {"compute_ms", s.compute_us / 1e3},
-             {"send_ms", s.send_us / 1e3},
-             {"wait_ms", s.wait_us / 1e3},
-             {"bytes_sent_per_token", s.tokens ? double(s.bytes_sent) / s.tokens : 0.0}});
-      }
-    }
-    const auto& plan = (*coord)->plan();
-    if (plan && !json) {
-      std::printf("  placement solved: predicted %.1f tokens/s one request, %.1f pipelined\n",
-                  plan->single_request_tokens_per_s(), plan->pipeline_tokens_per_s());
-    }
-    j["ring"] = {{"devices", n_devices},
-                 {"placement", plan ? "solved" : f.split.empty() ? "even" : "split"},
-                 {"predicted_tokens_per_s",
-                  plan ? nlohmann::json(plan->single_request_tokens_per_s()) : nlohmann::json()}, {"runs", ring}, {"per_device", devs}};
-    if (!json) {
-      for (const auto& d : devs) {
-        std::printf(
-            "  %-6s layers [%d, %d) compute %.1f ms, send %.1f ms, wait %.1f ms, %.0f "
-            "bytes/token\n",
-            d["name"].get<std::string>().c_str(), d["layers"][0].get<int>(),
-            d["layers"][1].get<int>(), d["compute_ms"].get<double>(), d["send_ms"].get<double>(),
-            d["wait_ms"].get<double>(), d["bytes_sent_per_token"].get<double>());
-      }
-    }
+    auto runs = BenchRing(f, **model, **tokenizer, n_ctx, tg.median, json);
+    if (!runs.ok()) return Fail(runs.message());
+    j["placements"] = *runs;
+    j["ring"] = runs->front();  // the first placement (the even split unless told otherwise)
   }
   if (json) PrintJson(j);
   return 0;
@@ -240,8 +336,23 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--listen", f->listen, "The coordinator's inbox endpoint (with --workers)");
   cmd->add_option("--split", f->split, "Cut points in half-block units (default: even)")
       ->delimiter(',');
-  cmd->add_option("--placement", f->placement, "Ring placement: solved (default) or even")
-      ->check(CLI::IsMember({"solved", "even"}));
+  cmd->add_option("--placement", f->placements,
+                  "Ring placements to compare, in order (comma-separated; ratios are against the "
+                  "first): even, memory, solved")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"solved", "even", "memory"}));
+  cmd->add_option("--objective", f->objectives,
+                  "Objectives of the solved placement (comma-separated: throughput, latency); "
+                  "each is a separate run")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"throughput", "latency"}));
+  cmd->add_option("--memory-budget", f->memory_budget, "Memory budget of each local worker");
+  cmd->add_option("--profile-seconds", f->profile_seconds,
+                  "Kernel timing per weight type per device when profiling")
+      ->check(CLI::Range(0.05, 60.0));
+  cmd->add_flag("--refresh-profile", f->refresh_profile,
+                "Measure the devices again instead of using their cached profiles");
+  cmd->add_option("--worker-log", f->worker_log, "Append the local workers' logs to this file");
   cmd->add_option("--output-format", f->output_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   cmd->callback([f, &exit_code] { exit_code = RunBench(*f); });

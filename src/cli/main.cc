@@ -7,6 +7,7 @@
 #include "cli/generate_command.h"
 #include "cli/inspect_command.h"
 #include "cli/plan_command.h"
+#include "cli/profile_command.h"
 #include "cli/run_command.h"
 #include "cli/serve_command.h"
 #include "cli/worker_command.h"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   ll::cli::AddServeCommand(app, exit_code);
   ll::cli::AddWorkerCommand(app, exit_code);
   ll::cli::AddPlanCommand(app, exit_code);
+  ll::cli::AddProfileCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

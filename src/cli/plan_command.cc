@@ -4,6 +4,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cli/measured_cluster.h"
 #include "partition/baselines.h"
 #include "partition/milp_solver.h"
 
@@ -13,7 +14,7 @@ namespace {
 struct PlanFlags {
   std::string model_path;
   std::string cluster_path;
-  int devices = 0;
+  RingFlags ring;  // devices to measure when no cluster file is given
   std::string objective = "throughput";
   int64_t n_ctx = 2048;
   int n_seq = 4;
@@ -28,7 +29,8 @@ int Fail(const std::string& m) {
 
 // A baseline as JSON: its figures, or null figures when it cannot be formed or does not fit.
 nlohmann::json BaselineJson(const Result<partition::Plan>& p) {
-  if (!p.ok()) return {{"predicted_tokens_per_s", nullptr}, {"fits", false}, {"reason", p.message()}};
+  if (!p.ok())
+    return {{"predicted_tokens_per_s", nullptr}, {"fits", false}, {"reason", p.message()}};
   nlohmann::json j = p->ToJson();
   if (!p->fits) j["predicted_tokens_per_s"] = nullptr;
   return j;
@@ -68,10 +70,11 @@ void PrintText(const partition::Plan& p, const Result<partition::Plan>& even,
     std::printf("%-3zu %-14s %-22s %-10s %21s %11.2f %9.2f\n", i, s.device_name.c_str(),
                 s.segment.ToString().c_str(), units.c_str(), mem.c_str(), s.compute_ms, s.link_ms);
   }
-  std::printf("predicted: %.2f tokens/s  (one request %.2f tokens/s, latency %.2f ms/token; "
-              "%d in flight %.2f tokens/s, bottleneck %.2f ms)\n",
-              p.predicted_tokens_per_s(), p.single_request_tokens_per_s(), p.latency_ms, p.n_seq,
-              p.pipeline_tokens_per_s(), p.bottleneck_ms);
+  std::printf(
+      "predicted: %.2f tokens/s  (one request %.2f tokens/s, latency %.2f ms/token; "
+      "%d in flight %.2f tokens/s, bottleneck %.2f ms)\n",
+      p.predicted_tokens_per_s(), p.single_request_tokens_per_s(), p.latency_ms, p.n_seq,
+      p.pipeline_tokens_per_s(), p.bottleneck_ms);
   std::printf("baseline even split:          %s\n", BaselineText(even).c_str());
   std::printf("baseline memory-proportional: %s\n", BaselineText(prop).c_str());
   std::printf("solver: CBC, %d columns, %d rows, %s, %.2f s\n", stats.columns, stats.rows,
@@ -81,11 +84,14 @@ void PrintText(const partition::Plan& p, const Result<partition::Plan>& even,
 int RunPlan(const PlanFlags& f) {
   auto objective = partition::ParseObjective(f.objective);
   if (!objective.ok()) return Fail(objective.message());
-  if (f.cluster_path.empty()) {
-    // Measuring this machine for --devices N is not built yet (see docs/placement.md).
-    return Fail("give the devices with --cluster FILE (--devices N needs the device profiler)");
+  const bool live = f.ring.devices > 0 || !f.ring.workers.empty();
+  if (f.cluster_path.empty() == !live) {
+    return Fail("give the devices either as --cluster FILE or as --devices N / --workers A,B,...");
   }
-  auto cluster = partition::Cluster::Load(f.cluster_path);
+  // Live devices are measured now (as `profile` does) with the same context and sequence count
+  // the plan is made for.
+  auto cluster = live ? MeasureCluster(f.model_path, f.ring, f.n_ctx, f.n_seq, 64)
+                      : partition::Cluster::Load(f.cluster_path);
   if (!cluster.ok()) return Fail(cluster.message());
   auto model = model::Model::Load(f.model_path);
   if (!model.ok()) return Fail(model.message());
@@ -127,12 +133,15 @@ int RunPlan(const PlanFlags& f) {
 
 void AddPlanCommand(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<PlanFlags>();
-  CLI::App* cmd = app.add_subcommand("plan", "Place the model on a cluster (MILP, predicted figures)");
-  cmd->add_option("-m,--model", f->model_path, "GGUF model file")->required()->check(CLI::ExistingFile);
+  CLI::App* cmd =
+      app.add_subcommand("plan", "Place the model on a cluster (MILP, predicted figures)");
+  cmd->add_option("-m,--model", f->model_path, "GGUF model file")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--cluster", f->cluster_path, "Cluster file (JSON, docs/placement.md)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--devices", f->devices, "N identical devices profiled on this machine (not yet)")
-      ->check(CLI::Range(1, 8));
+  f->ring.devices = 0;  // none unless asked for
+  f->ring.RegisterDevices(*cmd);
   cmd->add_option("--objective", f->objective, "latency or throughput")
       ->check(CLI::IsMember({"latency", "throughput"}));
   cmd->add_option("--n-ctx", f->n_ctx, "Context positions per sequence (sizes the KV cache)")

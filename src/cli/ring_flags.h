@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,8 +29,13 @@ struct RingFlags {
   std::string placement = "solved";
   std::string objective = "throughput";
   bool ship_weights = false;
+  double profile_seconds = 1.0;
+  bool refresh_profile = false;
 
+  // Every option (run, serve, bench).
   void Register(CLI::App& cmd);
+  // Only the options that say which devices to use and how to profile them (profile, plan).
+  void RegisterDevices(CLI::App& cmd);
 };
 
 // A connected ring. Members are destroyed in reverse order: coordinator, transport, workers.
@@ -39,8 +45,17 @@ struct Ring {
   std::unique_ptr<engine::Coordinator> coordinator;
 };
 
-Result<std::unique_ptr<Ring>> StartRing(const RingFlags& f, const std::string& model_path,
-                                        const model::Model& model,
-                                        const model::Tokenizer& tokenizer, int64_t n_ctx);
+// Connects a new coordinator to the ring's workers (replacing ring.coordinator; the workers
+// stay up), with options from the flags, changed by `adjust` if given.
+Status ConnectRing(Ring& ring, const RingFlags& f, const std::string& model_path,
+                   const model::Model& model, const model::Tokenizer& tokenizer, int64_t n_ctx,
+                   const std::function<void(engine::ClusterOptions&)>& adjust = {});
+
+// Starts the workers (or uses running ones) and connects. `adjust` may change the coordinator's
+// options before it connects (e.g. assign = false).
+Result<std::unique_ptr<Ring>> StartRing(
+    const RingFlags& f, const std::string& model_path, const model::Model& model,
+    const model::Tokenizer& tokenizer, int64_t n_ctx,
+    const std::function<void(engine::ClusterOptions&)>& adjust = {});
 
 }  // namespace ll::cli

@@ -8,6 +8,7 @@
 #include "base/timer.h"
 #include "engine/segment_file.h"
 #include "model/model_hash.h"
+#include "partition/baselines.h"
 #include "partition/costs.h"
 #include "partition/milp_solver.h"
 #include "runtime/segment_cost.h"
@@ -21,9 +22,11 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
                                                           ClusterOptions options) {
   const size_t n = options.workers.size();
   if (n == 0) return Status::Error("no workers given");
-  // Solved placement profiles the workers after the handshake and picks the segments (and which
-  // workers to use, in which order); otherwise the cuts are given or an even split.
-  const bool solve = options.placement == Placement::kSolved && options.cuts.empty() && n > 1;
+  // Solved and memory-proportional placements profile the workers after the handshake and pick
+  // the segments (solved also picks which workers take part, in which order); otherwise the cuts
+  // are given or an even split.
+  const bool solve = options.cuts.empty() && (n > 1 || !options.assign) &&
+                     (options.placement != Placement::kEven || options.profile || !options.assign);
   std::vector<int> cuts = options.cuts;
   if (cuts.empty() && n > 1 && !solve) {
     LL_ASSIGN_OR_RETURN(cuts, runtime::EvenCuts(model.config(), static_cast<int>(n)));
@@ -67,8 +70,11 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     if (!hello) return Status::Error("worker " + c->devices_[i].endpoint + " did not answer Hello");
     c->devices_[i].name = hello->name;
     c->devices_[i].memory_budget_bytes = hello->memory_budget_bytes;
+    c->devices_[i].threads = std::max<uint32_t>(1, hello->threads);
   }
-  if (solve) LL_RETURN_IF_ERROR(c->SolvePlacement());
+  if (solve) LL_RETURN_IF_ERROR(c->ProfileCluster());
+  if (!c->options_.assign) return c;
+  if (solve) LL_RETURN_IF_ERROR(c->PlanPlacement());
   const size_t used = c->devices_.size();
   for (size_t i = 0; i < used; ++i) {
     const DeviceInfo& d = c->devices_[i];
@@ -156,93 +162,207 @@ void Coordinator::Shutdown() {
   for (auto& out : idle_) (void)out->Send(net::Encode({model_hash_, net::Shutdown{}}));
 }
 
-Result<double> Coordinator::PingMs(size_t i, uint32_t down, uint32_t up) {
-  const uint64_t nonce = next_request_id_++;
-  Stopwatch w;
-  LL_RETURN_IF_ERROR(Send(i, net::Ping{nonce, up, std::vector<uint8_t>(down, 0)}));
+const char* PlacementName(Placement p) {
+  switch (p) {
+    case Placement::kEven:
+      return "even";
+    case Placement::kMemory:
+      return "memory";
+    case Placement::kSolved:
+      return "solved";
+  }
+  return "unknown";
+}
+
+Result<Placement> ParsePlacement(const std::string& s) {
+  for (Placement p : {Placement::kEven, Placement::kMemory, Placement::kSolved}) {
+    if (s == PlacementName(p)) return p;
+  }
+  return Status::Error("unknown placement \"" + s + "\" (even, memory or solved)");
+}
+
+template <typename T>
+Result<T> Coordinator::Expect() {
   for (;;) {
     LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
-    if (const auto* err = std::get_if<net::ErrorMsg>(&e.message))
+    if (const auto* err = std::get_if<net::ErrorMsg>(&e.message)) {
       return Status::Error(err->message);
-    if (const auto* pong = std::get_if<net::Pong>(&e.message); pong && pong->nonce == nonce) {
-      return w.Millis();
     }
+    if (const T* m = std::get_if<T>(&e.message)) return *m;
   }
 }
 
-Status Coordinator::SolvePlacement() {
-  // The feed-forward up projection stands for the model's matrices: its type is the bulk of
-  // the weights and its shape is typical.
-  const model::WeightView& probe = model_.weights().layers[0].w_up;
-  cluster_ = partition::Cluster();
-  std::vector<double> rtt(devices_.size()), mbit(devices_.size());
-  for (size_t i = 0; i < devices_.size(); ++i) {
-    DeviceInfo& d = devices_[i];
-    LL_RETURN_IF_ERROR(Send(
-        i, net::ProfileRequest{static_cast<uint32_t>(probe.type), static_cast<uint32_t>(probe.n_in),
-                               static_cast<uint32_t>(probe.n_out),
-                               static_cast<uint32_t>(options_.n_batch)}));
-    net::ProfileReply rates;
-    for (;;) {
-      LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
-      if (const auto* err = std::get_if<net::ErrorMsg>(&e.message))
-        return Status::Error(err->message);
-      if (const auto* r = std::get_if<net::ProfileReply>(&e.message)) {
-        rates = *r;
-        break;
+namespace {
+
+// The matrices of one weight type: their decode FLOPs per token and bytes, and the shape of the
+// largest (the one profiled).
+struct TypeLoad {
+  double flops = 0;
+  double bytes = 0;
+  int64_t n_in = 0, n_out = 0;
+};
+
+std::map<kernels::DType, TypeLoad> MatrixLoads(const model::Model& model) {
+  std::map<kernels::DType, TypeLoad> loads;
+  auto add = [&](const model::WeightView& w) {
+    if (!w.present() || w.n_out <= 1) return;
+    TypeLoad& l = loads[w.type];
+    l.flops += 2.0 * w.n_in * w.n_out;
+    l.bytes += static_cast<double>(w.bytes);
+    if (w.n_in * w.n_out > l.n_in * l.n_out) {
+      l.n_in = w.n_in;
+      l.n_out = w.n_out;
+    }
+  };
+  for (const model::LayerWeights& l : model.weights().layers) {
+    for (const model::WeightView* w :
+         {&l.wq, &l.wk, &l.wv, &l.wqkv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      add(*w);
+    }
+  }
+  add(model.weights().output);
+  return loads;
+}
+
+}  // namespace
+
+Status Coordinator::ProfileCluster() {
+  if (options_.measured) {
+    // Earlier measurements, for the same workers in the same order (checked by name).
+    if (options_.measured->size() != static_cast<int>(devices_.size())) {
+      return Status::Error("the given measurements are for another set of devices");
+    }
+    for (size_t i = 0; i < devices_.size(); ++i) {
+      if (options_.measured->devices[i].name != devices_[i].name) {
+        return Status::Error("the given measurements are for another set of devices");
       }
     }
-    // Round trip: median of five empty probes. Bandwidth: 1 MiB each way, the slower counts.
-    std::vector<double> rtts;
-    for (int k = 0; k < 5; ++k) {
-      LL_ASSIGN_OR_RETURN(double ms, PingMs(i, 0, 0));
-      rtts.push_back(ms);
+    cluster_ = *options_.measured;
+    return Status::Ok();
+  }
+  // Every weight type is timed on the shape of its largest matrix, with as many rows as the
+  // model has bytes of that type (up to 64 MiB), so the caches help the probe no more than they
+  // help the model. A device's rate is the FLOP-weighted harmonic mean over the types: the
+  // time it would take for the model's matrices, divided into their FLOPs.
+  const auto loads = MatrixLoads(model_);
+  constexpr double kMaxProbeBytes = 64.0 * 1048576;
+  auto status = [&](const std::string& line) {
+    if (options_.on_status) options_.on_status(line);
+  };
+  cluster_ = partition::Cluster();
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    DeviceInfo& d = devices_[i];
+    double flops = 0, decode_s = 0, prefill_s = 0, available = 0;
+    for (const auto& [type, load] : loads) {
+      const double row_bytes = load.bytes / (load.flops / (2.0 * load.n_in));
+      const int64_t rows = static_cast<int64_t>(std::clamp(
+          std::min(load.bytes, kMaxProbeBytes) / row_bytes, double(load.n_out), double(1 << 20)));
+      LL_RETURN_IF_ERROR(
+          Send(i, net::ProfileRequest{
+                      static_cast<uint32_t>(type), static_cast<uint32_t>(load.n_in),
+                      static_cast<uint32_t>(rows), static_cast<uint32_t>(options_.n_batch),
+                      static_cast<float>(options_.profile_seconds), options_.refresh_profile}));
+      auto rates = Expect<net::ProfileReply>();
+      if (!rates.ok()) return rates.status().WithContext("profiling " + d.name);
+      if (!(rates->decode_gflops > 0 && rates->prefill_gflops > 0)) {
+        return Status::Error("device " + d.name + " reported a zero compute rate");
+      }
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "profiled %s: %s [%lld x %lld]: decode %.2f GFLOP/s, prefill %.2f GFLOP/s%s",
+                    d.name.c_str(), std::string(kernels::DTypeName(type)).c_str(),
+                    static_cast<long long>(rows), static_cast<long long>(load.n_in),
+                    rates->decode_gflops, rates->prefill_gflops, rates->cached ? " (cached)" : "");
+      status(line);
+      flops += load.flops;
+      decode_s += load.flops / (rates->decode_gflops * 1e9);
+      prefill_s += load.flops / (rates->prefill_gflops * 1e9);
+      available = static_cast<double>(rates->memory_available_bytes);
     }
-    std::sort(rtts.begin(), rtts.end());
-    rtt[i] = rtts[2];
-    constexpr uint32_t kProbe = 1 << 20;
-    LL_ASSIGN_OR_RETURN(double down_ms, PingMs(i, kProbe, 0));
-    LL_ASSIGN_OR_RETURN(double up_ms, PingMs(i, 0, kProbe));
-    const double transfer_ms = std::max({down_ms, up_ms, rtt[i] + 0.05}) - rtt[i];
-    mbit[i] = std::clamp(kProbe * 8.0 / (transfer_ms * 1e3), 1.0, 100000.0);
     partition::DeviceProfile p;
     p.name = d.name;
-    p.memory_budget_bytes = static_cast<double>(
-        rates.memory_available_bytes ? std::min(d.memory_budget_bytes, rates.memory_available_bytes)
-                                     : d.memory_budget_bytes);
-    p.threads = 1;
-    p.decode_gflops = rates.decode_gflops;
-    p.prefill_gflops = rates.prefill_gflops;
+    // The budget the device announced, unless the OS says less is free.
+    p.memory_budget_bytes = static_cast<double>(d.memory_budget_bytes);
+    if (available > 0) p.memory_budget_bytes = std::min(p.memory_budget_bytes, available);
+    p.threads = static_cast<int>(d.threads);
+    p.decode_gflops = decode_s > 0 ? flops / decode_s / 1e9 : 0;
+    p.prefill_gflops = prefill_s > 0 ? flops / prefill_s / 1e9 : 0;
     cluster_.devices.push_back(p);
   }
-  // Devices talk through the same access point as the coordinator (a star, as phones on one
-  // Wi-Fi do): a path between two devices crosses both of their links.
+  // Every pair, measured by one of its two devices over the direct path between them.
   for (size_t a = 0; a < devices_.size(); ++a) {
     for (size_t b = a + 1; b < devices_.size(); ++b) {
-      cluster_.links.push_back(
-          {devices_[a].name, devices_[b].name, std::min(mbit[a], mbit[b]), (rtt[a] + rtt[b]) / 2});
+      const uint64_t nonce = next_request_id_++;
+      LL_RETURN_IF_ERROR(Send(a, net::LinkProbe{nonce, devices_[b].endpoint, devices_[a].endpoint,
+                                                options_.link_probe_bytes, 5}));
+      net::LinkReport r;
+      do {
+        auto got = Expect<net::LinkReport>();
+        if (!got.ok()) {
+          return got.status().WithContext("probing the link " + devices_[a].name + " <-> " +
+                                          devices_[b].name);
+        }
+        r = *got;
+      } while (r.nonce != nonce);
+      char line[256];
+      std::snprintf(line, sizeof line, "probed link %s <-> %s: %.1f / %.1f Mbit/s, rtt %.2f ms",
+                    devices_[a].name.c_str(), devices_[b].name.c_str(), r.send_mbit_s,
+                    r.receive_mbit_s, r.rtt_ms);
+      status(line);
+      // Links are symmetric in the cost model: the slower direction counts.
+      cluster_.links.push_back({devices_[a].name, devices_[b].name,
+                                std::min<double>(r.send_mbit_s, r.receive_mbit_s), r.rtt_ms});
     }
   }
+  return cluster_.Validate();
+}
+
+Status Coordinator::PlanPlacement() {
   partition::CostOptions co;
   co.n_ctx = options_.n_ctx;
   co.n_seq = options_.n_seq;
   co.n_batch = options_.n_batch;
   LL_ASSIGN_OR_RETURN(partition::ModelCosts costs, partition::ComputeCosts(model_, co));
-  partition::SolveOptions so;
-  so.objective = options_.objective;
-  so.n_seq = options_.n_seq;
-  so.time_limit_s = 30;
-  LL_ASSIGN_OR_RETURN(partition::Plan plan, partition::SolveMilp(costs, cluster_, so));
+  partition::Plan plan;
+  switch (options_.placement) {
+    case Placement::kEven: {
+      LL_ASSIGN_OR_RETURN(
+          plan, partition::EvenSplit(costs, cluster_, options_.objective, options_.n_seq));
+      break;
+    }
+    case Placement::kMemory: {
+      LL_ASSIGN_OR_RETURN(plan, partition::MemoryProportionalSplit(
+                                    costs, cluster_, options_.objective, options_.n_seq));
+      break;
+    }
+    case Placement::kSolved: {
+      partition::SolveOptions so;
+      so.objective = options_.objective;
+      so.n_seq = options_.n_seq;
+      so.time_limit_s = 30;
+      LL_ASSIGN_OR_RETURN(plan, partition::SolveMilp(costs, cluster_, so));
+      break;
+    }
+  }
+  // Baselines are not checked against memory when they are built; a plan that does not fit is
+  // refused here with the numbers, as the workers would refuse it.
+  for (const partition::Stage& st : plan.stages) {
+    if (st.memory_bytes > st.budget_bytes) {
+      return Status::Error(std::string(PlacementName(options_.placement)) + " placement puts " +
+                           partition::FormatBytes(st.memory_bytes) + " on " + st.device_name +
+                           ", which has a budget of " + partition::FormatBytes(st.budget_bytes));
+    }
+  }
   // Reorder to the plan's ring; workers it leaves out stay connected but idle.
   std::vector<DeviceInfo> ring;
   std::vector<std::unique_ptr<net::Outbox>> outs;
   std::vector<bool> used(devices_.size(), false);
-  for (const partition::Stage& s : plan.stages) {
-    DeviceInfo d = devices_[s.device];
-    d.spec = s.segment;
+  for (const partition::Stage& st : plan.stages) {
+    DeviceInfo d = devices_[st.device];
+    d.spec = st.segment;
     ring.push_back(d);
-    outs.push_back(std::move(outboxes_[s.device]));
-    used[s.device] = true;
+    outs.push_back(std::move(outboxes_[st.device]));
+    used[st.device] = true;
   }
   for (size_t i = 0; i < devices_.size(); ++i) {
     if (!used[i]) idle_.push_back(std::move(outboxes_[i]));

@@ -26,8 +26,11 @@ namespace ll::engine {
 
 enum class Placement {
   kEven,    // equal layers per worker, in the given order (distributed-llama's split)
+  kMemory,  // layers in proportion to memory budgets (llama.cpp RPC's and exo's split)
   kSolved,  // profile workers and links, solve the MILP (partition/), use its plan
 };
+const char* PlacementName(Placement p);
+Result<Placement> ParsePlacement(const std::string& s);
 
 struct ClusterOptions {
   std::vector<std::string> workers;  // endpoints, in ring order
@@ -51,6 +54,20 @@ struct ClusterOptions {
   bool shutdown_workers = true;
   // Progress of shipping weights: (device name, bytes sent, total bytes).
   std::function<void(const std::string&, uint64_t, uint64_t)> on_progress;
+  // Profile the devices and links even when the placement does not need it (even split), so
+  // plan() carries predictions to compare with measurements. Solved and memory-proportional
+  // placements always profile.
+  bool profile = false;
+  double profile_seconds = 1.0;  // kernel timing per weight type per device
+  bool refresh_profile = false;  // ignore the workers' cached profiles
+  uint32_t link_probe_bytes = 1u << 20;
+  // Measurements of these same workers from an earlier coordinator: used instead of profiling
+  // again (a benchmark comparing placements on one set of figures).
+  std::optional<partition::Cluster> measured;
+  // Connect, profile and plan, but assign nothing (the `profile` and `plan` commands).
+  bool assign = true;
+  // Progress of profiling, one line per step ("profiling phone: q4_0 ...").
+  std::function<void(const std::string&)> on_status;
 };
 
 struct DeviceInfo {
@@ -58,6 +75,7 @@ struct DeviceInfo {
   std::string name;
   runtime::SegmentSpec spec;
   uint64_t memory_budget_bytes = 0;
+  uint32_t threads = 1;
   uint64_t weight_bytes = 0, kv_bytes = 0;
   uint64_t weights_sent_bytes = 0;  // segment file bytes shipped (0: mapped or cached)
 };
@@ -95,11 +113,15 @@ class Coordinator {
               ClusterOptions o)
       : transport_(t), model_(m), tokenizer_(tok), options_(std::move(o)) {}
   Status Send(size_t worker, net::Message m);
-  // Profiles every worker (kernels on the model's shapes, link round trip and bandwidth to this
-  // coordinator), solves the placement, and reorders devices_/outboxes_ to the plan's ring.
-  Status SolvePlacement();
-  // One probe round trip to worker i carrying `down` bytes there and `up` bytes back: ms.
-  Result<double> PingMs(size_t i, uint32_t down, uint32_t up);
+  // Profiles every worker (its kernels on each weight type of the model, its memory) and every
+  // pair of workers (round trip and bandwidth, measured by one of them) into cluster_.
+  Status ProfileCluster();
+  // Makes plan_ from cluster_ for the placement option and reorders devices_/outboxes_ to its
+  // ring (workers it leaves out stay connected but idle).
+  Status PlanPlacement();
+  // Waits for a message of type T; an ErrorMsg is returned as an error, others are skipped.
+  template <typename T>
+  Result<T> Expect();
   // Streams a segment file to worker i after it asked for it, a few chunks ahead of its acks.
   Status ShipWeights(size_t i, const std::vector<uint8_t>& file);
   // Waits for the next message (any type); errors on timeout or liveness failure.

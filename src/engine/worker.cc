@@ -1,5 +1,6 @@
 #include "engine/worker.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -30,6 +31,12 @@ Result<std::unique_ptr<Worker>> Worker::Create(net::Transport& transport, Worker
 
 Status Worker::Run() {
   while (running_) {
+    if (!deferred_.empty()) {
+      std::vector<uint8_t> bytes = std::move(deferred_.front());
+      deferred_.pop_front();
+      Handle(bytes);
+      continue;
+    }
     Stopwatch idle;
     LL_ASSIGN_OR_RETURN(auto msg, inbox_->Receive(1000));
     stats_.wait_us += static_cast<uint64_t>(idle.Seconds() * 1e6);
@@ -80,24 +87,17 @@ void Worker::Handle(const std::vector<uint8_t>& bytes) {
       active_.erase(id);
       break;
     }
-    case net::MessageType::kProfileRequest: {
-      const auto& p = std::get<net::ProfileRequest>(e.message);
-      auto rates = partition::MeasureDeviceRates(pool_, static_cast<kernels::DType>(p.dtype),
-                                                 p.n_in, p.n_out, p.n_batch);
-      if (!rates.ok()) {
-        Refuse(rates.message());
-        break;
-      }
-      Reply(net::ProfileReply{static_cast<float>(rates->decode_gflops),
-                              static_cast<float>(rates->prefill_gflops),
-                              partition::AvailableMemoryBytes()});
+    case net::MessageType::kProfileRequest:
+      OnProfileRequest(std::get<net::ProfileRequest>(e.message));
       break;
-    }
-    case net::MessageType::kPing: {
-      const auto& p = std::get<net::Ping>(e.message);
-      Reply(net::Pong{p.nonce, std::vector<uint8_t>(p.reply_bytes, 0)});
+    case net::MessageType::kPing:
+      OnPing(std::get<net::Ping>(e.message));
       break;
-    }
+    case net::MessageType::kLinkProbe:
+      OnLinkProbe(std::get<net::LinkProbe>(e.message));
+      break;
+    case net::MessageType::kPong:
+      break;  // a late answer to a probe that already timed out
     case net::MessageType::kStatsRequest:
       Reply(stats_);
       break;
@@ -107,6 +107,104 @@ void Worker::Handle(const std::vector<uint8_t>& bytes) {
     default:
       Refuse(std::string("unexpected message type ") + net::MessageTypeName(type));
   }
+}
+
+void Worker::OnProfileRequest(const net::ProfileRequest& m) {
+  partition::ProfileKey key{static_cast<kernels::DType>(m.dtype), m.n_in, m.n_out, m.n_batch,
+                            options_.threads};
+  bool cached = false;
+  auto rates =
+      partition::CachedDeviceRates(pool_, options_.cache_dir, key, m.seconds, m.refresh, &cached);
+  if (!rates.ok()) {
+    Refuse(rates.message());
+    return;
+  }
+  Reply(net::ProfileReply{static_cast<float>(rates->decode_gflops),
+                          static_cast<float>(rates->prefill_gflops),
+                          partition::AvailableMemoryBytes(), cached});
+}
+
+net::Outbox* Worker::PeerOutbox(const std::string& endpoint) {
+  auto it = peers_.find(endpoint);
+  if (it != peers_.end()) return it->second.get();
+  auto out = transport_.Connect(endpoint);
+  if (!out.ok()) {
+    std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), out.message().c_str());
+    return nullptr;
+  }
+  return peers_.emplace(endpoint, std::move(*out)).first->second.get();
+}
+
+void Worker::OnPing(const net::Ping& m) {
+  net::Pong pong{m.nonce, std::vector<uint8_t>(m.reply_bytes, 0)};
+  if (m.reply_to.empty()) {
+    Reply(std::move(pong));
+    return;
+  }
+  net::Outbox* out = PeerOutbox(m.reply_to);
+  if (!out) return;
+  Status s = out->Send(net::Encode({model_hash_, std::move(pong)}));
+  if (!s.ok()) std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), s.message().c_str());
+}
+
+bool Worker::AwaitPong(uint64_t nonce, int timeout_ms) {
+  Stopwatch waited;
+  while (waited.Millis() < timeout_ms) {
+    auto msg = inbox_->Receive(50);
+    if (!msg.ok()) return false;
+    if (!*msg) continue;
+    auto e = net::Decode(**msg);
+    if (e.ok()) {
+      if (const auto* pong = std::get_if<net::Pong>(&e->message)) {
+        if (pong->nonce == nonce) return true;
+        continue;  // an answer to an earlier, timed-out probe
+      }
+    }
+    deferred_.push_back(std::move(**msg));
+  }
+  return false;
+}
+
+void Worker::OnLinkProbe(const net::LinkProbe& m) {
+  net::Outbox* out = PeerOutbox(m.target);
+  if (!out) {
+    Refuse("cannot connect to " + m.target + " to probe the link");
+    return;
+  }
+  constexpr int kTimeoutMs = 20000;
+  // One probe: sends `down` bytes, asks for `up` bytes back; the round trip in ms, or < 0.
+  auto round_trip = [&](uint32_t down, uint32_t up) -> double {
+    const uint64_t nonce = (next_nonce_++ << 8) | 0x5A;
+    Stopwatch w;
+    Status s = out->Send(
+        net::Encode({model_hash_, net::Ping{nonce, up, std::vector<uint8_t>(down, 0), m.self}}));
+    if (!s.ok() || !AwaitPong(nonce, kTimeoutMs)) return -1;
+    return w.Millis();
+  };
+  std::vector<double> rtts;
+  for (uint32_t k = 0; k < m.rounds; ++k) {
+    const double ms = round_trip(0, 0);
+    if (ms < 0) {
+      Refuse("no answer from " + m.target + " within " + std::to_string(kTimeoutMs / 1000) + " s");
+      return;
+    }
+    rtts.push_back(ms);
+  }
+  std::sort(rtts.begin(), rtts.end());
+  const double rtt = rtts[rtts.size() / 2];
+  const double send_ms = round_trip(m.probe_bytes, 0), receive_ms = round_trip(0, m.probe_bytes);
+  if (send_ms < 0 || receive_ms < 0) {
+    Refuse("bandwidth probe to " + m.target + " got no answer");
+    return;
+  }
+  // Transfer time is what the payload added to an empty round trip; a floor of 10 us keeps a
+  // loopback link from reading as infinitely fast.
+  auto mbit = [&](double ms) {
+    const double transfer_ms = std::max(ms - rtt, 0.01);
+    return std::clamp(m.probe_bytes * 8.0 / (transfer_ms * 1e3), 0.001, 1e6);
+  };
+  Reply(net::LinkReport{m.nonce, static_cast<float>(rtt), static_cast<float>(mbit(send_ms)),
+                        static_cast<float>(mbit(receive_ms))});
 }
 
 void Worker::OnHello(const net::Hello& m) {

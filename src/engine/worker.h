@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -50,6 +51,15 @@ class Worker {
   bool LoadSegmentFile(const std::string& path, uint64_t expected_hash);
   void OnWeightsChunk(const net::WeightsChunk& c);
   void OnForward(uint64_t hash, net::Forward& m);
+  void OnProfileRequest(const net::ProfileRequest& m);
+  void OnPing(const net::Ping& m);
+  // Measures the link to another device (round trip, both directions' bandwidth) and reports
+  // it; messages that arrive meanwhile are kept in deferred_ and handled afterwards.
+  void OnLinkProbe(const net::LinkProbe& m);
+  // Waits for the Pong with `nonce` (other messages are deferred): false on timeout.
+  bool AwaitPong(uint64_t nonce, int timeout_ms);
+  // A connection to another device's (or a prober's) endpoint, opened once and kept.
+  net::Outbox* PeerOutbox(const std::string& endpoint);
   void Reply(net::Message m);
   void Refuse(const std::string& why, uint64_t request = 0);
 
@@ -88,6 +98,9 @@ class Worker {
     uint64_t received = 0;
   };
   std::unique_ptr<Receiving> receiving_;
+  std::map<std::string, std::unique_ptr<net::Outbox>> peers_;  // see PeerOutbox
+  std::deque<std::vector<uint8_t>> deferred_;  // arrived during a link probe, not yet handled
+  uint64_t next_nonce_ = 1;
   bool running_ = true;
 };
 

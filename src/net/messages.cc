@@ -148,17 +148,34 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U32(x.n_in);
                    w.U32(x.n_out);
                    w.U32(x.n_batch);
+                   w.F32(x.seconds);
+                   w.U8(x.refresh ? 1 : 0);
                  },
                  [&](const ProfileReply& x) {
                    w.F32(x.decode_gflops);
                    w.F32(x.prefill_gflops);
                    w.U64(x.memory_available_bytes);
+                   w.U8(x.cached ? 1 : 0);
                  },
                  [&](const Ping& x) {
                    w.U64(x.nonce);
                    w.U32(x.reply_bytes);
                    w.U32(static_cast<uint32_t>(x.payload.size()));
                    w.Bytes(x.payload);
+                   w.Str(x.reply_to);
+                 },
+                 [&](const LinkProbe& x) {
+                   w.U64(x.nonce);
+                   w.Str(x.target);
+                   w.Str(x.self);
+                   w.U32(x.probe_bytes);
+                   w.U32(x.rounds);
+                 },
+                 [&](const LinkReport& x) {
+                   w.U64(x.nonce);
+                   w.F32(x.rtt_ms);
+                   w.F32(x.send_mbit_s);
+                   w.F32(x.receive_mbit_s);
                  },
                  [&](const Pong& x) {
                    w.U64(x.nonce);
@@ -331,6 +348,9 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.n_in = r.U32("n_in");
       x.n_out = r.U32("n_out");
       x.n_batch = r.U32("n_batch");
+      x.seconds = r.F32("seconds");
+      x.refresh = r.U8("refresh") != 0;
+      if (r.ok() && !(x.seconds > 0.0f && x.seconds <= 60.0f)) r.Fail("seconds not in (0, 60]");
       m = x;
       break;
     }
@@ -339,6 +359,7 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.decode_gflops = r.F32("decode_gflops");
       x.prefill_gflops = r.F32("prefill_gflops");
       x.memory_available_bytes = r.U64("memory_available_bytes");
+      x.cached = r.U8("cached") != 0;
       m = x;
       break;
     }
@@ -348,7 +369,34 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.reply_bytes = r.U32("reply_bytes");
       if (r.ok() && x.reply_bytes > (64u << 20)) r.Fail("reply_bytes above 64 MiB");
       x.payload = r.RawBytes(r.U32("payload length"), "payload");
+      x.reply_to = r.Str("reply_to", kMaxEndpoint);
       m = std::move(x);
+      break;
+    }
+    case MessageType::kLinkProbe: {
+      LinkProbe x;
+      x.nonce = r.U64("nonce");
+      x.target = r.Str("target", kMaxEndpoint);
+      x.self = r.Str("self", kMaxEndpoint);
+      x.probe_bytes = r.U32("probe_bytes");
+      x.rounds = r.U32("rounds");
+      if (r.ok() && x.probe_bytes > (64u << 20)) r.Fail("probe_bytes above 64 MiB");
+      if (r.ok() && (x.rounds < 1 || x.rounds > 100)) r.Fail("rounds not in [1, 100]");
+      if (r.ok() && (x.target.empty() || x.self.empty())) r.Fail("empty target or self endpoint");
+      m = std::move(x);
+      break;
+    }
+    case MessageType::kLinkReport: {
+      LinkReport x;
+      x.nonce = r.U64("nonce");
+      x.rtt_ms = r.F32("rtt_ms");
+      x.send_mbit_s = r.F32("send_mbit_s");
+      x.receive_mbit_s = r.F32("receive_mbit_s");
+      if (r.ok() && !(x.rtt_ms >= 0.0f && x.send_mbit_s > 0.0f && x.receive_mbit_s > 0.0f &&
+                      x.rtt_ms < 1e6f && x.send_mbit_s < 1e9f && x.receive_mbit_s < 1e9f)) {
+        r.Fail("link figures out of range");
+      }
+      m = x;
       break;
     }
     case MessageType::kPong: {
@@ -403,6 +451,10 @@ const char* MessageTypeName(MessageType t) {
       return "Ping";
     case MessageType::kPong:
       return "Pong";
+    case MessageType::kLinkProbe:
+      return "LinkProbe";
+    case MessageType::kLinkReport:
+      return "LinkReport";
   }
   return "Unknown";
 }
@@ -473,7 +525,7 @@ Result<Envelope> Decode(std::span<const uint8_t> bytes) {
     return Status::Error("body length field says " + std::to_string(length) + " bytes but " +
                          std::to_string(bytes.size() - kHeaderBytes) + " arrived");
   }
-  if (type < 1 || type > static_cast<uint16_t>(MessageType::kPong)) {
+  if (type < 1 || type > static_cast<uint16_t>(MessageType::kLinkReport)) {
     return Status::Error("unknown message type " + std::to_string(type));
   }
   Reader r(bytes.subspan(kHeaderBytes));

@@ -1,4 +1,4 @@
-// The LinguaLinked wire protocol, version 1 (specified in docs/wire-protocol.md): message types,
+// The LinguaLinked wire protocol, version 3 (specified in docs/wire-protocol.md): message types,
 // their fields, and encode/decode functions. Decoding validates every field (lengths, ranges,
 // counts against the bytes present) and returns a Status naming what is wrong; it never reads
 // out of bounds. Pure functions, thread-safe.
@@ -15,7 +15,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 2;
+constexpr uint16_t kProtocolVersion = 3;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -41,6 +41,8 @@ enum class MessageType : uint16_t {
   kProfileReply = 15,
   kPing = 16,
   kPong = 17,
+  kLinkProbe = 18,
+  kLinkReport = 19,
 };
 
 // How a Forward carries the residual stream. f32 is exact (the default); f16 and q8_0 (blocks of
@@ -160,24 +162,47 @@ struct WeightsAck {
 struct ProfileRequest {
   uint32_t dtype = 0;  // kernels::DType id
   uint32_t n_in = 0, n_out = 0, n_batch = 0;
+  float seconds = 1.0f;  // measuring time, (0, 60]
+  bool refresh = false;  // measure even if the worker has a cached profile for this shape
 };
 
 struct ProfileReply {
   float decode_gflops = 0, prefill_gflops = 0;
   uint64_t memory_available_bytes = 0;  // what the OS reports
+  bool cached = false;                  // the rates come from the worker's profile cache
 };
 
-// Link probe: the worker answers a Ping with a Pong carrying reply_bytes of payload, so the
-// coordinator measures round trips and both directions' bandwidth.
+// Link probe: the receiver answers a Ping with a Pong carrying reply_bytes of payload, so the
+// sender measures round trips and both directions' bandwidth. reply_to empty: answer on the
+// connection to the coordinator; otherwise connect to reply_to (a device probing a device).
 struct Ping {
   uint64_t nonce = 0;
   uint32_t reply_bytes = 0;
   std::vector<uint8_t> payload;
+  std::string reply_to;
 };
 
 struct Pong {
   uint64_t nonce = 0;
   std::vector<uint8_t> payload;
+};
+
+// The coordinator asks device A to measure its link to device B directly: A pings `target` with
+// `rounds` empty Pings (round trip) and one Ping of `probe_bytes` each way (bandwidth), asking
+// for the answers at `self` (A's endpoint as the ring knows it), and sends a LinkReport back.
+struct LinkProbe {
+  uint64_t nonce = 0;
+  std::string target;
+  std::string self;
+  uint32_t probe_bytes = 1u << 20;  // <= 64 MiB
+  uint32_t rounds = 5;              // 1..100
+};
+
+struct LinkReport {
+  uint64_t nonce = 0;
+  float rtt_ms = 0;          // median of the empty round trips
+  float send_mbit_s = 0;     // A -> B
+  float receive_mbit_s = 0;  // B -> A
 };
 
 struct ErrorMsg {
@@ -187,7 +212,7 @@ struct ErrorMsg {
 
 using Message = std::variant<Hello, HelloAck, Assign, AssignAck, Forward, Token, EndRequest,
                              StatsRequest, Stats, Shutdown, ErrorMsg, WeightsChunk, WeightsAck,
-                             ProfileRequest, ProfileReply, Ping, Pong>;
+                             ProfileRequest, ProfileReply, Ping, Pong, LinkProbe, LinkReport>;
 
 struct Envelope {
   uint64_t model_hash = 0;  // 0 only on Hello-phase and control messages

@@ -48,10 +48,12 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
       AssignAck{false, true, "too big", 1, 2},
       WeightsChunk{4, 10, {1, 2, 3}},
       WeightsAck{7},
-      ProfileRequest{2, 64, 128, 16},
-      ProfileReply{1.5f, 9.0f, 1u << 30},
-      Ping{1, 100, {1, 2}},
+      ProfileRequest{2, 64, 128, 16, 1.5f, true},
+      ProfileReply{1.5f, 9.0f, 1u << 30, true},
+      Ping{1, 100, {1, 2}, "tcp://10.0.0.2:5555"},
       Pong{1, {3}},
+      LinkProbe{4, "tcp://b:1", "tcp://a:1", 1u << 20, 5},
+      LinkReport{4, 2.5f, 20.0f, 19.5f},
       Token{5, 42, true, {0.5f, 1.5f}},
       EndRequest{5},
       StatsRequest{},
@@ -63,6 +65,29 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
     ASSERT_TRUE(e.ok()) << MessageTypeName(TypeOf(m)) << ": " << e.message();
     EXPECT_EQ(TypeOf(e->message), TypeOf(m));
   }
+}
+
+TEST(MessagesTest, LinkProbeFieldsRoundTripAndAreChecked) {
+  auto e = Decode(Encode({0, LinkProbe{7, "tcp://b:2", "tcp://a:1", 4096, 3}}));
+  ASSERT_TRUE(e.ok()) << e.message();
+  const auto& p = std::get<LinkProbe>(e->message);
+  EXPECT_EQ(p.target, "tcp://b:2");
+  EXPECT_EQ(p.self, "tcp://a:1");
+  EXPECT_EQ(p.probe_bytes, 4096u);
+  EXPECT_EQ(p.rounds, 3u);
+  EXPECT_NE(
+      Decode(Encode({0, LinkProbe{7, "tcp://b:2", "tcp://a:1", 4096, 0}})).message().find("rounds"),
+      std::string::npos);
+  EXPECT_NE(Decode(Encode({0, LinkProbe{7, "", "tcp://a:1", 4096, 3}})).message().find("empty"),
+            std::string::npos);
+  EXPECT_NE(Decode(Encode({0, LinkReport{7, 1.0f, -3.0f, 5.0f}})).message().find("link figures"),
+            std::string::npos);
+  auto ping = Decode(Encode({0, Ping{3, 0, {}, "tcp://a:1"}}));
+  ASSERT_TRUE(ping.ok()) << ping.message();
+  EXPECT_EQ(std::get<Ping>(ping->message).reply_to, "tcp://a:1");
+  EXPECT_NE(
+      Decode(Encode({0, ProfileRequest{2, 64, 128, 16, 0.0f, false}})).message().find("seconds"),
+      std::string::npos);
 }
 
 TEST(MessagesTest, LossyEncodingsCarryPackedBytes) {

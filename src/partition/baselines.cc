@@ -18,8 +18,8 @@ int PlacementIndex(const ModelCosts& costs, int u) {
 
 // A plan from model-unit cuts (n-1 of them) over devices 0..n-1: embedding with the first stage,
 // head with the last. Stages that end up empty are dropped with their device.
-Plan FromModelCuts(const ModelCosts& costs, const Cluster& cluster, const std::vector<int>& model_cuts,
-                   Objective objective, int n_seq) {
+Plan FromModelCuts(const ModelCosts& costs, const Cluster& cluster,
+                   const std::vector<int>& model_cuts, Objective objective, int n_seq) {
   const int n_units = static_cast<int>(costs.units.size());
   std::vector<int> order, cuts{0};
   for (int d = 0; d < cluster.size(); ++d) {
@@ -33,7 +33,8 @@ Plan FromModelCuts(const ModelCosts& costs, const Cluster& cluster, const std::v
 
 }  // namespace
 
-Result<Plan> EvenSplit(const ModelCosts& costs, const Cluster& cluster, Objective objective, int n_seq) {
+Result<Plan> EvenSplit(const ModelCosts& costs, const Cluster& cluster, Objective objective,
+                       int n_seq) {
   model::ModelConfig c;
   c.n_layer = costs.n_model_units / 2;
   LL_ASSIGN_OR_RETURN(std::vector<int> cuts, runtime::EvenCuts(c, cluster.size()));

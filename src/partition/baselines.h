@@ -11,7 +11,8 @@
 
 namespace ll::partition {
 
-Result<Plan> EvenSplit(const ModelCosts& costs, const Cluster& cluster, Objective objective, int n_seq);
+Result<Plan> EvenSplit(const ModelCosts& costs, const Cluster& cluster, Objective objective,
+                       int n_seq);
 Result<Plan> MemoryProportionalSplit(const ModelCosts& costs, const Cluster& cluster,
                                      Objective objective, int n_seq);
 

@@ -19,12 +19,13 @@ Status ReadNumber(const json& obj, const std::string& where, const char* key, bo
   }
   const json& v = obj.at(key);
   if (!v.is_number()) {
-    return Status::Error(std::string(where).append(": \"").append(key).append("\" must be a number"));
+    return Status::Error(
+        std::string(where).append(": \"").append(key).append("\" must be a number"));
   }
   out = v.get<double>();
   if (!std::isfinite(out) || out < 0) {
-    return Status::Error(std::string(where).append(": \"").append(key).append("\" must be >= 0, got ") +
-                         v.dump());
+    return Status::Error(
+        std::string(where).append(": \"").append(key).append("\" must be >= 0, got ") + v.dump());
   }
   return Status::Ok();
 }
@@ -35,7 +36,8 @@ Result<LinkProfile> ReadLink(const json& j, const std::string& where, bool named
   if (named) {
     for (const char* key : {"a", "b"}) {
       if (!j.contains(key) || !j.at(key).is_string()) {
-        return Status::Error(std::string(where).append(": missing string field \"").append(key).append("\""));
+        return Status::Error(
+            std::string(where).append(": missing string field \"").append(key).append("\""));
       }
     }
     l.a = j.at("a").get<std::string>();
@@ -66,7 +68,8 @@ Status Cluster::Validate() const {
     if (!names.insert(d.name).second) return Status::Error(where + " appears twice");
     if (!(d.decode_gflops > 0)) return Status::Error(where + ": decode_gflops must be > 0");
     if (!(d.prefill_gflops > 0)) return Status::Error(where + ": prefill_gflops must be > 0");
-    if (!(d.memory_budget_bytes >= 0)) return Status::Error(where + ": memory_budget_bytes must be >= 0");
+    if (!(d.memory_budget_bytes >= 0))
+      return Status::Error(where + ": memory_budget_bytes must be >= 0");
     if (d.threads < 1) return Status::Error(where + ": threads must be >= 1");
   }
   auto check_link = [](const LinkProfile& l, const std::string& where) {
@@ -120,7 +123,8 @@ Result<Cluster> Cluster::FromJson(const json& j) {
     if (!j.at("links").is_array()) return Status::Error("\"links\" must be an array");
     index = 0;
     for (const json& l : j.at("links")) {
-      LL_ASSIGN_OR_RETURN(LinkProfile p, ReadLink(l, "links[" + std::to_string(index++) + "]", true));
+      LL_ASSIGN_OR_RETURN(LinkProfile p,
+                          ReadLink(l, "links[" + std::to_string(index++) + "]", true));
       c.links.push_back(p);
     }
   }

@@ -27,7 +27,9 @@ struct LinkProfile {
   double rtt_ms = 0;            // round-trip time
 
   // One-way time for `bytes`: transfer plus half a round trip, in ms.
-  double TransferMs(double bytes) const { return bytes * 8.0 / (bandwidth_mbit_s * 1e3) + rtt_ms / 2; }
+  double TransferMs(double bytes) const {
+    return bytes * 8.0 / (bandwidth_mbit_s * 1e3) + rtt_ms / 2;
+  }
 };
 
 class Cluster {

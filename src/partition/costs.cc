@@ -47,13 +47,15 @@ double ModelCosts::total_memory_bytes() const {
   return m;
 }
 
-ModelCosts CostsFromConfig(const model::ModelConfig& c, const std::vector<double>& unit_weight_bytes,
-                           double embed_bytes, double head_bytes, const CostOptions& o) {
+ModelCosts CostsFromConfig(const model::ModelConfig& c,
+                           const std::vector<double>& unit_weight_bytes, double embed_bytes,
+                           double head_bytes, const CostOptions& o) {
   ModelCosts costs;
   costs.n_model_units = static_cast<int>(2 * c.n_layer);
   costs.activation_bytes_per_token = 4.0 * static_cast<double>(c.n_embd);
   costs.work_bytes_per_stage = WorkBytes(c, o);
-  const int64_t t = o.attention_context > 0 ? o.attention_context : std::max<int64_t>(1, o.n_ctx / 2);
+  const int64_t t =
+      o.attention_context > 0 ? o.attention_context : std::max<int64_t>(1, o.n_ctx / 2);
   const double kv_per_layer = static_cast<double>(c.kv_values_per_token_layer()) * sizeof(float) *
                               static_cast<double>(o.n_ctx) * o.n_seq;
 
@@ -101,10 +103,12 @@ Result<ModelCosts> ComputeCosts(const model::Model& model, const CostOptions& o)
     units.push_back(static_cast<double>(L.attention_bytes()));
     units.push_back(static_cast<double>(L.ffn_bytes()));
   }
-  const double embed = static_cast<double>(w.token_embd.bytes + w.embd_norm.bytes + w.embd_norm_b.bytes);
+  const double embed =
+      static_cast<double>(w.token_embd.bytes + w.embd_norm.bytes + w.embd_norm_b.bytes);
   // A tied output matrix is counted on the head's device too: exact whenever the head and the
   // embedding are on different devices, and an overestimate by the embedding's size otherwise.
-  const double head = static_cast<double>(w.output_norm.bytes + w.output_norm_b.bytes + w.output.bytes);
+  const double head =
+      static_cast<double>(w.output_norm.bytes + w.output_norm_b.bytes + w.output.bytes);
   return CostsFromConfig(c, units, embed, head, o);
 }
 

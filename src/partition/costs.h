@@ -23,10 +23,10 @@ struct UnitCost {
   bool head = false;   // final norm + output matrix (always the last placement unit)
   int unit_begin = 0;  // model half-block units [unit_begin, unit_end); empty for embed/head
   int unit_end = 0;
-  double weight_bytes = 0;         // bytes of weights mapped by the device
-  double kv_bytes = 0;             // KV cache for n_ctx positions x n_seq sequences
-  double extra_bytes = 0;          // buffers owned by this unit (logits of the head)
-  double flops_per_token = 0;      // decode FLOPs for one token (see costs.cc for the formula)
+  double weight_bytes = 0;     // bytes of weights mapped by the device
+  double kv_bytes = 0;         // KV cache for n_ctx positions x n_seq sequences
+  double extra_bytes = 0;      // buffers owned by this unit (logits of the head)
+  double flops_per_token = 0;  // decode FLOPs for one token (see costs.cc for the formula)
   double memory_bytes() const { return weight_bytes + kv_bytes + extra_bytes; }
 };
 
@@ -43,11 +43,11 @@ struct CostOptions {
 };
 
 struct ModelCosts {
-  std::vector<UnitCost> units;             // placement units in model order: embed, ..., head
-  int n_model_units = 0;                   // 2 * n_layer
-  double activation_bytes_per_token = 0;   // residual stream crossing a cut: n_embd * 4
-  double token_bytes = 4;                  // a token id (into the first stage, back from the last)
-  double work_bytes_per_stage = 0;         // activation/scratch buffers every stage allocates
+  std::vector<UnitCost> units;            // placement units in model order: embed, ..., head
+  int n_model_units = 0;                  // 2 * n_layer
+  double activation_bytes_per_token = 0;  // residual stream crossing a cut: n_embd * 4
+  double token_bytes = 4;                 // a token id (into the first stage, back from the last)
+  double work_bytes_per_stage = 0;        // activation/scratch buffers every stage allocates
   double total_flops_per_token() const;
   // Everything the model needs if held by one device (one set of work buffers).
   double total_memory_bytes() const;
@@ -58,7 +58,8 @@ Result<ModelCosts> ComputeCosts(const model::Model& model, const CostOptions& op
 
 // The same arithmetic from a config and per-unit weight bytes (attention half, FFN half for
 // each layer; embedding; head), for tests and for models that are not opened.
-ModelCosts CostsFromConfig(const model::ModelConfig& c, const std::vector<double>& unit_weight_bytes,
-                           double embed_bytes, double head_bytes, const CostOptions& options);
+ModelCosts CostsFromConfig(const model::ModelConfig& c,
+                           const std::vector<double>& unit_weight_bytes, double embed_bytes,
+                           double head_bytes, const CostOptions& options);
 
 }  // namespace ll::partition

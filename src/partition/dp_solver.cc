@@ -15,7 +15,8 @@ Result<Plan> SolveDpFixedOrder(const ModelCosts& costs, const Cluster& cluster,
                                const std::vector<int>& order, Objective objective, int n_seq) {
   const int n = static_cast<int>(costs.units.size());
   const int m = static_cast<int>(order.size());
-  if (m < 1 || m > n) return Status::Error("the device order must have 1 to " + std::to_string(n) + " devices");
+  if (m < 1 || m > n)
+    return Status::Error("the device order must have 1 to " + std::to_string(n) + " devices");
   std::vector<double> flops(n + 1, 0), mem(n + 1, 0);  // prefix sums over placement units
   for (int u = 0; u < n; ++u) {
     flops[u + 1] = flops[u] + costs.units[u].flops_per_token;
@@ -24,8 +25,10 @@ Result<Plan> SolveDpFixedOrder(const ModelCosts& costs, const Cluster& cluster,
   // Outgoing hop of stage j (fixed by the order).
   std::vector<double> link(m, 0);
   for (int j = 0; m > 1 && j < m; ++j) {
-    link[j] = j + 1 < m ? cluster.Link(order[j], order[j + 1]).TransferMs(costs.activation_bytes_per_token)
-                        : cluster.Link(order[j], order[0]).TransferMs(costs.token_bytes);
+    link[j] =
+        j + 1 < m
+            ? cluster.Link(order[j], order[j + 1]).TransferMs(costs.activation_bytes_per_token)
+            : cluster.Link(order[j], order[0]).TransferMs(costs.token_bytes);
   }
   // best[j][b]: optimum for units [0, b) on the first j devices; from[j][b]: the cut before.
   std::vector<std::vector<double>> best(m + 1, std::vector<double>(n + 1, kInf));
@@ -85,17 +88,19 @@ std::string InfeasibleMessage(const ModelCosts& costs, const Cluster& cluster) {
   // Lower bound on what any plan needs: all units plus one set of work buffers.
   const double needed = costs.total_memory_bytes();
   if (needed > budget) {
-    return "needs " + FormatBytes(needed - budget) + " more memory across the devices (the model needs at least " +
-           FormatBytes(needed) + ", the " + std::to_string(cluster.size()) + " devices have " +
-           FormatBytes(budget) + ")";
+    return "needs " + FormatBytes(needed - budget) +
+           " more memory across the devices (the model needs at least " + FormatBytes(needed) +
+           ", the " + std::to_string(cluster.size()) + " devices have " + FormatBytes(budget) + ")";
   }
   for (const UnitCost& u : costs.units) {
     const double piece = u.memory_bytes() + costs.work_bytes_per_stage;
     if (piece > largest) {
-      const std::string what = u.embed ? "the embedding" : u.head ? "the output head"
-                                       : "unit " + std::to_string(u.unit_begin);
-      return what + " needs " + FormatBytes(piece) + " with work buffers, " + FormatBytes(piece - largest) +
-             " more than the largest device (" + largest_name + ", " + FormatBytes(largest) + ")";
+      const std::string what = u.embed  ? "the embedding"
+                               : u.head ? "the output head"
+                                        : "unit " + std::to_string(u.unit_begin);
+      return what + " needs " + FormatBytes(piece) + " with work buffers, " +
+             FormatBytes(piece - largest) + " more than the largest device (" + largest_name +
+             ", " + FormatBytes(largest) + ")";
     }
   }
   return "the devices have " + FormatBytes(budget) + " in total for " + FormatBytes(needed) +

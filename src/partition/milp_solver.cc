@@ -49,7 +49,7 @@ class CbcModel {
 Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const SolveOptions& options,
                        SolveStats* stats) {
   LL_RETURN_IF_ERROR(cluster.Validate());
-  const int K = cluster.size();               // devices = ring positions
+  const int K = cluster.size();                        // devices = ring positions
   const int E = static_cast<int>(costs.units.size());  // placement units
   if (K > 8 || E > 70) return Status::Error("the MILP is sized for at most 8 devices and 66 units");
   const bool latency = options.objective == Objective::kLatency;
@@ -81,10 +81,13 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
   std::vector<int> c(K);
   for (int& v : c) v = cbc.Col(0, 1e30, latency ? 1 : 0, false);
   // Link time of one hop between devices d -> e for an activation / a token id.
-  auto act_ms = [&](int d, int e) { return cluster.Link(d, e).TransferMs(costs.activation_bytes_per_token); };
+  auto act_ms = [&](int d, int e) {
+    return cluster.Link(d, e).TransferMs(costs.activation_bytes_per_token);
+  };
   auto tok_ms = [&](int d, int e) { return cluster.Link(d, e).TransferMs(costs.token_bytes); };
   // w[k][d][e] >= y[k][d] + y[k+1][e] - 1: the hop from position k to k+1 uses link d -> e.
-  std::vector<std::vector<std::vector<int>>> w(K, std::vector<std::vector<int>>(K, std::vector<int>(K, -1)));
+  std::vector<std::vector<std::vector<int>>> w(
+      K, std::vector<std::vector<int>>(K, std::vector<int>(K, -1)));
   for (int k = 0; k + 1 < K; ++k)
     for (int d = 0; d < K; ++d)
       for (int e = 0; e < K; ++e)
@@ -156,7 +159,8 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
     std::vector<T> t;
     for (int e = 0; e < E; ++e) t.push_back({x[e][k], costs.units[e].memory_bytes() / 1e6});
     for (int d = 0; d < K; ++d)
-      t.push_back({y[k][d], (costs.work_bytes_per_stage - cluster.devices[d].memory_budget_bytes) / 1e6});
+      t.push_back(
+          {y[k][d], (costs.work_bytes_per_stage - cluster.devices[d].memory_budget_bytes) / 1e6});
     cbc.Row(t, 'L', 0);
   }
   // Compute: c[k] >= sum_e ms(e on d) x[e][k] - M_d (1 - y[k][d]) for every device d, with
@@ -231,7 +235,8 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
   const double* sol = Cbc_getColSolution(m);
   if (!sol || Cbc_status(m) < 0 || !(Cbc_isProvenOptimal(m) || Cbc_numberSavedSolutions(m) > 0)) {
     if (Cbc_isSecondsLimitReached(m))
-      return Status::Error("CBC found no plan within " + std::to_string(options.time_limit_s) + " s");
+      return Status::Error("CBC found no plan within " + std::to_string(options.time_limit_s) +
+                           " s");
     return Status::Error(InfeasibleMessage(costs, cluster));
   }
   // Read the ring order and the cuts from the integer solution.

@@ -12,8 +12,8 @@ namespace ll::partition {
 
 struct SolveOptions {
   Objective objective = Objective::kThroughput;
-  int n_seq = 4;               // requests in flight (for the pipeline figure only)
-  double time_limit_s = 60;    // CBC wall-clock limit; the best plan found so far is returned
+  int n_seq = 4;             // requests in flight (for the pipeline figure only)
+  double time_limit_s = 60;  // CBC wall-clock limit; the best plan found so far is returned
 };
 
 struct SolveStats {

@@ -2,9 +2,8 @@
 // and hand-made instances.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include <cmath>
+#include <cstdlib>
 #include <random>
 
 #include "partition/cluster.h"
@@ -78,8 +77,10 @@ TEST(ClusterTest, RefusesBadFilesWithClearMessages) {
       {"{", "not valid JSON"},
       {"{}", "missing array field \"devices\""},
       {R"({"devices": []})", "no devices"},
-      {R"({"devices": [{"name": "a", "decode_gflops": 1}]})", "missing field \"memory_budget_bytes\""},
-      {R"({"devices": [{"name": "a", "memory_budget_bytes": -5, "decode_gflops": 1}]})", "must be >= 0"},
+      {R"({"devices": [{"name": "a", "decode_gflops": 1}]})",
+       "missing field \"memory_budget_bytes\""},
+      {R"({"devices": [{"name": "a", "memory_budget_bytes": -5, "decode_gflops": 1}]})",
+       "must be >= 0"},
       {R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 0}]})",
        "decode_gflops must be > 0"},
       {R"({"devices": [{"name": "a", "memory_budget_bytes": "1", "decode_gflops": 1}]})",
@@ -145,12 +146,15 @@ Instance RandomInstance(std::mt19937& rng) {
   // Budgets of 0.1x to 1.2x the whole model: sometimes one device suffices, sometimes none.
   std::uniform_real_distribution<double> share(0.1, 1.2);
   for (int d = 0; d < k; ++d) {
-    in.cluster.devices.push_back(Device("d" + std::to_string(d), share(rng) * total / (k * 0.6), speed(rng)));
+    in.cluster.devices.push_back(
+        Device("d" + std::to_string(d), share(rng) * total / (k * 0.6), speed(rng)));
   }
   in.cluster.default_link = {"", "", bw(rng), rtt(rng)};
   for (int a = 0; a < k; ++a)
     for (int b = a + 1; b < k; ++b)
-      if (rng() % 2) in.cluster.links.push_back({"d" + std::to_string(a), "d" + std::to_string(b), bw(rng), rtt(rng)});
+      if (rng() % 2)
+        in.cluster.links.push_back(
+            {"d" + std::to_string(a), "d" + std::to_string(b), bw(rng), rtt(rng)});
   return in;
 }
 
@@ -181,14 +185,15 @@ TEST(SolverTest, MilpEqualsTheBestOrderDpOnRandomInstances) {
           << "\nDP " << dp->ToJson().dump();
     }
   }
-  EXPECT_GT(feasible, count);        // two objectives per instance
+  EXPECT_GT(feasible, count);  // two objectives per instance
   EXPECT_GT(infeasible, count / 20);
 }
 
 TEST(SolverTest, DeviceTooSmallGetsNothing) {
   ModelCosts costs = UniformCosts(8, 100 * kMiB, 1e9);
   Cluster cl;
-  cl.devices = {Device("big1", 600 * kMiB, 10), Device("tiny", 50 * kMiB, 100), Device("big2", 600 * kMiB, 10)};
+  cl.devices = {Device("big1", 600 * kMiB, 10), Device("tiny", 50 * kMiB, 100),
+                Device("big2", 600 * kMiB, 10)};
   for (Objective obj : {Objective::kLatency, Objective::kThroughput}) {
     auto p = SolveMilp(costs, cl, {obj});
     ASSERT_TRUE(p.ok()) << p.message();
@@ -222,7 +227,8 @@ TEST(SolverTest, SlowLinkIsAvoidedInTheRingOrder) {
   // pair is adjacent, so the slow pair carries only the 4-byte token return hop.
   ModelCosts costs = UniformCosts(9, 100 * kMiB, 1e9);
   Cluster cl;
-  cl.devices = {Device("a", 400 * kMiB, 10), Device("b", 400 * kMiB, 10), Device("c", 400 * kMiB, 10)};
+  cl.devices = {Device("a", 400 * kMiB, 10), Device("b", 400 * kMiB, 10),
+                Device("c", 400 * kMiB, 10)};
   cl.links = {{"a", "b", 0.5, 1}};
   auto p = SolveMilp(costs, cl, {Objective::kThroughput});
   ASSERT_TRUE(p.ok()) << p.message();

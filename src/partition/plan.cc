@@ -7,7 +7,9 @@
 
 namespace ll::partition {
 
-const char* ObjectiveName(Objective o) { return o == Objective::kLatency ? "latency" : "throughput"; }
+const char* ObjectiveName(Objective o) {
+  return o == Objective::kLatency ? "latency" : "throughput";
+}
 
 Result<Objective> ParseObjective(const std::string& s) {
   if (s == "latency") return Objective::kLatency;
@@ -15,7 +17,9 @@ Result<Objective> ParseObjective(const std::string& s) {
   return Status::Error("unknown objective \"" + s + "\" (latency or throughput)");
 }
 
-double Plan::single_request_tokens_per_s() const { return latency_ms > 0 ? 1000.0 / latency_ms : 0; }
+double Plan::single_request_tokens_per_s() const {
+  return latency_ms > 0 ? 1000.0 / latency_ms : 0;
+}
 
 double Plan::pipeline_tokens_per_s() const {
   if (latency_ms <= 0 || bottleneck_ms <= 0) return 0;

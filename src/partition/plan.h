@@ -34,10 +34,10 @@ struct Stage {
   runtime::SegmentSpec segment;  // the same slice as the runtime sees it
 
   // Predictions filled by Evaluate.
-  double compute_ms = 0;     // per token
-  double link_ms = 0;        // outgoing hop per token
-  double memory_bytes = 0;   // needed on the device
-  double budget_bytes = 0;   // the device's budget
+  double compute_ms = 0;    // per token
+  double link_ms = 0;       // outgoing hop per token
+  double memory_bytes = 0;  // needed on the device
+  double budget_bytes = 0;  // the device's budget
 };
 
 struct Plan {
@@ -46,10 +46,12 @@ struct Plan {
   int n_seq = 1;              // requests in flight (for the pipeline figure)
 
   // Predictions filled by Evaluate.
-  bool fits = false;          // every stage within its device's budget
-  double latency_ms = 0;      // one token of one request
-  double bottleneck_ms = 0;   // slowest stage incl. its outgoing hop
-  double objective_ms() const { return objective == Objective::kLatency ? latency_ms : bottleneck_ms; }
+  bool fits = false;         // every stage within its device's budget
+  double latency_ms = 0;     // one token of one request
+  double bottleneck_ms = 0;  // slowest stage incl. its outgoing hop
+  double objective_ms() const {
+    return objective == Objective::kLatency ? latency_ms : bottleneck_ms;
+  }
   // Tokens/s of one request alone (1000 / latency_ms).
   double single_request_tokens_per_s() const;
   // Tokens/s with n_seq requests in flight: min(n_seq / latency, 1 / bottleneck).

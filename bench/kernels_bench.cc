@@ -46,7 +46,7 @@ void BM_MatMul(benchmark::State& state, Isa isa, DType wtype, int64_t n_tok, int
 // Registers every (ISA supported here) x (weight type) x (token count) combination.
 bool RegisterAll() {
   const DType types[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
-                         DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+                         DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
   for (Isa isa : SupportedIsas()) {
     for (DType t : types) {
       for (int64_t n_tok : {1, 8}) {

@@ -34,6 +34,17 @@ struct BlockQ4_K {
   uint8_t qs[kQK_K / 2];  // [128]
 };
 
+// Q5_K: Q4_K's sub-blocks, packed scales/mins and nibble layout, plus a fifth bit per element:
+// element 32j + l (sub-block j, l < 32) has its low 4 bits where Q4_K keeps them and bit 4 in
+// bit j of qh[l]; x = d * sc[j] * q - dmin * m[j] with q in 0..31.
+struct BlockQ5_K {
+  uint16_t d;             // f16 super-block scale of the scales
+  uint16_t dmin;          // f16 super-block scale of the mins
+  uint8_t scales[12];     // 8 x (6-bit scale, 6-bit min), as in Q4_K
+  uint8_t qh[kQK_K / 8];  // [32] high bits: bit j of qh[l] belongs to element 32j + l
+  uint8_t qs[kQK_K / 2];  // [128] low nibbles, as Q4_K's qs
+};
+
 // Q6_K: 16 sub-blocks of 16 elements with int8 scales; 6-bit values split into 4 low bits (ql)
 // and 2 high bits (qh); x = d * scales[j] * (q - 32). Layout per 128-element half h, l < 32:
 //   element 128h + l      : ql[64h + l] low nibble,       qh[32h + l] bits 0-1
@@ -58,11 +69,12 @@ struct BlockQ8_K {
 static_assert(sizeof(BlockQ8_0) == 34);
 static_assert(sizeof(BlockQ4_0) == 18);
 static_assert(sizeof(BlockQ4_K) == 144);
+static_assert(sizeof(BlockQ5_K) == 176);
 static_assert(sizeof(BlockQ6_K) == 210);
 static_assert(sizeof(BlockQ8_K) == 292);
 
-// Unpacks the 6-bit scale and min of Q4_K sub-block j (0..7) from the 12-byte packed field:
-// sub-blocks 0-3 keep their values in the low 6 bits of bytes j and j+4; sub-blocks 4-7 keep
+// Unpacks the 6-bit scale and min of Q4_K (and Q5_K) sub-block j (0..7) from the 12-byte packed
+// field: sub-blocks 0-3 keep their values in the low 6 bits of bytes j and j+4; sub-blocks 4-7 keep
 // their low 4 bits in byte j+4 and their top 2 bits in the spare top bits of bytes j-4 / j.
 // static: each translation unit (baseline or ISA-flagged) keeps its own copy, so the linker can
 // never hand an AVX-compiled body to baseline code.

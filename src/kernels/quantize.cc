@@ -111,6 +111,10 @@ void QuantizeRow(DType t, const float* src, void* dst, int64_t n) {
       LL_CHECK(n % kQK_K == 0);
       internal::QuantizeQ4_K(src, static_cast<BlockQ4_K*>(dst), n);
       return;
+    case DType::kQ5_K:
+      LL_CHECK(n % kQK_K == 0);
+      internal::QuantizeQ5_K(src, static_cast<BlockQ5_K*>(dst), n);
+      return;
     case DType::kQ6_K:
       LL_CHECK(n % kQK_K == 0);
       internal::QuantizeQ6_K(src, static_cast<BlockQ6_K*>(dst), n);

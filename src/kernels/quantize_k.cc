@@ -28,46 +28,70 @@ void PackQ4KScales(const uint8_t* sc, const uint8_t* m, uint8_t* out) {
   }
 }
 
+// Fits the 8 sub-blocks of 32 elements of one super-block x[256] as x ~ scale_j * q - min_j with
+// q in 0..qmax, where min_j = -min(0, min x) >= 0 and scale_j = (max x + min_j) / qmax. The
+// scales and mins are then themselves quantized to 6 bits against the super-block's d and dmin
+// (written to *d and *dmin as f16), and each element to q[256], the nearest level of its
+// quantized step and offset. Shared by Q4_K (qmax 15) and Q5_K (qmax 31).
+void FitKQuantSuperBlock(const float* x, int qmax, uint16_t* d16, uint16_t* dmin16, uint8_t* sc,
+                         uint8_t* m, uint8_t* q) {
+  float scale[8], min[8];  // per sub-block fit
+  for (int j = 0; j < 8; ++j) {
+    const float* v = x + 32 * j;
+    float lo = 0, hi = 0;  // lo <= 0 so the stored min is non-negative
+    for (int l = 0; l < 32; ++l) {
+      lo = std::min(lo, v[l]);
+      hi = std::max(hi, v[l]);
+    }
+    min[j] = -lo;
+    scale[j] = (hi - lo) / static_cast<float>(qmax);
+  }
+  const float max_scale = *std::max_element(scale, scale + 8);
+  const float max_min = *std::max_element(min, min + 8);
+  *d16 = F32ToF16(max_scale / 63.0f);
+  *dmin16 = F32ToF16(max_min / 63.0f);
+  const float d = F16ToF32(*d16), dmin = F16ToF32(*dmin16);  // as the reader sees them
+  for (int j = 0; j < 8; ++j) {
+    sc[j] = static_cast<uint8_t>(d > 0 ? RoundClamp(scale[j] / d, 0, 63) : 0);
+    m[j] = static_cast<uint8_t>(dmin > 0 ? RoundClamp(min[j] / dmin, 0, 63) : 0);
+  }
+  for (int j = 0; j < 8; ++j) {
+    const float step = d * sc[j], offset = dmin * m[j];
+    for (int l = 0; l < 32; ++l) {
+      q[32 * j + l] =
+          static_cast<uint8_t>(step > 0 ? RoundClamp((x[32 * j + l] + offset) / step, 0, qmax) : 0);
+    }
+  }
+}
+
 }  // namespace
 
-// Each 32-element sub-block j is fit as x ~ scale_j * q - min_j with q in 0..15, where
-// min_j = -min(0, min x) >= 0 and scale_j = (max x + min_j) / 15. The scales and mins are then
-// themselves quantized to 6 bits against the super-block's d and dmin.
 void QuantizeQ4_K(const float* x, BlockQ4_K* out, int64_t n) {
   for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
-    float scale[8], min[8];  // per sub-block fit
-    for (int j = 0; j < 8; ++j) {
-      const float* v = x + 32 * j;
-      float lo = 0, hi = 0;  // lo <= 0 so the stored min is non-negative
-      for (int l = 0; l < 32; ++l) {
-        lo = std::min(lo, v[l]);
-        hi = std::max(hi, v[l]);
-      }
-      min[j] = -lo;
-      scale[j] = (hi - lo) / 15.0f;
-    }
-    const float max_scale = *std::max_element(scale, scale + 8);
-    const float max_min = *std::max_element(min, min + 8);
-    out[i].d = F32ToF16(max_scale / 63.0f);
-    out[i].dmin = F32ToF16(max_min / 63.0f);
-    const float d = F16ToF32(out[i].d), dmin = F16ToF32(out[i].dmin);  // as the reader sees them
-    uint8_t sc[8], m[8];
-    for (int j = 0; j < 8; ++j) {
-      sc[j] = static_cast<uint8_t>(d > 0 ? RoundClamp(scale[j] / d, 0, 63) : 0);
-      m[j] = static_cast<uint8_t>(dmin > 0 ? RoundClamp(min[j] / dmin, 0, 63) : 0);
-    }
+    uint8_t sc[8], m[8], q[kQK_K];  // q: 0..15
+    FitKQuantSuperBlock(x, 15, &out[i].d, &out[i].dmin, sc, m, q);
     PackQ4KScales(sc, m, out[i].scales);
-    uint8_t q[kQK_K];
-    for (int j = 0; j < 8; ++j) {
-      const float step = d * sc[j], offset = dmin * m[j];
-      for (int l = 0; l < 32; ++l) {
-        q[32 * j + l] =
-            static_cast<uint8_t>(step > 0 ? RoundClamp((x[32 * j + l] + offset) / step, 0, 15) : 0);
-      }
-    }
     for (int c = 0; c < 4; ++c) {
       for (int l = 0; l < 32; ++l) {
         out[i].qs[32 * c + l] = static_cast<uint8_t>(q[64 * c + l] | q[64 * c + 32 + l] << 4);
+      }
+    }
+  }
+}
+
+// As Q4_K with 32 levels; the low 4 bits of q go where Q4_K keeps its nibbles, bit 4 of the
+// element 32j + l to bit j of qh[l].
+void QuantizeQ5_K(const float* x, BlockQ5_K* out, int64_t n) {
+  for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
+    uint8_t sc[8], m[8], q[kQK_K];  // q: 0..31
+    FitKQuantSuperBlock(x, 31, &out[i].d, &out[i].dmin, sc, m, q);
+    PackQ4KScales(sc, m, out[i].scales);
+    std::memset(out[i].qh, 0, sizeof(out[i].qh));
+    for (int c = 0; c < 4; ++c) {
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t lo = q[64 * c + l], hi = q[64 * c + 32 + l];  // sub-blocks 2c and 2c+1
+        out[i].qs[32 * c + l] = static_cast<uint8_t>((lo & 0xF) | (hi & 0xF) << 4);
+        out[i].qh[l] |= static_cast<uint8_t>((lo >> 4) << (2 * c) | (hi >> 4) << (2 * c + 1));
       }
     }
   }

@@ -10,6 +10,7 @@
 namespace ll::kernels::internal {
 
 void QuantizeQ4_K(const float* x, BlockQ4_K* out, int64_t n);  // x: [n], out: [n / 256]
+void QuantizeQ5_K(const float* x, BlockQ5_K* out, int64_t n);  // x: [n], out: [n / 256]
 void QuantizeQ6_K(const float* x, BlockQ6_K* out, int64_t n);  // x: [n], out: [n / 256]
 
 }  // namespace ll::kernels::internal

@@ -58,6 +58,46 @@ TEST(DequantizeTest, Q4_KKnownBlock) {
   }
 }
 
+TEST(DequantizeTest, Q5_KKnownBlock) {
+  BlockQ5_K b;
+  b.d = F32ToF16(1.0f);
+  b.dmin = F32ToF16(0.5f);
+  // The Q4_K test's scales and mins (same packing).
+  const uint8_t scales[12] = {0xC1, 2, 3, 4, 0x45, 6, 7, 8, 0x21, 0x43, 0x65, 0x87};
+  const int sc[8] = {1, 2, 3, 4, 49, 3, 5, 7};
+  const int m[8] = {5, 6, 7, 8, 18, 4, 6, 8};
+  std::memcpy(b.scales, scales, 12);
+  for (int c = 0; c < 4; ++c) {
+    for (int l = 0; l < 32; ++l)
+      b.qs[32 * c + l] = static_cast<uint8_t>(l % 16 | (15 - l % 16) << 4);
+  }
+  // qh[l] = l: element 32j + l gets 16 added where bit j of l is set (so only sub-blocks 0-4
+  // have high bits, and sub-block 4 has them for l >= 16).
+  for (int l = 0; l < 32; ++l) b.qh[l] = static_cast<uint8_t>(l);
+  float y[256];
+  DequantizeRow(DType::kQ5_K, &b, y, 256);
+  for (int e = 0; e < 256; ++e) {
+    const int j = e / 32, l = e % 32;
+    const int q = ((j % 2 == 0) ? l % 16 : 15 - l % 16) + ((l >> j) & 1) * 16;
+    EXPECT_EQ(y[e], 1.0f * sc[j] * q - 0.5f * m[j]) << e;
+  }
+  EXPECT_EQ(y[4 * 32 + 31], 49.0f * (15 + 16) - 9.0f);  // sub-block 4, l = 31: nibble 15, bit 4
+}
+
+// The Q5_K quantizer's blocks use the whole 5-bit range and put bit 4 where the dequantizer
+// reads it: a ramp 0, step, .., 31 * step in each sub-block comes back exactly. With
+// step = 63/64, d = step / 63 = 2^-6 is exact in f16 and every sub-block scale is 63.
+TEST(QuantizeTest, Q5_KRampIsExact) {
+  float x[256];
+  for (int e = 0; e < 256; ++e) x[e] = (63.0f / 64.0f) * static_cast<float>(e % 32);  // q = e % 32
+  BlockQ5_K b;
+  QuantizeRow(DType::kQ5_K, x, &b, 256);
+  float y[256];
+  DequantizeRow(DType::kQ5_K, &b, y, 256);
+  for (int e = 0; e < 256; ++e) EXPECT_EQ(y[e], x[e]) << e;
+  for (int l = 0; l < 32; ++l) EXPECT_EQ(b.qh[l], l >= 16 ? 0xFF : 0x00) << l;
+}
+
 TEST(DequantizeTest, Q6_KKnownBlock) {
   BlockQ6_K b;
   b.d = F32ToF16(0.5f);
@@ -145,6 +185,7 @@ INSTANTIATE_TEST_SUITE_P(
                       RoundTripCase{DType::kQ8_K, 5e-3f},    // amax/254
                       RoundTripCase{DType::kQ4_0, 0.13f},    // +amax clips to 7/8 amax
                       RoundTripCase{DType::kQ4_K, 0.1f},     // step/2 + 6-bit scale/min error
+                      RoundTripCase{DType::kQ5_K, 0.04f},    // step/2 (amax/31) + scale error
                       RoundTripCase{DType::kQ6_K, 0.025f}),  // step/2 (amax/62) + scale error
     [](const auto& info) { return std::string(DTypeName(info.param.type)); });
 

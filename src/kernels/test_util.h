@@ -35,7 +35,7 @@ inline std::vector<uint8_t> RandomWeights(DType t, int64_t rows, int64_t n, uint
 
 // The weight types with dot products, and the block size each row length must be a multiple of.
 inline constexpr DType kWeightTypes[] = {DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0,
-                                         DType::kQ4_0, DType::kQ4_K, DType::kQ6_K};
+                                         DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
 inline int64_t BlockElems(DType t) { return GetDTypeInfo(static_cast<uint32_t>(t))->block_elems; }
 

@@ -37,6 +37,7 @@ struct VecDotTable {
   VecDotFn q8_0 = nullptr;  // Q8_0 x Q8_0
   VecDotFn q4_0 = nullptr;  // Q4_0 x Q8_0
   VecDotFn q4_k = nullptr;  // Q4_K x Q8_K
+  VecDotFn q5_k = nullptr;  // Q5_K x Q8_K
   VecDotFn q6_k = nullptr;  // Q6_K x Q8_K
   // Optional tiles, each consistent with the dot of its type in the same table.
   VecDotTileFn f32_tile = nullptr;
@@ -44,6 +45,7 @@ struct VecDotTable {
   VecDotTileFn q8_0_tile = nullptr;
   VecDotTileFn q4_0_tile = nullptr;
   VecDotTileFn q4_k_tile = nullptr;
+  VecDotTileFn q5_k_tile = nullptr;
 };
 
 // The type activations are converted to before being dotted with weights of type `wtype`.

@@ -181,34 +181,82 @@ float VecDot_Q4_0_Q8_0(int64_t n, const void* w, const void* x) {
                      UnpackQ4_0);
 }
 
+// Q4_K and Q5_K share their scales, mins and nibble layout; a Quants class yields the unsigned
+// values of one block's 64-element chunk c: sub-block 2c (lo) and 2c+1 (hi), 32 bytes each in
+// element order.
+struct ChunkQuants {
+  __m256i lo, hi;
+};
+
+class Q4KQuants {
+ public:
+  explicit Q4KQuants(const BlockQ4_K& b) : qs_(b.qs) {}
+  ChunkQuants Chunk(int c) const { return Chunk(qs_, c); }  // values 0..15
+  static ChunkQuants Chunk(const uint8_t* qs, int c) {
+    const __m256i mask = _mm256_set1_epi8(0xF);
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
+    return {_mm256_and_si256(q, mask), _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)};
+  }
+
+ private:
+  const uint8_t* qs_;
+};
+
+class Q5KQuants {
+ public:
+  explicit Q5KQuants(const BlockQ5_K& b)
+      : qs_(b.qs), qh_(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh))) {}
+  ChunkQuants Chunk(int c) const {  // values 0..31
+    const ChunkQuants nib = Q4KQuants::Chunk(qs_, c);
+    // Bits 2c and 2c+1 of each qh byte moved to bit 4 (16-bit shifts move bits across bytes,
+    // but bit 4 of a byte comes from bit 0 or 1 of the same byte after them).
+    const __m256i h = _mm256_srli_epi16(qh_, 2 * c);
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    return {_mm256_or_si256(nib.lo, _mm256_and_si256(_mm256_slli_epi16(h, 4), bit4)),
+            _mm256_or_si256(nib.hi, _mm256_and_si256(_mm256_slli_epi16(h, 3), bit4))};
+  }
+
+ private:
+  const uint8_t* qs_;
+  __m256i qh_;
+};
+
+// The 6-bit mins of a Q4_K/Q5_K block, each repeated for the two 16-element halves of its
+// sub-block (to pair with Q8_K's bsums); the scales go to sc[8]. Forced inline: as a call (GCC's
+// choice with four users) it cost the Q4_K dot 9%.
+template <typename Block>
+[[gnu::always_inline]] inline __m256i UnpackScalesMins(const Block& blk, uint8_t* sc) {
+  uint8_t m[8];
+  for (int j = 0; j < 8; ++j) UnpackQ4KScaleMin(blk.scales, j, &sc[j], &m[j]);
+  return _mm256_setr_epi16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3], m[4], m[4], m[5], m[5],
+                           m[6], m[6], m[7], m[7]);
+}
+
 // Per super-block: sum_j sc[j] * <q, y>_j and sum_j m[j] * bsum_j exactly in int32 (as in the
-// scalar reference), then the same two float updates as the reference.
-float VecDot_Q4_K_Q8_K(int64_t n, const void* w, const void* x) {
-  const BlockQ4_K* a = static_cast<const BlockQ4_K*>(w);
+// scalar reference), then the same two float updates as the reference (which GCC fuses into
+// FMAs here, so the last bits may differ from the baseline-compiled reference).
+template <typename Block, typename Quants>
+float DotQxK(int64_t n, const void* w, const void* x) {
+  const Block* a = static_cast<const Block*>(w);
   const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
-  const __m256i mask = _mm256_set1_epi8(0xF);
   float sum = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    uint8_t sc[8], m[8];
-    for (int j = 0; j < 8; ++j) UnpackQ4KScaleMin(a[i].scales, j, &sc[j], &m[j]);
-    // mins: bsums (16 x int16) against m[j] repeated for the two 16-element halves of j.
+    uint8_t sc[8];
+    const __m256i mdup = UnpackScalesMins(a[i], sc);
     const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].bsums));
-    const __m256i mdup = _mm256_setr_epi16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3], m[4],
-                                           m[4], m[5], m[5], m[6], m[6], m[7], m[7]);
     const int32_t mins = HSumI32(_mm256_madd_epi16(bsums, mdup));
+    const Quants quants(a[i]);
     __m256i acc = _mm256_setzero_si256();
-    for (int c = 0; c < 4; ++c) {  // 64-element chunk c: sub-blocks 2c (low) and 2c+1 (high)
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 32 * c));
-      const __m256i lo = _mm256_and_si256(q, mask);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+    for (int c = 0; c < 4; ++c) {  // 64-element chunk c: sub-blocks 2c (lo) and 2c+1 (hi)
+      const ChunkQuants q = quants.Chunk(c);
       const __m256i ylo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * c));
       const __m256i yhi =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 64 * c + 32));
-      // q <= 15, |y| <= 127: int16 pair sums cannot saturate.
+      // q <= 31, |y| <= 127: int16 pair sums <= 7874, no saturation.
       const __m256i plo =
-          _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_set1_epi16(sc[2 * c]));
+          _mm256_madd_epi16(_mm256_maddubs_epi16(q.lo, ylo), _mm256_set1_epi16(sc[2 * c]));
       const __m256i phi =
-          _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), _mm256_set1_epi16(sc[2 * c + 1]));
+          _mm256_madd_epi16(_mm256_maddubs_epi16(q.hi, yhi), _mm256_set1_epi16(sc[2 * c + 1]));
       acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, phi));
     }
     const int32_t scaled = HSumI32(acc);
@@ -216,6 +264,14 @@ float VecDot_Q4_K_Q8_K(int64_t n, const void* w, const void* x) {
     sum -= F16ToF32Native(a[i].dmin) * b[i].d * static_cast<float>(mins);
   }
   return sum;
+}
+
+float VecDot_Q4_K_Q8_K(int64_t n, const void* w, const void* x) {
+  return DotQxK<BlockQ4_K, Q4KQuants>(n, w, x);
+}
+
+float VecDot_Q5_K_Q8_K(int64_t n, const void* w, const void* x) {
+  return DotQxK<BlockQ5_K, Q5KQuants>(n, w, x);
 }
 
 // Per super-block: sum_j sc[j] * <q, y>_j with unsigned q in 0..63, minus the offset
@@ -265,15 +321,14 @@ float VecDot_Q6_K_Q8_K(int64_t n, const void* w, const void* x) {
   return sum;
 }
 
-// Q4_K tile (see VecDotTileFn): per element the integers `scaled` and `mins` of each block are
-// VecDot_Q4_K_Q8_K's, and the float operations on them are the same, in the same order, so the
-// bits are equal. The scale unpacking and the nibble split of a weight block are done once for
-// the T tokens, and the activations of a block stay in L1 for the kTileRows rows.
-template <int T>
-void TileQ4K(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride,
+// Q4_K / Q5_K tile (see VecDotTileFn): per element the integers `scaled` and `mins` of each
+// block are DotQxK's, and the float operations on them are the same, in the same order, so the
+// bits are equal. The scale unpacking and the bit split of a weight block are done once for the
+// T tokens, and the activations of a block stay in L1 for the kTileRows rows.
+template <int T, typename Block, typename Quants>
+void TileQxK(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride,
              float* out, int64_t out_stride) {
   constexpr int R = kTileRows;
-  const __m256i mask = _mm256_set1_epi8(0xF);
   float sum[R][T] = {};
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const BlockQ8_K* b[T];
@@ -283,25 +338,22 @@ void TileQ4K(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* x, siz
       bsums[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->bsums));
     }
     for (int r = 0; r < R; ++r) {
-      const BlockQ4_K& blk = reinterpret_cast<const BlockQ4_K*>(w + r * w_stride)[i];
-      uint8_t sc[8], m[8];
-      for (int j = 0; j < 8; ++j) UnpackQ4KScaleMin(blk.scales, j, &sc[j], &m[j]);
-      const __m256i mdup = _mm256_setr_epi16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3], m[4],
-                                             m[4], m[5], m[5], m[6], m[6], m[7], m[7]);
+      const Block& blk = reinterpret_cast<const Block*>(w + r * w_stride)[i];
+      uint8_t sc[8];
+      const __m256i mdup = UnpackScalesMins(blk, sc);
+      const Quants quants(blk);
       __m256i acc[T];
       for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
       for (int c = 0; c < 4; ++c) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * c));
-        const __m256i lo = _mm256_and_si256(q, mask);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+        const ChunkQuants q = quants.Chunk(c);
         const __m256i slo = _mm256_set1_epi16(sc[2 * c]), shi = _mm256_set1_epi16(sc[2 * c + 1]);
         for (int t = 0; t < T; ++t) {
           const __m256i ylo =
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 64 * c));
           const __m256i yhi =
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 64 * c + 32));
-          const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), slo);
-          const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), shi);
+          const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(q.lo, ylo), slo);
+          const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(q.hi, yhi), shi);
           acc[t] = _mm256_add_epi32(acc[t], _mm256_add_epi32(plo, phi));
         }
       }
@@ -319,20 +371,31 @@ void TileQ4K(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* x, siz
   }
 }
 
-void Tile_Q4_K_Q8_K(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride,
-                    int nt, float* out, int64_t out_stride) {
+template <typename Block, typename Quants>
+void TileQxKAnyT(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride, int nt,
+                 float* out, int64_t out_stride) {
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
   switch (nt) {
     case 1:
-      return TileQ4K<1>(n, wb, w_stride, xb, x_stride, out, out_stride);
+      return TileQxK<1, Block, Quants>(n, wb, w_stride, xb, x_stride, out, out_stride);
     case 2:
-      return TileQ4K<2>(n, wb, w_stride, xb, x_stride, out, out_stride);
+      return TileQxK<2, Block, Quants>(n, wb, w_stride, xb, x_stride, out, out_stride);
     case 3:
-      return TileQ4K<3>(n, wb, w_stride, xb, x_stride, out, out_stride);
+      return TileQxK<3, Block, Quants>(n, wb, w_stride, xb, x_stride, out, out_stride);
     default:
-      return TileQ4K<4>(n, wb, w_stride, xb, x_stride, out, out_stride);
+      return TileQxK<4, Block, Quants>(n, wb, w_stride, xb, x_stride, out, out_stride);
   }
+}
+
+void Tile_Q4_K_Q8_K(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride,
+                    int nt, float* out, int64_t out_stride) {
+  TileQxKAnyT<BlockQ4_K, Q4KQuants>(n, w, w_stride, x, x_stride, nt, out, out_stride);
+}
+
+void Tile_Q5_K_Q8_K(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride,
+                    int nt, float* out, int64_t out_stride) {
+  TileQxKAnyT<BlockQ5_K, Q5KQuants>(n, w, w_stride, x, x_stride, nt, out, out_stride);
 }
 
 }  // namespace
@@ -348,6 +411,8 @@ VecDotTable Avx2VecDotTable() {
   t.q4_0 = VecDot_Q4_0_Q8_0;
   t.q4_k = VecDot_Q4_K_Q8_K;
   t.q4_k_tile = Tile_Q4_K_Q8_K;
+  t.q5_k = VecDot_Q5_K_Q8_K;
+  t.q5_k_tile = Tile_Q5_K_Q8_K;
   t.q6_k = VecDot_Q6_K_Q8_K;
   return t;
 }

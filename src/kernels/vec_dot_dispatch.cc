@@ -18,6 +18,7 @@ namespace {
   if (top.q8_0) t.q8_0 = top.q8_0, t.q8_0_tile = top.q8_0_tile;
   if (top.q4_0) t.q4_0 = top.q4_0, t.q4_0_tile = top.q4_0_tile;
   if (top.q4_k) t.q4_k = top.q4_k, t.q4_k_tile = top.q4_k_tile;
+  if (top.q5_k) t.q5_k = top.q5_k, t.q5_k_tile = top.q5_k_tile;
   if (top.q6_k) t.q6_k = top.q6_k;
   return t;
 }
@@ -64,6 +65,7 @@ DType VecDotType(DType wtype) {
     case DType::kQ4_0:
       return DType::kQ8_0;
     case DType::kQ4_K:
+    case DType::kQ5_K:
     case DType::kQ6_K:
       return DType::kQ8_K;
     default:
@@ -114,6 +116,8 @@ VecDotFn GetVecDot(DType wtype, Isa isa) {
       return t.q4_0;
     case DType::kQ4_K:
       return t.q4_k;
+    case DType::kQ5_K:
+      return t.q5_k;
     case DType::kQ6_K:
       return t.q6_k;
     default:
@@ -135,6 +139,8 @@ VecDotTileFn GetVecDotTile(DType wtype, Isa isa) {
       return t.q4_0_tile;
     case DType::kQ4_K:
       return t.q4_k_tile;
+    case DType::kQ5_K:
+      return t.q5_k_tile;
     default:
       return nullptr;
   }

@@ -1,6 +1,6 @@
 // AArch64 Advanced SIMD dot products (baseline ARMv8.0: no dotprod extension assumed, so int8
 // products go through vmull_s8 + pairwise accumulation). Compiled only for aarch64. F32, F16,
-// Q8_0 and Q4_0 here; the other types use the scalar reference for now (BF16, Q4_K, Q6_K).
+// Q8_0, Q4_0, Q4_K and Q5_K here; the other types use the scalar reference for now (BF16, Q6_K).
 #include <arm_neon.h>
 
 #include <cmath>
@@ -141,6 +141,94 @@ float VecDot_Q4_0_Q8_0(int64_t n, const void* w, const void* x) {
   return vaddvq_f32(acc);
 }
 
+// Q4_K and Q5_K share their scales, mins and nibble layout; a Quants class yields the values of
+// one block's 64-element chunk c: sub-block 2c (lo) and 2c+1 (hi), 32 values each in element
+// order, as int8 (they are 0..15 or 0..31, so the signed multiply sees them unchanged).
+struct ChunkQuants {
+  int8x16_t lo[2], hi[2];
+};
+
+class Q4KQuants {
+ public:
+  explicit Q4KQuants(const BlockQ4_K& b) : qs_(b.qs) {}
+  ChunkQuants Chunk(int c) const { return Chunk(qs_, c); }
+  static ChunkQuants Chunk(const uint8_t* qs, int c) {
+    ChunkQuants q;
+    for (int k = 0; k < 2; ++k) {
+      const uint8x16_t bytes = vld1q_u8(qs + 32 * c + 16 * k);
+      q.lo[k] = vreinterpretq_s8_u8(vandq_u8(bytes, vdupq_n_u8(0xF)));
+      q.hi[k] = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 4));
+    }
+    return q;
+  }
+
+ private:
+  const uint8_t* qs_;
+};
+
+class Q5KQuants {
+ public:
+  explicit Q5KQuants(const BlockQ5_K& b) : qs_(b.qs), qh_{vld1q_u8(b.qh), vld1q_u8(b.qh + 16)} {}
+  ChunkQuants Chunk(int c) const {
+    ChunkQuants q = Q4KQuants::Chunk(qs_, c);
+    // Bit 2c (sub-block 2c) and bit 2c+1 of qh[l] become 16 where set.
+    const uint8x16_t bit_lo = vdupq_n_u8(static_cast<uint8_t>(1 << (2 * c)));
+    const uint8x16_t bit_hi = vdupq_n_u8(static_cast<uint8_t>(2 << (2 * c)));
+    const uint8x16_t sixteen = vdupq_n_u8(16);
+    for (int k = 0; k < 2; ++k) {
+      q.lo[k] = vorrq_s8(q.lo[k], vreinterpretq_s8_u8(vandq_u8(vtstq_u8(qh_[k], bit_lo), sixteen)));
+      q.hi[k] = vorrq_s8(q.hi[k], vreinterpretq_s8_u8(vandq_u8(vtstq_u8(qh_[k], bit_hi), sixteen)));
+    }
+    return q;
+  }
+
+ private:
+  const uint8_t* qs_;
+  uint8x16_t qh_[2];
+};
+
+// The integers of the scalar reference per super-block, sum_j sc[j] * <q, y>_j and
+// sum_j m[j] * bsum_j (exact in int32, so any summation order gives them), then the reference's
+// two float updates in its order (the compiler may fuse them, as on x86 with -mfma).
+template <typename Block, typename Quants>
+float DotQxK(int64_t n, const void* w, const void* x) {
+  const Block* a = static_cast<const Block*>(w);
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
+  float sum = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    uint8_t sc[8], m[8];
+    for (int j = 0; j < 8; ++j) UnpackQ4KScaleMin(a[i].scales, j, &sc[j], &m[j]);
+    // Sub-block sums of y: pairs of 16-element bsums (|sum| <= 32 * 127 fits int16).
+    const int16x8_t ysum = vpaddq_s16(vld1q_s16(b[i].bsums), vld1q_s16(b[i].bsums + 8));
+    const int16x8_t m16 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(m)));
+    const int32x4_t mprod = vmlal_s16(vmull_s16(vget_low_s16(ysum), vget_low_s16(m16)),
+                                      vget_high_s16(ysum), vget_high_s16(m16));
+    const int32_t mins = vaddvq_s32(mprod);
+    const Quants quants(a[i]);
+    int32x4_t acc = vdupq_n_s32(0);
+    for (int c = 0; c < 4; ++c) {
+      const ChunkQuants q = quants.Chunk(c);
+      const int8_t* y = b[i].qs + 64 * c;
+      const int32x4_t dlo = DotI8(q.lo[0], q.lo[1], vld1q_s8(y), vld1q_s8(y + 16));
+      const int32x4_t dhi = DotI8(q.hi[0], q.hi[1], vld1q_s8(y + 32), vld1q_s8(y + 48));
+      acc = vmlaq_n_s32(acc, dlo, sc[2 * c]);
+      acc = vmlaq_n_s32(acc, dhi, sc[2 * c + 1]);
+    }
+    const int32_t scaled = vaddvq_s32(acc);
+    sum += F16ToF32Native(a[i].d) * b[i].d * static_cast<float>(scaled);
+    sum -= F16ToF32Native(a[i].dmin) * b[i].d * static_cast<float>(mins);
+  }
+  return sum;
+}
+
+float VecDot_Q4_K_Q8_K(int64_t n, const void* w, const void* x) {
+  return DotQxK<BlockQ4_K, Q4KQuants>(n, w, x);
+}
+
+float VecDot_Q5_K_Q8_K(int64_t n, const void* w, const void* x) {
+  return DotQxK<BlockQ5_K, Q5KQuants>(n, w, x);
+}
+
 }  // namespace
 
 namespace internal {
@@ -151,6 +239,8 @@ VecDotTable NeonVecDotTable() {
   t.f16 = VecDot_F16_F16;
   t.q8_0 = VecDot_Q8_0_Q8_0;
   t.q4_0 = VecDot_Q4_0_Q8_0;
+  t.q4_k = VecDot_Q4_K_Q8_K;
+  t.q5_k = VecDot_Q5_K_Q8_K;
   return t;
 }
 

@@ -95,6 +95,33 @@ float VecDot_Q4_K_Q8_K(int64_t n, const void* w, const void* x) {
   return sum;
 }
 
+// As Q4_K, with q = low nibble + 16 * (bit j of qh[l]) in 0..31.
+float VecDot_Q5_K_Q8_K(int64_t n, const void* w, const void* x) {
+  const BlockQ5_K* a = static_cast<const BlockQ5_K*>(w);  // [n / 256]
+  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);  // [n / 256]
+  float sum = 0;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int32_t scaled = 0;  // sum_j sc[j] * <q, y>_j
+    int32_t mins = 0;    // sum_j m[j] * sum(y)_j
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      UnpackQ4KScaleMin(a[i].scales, j, &sc, &m);
+      const uint8_t* q = a[i].qs + 32 * (j / 2);
+      const int shift = (j % 2) * 4;
+      const int8_t* y = b[i].qs + 32 * j;
+      int32_t dot = 0;
+      for (int l = 0; l < 32; ++l) {
+        dot += (((q[l] >> shift) & 0xF) | ((a[i].qh[l] >> j) & 1) << 4) * y[l];
+      }
+      scaled += sc * dot;
+      mins += m * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
+    }
+    sum += F16ToF32(a[i].d) * b[i].d * static_cast<float>(scaled);
+    sum -= F16ToF32(a[i].dmin) * b[i].d * static_cast<float>(mins);
+  }
+  return sum;
+}
+
 float VecDot_Q6_K_Q8_K(int64_t n, const void* w, const void* x) {
   const BlockQ6_K* a = static_cast<const BlockQ6_K*>(w);  // [n / 256]
   const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);  // [n / 256]
@@ -135,6 +162,7 @@ VecDotTable ScalarVecDotTable() {
   t.q8_0 = VecDot_Q8_0_Q8_0;
   t.q4_0 = VecDot_Q4_0_Q8_0;
   t.q4_k = VecDot_Q4_K_Q8_K;
+  t.q5_k = VecDot_Q5_K_Q8_K;
   t.q6_k = VecDot_Q6_K_Q8_K;
   return t;
 }

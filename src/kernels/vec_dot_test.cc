@@ -112,7 +112,7 @@ TEST_P(VecDotIsaTest, FloatTypesBitIdenticalToScalar) {
 TEST_P(VecDotIsaTest, ExtremeQuantizedValues) {
   const Isa isa = GetParam();
   if (!IsaSupported(isa)) GTEST_SKIP();
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     const int64_t n = 512;
     std::vector<float> wf(n), xf(n);
     for (int64_t i = 0; i < n; ++i) {

@@ -85,7 +85,7 @@ Result<WeightView> Binder::Matrix(const std::string& name, int64_t n_in, int64_t
     return Status::Error(file_.path() + ": tensor '" + name + "' has type " +
                          std::string(kernels::DTypeName(t->type)) +
                          ", which this engine does not support (supported: f32, f16, bf16, "
-                         "q8_0, q4_0, q4_K, q6_K)");
+                         "q8_0, q4_0, q4_K, q5_K, q6_K)");
   }
   WeightView v;
   v.type = t->type;

@@ -48,12 +48,15 @@ int main(int argc, char** argv) {
                  "Vocabulary size (0 = 512 synthetic, or that of --vocab-from)")
       ->capture_default_str();
   app.add_option("--ctx", o.ctx, "context_length")->capture_default_str();
-  app.add_option("--type", o.type, "Type of the 2-D block matrices")
-      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k"}))
+  app.add_option("--type", o.type,
+                 "Type of the 2-D block matrices (q4_k_m, q5_k_m: llama-quantize's Q4_K_M/Q5_K_M "
+                 "mixes)")
+      ->check(
+          CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q4_k_m", "q5_k", "q5_k_m"}))
       ->capture_default_str();
   app.add_option("--embd-type", o.embd_type,
-                 "Type of token_embd and output; auto = --type (output q6_k for q4_k)")
-      ->check(CLI::IsMember({"auto", "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q6_k"}))
+                 "Type of token_embd and output; auto = --type (output q6_k for the k-quants)")
+      ->check(CLI::IsMember({"auto", "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"}))
       ->capture_default_str();
   app.add_flag("--tied", o.tied,
                "Output shares token_embd (llama/qwen2: no output.weight; bloom: a copy)");

@@ -23,13 +23,19 @@ std::optional<DType> ParseType(const std::string& s) {
   static const std::map<std::string, DType> kTypes = {
       {"f32", DType::kF32},   {"f16", DType::kF16},   {"bf16", DType::kBF16},
       {"q8_0", DType::kQ8_0}, {"q4_0", DType::kQ4_0}, {"q4_k", DType::kQ4_K},
-      {"q6_k", DType::kQ6_K}};
+      {"q5_k", DType::kQ5_K}, {"q6_k", DType::kQ6_K}};
   auto it = kTypes.find(s);
   return it == kTypes.end() ? std::nullopt : std::optional(it->second);
 }
 
+// The "_m" mixes: `type` without its suffix, and whether it had one.
+std::pair<std::string, bool> SplitMix(const std::string& type) {
+  const bool mix = type == "q4_k_m" || type == "q5_k_m";
+  return {mix ? type.substr(0, type.size() - 2) : type, mix};
+}
+
 // llama.cpp's llama_ftype for a file whose block matrices have type `t` (general.file_type).
-uint32_t FileType(DType t) {
+uint32_t FileType(DType t, bool mix) {
   switch (t) {
     case DType::kF32:
       return 0;  // ALL_F32
@@ -40,12 +46,20 @@ uint32_t FileType(DType t) {
     case DType::kQ8_0:
       return 7;  // MOSTLY_Q8_0
     case DType::kQ4_K:
-      return 14;  // MOSTLY_Q4_K_S: q4_K matrices, q6_K output
+      return mix ? 15 : 14;  // MOSTLY_Q4_K_M / MOSTLY_Q4_K_S
+    case DType::kQ5_K:
+      return mix ? 17 : 16;  // MOSTLY_Q5_K_M / MOSTLY_Q5_K_S
     case DType::kBF16:
       return 32;  // MOSTLY_BF16
     default:
       return 0;
   }
+}
+
+// llama-quantize's use_more_bits: the layers whose attn_v and ffn_down get q6_K in the "_M"
+// mixes (the first and last eighth of the layers, and every third one between).
+bool UseMoreBits(int64_t layer, int64_t n_layer) {
+  return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
 }
 
 // How a tensor's values are drawn.
@@ -116,12 +130,21 @@ Status AddRandomModel(const RandomModelOptions& opts_in, model::GgufWriter& w,
   RandomModelOptions o = opts_in;
   if (o.n_head_kv == 0) o.n_head_kv = o.n_head;
   LL_RETURN_IF_ERROR(CheckOptions(o));
-  const std::optional<DType> type = ParseType(o.type);
+  const auto [base_type, mix] = SplitMix(o.type);  // "q5_k_m" -> ("q5_k", true)
+  const std::optional<DType> type = ParseType(base_type);
   if (!type || *type == DType::kQ6_K) {
-    return Status::Error("--type " + o.type + " is not f32, f16, bf16, q8_0, q4_0 or q4_k");
+    return Status::Error("--type " + o.type +
+                         " is not f32, f16, bf16, q8_0, q4_0, q4_k, q4_k_m, q5_k or q5_k_m");
   }
+  const bool k_quant = *type == DType::kQ4_K || *type == DType::kQ5_K;
   DType embd_type = *type;
-  DType out_type = *type == DType::kQ4_K ? DType::kQ6_K : *type;
+  DType out_type = k_quant ? DType::kQ6_K : *type;
+  // The "_M" mixes: attn_v and ffn_down of the UseMoreBits layers in q6_K, and bloom's fused
+  // attn_qkv one step up (q4_K -> q5_K, q5_K -> q6_K), as llama-quantize does.
+  auto v_down_type = [&](int64_t layer) {
+    return mix && UseMoreBits(layer, o.n_layer) ? DType::kQ6_K : *type;
+  };
+  const DType qkv_type = !mix ? *type : (*type == DType::kQ4_K ? DType::kQ5_K : DType::kQ6_K);
   if (o.embd_type != "auto") {
     auto t = ParseType(o.embd_type);
     if (!t) return Status::Error("--embd-type " + o.embd_type + " is not auto or a known type");
@@ -139,8 +162,8 @@ Status AddRandomModel(const RandomModelOptions& opts_in, model::GgufWriter& w,
   const std::string& a = o.arch;
   w.AddString("general.architecture", a);
   w.AddString("general.name", o.name.empty() ? "random-" + a : o.name);
-  w.AddUint32("general.file_type", FileType(*type));
-  if (*type == DType::kQ8_0 || *type == DType::kQ4_0 || *type == DType::kQ4_K) {
+  w.AddUint32("general.file_type", FileType(*type, mix));
+  if (*type == DType::kQ8_0 || *type == DType::kQ4_0 || k_quant) {
     w.AddUint32("general.quantization_version", 2);
   }
   w.AddUint32(a + ".context_length", static_cast<uint32_t>(o.ctx));
@@ -206,7 +229,7 @@ Status AddRandomModel(const RandomModelOptions& opts_in, model::GgufWriter& w,
     if (bloom) {
       vec(blk(i, "attn_norm.weight"), E, norm);
       vec(blk(i, "attn_norm.bias"), E, bias);
-      add(blk(i, "attn_qkv.weight"), E, E + 2 * KV, *type, matrix_e);  // rows: Q, then K, then V
+      add(blk(i, "attn_qkv.weight"), E, E + 2 * KV, qkv_type, matrix_e);  // rows: Q, K, V
       vec(blk(i, "attn_qkv.bias"), E + 2 * KV, bias);
       add(blk(i, "attn_output.weight"), E, E, *type, matrix_e);
       vec(blk(i, "attn_output.bias"), E, bias);
@@ -214,13 +237,13 @@ Status AddRandomModel(const RandomModelOptions& opts_in, model::GgufWriter& w,
       vec(blk(i, "ffn_norm.bias"), E, bias);
       add(blk(i, "ffn_up.weight"), E, F, *type, matrix_e);
       vec(blk(i, "ffn_up.bias"), F, bias);
-      add(blk(i, "ffn_down.weight"), F, E, *type, matrix_f);
+      add(blk(i, "ffn_down.weight"), F, E, v_down_type(i), matrix_f);
       vec(blk(i, "ffn_down.bias"), E, bias);
     } else {
       vec(blk(i, "attn_norm.weight"), E, norm);
       add(blk(i, "attn_q.weight"), E, E, *type, matrix_e);
       add(blk(i, "attn_k.weight"), E, KV, *type, matrix_e);
-      add(blk(i, "attn_v.weight"), E, KV, *type, matrix_e);
+      add(blk(i, "attn_v.weight"), E, KV, v_down_type(i), matrix_e);
       if (a == "qwen2") {
         vec(blk(i, "attn_q.bias"), E, bias);
         vec(blk(i, "attn_k.bias"), KV, bias);
@@ -230,7 +253,7 @@ Status AddRandomModel(const RandomModelOptions& opts_in, model::GgufWriter& w,
       vec(blk(i, "ffn_norm.weight"), E, norm);
       add(blk(i, "ffn_gate.weight"), E, F, *type, matrix_e);
       add(blk(i, "ffn_up.weight"), E, F, *type, matrix_e);
-      add(blk(i, "ffn_down.weight"), F, E, *type, matrix_f);
+      add(blk(i, "ffn_down.weight"), F, E, v_down_type(i), matrix_f);
     }
   }
   vec("output_norm.weight", E, bloom ? norm : ones);

@@ -9,7 +9,10 @@
 //
 // Tensor types: the 2-D block matrices use `type`; 1-D norms and biases are F32. token_embd and
 // output use `embd_type`; "auto" means `type` for both, except that output becomes q6_K when
-// `type` is q4_K (what llama-quantize's Q4_K_S/Q4_K_M do).
+// `type` is q4_K or q5_K (what llama-quantize's Q4_K_S/Q5_K_S do). The mixes q4_k_m / q5_k_m
+// follow llama-quantize's Q4_K_M / Q5_K_M rules for these architectures: q4_K / q5_K matrices,
+// except attn_v and ffn_down in q6_K in the layers its use_more_bits picks (the first and last
+// eighth, and every third between) and bloom's attn_qkv one type up (q5_K / q6_K); q6_K output.
 #pragma once
 
 #include <cstdint>
@@ -31,8 +34,8 @@ struct RandomModelOptions {
   int64_t n_ff = 384;
   int64_t n_vocab = 0;  // 0 = 512 (synthetic) or the size of --vocab-from's vocabulary
   int64_t ctx = 2048;
-  std::string type = "f32";        // f32 | f16 | bf16 | q8_0 | q4_0 | q4_k
-  std::string embd_type = "auto";  // auto or one of the types above, or q6_k
+  std::string type = "f32";        // f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q4_k_m | q5_k | q5_k_m
+  std::string embd_type = "auto";  // auto, or one of the types above without _m, or q6_k
   bool tied = false;
   uint64_t seed = 1;
   std::string vocab_from;  // GGUF to copy tokenizer.ggml.* from; empty = synthetic SPM

@@ -117,6 +117,63 @@ TEST(RandomModelTest, Q4KUsesQ6KForOutput) {
   EXPECT_EQ(*(*f)->GetUint("general.file_type"), 14u);
 }
 
+TEST(RandomModelTest, Q5KUsesQ6KForOutput) {
+  RandomModelOptions o = Small("llama");
+  o.n_embd = 256;
+  o.n_ff = 512;
+  o.type = "q5_k";
+  const std::vector<uint8_t> bytes = Build(o);  // the file views these bytes
+  auto f = GgufFile::Parse(bytes);
+  ASSERT_TRUE(f.ok()) << f.message();
+  for (const char* name : {"token_embd.weight", "blk.0.attn_q.weight", "blk.1.attn_v.weight",
+                           "blk.1.ffn_down.weight"}) {
+    EXPECT_EQ((*f)->FindTensor(name)->type, kernels::DType::kQ5_K) << name;
+  }
+  EXPECT_EQ((*f)->FindTensor("output.weight")->type, kernels::DType::kQ6_K);
+  EXPECT_EQ((*f)->FindTensor("output.weight")->bytes, 512u * 210);  // 512 rows of one q6_K block
+  EXPECT_EQ((*f)->FindTensor("blk.0.ffn_up.weight")->bytes, 512u * 176);
+  EXPECT_EQ(*(*f)->GetUint("general.file_type"), 16u);  // MOSTLY_Q5_K_S
+}
+
+// llama-quantize's Q5_K_M rule: attn_v and ffn_down in q6_K in layers 0, 3, 6, 7 of 8 (the first
+// and last eighth and every third between), everything else q5_K, output q6_K.
+TEST(RandomModelTest, Q5KMMixesQ5KAndQ6KLikeLlamaQuantize) {
+  RandomModelOptions o = Small("llama");
+  o.n_embd = 256;
+  o.n_ff = 256;
+  o.n_layer = 8;
+  o.type = "q5_k_m";
+  const std::vector<uint8_t> bytes = Build(o);  // the file views these bytes
+  auto f = GgufFile::Parse(bytes);
+  ASSERT_TRUE(f.ok()) << f.message();
+  for (int i = 0; i < 8; ++i) {
+    const auto more_bits =
+        (i == 0 || i == 3 || i == 6 || i == 7) ? kernels::DType::kQ6_K : kernels::DType::kQ5_K;
+    const std::string blk = "blk." + std::to_string(i) + ".";
+    EXPECT_EQ((*f)->FindTensor(blk + "attn_v.weight")->type, more_bits) << i;
+    EXPECT_EQ((*f)->FindTensor(blk + "ffn_down.weight")->type, more_bits) << i;
+    EXPECT_EQ((*f)->FindTensor(blk + "attn_k.weight")->type, kernels::DType::kQ5_K) << i;
+    EXPECT_EQ((*f)->FindTensor(blk + "ffn_gate.weight")->type, kernels::DType::kQ5_K) << i;
+  }
+  EXPECT_EQ((*f)->FindTensor("token_embd.weight")->type, kernels::DType::kQ5_K);
+  EXPECT_EQ((*f)->FindTensor("output.weight")->type, kernels::DType::kQ6_K);
+  EXPECT_EQ(*(*f)->GetUint("general.file_type"), 17u);  // MOSTLY_Q5_K_M
+
+  // Bloom's fused QKV goes one type up: q6_K in Q5_K_M, q5_K in Q4_K_M.
+  RandomModelOptions b = Small("bloom");
+  b.n_embd = 256;
+  b.n_ff = 256;
+  b.n_head_kv = 4;
+  for (const auto& [type, qkv] :
+       {std::pair{"q5_k_m", kernels::DType::kQ6_K}, std::pair{"q4_k_m", kernels::DType::kQ5_K}}) {
+    b.type = type;
+    const std::vector<uint8_t> bb = Build(b);
+    auto fb = GgufFile::Parse(bb);
+    ASSERT_TRUE(fb.ok()) << fb.message();
+    EXPECT_EQ((*fb)->FindTensor("blk.0.attn_qkv.weight")->type, qkv) << type;
+  }
+}
+
 TEST(RandomModelTest, DeterministicPerSeed) {
   RandomModelOptions o = Small("llama");
   EXPECT_EQ(Build(o), Build(o));
@@ -157,6 +214,12 @@ TEST(RandomModelTest, RejectsBadShapesWithClearMessages) {
   o = Small("llama");
   o.type = "q4_k";
   EXPECT_THAT(ErrorOf(o), HasSubstr("--n-embd = 64 is not a multiple of 256"));
+  o = Small("llama");
+  o.type = "q5_k_m";
+  EXPECT_THAT(ErrorOf(o), HasSubstr("--n-embd = 64 is not a multiple of 256"));
+  o = Small("llama");
+  o.type = "q8_0_m";
+  EXPECT_THAT(ErrorOf(o), HasSubstr("--type q8_0_m is not"));
   o = Small("llama");
   o.type = "q8_0";
   o.n_ff = 100;

@@ -3,7 +3,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -129,7 +131,10 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     if (!measured && f.split.empty()) measured = coord.measured_cluster();
     if (!json) std::printf("== placement %s\n", label.c_str());
     nlohmann::json in_flight = nlohmann::json::array();
-    uint64_t bytes_before = 0, tokens_before = 0;
+    // Workers keep their counters across coordinators: every figure below is a difference of
+    // two snapshots, per device (ring order), per number of requests in flight.
+    LL_ASSIGN_OR_RETURN(std::vector<net::Stats> before, coord.CollectStats());
+    std::map<int, std::vector<net::Stats>> deltas;
     PlacementFigures fig{label};
     for (int inflight : kInFlight) {
       std::vector<double> agg, single;
@@ -151,17 +156,23 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
         agg.push_back(generated / secs);
         single.push_back(res[0].decode_tokens_per_s());
       }
-      LL_ASSIGN_OR_RETURN(auto stats, coord.CollectStats());
+      LL_ASSIGN_OR_RETURN(std::vector<net::Stats> after, coord.CollectStats());
+      std::vector<net::Stats>& delta = deltas[inflight];
       uint64_t bytes = 0, tokens = 0;
-      for (const auto& st : stats) {
-        bytes += st.bytes_sent;
-        tokens = std::max<uint64_t>(tokens, st.tokens);
+      for (size_t i = 0; i < after.size() && i < before.size(); ++i) {
+        net::Stats d = after[i];
+        d.steps -= before[i].steps;
+        d.tokens -= before[i].tokens;
+        d.compute_us -= before[i].compute_us;
+        d.send_us -= before[i].send_us;
+        d.wait_us -= before[i].wait_us;
+        d.bytes_sent -= before[i].bytes_sent;
+        bytes += d.bytes_sent;
+        tokens = std::max<uint64_t>(tokens, d.tokens);
+        delta.push_back(d);
       }
-      const double per_token = tokens > tokens_before ? static_cast<double>(bytes - bytes_before) /
-                                                            (tokens - tokens_before)
-                                                      : 0.0;
-      bytes_before = bytes;
-      tokens_before = tokens;
+      before = std::move(after);
+      const double per_token = tokens ? static_cast<double>(bytes) / tokens : 0.0;
       const Spread a = Summarise(agg), s1 = Summarise(single);
       if (inflight == 1) fig.single = s1.median;
       if (inflight == kInFlight.back()) fig.aggregate = a.median;
@@ -179,25 +190,37 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
             s1.median, per_token);
       }
     }
-    LL_ASSIGN_OR_RETURN(auto stats, coord.CollectStats());
+    // Per device: measured compute and send ms per step with one request and with the most in
+    // flight, beside the plan's predicted compute ms per token.
     nlohmann::json devs = nlohmann::json::array();
-    for (size_t i = 0; i < stats.size() && i < coord.devices().size(); ++i) {
-      const auto& st = stats[i];
+    const auto& one = deltas[kInFlight.front()];
+    const auto& full = deltas[kInFlight.back()];
+    const auto& plan = coord.plan();
+    auto per_step = [](uint64_t us, uint64_t steps) { return steps ? us / 1e3 / steps : 0.0; };
+    for (size_t i = 0; i < one.size() && i < full.size() && i < coord.devices().size(); ++i) {
       const auto& d = coord.devices()[i];
+      const double predicted =
+          plan && i < plan->stages.size() ? plan->stages[i].compute_ms : std::nan("");
       devs.push_back(
-          {{"name", st.name},
+          {{"name", one[i].name},
            {"segment", d.spec.ToString()},
            {"units", {d.spec.unit_begin, d.spec.unit_end}},
            {"layers", {d.spec.first_layer(), d.spec.end_layer()}},
-           {"compute_ms", st.compute_us / 1e3},
-           {"send_ms", st.send_us / 1e3},
-           {"wait_ms", st.wait_us / 1e3},
-           {"bytes_sent_per_token", st.tokens ? double(st.bytes_sent) / st.tokens : 0.0}});
+           {"compute_ms_per_step_1", per_step(one[i].compute_us, one[i].steps)},
+           {"send_ms_per_step_1", per_step(one[i].send_us, one[i].steps)},
+           {"compute_ms_per_step_full", per_step(full[i].compute_us, full[i].steps)},
+           {"send_ms_per_step_full", per_step(full[i].send_us, full[i].steps)},
+           {"predicted_compute_ms_per_token", plan ? nlohmann::json(predicted) : nullptr},
+           {"bytes_sent_per_token",
+            full[i].tokens ? double(full[i].bytes_sent) / full[i].tokens : 0.0}});
       if (!json) {
-        std::printf("  %-8s %-22s compute %.1f ms, send %.1f ms, wait %.1f ms, %.0f bytes/token\n",
-                    st.name.c_str(), d.spec.ToString().c_str(), st.compute_us / 1e3,
-                    st.send_us / 1e3, st.wait_us / 1e3,
-                    st.tokens ? double(st.bytes_sent) / st.tokens : 0.0);
+        std::printf(
+            "  %-8s %-22s compute ms/step %.2f (1 in flight) %.2f (%d in flight), predicted %.2f "
+            "| send ms/step %.2f / %.2f\n",
+            one[i].name.c_str(), d.spec.ToString().c_str(),
+            per_step(one[i].compute_us, one[i].steps), per_step(full[i].compute_us, full[i].steps),
+            kInFlight.back(), predicted, per_step(one[i].send_us, one[i].steps),
+            per_step(full[i].send_us, full[i].steps));
       }
     }
     nlohmann::json entry = {{"placement", label},
@@ -205,7 +228,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
                             {"devices_used", coord.devices().size()},
                             {"runs", in_flight},
                             {"per_device", devs}};
-    if (const auto& plan = coord.plan()) {
+    if (plan) {
       fig.single_predicted = plan->single_request_tokens_per_s();
       fig.aggregate_predicted = plan->pipeline_tokens_per_s();
       entry["predicted_tokens_per_s"] = fig.single_predicted;

@@ -194,34 +194,37 @@ Result<T> Coordinator::Expect() {
 
 namespace {
 
-// The matrices of one weight type: their decode FLOPs per token and bytes, and the shape of the
-// largest (the one profiled).
-struct TypeLoad {
-  double flops = 0;
-  double bytes = 0;
-  int64_t n_in = 0, n_out = 0;
-};
-
-std::map<kernels::DType, TypeLoad> MatrixLoads(const model::Model& model) {
-  std::map<kernels::DType, TypeLoad> loads;
-  auto add = [&](const model::WeightView& w) {
-    if (!w.present() || w.n_out <= 1) return;
-    TypeLoad& l = loads[w.type];
-    l.flops += 2.0 * w.n_in * w.n_out;
-    l.bytes += static_cast<double>(w.bytes);
-    if (w.n_in * w.n_out > l.n_in * l.n_out) {
-      l.n_in = w.n_in;
-      l.n_out = w.n_out;
-    }
+// The matrices a device times for its profile: the first R layers' matrices in forward order
+// (their real types and shapes; R as many as fit in 64 MiB, at most all of them) and the output
+// matrix cut to R/n_layer of its rows, so the set has the model's mix of types, shapes and
+// head share, and is too large for the caches, as the model is.
+std::vector<net::ProfileMatrixShape> ProfileSet(const model::Model& model) {
+  constexpr double kMaxBytes = 64.0 * 1048576;
+  std::vector<net::ProfileMatrixShape> set;
+  const auto& layers = model.weights().layers;
+  auto add = [&](const model::WeightView& w, int64_t rows) {
+    if (!w.present() || w.n_out <= 1 || rows < 1) return;
+    set.push_back({static_cast<uint32_t>(w.type), static_cast<uint32_t>(w.n_in),
+                   static_cast<uint32_t>(rows)});
   };
-  for (const model::LayerWeights& l : model.weights().layers) {
+  double bytes = 0;
+  size_t r = 0;
+  for (; r < layers.size(); ++r) {
+    const model::LayerWeights& l = layers[r];
+    const double layer_bytes = static_cast<double>(l.attention_bytes() + l.ffn_bytes());
+    if (r > 0 && bytes + layer_bytes > kMaxBytes) break;
+    bytes += layer_bytes;
     for (const model::WeightView* w :
          {&l.wq, &l.wk, &l.wv, &l.wqkv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
-      add(*w);
+      add(*w, w->n_out);
     }
   }
-  add(model.weights().output);
-  return loads;
+  const model::WeightView& out = model.weights().output;
+  if (!layers.empty()) {
+    add(out, (out.n_out * static_cast<int64_t>(r) + static_cast<int64_t>(layers.size()) / 2) /
+                 static_cast<int64_t>(layers.size()));
+  }
+  return set;
 }
 
 }  // namespace
@@ -240,53 +243,43 @@ Status Coordinator::ProfileCluster() {
     cluster_ = *options_.measured;
     return Status::Ok();
   }
-  // Every weight type is timed on the shape of its largest matrix, with as many rows as the
-  // model has bytes of that type (up to 64 MiB), so the caches help the probe no more than they
-  // help the model. A device's rate is the FLOP-weighted harmonic mean over the types: the
-  // time it would take for the model's matrices, divided into their FLOPs.
-  const auto loads = MatrixLoads(model_);
-  constexpr double kMaxProbeBytes = 64.0 * 1048576;
+  // Each device times a pass over a set of matrices like the model's (ProfileSet); its rates
+  // are the set's FLOPs over the time.
+  net::ProfileRequest request;
+  request.matrices = ProfileSet(model_);
+  request.n_batch = static_cast<uint32_t>(options_.n_batch);
+  request.seconds = static_cast<float>(options_.profile_seconds);
+  request.refresh = options_.refresh_profile;
+  if (request.matrices.empty()) return Status::Error("the model has no matrices to profile");
   auto status = [&](const std::string& line) {
     if (options_.on_status) options_.on_status(line);
   };
   cluster_ = partition::Cluster();
   for (size_t i = 0; i < devices_.size(); ++i) {
     DeviceInfo& d = devices_[i];
-    double flops = 0, decode_s = 0, prefill_s = 0, available = 0;
-    for (const auto& [type, load] : loads) {
-      const double row_bytes = load.bytes / (load.flops / (2.0 * load.n_in));
-      const int64_t rows = static_cast<int64_t>(std::clamp(
-          std::min(load.bytes, kMaxProbeBytes) / row_bytes, double(load.n_out), double(1 << 20)));
-      LL_RETURN_IF_ERROR(
-          Send(i, net::ProfileRequest{
-                      static_cast<uint32_t>(type), static_cast<uint32_t>(load.n_in),
-                      static_cast<uint32_t>(rows), static_cast<uint32_t>(options_.n_batch),
-                      static_cast<float>(options_.profile_seconds), options_.refresh_profile}));
-      auto rates = Expect<net::ProfileReply>();
-      if (!rates.ok()) return rates.status().WithContext("profiling " + d.name);
-      if (!(rates->decode_gflops > 0 && rates->prefill_gflops > 0)) {
-        return Status::Error("device " + d.name + " reported a zero compute rate");
-      }
-      char line[256];
-      std::snprintf(line, sizeof line,
-                    "profiled %s: %s [%lld x %lld]: decode %.2f GFLOP/s, prefill %.2f GFLOP/s%s",
-                    d.name.c_str(), std::string(kernels::DTypeName(type)).c_str(),
-                    static_cast<long long>(rows), static_cast<long long>(load.n_in),
-                    rates->decode_gflops, rates->prefill_gflops, rates->cached ? " (cached)" : "");
-      status(line);
-      flops += load.flops;
-      decode_s += load.flops / (rates->decode_gflops * 1e9);
-      prefill_s += load.flops / (rates->prefill_gflops * 1e9);
-      available = static_cast<double>(rates->memory_available_bytes);
+    LL_RETURN_IF_ERROR(Send(i, request));
+    auto rates = Expect<net::ProfileReply>();
+    if (!rates.ok()) return rates.status().WithContext("profiling " + d.name);
+    if (!(rates->decode_gflops > 0 && rates->prefill_gflops > 0)) {
+      return Status::Error("device " + d.name + " reported a zero compute rate");
     }
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "profiled %s (%zu matrices): decode %.2f GFLOP/s, prefill %.2f GFLOP/s%s",
+                  d.name.c_str(), request.matrices.size(), rates->decode_gflops,
+                  rates->prefill_gflops, rates->cached ? " (cached)" : "");
+    status(line);
     partition::DeviceProfile p;
     p.name = d.name;
     // The budget the device announced, unless the OS says less is free.
     p.memory_budget_bytes = static_cast<double>(d.memory_budget_bytes);
-    if (available > 0) p.memory_budget_bytes = std::min(p.memory_budget_bytes, available);
+    if (rates->memory_available_bytes > 0) {
+      p.memory_budget_bytes =
+          std::min(p.memory_budget_bytes, static_cast<double>(rates->memory_available_bytes));
+    }
     p.threads = static_cast<int>(d.threads);
-    p.decode_gflops = decode_s > 0 ? flops / decode_s / 1e9 : 0;
-    p.prefill_gflops = prefill_s > 0 ? flops / prefill_s / 1e9 : 0;
+    p.decode_gflops = rates->decode_gflops;
+    p.prefill_gflops = rates->prefill_gflops;
     cluster_.devices.push_back(p);
   }
   // Every pair, measured by one of its two devices over the direct path between them.

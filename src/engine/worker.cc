@@ -110,8 +110,12 @@ void Worker::Handle(const std::vector<uint8_t>& bytes) {
 }
 
 void Worker::OnProfileRequest(const net::ProfileRequest& m) {
-  partition::ProfileKey key{static_cast<kernels::DType>(m.dtype), m.n_in, m.n_out, m.n_batch,
-                            options_.threads};
+  partition::ProfileKey key;
+  for (const net::ProfileMatrixShape& shape : m.matrices) {
+    key.set.push_back({static_cast<kernels::DType>(shape.dtype), shape.n_in, shape.n_out});
+  }
+  key.n_batch = m.n_batch;
+  key.threads = options_.threads;
   bool cached = false;
   auto rates =
       partition::CachedDeviceRates(pool_, options_.cache_dir, key, m.seconds, m.refresh, &cached);
@@ -119,9 +123,12 @@ void Worker::OnProfileRequest(const net::ProfileRequest& m) {
     Refuse(rates.message());
     return;
   }
-  Reply(net::ProfileReply{static_cast<float>(rates->decode_gflops),
-                          static_cast<float>(rates->prefill_gflops),
-                          partition::AvailableMemoryBytes(), cached});
+  net::ProfileReply reply;
+  reply.decode_gflops = static_cast<float>(rates->decode_gflops);
+  reply.prefill_gflops = static_cast<float>(rates->prefill_gflops);
+  reply.memory_available_bytes = partition::AvailableMemoryBytes();
+  reply.cached = cached;
+  Reply(reply);
 }
 
 net::Outbox* Worker::PeerOutbox(const std::string& endpoint) {

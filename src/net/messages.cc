@@ -144,9 +144,12 @@ void EncodeBody(Writer& w, const Message& m) {
                  },
                  [&](const WeightsAck& x) { w.U64(x.received); },
                  [&](const ProfileRequest& x) {
-                   w.U32(x.dtype);
-                   w.U32(x.n_in);
-                   w.U32(x.n_out);
+                   w.U32(static_cast<uint32_t>(x.matrices.size()));
+                   for (const ProfileMatrixShape& m : x.matrices) {
+                     w.U32(m.dtype);
+                     w.U32(m.n_in);
+                     w.U32(m.n_out);
+                   }
                    w.U32(x.n_batch);
                    w.F32(x.seconds);
                    w.U8(x.refresh ? 1 : 0);
@@ -344,14 +347,20 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       break;
     case MessageType::kProfileRequest: {
       ProfileRequest x;
-      x.dtype = r.U32("dtype");
-      x.n_in = r.U32("n_in");
-      x.n_out = r.U32("n_out");
+      const uint32_t n = r.U32("matrix count");
+      if (r.ok() && (n < 1 || n > 4096)) r.Fail("matrix count not in [1, 4096]");
+      for (uint32_t i = 0; r.ok() && i < n; ++i) {
+        ProfileMatrixShape m;
+        m.dtype = r.U32("dtype");
+        m.n_in = r.U32("n_in");
+        m.n_out = r.U32("n_out");
+        x.matrices.push_back(m);
+      }
       x.n_batch = r.U32("n_batch");
       x.seconds = r.F32("seconds");
       x.refresh = r.U8("refresh") != 0;
       if (r.ok() && !(x.seconds > 0.0f && x.seconds <= 60.0f)) r.Fail("seconds not in (0, 60]");
-      m = x;
+      m = std::move(x);
       break;
     }
     case MessageType::kProfileReply: {
@@ -360,6 +369,9 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.prefill_gflops = r.F32("prefill_gflops");
       x.memory_available_bytes = r.U64("memory_available_bytes");
       x.cached = r.U8("cached") != 0;
+      if (r.ok() && !(std::isfinite(x.decode_gflops) && std::isfinite(x.prefill_gflops))) {
+        r.Fail("rates not finite");
+      }
       m = x;
       break;
     }

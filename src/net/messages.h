@@ -159,17 +159,24 @@ struct WeightsAck {
 };
 
 // Asks a worker to time its kernels on a matrix like the model's (for placement).
-struct ProfileRequest {
+// Asks a worker to time its kernels on matrices like the model's (for placement): one pass runs
+// `matrices` in order, one token (decode) or n_batch tokens (prefill) at a time.
+struct ProfileMatrixShape {
   uint32_t dtype = 0;  // kernels::DType id
-  uint32_t n_in = 0, n_out = 0, n_batch = 0;
+  uint32_t n_in = 0, n_out = 0;
+};
+
+struct ProfileRequest {
+  std::vector<ProfileMatrixShape> matrices;  // 1..4096
+  uint32_t n_batch = 0;
   float seconds = 1.0f;  // measuring time, (0, 60]
-  bool refresh = false;  // measure even if the worker has a cached profile for this shape
+  bool refresh = false;  // measure even if the worker has a cached profile for this set
 };
 
 struct ProfileReply {
-  float decode_gflops = 0, prefill_gflops = 0;
-  uint64_t memory_available_bytes = 0;  // what the OS reports
-  bool cached = false;                  // the rates come from the worker's profile cache
+  float decode_gflops = 0, prefill_gflops = 0;  // sustained
+  uint64_t memory_available_bytes = 0;          // what the OS reports
+  bool cached = false;                          // the rates come from the worker's profile cache
 };
 
 // Link probe: the receiver answers a Ping with a Pong carrying reply_bytes of payload, so the

@@ -1,5 +1,6 @@
 #include "partition/device_profile.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -16,50 +17,76 @@
 
 namespace ll::partition {
 
-Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, kernels::DType type, int64_t n_in,
-                                       int64_t n_out, int64_t n_batch, double seconds) {
-  if (!kernels::IsSupported(type)) {
-    return Status::Error("cannot profile unsupported type " +
-                         std::string(kernels::DTypeName(type)));
+Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, const std::vector<ProfileMatrix>& set,
+                                       int64_t n_batch, double seconds) {
+  if (set.empty() || set.size() > 4096) {
+    return Status::Error("profile set must have 1..4096 matrices");
   }
-  auto info = kernels::GetDTypeInfo(static_cast<uint32_t>(type));
-  if (n_in <= 0 || n_out <= 0 || n_batch <= 0 || n_in % info->block_elems != 0 ||
-      n_out > (1 << 20) || n_in > (1 << 20) || n_batch > 4096) {
-    return Status::Error("profile shape out of range");
+  if (n_batch <= 0 || n_batch > 4096) return Status::Error("profile batch out of range");
+  if (!(seconds > 0 && seconds <= 60)) return Status::Error("profile time out of range");
+  double total_bytes = 0;
+  int64_t max_in = 0, max_out = 0;
+  for (const ProfileMatrix& m : set) {
+    if (!kernels::IsSupported(m.type)) {
+      return Status::Error("cannot profile unsupported type " +
+                           std::string(kernels::DTypeName(m.type)));
+    }
+    auto info = kernels::GetDTypeInfo(static_cast<uint32_t>(m.type));
+    if (m.n_in <= 0 || m.n_out <= 0 || m.n_in % info->block_elems != 0 || m.n_out > (1 << 20) ||
+        m.n_in > (1 << 20)) {
+      return Status::Error("profile matrix shape out of range");
+    }
+    total_bytes += static_cast<double>(kernels::RowBytes(m.type, m.n_in)) * m.n_out;
+    max_in = std::max(max_in, m.n_in);
+    max_out = std::max(max_out, m.n_out);
   }
-  // Random weights in the real type (quantized from random floats) and random activations.
+  if (total_bytes > 1024.0 * 1048576) return Status::Error("profile set above 1 GiB");
+  // Random weights in the real type: a few distinct random rows, repeated; quantizing tens of
+  // MiB of random floats would take longer than the measurement.
   std::mt19937 rng(1);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> row(n_in);
-  const size_t row_bytes = kernels::RowBytes(type, n_in);
-  // A few distinct random rows, repeated: the kernels' speed does not depend on the values, and
-  // quantizing tens of MiB of random floats would take longer than the measurement.
-  constexpr int64_t kDistinctRows = 64;
-  std::vector<uint8_t> w(row_bytes * n_out);
-  for (int64_t r = 0; r < n_out; ++r) {
-    if (r < kDistinctRows) {
-      for (float& v : row) v = dist(rng);
-      kernels::QuantizeRow(type, row.data(), w.data() + r * row_bytes, n_in);
-    } else {
-      std::memcpy(w.data() + r * row_bytes, w.data() + (r % kDistinctRows) * row_bytes, row_bytes);
+  constexpr int64_t kDistinctRows = 16;
+  std::vector<std::vector<uint8_t>> weights;
+  std::vector<float> row(max_in);
+  for (const ProfileMatrix& m : set) {
+    const size_t row_bytes = kernels::RowBytes(m.type, m.n_in);
+    std::vector<uint8_t> w(row_bytes * m.n_out);
+    for (int64_t r = 0; r < m.n_out; ++r) {
+      if (r < kDistinctRows) {
+        for (int64_t i = 0; i < m.n_in; ++i) row[i] = dist(rng);
+        kernels::QuantizeRow(m.type, row.data(), w.data() + r * row_bytes, m.n_in);
+      } else {
+        std::memcpy(w.data() + r * row_bytes, w.data() + (r % kDistinctRows) * row_bytes,
+                    row_bytes);
+      }
     }
+    weights.push_back(std::move(w));
   }
-  std::vector<float> x(n_in * n_batch), y(n_out * n_batch);
+  std::vector<float> x(max_in * n_batch), y(max_out * n_batch);
   for (float& v : x) v = dist(rng);
   kernels::MatMulScratch scratch;
-  auto rate = [&](int64_t tokens, double budget) {
-    kernels::MatMul(pool, type, w.data(), n_out, n_in, x.data(), tokens, y.data(), scratch);
+  double pass_flops = 0;
+  for (const ProfileMatrix& m : set) pass_flops += 2.0 * m.n_in * m.n_out;
+  // One pass: every matrix of the set in order, as a forward pass runs them.
+  auto pass = [&](int64_t tokens) {
+    for (size_t i = 0; i < set.size(); ++i) {
+      kernels::MatMul(pool, set[i].type, weights[i].data(), set[i].n_out, set[i].n_in, x.data(),
+                      tokens, y.data(), scratch);
+    }
+  };
+  auto sustained = [&](int64_t tokens, double budget) {
+    pass(tokens);
     Stopwatch watch;
-    int64_t calls = 0;
+    int64_t passes = 0;
     do {
-      kernels::MatMul(pool, type, w.data(), n_out, n_in, x.data(), tokens, y.data(), scratch);
-      ++calls;
+      pass(tokens);
+      ++passes;
     } while (watch.Seconds() < budget);
-    return 2.0 * n_in * n_out * tokens * calls / watch.Seconds() / 1e9;
+    return pass_flops * tokens * passes / watch.Seconds() / 1e9;
   };
   DeviceRates r;
-  r.decode_gflops = rate(1, seconds / 2);
-  r.prefill_gflops = rate(n_batch, seconds / 2);
+  r.decode_gflops = sustained(1, seconds * 0.4);
+  r.prefill_gflops = sustained(n_batch, seconds * 0.3);
   return r;
 }
 
@@ -149,8 +176,10 @@ Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache
                                       bool* cached) {
   *cached = false;
   std::ostringstream k;
-  k << kernels::DTypeName(key.type) << " " << key.n_in << "x" << key.n_out << " batch "
-    << key.n_batch << " threads " << key.threads << " isa "
+  for (const ProfileMatrix& m : key.set) {
+    k << kernels::DTypeName(m.type) << "[" << m.n_out << "x" << m.n_in << "] ";
+  }
+  k << "batch " << key.n_batch << " threads " << key.threads << " isa "
     << kernels::IsaName(kernels::DefaultIsa()) << " cpu" << CpuModel() << " limit " << CpuLimit();
   const std::string path =
       cache_dir.empty() ? "" : cache_dir + "/profile-" + HashHex(k.str()) + ".json";
@@ -163,17 +192,19 @@ Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache
     if (in) {
       // A damaged or foreign cache entry is ignored and measured again.
       auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-      if (j.is_object() && j.value("key", "") == k.str() && j["decode_gflops"].is_number() &&
-          j["prefill_gflops"].is_number() && j["measured_unix"].is_number() &&
-          now - j["measured_unix"].get<int64_t>() < kMaxAgeSeconds &&
-          j["decode_gflops"].get<double>() > 0 && j["prefill_gflops"].get<double>() > 0) {
+      bool good = j.is_object() && j.value("key", "") == k.str() &&
+                  j["measured_unix"].is_number() &&
+                  now - j["measured_unix"].get<int64_t>() < kMaxAgeSeconds;
+      for (const char* f : {"decode_gflops", "prefill_gflops"}) {
+        good = good && j.contains(f) && j[f].is_number();
+      }
+      if (good && j["decode_gflops"].get<double>() > 0 && j["prefill_gflops"].get<double>() > 0) {
         *cached = true;
         return DeviceRates{j["decode_gflops"].get<double>(), j["prefill_gflops"].get<double>()};
       }
     }
   }
-  LL_ASSIGN_OR_RETURN(
-      DeviceRates r, MeasureDeviceRates(pool, key.type, key.n_in, key.n_out, key.n_batch, seconds));
+  LL_ASSIGN_OR_RETURN(DeviceRates r, MeasureDeviceRates(pool, key.set, key.n_batch, seconds));
   if (!path.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(cache_dir, ec);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "base/thread_pool.h"
@@ -13,16 +14,26 @@
 
 namespace ll::partition {
 
-struct DeviceRates {
-  double decode_gflops = 0;   // 2*n_in*n_out FLOP per token / seconds, one token per call
-  double prefill_gflops = 0;  // the same with n_batch tokens per call
+// One matrix of the profile set: [n_out][n_in] of `type`.
+struct ProfileMatrix {
+  kernels::DType type = kernels::DType::kF32;
+  int64_t n_in = 0, n_out = 0;
 };
 
-// Times kernels::MatMul on a [n_out][n_in] random matrix of `type` for about `seconds` in all
-// (half decode, half prefill). Callers size n_out so the matrix is as large as the weights it
-// stands for (up to tens of MiB), so caches flatter the rate no more than they do the model.
-Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, kernels::DType type, int64_t n_in,
-                                       int64_t n_out, int64_t n_batch, double seconds = 1.0);
+struct DeviceRates {
+  // Sustained rates: FLOP of the whole set per pass / seconds, passes back to back.
+  double decode_gflops = 0;   // one token per pass
+  double prefill_gflops = 0;  // n_batch tokens per pass
+};
+
+// Times kernels::MatMul over `set`, the matrices of one decode step or a part of one, in order,
+// for about `seconds` in all (40 % decode, 30 % prefill), passes back to back. (Timing passes
+// after idle periods was tried, to model devices that are faster in bursts, and did not predict
+// a ring's turns on CPU-quota devices better.) Callers make the set as large as the
+// weights it stands for (tens of MiB), so caches flatter it no more than they do the model.
+// The weights are random rows of the real type, repeated (speed does not depend on values).
+Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, const std::vector<ProfileMatrix>& set,
+                                       int64_t n_batch, double seconds = 1.0);
 
 // MemAvailable from /proc/meminfo, in bytes (0 if unknown).
 uint64_t AvailableMemoryBytes();
@@ -31,13 +42,13 @@ uint64_t AvailableMemoryBytes();
 // "" when unknown): part of the profile cache key, so a changed quota means a new measurement.
 std::string CpuLimit();
 
-// The rates for one matrix shape, from `cache_dir` when a profile measured with the same key
-// (type, shape, threads, ISA, CPU model and limit) is there and younger than a week, otherwise
-// measured (and stored; a cache that cannot be written is not an error). `refresh` always
-// measures. *cached says which happened.
+// The rates for a matrix set, from `cache_dir` when a profile measured with the same key (set,
+// batch, threads, ISA, CPU model and limit) is there and younger than a week, otherwise measured
+// (and stored; a cache that cannot be written is not an error). `refresh` always measures.
+// *cached says which happened.
 struct ProfileKey {
-  kernels::DType type = kernels::DType::kF32;
-  int64_t n_in = 0, n_out = 0, n_batch = 0;
+  std::vector<ProfileMatrix> set;
+  int64_t n_batch = 0;
   int threads = 1;
 };
 Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache_dir,

@@ -1,18 +1,39 @@
 #include "base/thread_pool.h"
 
+#include <chrono>
+
 #include "base/check.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace ll {
+namespace {
+
+// How long a worker keeps checking for the next job before it sleeps: longer than the gaps
+// between the matrix products of a decode step, short enough that an idle device (or a device
+// under a CPU quota) does not burn much time.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
+  stop_.store(true);
+  generation_.fetch_add(1);
+  { std::lock_guard<std::mutex> lock(mu_); }
   start_cv_.notify_all();
   for (auto& t : workers_) t.join();
 }
@@ -22,36 +43,51 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
     fn(0, 1);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    LL_CHECK_MSG(job_ == nullptr, "ThreadPool::Run is not reentrant");
-    job_ = &fn;
-    pending_ = n_threads_ - 1;
-    ++generation_;
+  LL_CHECK_MSG(pending_.load() == 0, "ThreadPool::Run is not reentrant");
+  job_ = &fn;
+  pending_.store(n_threads_ - 1);
+  generation_.fetch_add(1);  // seq_cst: ordered before the sleepers_ check below
+  if (sleepers_.load() > 0) {
+    // Taking the mutex orders this notify after a sleeper's predicate check (see WorkerLoop).
+    { std::lock_guard<std::mutex> lock(mu_); }
+    start_cv_.notify_all();
   }
-  start_cv_.notify_all();
   fn(0, n_threads_);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [this] { return pending_ == 0; });
+  // The others usually finish within microseconds of the caller: spin, then yield.
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 4096) {
+      CpuRelax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   job_ = nullptr;
 }
 
 void ThreadPool::WorkerLoop(int index) {
   long seen = 0;
   for (;;) {
-    const std::function<void(int, int)>* job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      job = job_;
+    // Spin for the next generation, then sleep. A worker registers as a sleeper before its
+    // final check under the mutex; Run bumps the generation before it reads sleepers_, so one
+    // of the two always sees the other (both are seq_cst) and no wake-up is lost.
+    const auto spin_until = std::chrono::steady_clock::now() + kSpin;
+    int checks = 0;
+    while (generation_.load(std::memory_order_acquire) == seen) {
+      CpuRelax();
+      if (++checks % 64 == 0 && std::chrono::steady_clock::now() > spin_until) {
+        sleepers_.fetch_add(1);
+        {
+          std::unique_lock<std::mutex> lock(mu_);
+          start_cv_.wait(lock, [&] { return generation_.load() != seen; });
+        }
+        sleepers_.fetch_sub(1);
+        break;
+      }
     }
-    (*job)(index, n_threads_);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
-    }
+    if (stop_.load()) return;
+    seen = generation_.load(std::memory_order_acquire);
+    (*job_)(index, n_threads_);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 

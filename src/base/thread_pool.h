@@ -2,8 +2,14 @@
 // Run(fn) calls fn(thread_index, thread_count) on every thread (the caller is thread 0) and
 // returns when all have finished; kernels split their rows by (index, count). One Run at a
 // time: the pool is owned by one engine and called from that engine's thread only.
+//
+// A decode step calls Run dozens of times with a few microseconds between calls, so waking a
+// sleeping thread each time (a futex round trip, tens of microseconds) would cost more than the
+// work. Workers therefore spin on the job counter for a short while after each job before they
+// sleep, and the caller spins while it waits for the others to finish.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -36,13 +42,14 @@ class ThreadPool {
 
   const int n_threads_;
   std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable start_cv_;  // guarded by mu_: generation_ changed or stop_
-  std::condition_variable done_cv_;   // guarded by mu_: pending_ reached 0
-  const std::function<void(int, int)>* job_ = nullptr;  // guarded by mu_
-  long generation_ = 0;                                 // guarded by mu_
-  int pending_ = 0;                                     // guarded by mu_
-  bool stop_ = false;                                   // guarded by mu_
+  // Published by Run before it bumps generation_ (which orders the write for the workers).
+  const std::function<void(int, int)>* job_ = nullptr;
+  std::atomic<long> generation_{0};  // one more per Run; workers run each generation once
+  std::atomic<int> pending_{0};      // workers still in the current job
+  std::atomic<int> sleepers_{0};     // workers blocked (or about to block) on start_cv_
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;                     // guards only the sleep/wake hand-off on start_cv_
+  std::condition_variable start_cv_;  // generation_ changed or stop_
 };
 
 }  // namespace ll

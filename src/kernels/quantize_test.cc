@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 
 #include "kernels/blocks.h"
 #include "kernels/f16.h"
@@ -96,6 +97,23 @@ TEST(QuantizeTest, Q5_KRampIsExact) {
   DequantizeRow(DType::kQ5_K, &b, y, 256);
   for (int e = 0; e < 256; ++e) EXPECT_EQ(y[e], x[e]) << e;
   for (int l = 0; l < 32; ++l) EXPECT_EQ(b.qh[l], l >= 16 ? 0xFF : 0x00) << l;
+}
+
+// The word-wise unpacking of all 8 scales and mins equals the per-j reference on random bytes.
+TEST(DequantizeTest, Q4KScalesMinsWordWiseEqualsPerSubBlock) {
+  std::mt19937 rng(12);
+  for (int rep = 0; rep < 20000; ++rep) {
+    uint8_t packed[12];
+    for (uint8_t& b : packed) b = static_cast<uint8_t>(rng());
+    uint64_t sc, m;
+    UnpackQ4KScalesMins(packed, &sc, &m);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t want_sc, want_m;
+      UnpackQ4KScaleMin(packed, j, &want_sc, &want_m);
+      ASSERT_EQ(static_cast<uint8_t>(sc >> (8 * j)), want_sc) << "rep " << rep << " j " << j;
+      ASSERT_EQ(static_cast<uint8_t>(m >> (8 * j)), want_m) << "rep " << rep << " j " << j;
+    }
+  }
 }
 
 TEST(DequantizeTest, Q6_KKnownBlock) {

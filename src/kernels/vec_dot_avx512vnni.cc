@@ -66,8 +66,27 @@ struct Q8_0Policy {
   static __m512i Dot(const W& w, __m512i ub) { return _mm512_dpbusd_epi32(w.minus128a, ub, w.a); }
 };
 
+// The single-row Q8_0 dot (decode): TileQ8_0Like<1, 1, BlockQ8_0, Q8_0Policy>'s lanes, scale
+// products and accumulation (the same bits), with the two scale products formed as scalars.
 float VecDot_Q8_0_Q8_0(int64_t n, const void* w, const void* x) {
-  return DotQ8_0LikePolicy<BlockQ8_0, Q8_0Policy>(n, w, x);
+  const auto* a = static_cast<const BlockQ8_0*>(w);
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  __m512 acc = _mm512_setzero_ps();
+  const int64_t nb = n / kQK8_0;
+  auto step = [&](int64_t i, bool pair) {
+    const Q8_0Policy::W pw =
+        Q8_0Policy::PrepW(Join(LoadQ8_0(a[i]), pair ? LoadQ8_0(a[i + 1]) : _mm256_setzero_si256()));
+    const __m512i ub =
+        Q8_0Policy::PrepX(Join(LoadQ8_0(b[i]), pair ? LoadQ8_0(b[i + 1]) : _mm256_setzero_si256()));
+    const __m512 d =
+        JoinScales(F16ToF32Native(a[i].d) * F16ToF32Native(b[i].d),
+                   pair ? F16ToF32Native(a[i + 1].d) * F16ToF32Native(b[i + 1].d) : 0.0f);
+    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(Q8_0Policy::Dot(pw, ub)), acc);
+  };
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) step(i, true);
+  if (i < nb) step(i, false);
+  return _mm512_reduce_add_ps(acc);
 }
 
 // The single-row dot (one token: decode), which is bound by instructions per block rather than

@@ -46,6 +46,7 @@ struct VecDotTable {
   VecDotTileFn q4_0_tile = nullptr;
   VecDotTileFn q4_k_tile = nullptr;
   VecDotTileFn q5_k_tile = nullptr;
+  VecDotTileFn q6_k_tile = nullptr;
 };
 
 // The type activations are converted to before being dotted with weights of type `wtype`.

@@ -276,51 +276,127 @@ float VecDot_Q5_K_Q8_K(int64_t n, const void* w, const void* x) {
   return DotQxK<BlockQ5_K, Q5KQuants>(n, w, x);
 }
 
+// The unsigned 6-bit values (0..63) of half h of a Q6_K block: its four 32-element quarters in
+// element order. Masking before each 16-bit shift keeps bits from crossing into the
+// neighbouring byte.
+struct Q6KHalf {
+  __m256i q[4];
+};
+
+[[gnu::always_inline]] inline Q6KHalf UnpackQ6KHalf(const BlockQ6_K& blk, int h) {
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  const uint8_t* ql = blk.ql + 64 * h;
+  const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+  const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+  const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * h));
+  return {{
+      _mm256_or_si256(_mm256_and_si256(ql0, m4),
+                      _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4)),
+      _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                      _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2)),
+      _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                      _mm256_and_si256(qh, _mm256_set1_epi8(0x30))),
+      _mm256_or_si256(
+          _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+          _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0xC0))), 2)),
+  }};
+}
+
+// The int16 scales of the two 16-element sub-blocks j, j + 1 of a quarter, each repeated over
+// its half of the 256-bit register: one byte shuffle of the 16 scales and a sign extension.
+[[gnu::always_inline]] inline __m256i Q6KQuarterScales(__m128i sc8, int j) {
+  const __m128i pick = _mm_set_epi64x(static_cast<long long>(0x0101010101010101ull * (j + 1)),
+                                      static_cast<long long>(0x0101010101010101ull * j));
+  return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
+}
+
 // Per super-block: sum_j sc[j] * <q, y>_j with unsigned q in 0..63, minus the offset
 // 32 * sum_j sc[j] * bsum_j, all exact in int32.
 float VecDot_Q6_K_Q8_K(int64_t n, const void* w, const void* x) {
   const BlockQ6_K* a = static_cast<const BlockQ6_K*>(w);
   const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
-  const __m256i m4 = _mm256_set1_epi8(0xF);
   float sum = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const __m256i sc16 =
-        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales)));
+    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
     const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].bsums));
     const int32_t offset = 32 * HSumI32(_mm256_madd_epi16(sc16, bsums));
     __m256i acc = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
-      const uint8_t* ql = a[i].ql + 64 * h;
-      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
-      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qh + 32 * h));
-      // The four 32-element quarters of this half; masking before each 16-bit shift keeps bits
-      // from crossing into the neighbouring byte.
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(ql0, m4),
-                          _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4)),
-          _mm256_or_si256(_mm256_and_si256(ql1, m4),
-                          _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                          _mm256_and_si256(qh, _mm256_set1_epi8(0x30))),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                          _mm256_srli_epi16(
-                              _mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0xC0))), 2)),
-      };
+      const Q6KHalf half = UnpackQ6KHalf(a[i], h);
       for (int k = 0; k < 4; ++k) {
-        const int j = 8 * h + 2 * k;  // first of the two 16-element sub-blocks in quarter k
         const __m256i y =
             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 128 * h + 32 * k));
-        const __m256i s =
-            _mm256_set_m128i(_mm_set1_epi16(a[i].scales[j + 1]), _mm_set1_epi16(a[i].scales[j]));
         // q <= 63, |y| <= 127: int16 pair sums <= 16002, no saturation.
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], y), s));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(half.q[k], y),
+                                                      Q6KQuarterScales(sc8, 8 * h + 2 * k)));
       }
     }
     const int32_t isum = HSumI32(acc) - offset;
     sum += F16ToF32Native(a[i].d) * b[i].d * static_cast<float>(isum);
   }
   return sum;
+}
+
+// Q6_K tile (see VecDotTileFn): DotQ6K's integers and float operations per element, in the same
+// order (the same bits), with each weight block unpacked once for the T tokens.
+template <int T>
+void TileQ6K(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride,
+             float* out, int64_t out_stride) {
+  constexpr int R = kTileRows;
+  float sum[R][T] = {};
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const BlockQ8_K* b[T];
+    __m256i bsums[T];
+    for (int t = 0; t < T; ++t) {
+      b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * x_stride) + i;
+      bsums[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->bsums));
+    }
+    for (int r = 0; r < R; ++r) {
+      const BlockQ6_K& blk = reinterpret_cast<const BlockQ6_K*>(w + r * w_stride)[i];
+      const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
+      const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+      __m256i acc[T];
+      for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
+      for (int h = 0; h < 2; ++h) {
+        const Q6KHalf half = UnpackQ6KHalf(blk, h);
+        for (int k = 0; k < 4; ++k) {
+          const __m256i s = Q6KQuarterScales(sc8, 8 * h + 2 * k);
+          for (int t = 0; t < T; ++t) {
+            const __m256i y =
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[t]->qs + 128 * h + 32 * k));
+            acc[t] =
+                _mm256_add_epi32(acc[t], _mm256_madd_epi16(_mm256_maddubs_epi16(half.q[k], y), s));
+          }
+        }
+      }
+      const float d = F16ToF32Native(blk.d);
+      for (int t = 0; t < T; ++t) {
+        const int32_t offset = 32 * HSumI32(_mm256_madd_epi16(sc16, bsums[t]));
+        const int32_t isum = HSumI32(acc[t]) - offset;
+        sum[r][t] += d * b[t]->d * static_cast<float>(isum);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) out[t * out_stride + r] = sum[r][t];
+  }
+}
+
+void Tile_Q6_K_Q8_K(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride,
+                    int nt, float* out, int64_t out_stride) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* xb = static_cast<const uint8_t*>(x);
+  switch (nt) {
+    case 1:
+      return TileQ6K<1>(n, wb, w_stride, xb, x_stride, out, out_stride);
+    case 2:
+      return TileQ6K<2>(n, wb, w_stride, xb, x_stride, out, out_stride);
+    case 3:
+      return TileQ6K<3>(n, wb, w_stride, xb, x_stride, out, out_stride);
+    default:
+      return TileQ6K<4>(n, wb, w_stride, xb, x_stride, out, out_stride);
+  }
 }
 
 // Q4_K / Q5_K tile (see VecDotTileFn): per element the integers `scaled` and `mins` of each
@@ -416,6 +492,7 @@ VecDotTable Avx2VecDotTable() {
   t.q5_k = VecDot_Q5_K_Q8_K;
   t.q5_k_tile = Tile_Q5_K_Q8_K;
   t.q6_k = VecDot_Q6_K_Q8_K;
+  t.q6_k_tile = Tile_Q6_K_Q8_K;
   return t;
 }
 

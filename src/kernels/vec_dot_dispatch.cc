@@ -19,7 +19,7 @@ namespace {
   if (top.q4_0) t.q4_0 = top.q4_0, t.q4_0_tile = top.q4_0_tile;
   if (top.q4_k) t.q4_k = top.q4_k, t.q4_k_tile = top.q4_k_tile;
   if (top.q5_k) t.q5_k = top.q5_k, t.q5_k_tile = top.q5_k_tile;
-  if (top.q6_k) t.q6_k = top.q6_k;
+  if (top.q6_k) t.q6_k = top.q6_k, t.q6_k_tile = top.q6_k_tile;
   return t;
 }
 
@@ -141,6 +141,8 @@ VecDotTileFn GetVecDotTile(DType wtype, Isa isa) {
       return t.q4_k_tile;
     case DType::kQ5_K:
       return t.q5_k_tile;
+    case DType::kQ6_K:
+      return t.q6_k_tile;
     default:
       return nullptr;
   }

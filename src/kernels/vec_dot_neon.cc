@@ -196,11 +196,14 @@ float DotQxK(int64_t n, const void* w, const void* x) {
   const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
   float sum = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
-    uint8_t sc[8], m[8];
-    for (int j = 0; j < 8; ++j) UnpackQ4KScaleMin(a[i].scales, j, &sc[j], &m[j]);
+    // All scales and mins with word operations (as on x86), the mins straight into a register.
+    uint64_t scw, mw;
+    UnpackQ4KScalesMins(a[i].scales, &scw, &mw);
+    uint8_t sc[8];
+    for (int j = 0; j < 8; ++j) sc[j] = static_cast<uint8_t>(scw >> (8 * j));
     // Sub-block sums of y: pairs of 16-element bsums (|sum| <= 32 * 127 fits int16).
     const int16x8_t ysum = vpaddq_s16(vld1q_s16(b[i].bsums), vld1q_s16(b[i].bsums + 8));
-    const int16x8_t m16 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(m)));
+    const int16x8_t m16 = vreinterpretq_s16_u16(vmovl_u8(vcreate_u8(mw)));
     const int32x4_t mprod = vmlal_s16(vmull_s16(vget_low_s16(ysum), vget_low_s16(m16)),
                                       vget_high_s16(ysum), vget_high_s16(m16));
     const int32_t mins = vaddvq_s32(mprod);

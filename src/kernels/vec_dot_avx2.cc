@@ -310,40 +310,14 @@ struct Q6KHalf {
   return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick));
 }
 
-// Per super-block: sum_j sc[j] * <q, y>_j with unsigned q in 0..63, minus the offset
-// 32 * sum_j sc[j] * bsum_j, all exact in int32.
-float VecDot_Q6_K_Q8_K(int64_t n, const void* w, const void* x) {
-  const BlockQ6_K* a = static_cast<const BlockQ6_K*>(w);
-  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);
-  float sum = 0;
-  for (int64_t i = 0; i < n / kQK_K; ++i) {
-    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales));
-    const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
-    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].bsums));
-    const int32_t offset = 32 * HSumI32(_mm256_madd_epi16(sc16, bsums));
-    __m256i acc = _mm256_setzero_si256();
-    for (int h = 0; h < 2; ++h) {
-      const Q6KHalf half = UnpackQ6KHalf(a[i], h);
-      for (int k = 0; k < 4; ++k) {
-        const __m256i y =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + 128 * h + 32 * k));
-        // q <= 63, |y| <= 127: int16 pair sums <= 16002, no saturation.
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(half.q[k], y),
-                                                      Q6KQuarterScales(sc8, 8 * h + 2 * k)));
-      }
-    }
-    const int32_t isum = HSumI32(acc) - offset;
-    sum += F16ToF32Native(a[i].d) * b[i].d * static_cast<float>(isum);
-  }
-  return sum;
-}
-
-// Q6_K tile (see VecDotTileFn): DotQ6K's integers and float operations per element, in the same
-// order (the same bits), with each weight block unpacked once for the T tokens.
-template <int T>
+// Q6_K for R weight rows x T tokens (R = T = 1: the dot; R = kTileRows: the tile, see
+// VecDotTileFn). Per super-block: sum_j sc[j] * <q, y>_j with unsigned q in 0..63, minus the
+// offset 32 * sum_j sc[j] * bsum_j, exact in int32, then one float update; every (row, token)
+// element gets the same integers and float operations whatever R and T are (the same bits).
+// Each weight block is unpacked once for the T tokens.
+template <int R, int T>
 void TileQ6K(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* x, size_t x_stride,
              float* out, int64_t out_stride) {
-  constexpr int R = kTileRows;
   float sum[R][T] = {};
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     const BlockQ8_K* b[T];
@@ -383,19 +357,26 @@ void TileQ6K(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* x, siz
   }
 }
 
+float VecDot_Q6_K_Q8_K(int64_t n, const void* w, const void* x) {
+  float out;
+  TileQ6K<1, 1>(n, static_cast<const uint8_t*>(w), 0, static_cast<const uint8_t*>(x), 0, &out, 0);
+  return out;
+}
+
 void Tile_Q6_K_Q8_K(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride,
                     int nt, float* out, int64_t out_stride) {
+  constexpr int R = kTileRows;
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* xb = static_cast<const uint8_t*>(x);
   switch (nt) {
     case 1:
-      return TileQ6K<1>(n, wb, w_stride, xb, x_stride, out, out_stride);
+      return TileQ6K<R, 1>(n, wb, w_stride, xb, x_stride, out, out_stride);
     case 2:
-      return TileQ6K<2>(n, wb, w_stride, xb, x_stride, out, out_stride);
+      return TileQ6K<R, 2>(n, wb, w_stride, xb, x_stride, out, out_stride);
     case 3:
-      return TileQ6K<3>(n, wb, w_stride, xb, x_stride, out, out_stride);
+      return TileQ6K<R, 3>(n, wb, w_stride, xb, x_stride, out, out_stride);
     default:
-      return TileQ6K<4>(n, wb, w_stride, xb, x_stride, out, out_stride);
+      return TileQ6K<R, 4>(n, wb, w_stride, xb, x_stride, out, out_stride);
   }
 }
 

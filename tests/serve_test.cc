@@ -10,6 +10,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -88,6 +90,48 @@ TEST_F(ServeTest, CompletionsMatchTheReferenceAndBadRequestsGet400) {
   ASSERT_EQ(res->status, 200);
   EXPECT_EQ(nlohmann::json::parse(res->body)["choices"][0]["text"], ", there was a little ");
   EXPECT_EQ(nlohmann::json::parse(res->body)["choices"][0]["finish_reason"], "stop");
+}
+
+// Concurrent clients: their requests are served together (batched into one ring run when they
+// overlap) and each still gets exactly what it gets alone.
+TEST_F(ServeTest, ConcurrentClientsEachGetTheirOwnAnswer) {
+  std::ifstream in(kModels + "refs/stories260K.once-upon-a-time.kv-f32.json");
+  const auto ref = nlohmann::json::parse(in);
+  const std::string other =
+      R"({"prompt": "The little dog", "max_tokens": 40, "temperature": 0, "ignore_eos": true})";
+  httplib::Client alone_client("127.0.0.1", port_);
+  alone_client.set_read_timeout(60, 0);
+  auto alone = alone_client.Post("/v1/completions", other, "application/json");
+  ASSERT_TRUE(alone);
+  ASSERT_EQ(alone->status, 200) << alone->body;
+  const auto other_ids = nlohmann::json::parse(alone->body)["choices"][0]["token_ids"];
+
+  constexpr int kClients = 4;
+  std::vector<std::string> bodies(kClients);
+  std::vector<int> status(kClients, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", port_);
+      c.set_read_timeout(60, 0);
+      const std::string body =
+          i % 2 == 0 ? R"({"prompt": "Once upon a time", "max_tokens": 64, "temperature": 0,
+                          "ignore_eos": true})"
+                     : other;
+      if (auto r = c.Post("/v1/completions", body, "application/json")) {
+        status[i] = r->status;
+        bodies[i] = r->body;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_EQ(status[i], 200) << i << ": " << bodies[i];
+    const auto j = nlohmann::json::parse(bodies[i]);
+    EXPECT_EQ(j["choices"][0]["token_ids"], i % 2 == 0 ? ref["generated_ids"] : other_ids) << i;
+    EXPECT_GE(j["timings"]["batch_size"].get<int>(), 1);
+    EXPECT_LE(j["timings"]["batch_size"].get<int>(), kClients);
+  }
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace ll::serve {
 
@@ -14,8 +16,20 @@ struct HttpServer::Impl {
   const model::Tokenizer& tokenizer;
   ServerOptions options;
   httplib::Server server;
-  std::mutex mu;         // guards coordinator: one Run at a time
-  uint64_t next_id = 1;  // guarded by mu
+
+  // Requests that arrive while the ring is busy are served together, in one Coordinator::Run,
+  // so they pipeline through the devices. No dispatcher thread: a waiting handler that gets
+  // the ring takes every queued job (its own or not), runs them, and fills in their results.
+  struct Job {
+    engine::Request request;
+    Result<runtime::GenerationResult> result = Status::Error("not run");
+    size_t batch_size = 0;
+    bool done = false;  // guarded by run_mu
+  };
+  std::mutex run_mu;    // guards coordinator and every Job's result: one Run at a time
+  std::mutex queue_mu;  // guards queue
+  std::vector<Job*> queue;
+  std::atomic<uint64_t> next_id{1};
 
   Impl(engine::Coordinator& c, const model::Model& m, const model::Tokenizer& t, ServerOptions o)
       : coordinator(c), model(m), tokenizer(t), options(std::move(o)) {}
@@ -101,10 +115,20 @@ struct HttpServer::Impl {
     }
     auto parsed = ParseRequest(body);
     if (!parsed.ok()) return Error(res, 400, parsed.message());
-    std::lock_guard<std::mutex> lock(mu);
-    auto results = coordinator.Run({*parsed});
-    if (!results.ok()) return Error(res, 500, results.message());
-    const runtime::GenerationResult& r = (*results)[0];
+    Job job;
+    job.request = std::move(*parsed);
+    {
+      std::lock_guard<std::mutex> q(queue_mu);
+      queue.push_back(&job);
+    }
+    size_t batch_size = 0;
+    {
+      std::lock_guard<std::mutex> lock(run_mu);
+      if (!job.done) RunQueued();
+      batch_size = job.batch_size;
+    }
+    if (!job.result.ok()) return Error(res, 500, job.result.message());
+    const runtime::GenerationResult& r = *job.result;
     if (!r.error.empty()) return Error(res, 500, r.error);
     const std::string finish =
         r.stop_reason == "eos" || r.stop_reason == "stop" ? "stop" : "length";
@@ -121,8 +145,27 @@ struct HttpServer::Impl {
                   {"total_tokens", r.prompt_ids.size() + r.generated_ids.size()}}},
                 {"timings",
                  {{"prefill_tokens_per_s", r.prefill_tokens_per_s()},
-                  {"decode_tokens_per_s", r.decode_tokens_per_s()}}}};
+                  {"decode_tokens_per_s", r.decode_tokens_per_s()},
+                  {"batch_size", batch_size}}}};
     res.set_content(out.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  }
+
+  // Runs every queued job in one batch. Called with run_mu held.
+  void RunQueued() {
+    std::vector<Job*> batch;
+    {
+      std::lock_guard<std::mutex> q(queue_mu);
+      batch.swap(queue);
+    }
+    std::vector<engine::Request> requests;
+    for (Job* j : batch) requests.push_back(j->request);
+    auto results = coordinator.Run(requests);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i]->result =
+          results.ok() ? Result<runtime::GenerationResult>((*results)[i]) : results.status();
+      batch[i]->batch_size = batch.size();
+      batch[i]->done = true;
+    }
   }
 
   void Health(httplib::Response& res) {

@@ -1,7 +1,8 @@
 // HttpServer: the HTTP frontend of a coordinator — an OpenAI-style completions endpoint a real
 // client (curl, an SDK) can call, plus a health endpoint. Requests are validated; a bad one gets
-// a 400 with a message naming what is wrong and the server goes on. The coordinator runs one
-// batch of requests at a time; concurrent HTTP requests wait their turn (a mutex).
+// a 400 with a message naming what is wrong and the server goes on. Requests that arrive while
+// the ring is busy are queued and served together in the next batch, each in its own KV slot,
+// so concurrent clients pipeline through the devices (up to the ring's slots at a time).
 #pragma once
 
 #include <functional>

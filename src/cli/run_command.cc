@@ -102,8 +102,19 @@ int RunRun(const RunFlags& f) {
                 d["wait_ms"].get<double>(), d["bytes_sent_per_token"].get<double>());
   }
   if (const auto& plan = coord->plan()) {
-    std::printf("\nplacement: solved (%s), predicted %.1f tokens/s for one request\n",
-                f.ring.objective.c_str(), plan->single_request_tokens_per_s());
+    std::printf("\nplacement: %s (%s), predicted %.1f tokens/s for one request\n",
+                f.ring.placement.c_str(), f.ring.objective.c_str(),
+                plan->single_request_tokens_per_s());
+    std::string left_out;
+    for (const auto& d : coord->measured_cluster().devices) {
+      bool used = false;
+      for (const auto& u : coord->devices()) used = used || u.name == d.name;
+      if (!used) left_out += (left_out.empty() ? "" : ", ") + d.name;
+    }
+    if (!left_out.empty()) {
+      std::printf("left out by the plan (the model runs faster without them): %s\n",
+                  left_out.c_str());
+    }
   }
   if (f.ring.wire != "f32") std::printf("\nwire encoding %s (lossy)\n", f.ring.wire.c_str());
   std::printf("\nprompt: %zu tokens, %.1f tokens/s | generated: %zu tokens, %.1f tokens/s (%s)\n",

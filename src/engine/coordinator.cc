@@ -282,6 +282,33 @@ Status Coordinator::ProfileCluster() {
     p.prefill_gflops = rates->prefill_gflops;
     cluster_.devices.push_back(p);
   }
+  // Then all devices at once: the rates a full pipeline gets (lower where devices share a host,
+  // as local or emulated devices do). Replies come in any order; the nonce says whose.
+  if (devices_.size() > 1) {
+    net::ProfileRequest all = request;
+    all.concurrent = true;
+    const uint64_t base = next_request_id_;
+    next_request_id_ += devices_.size();
+    for (size_t i = 0; i < devices_.size(); ++i) {
+      all.nonce = base + i;
+      LL_RETURN_IF_ERROR(Send(i, all));
+    }
+    for (size_t got = 0; got < devices_.size();) {
+      auto rates = Expect<net::ProfileReply>();
+      if (!rates.ok()) return rates.status().WithContext("profiling all devices at once");
+      if (rates->nonce < base || rates->nonce >= base + devices_.size()) continue;
+      const size_t i = rates->nonce - base;
+      if (!(rates->decode_gflops > 0)) {
+        return Status::Error("device " + devices_[i].name + " reported a zero compute rate");
+      }
+      cluster_.devices[i].pipeline_decode_gflops = rates->decode_gflops;
+      char line[256];
+      std::snprintf(line, sizeof line, "profiled %s with every device busy: decode %.2f GFLOP/s",
+                    devices_[i].name.c_str(), rates->decode_gflops);
+      status(line);
+      ++got;
+    }
+  }
   // Every pair, measured by one of its two devices over the direct path between them.
   for (size_t a = 0; a < devices_.size(); ++a) {
     for (size_t b = a + 1; b < devices_.size(); ++b) {

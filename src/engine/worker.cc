@@ -117,8 +117,10 @@ void Worker::OnProfileRequest(const net::ProfileRequest& m) {
   key.n_batch = m.n_batch;
   key.threads = options_.threads;
   bool cached = false;
-  auto rates =
-      partition::CachedDeviceRates(pool_, options_.cache_dir, key, m.seconds, m.refresh, &cached);
+  // A concurrent measurement depends on what else ran at the time: never cached.
+  auto rates = m.concurrent ? partition::MeasureDeviceRates(pool_, key.set, key.n_batch, m.seconds)
+                            : partition::CachedDeviceRates(pool_, options_.cache_dir, key,
+                                                           m.seconds, m.refresh, &cached);
   if (!rates.ok()) {
     Refuse(rates.message());
     return;
@@ -128,6 +130,7 @@ void Worker::OnProfileRequest(const net::ProfileRequest& m) {
   reply.prefill_gflops = static_cast<float>(rates->prefill_gflops);
   reply.memory_available_bytes = partition::AvailableMemoryBytes();
   reply.cached = cached;
+  reply.nonce = m.nonce;
   Reply(reply);
 }
 

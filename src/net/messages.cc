@@ -153,12 +153,15 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U32(x.n_batch);
                    w.F32(x.seconds);
                    w.U8(x.refresh ? 1 : 0);
+                   w.U8(x.concurrent ? 1 : 0);
+                   w.U64(x.nonce);
                  },
                  [&](const ProfileReply& x) {
                    w.F32(x.decode_gflops);
                    w.F32(x.prefill_gflops);
                    w.U64(x.memory_available_bytes);
                    w.U8(x.cached ? 1 : 0);
+                   w.U64(x.nonce);
                  },
                  [&](const Ping& x) {
                    w.U64(x.nonce);
@@ -359,6 +362,8 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.n_batch = r.U32("n_batch");
       x.seconds = r.F32("seconds");
       x.refresh = r.U8("refresh") != 0;
+      x.concurrent = r.U8("concurrent") != 0;
+      x.nonce = r.U64("nonce");
       if (r.ok() && !(x.seconds > 0.0f && x.seconds <= 60.0f)) r.Fail("seconds not in (0, 60]");
       m = std::move(x);
       break;
@@ -369,6 +374,7 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.prefill_gflops = r.F32("prefill_gflops");
       x.memory_available_bytes = r.U64("memory_available_bytes");
       x.cached = r.U8("cached") != 0;
+      x.nonce = r.U64("nonce");
       if (r.ok() && !(std::isfinite(x.decode_gflops) && std::isfinite(x.prefill_gflops))) {
         r.Fail("rates not finite");
       }

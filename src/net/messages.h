@@ -171,12 +171,17 @@ struct ProfileRequest {
   uint32_t n_batch = 0;
   float seconds = 1.0f;  // measuring time, (0, 60]
   bool refresh = false;  // measure even if the worker has a cached profile for this set
+  // Every device is being measured at the same time (the rates a full pipeline gets where
+  // devices share a host): always measured, never cached.
+  bool concurrent = false;
+  uint64_t nonce = 0;  // echoed in the reply
 };
 
 struct ProfileReply {
   float decode_gflops = 0, prefill_gflops = 0;  // sustained
   uint64_t memory_available_bytes = 0;          // what the OS reports
   bool cached = false;                          // the rates come from the worker's profile cache
+  uint64_t nonce = 0;                           // the request's
 };
 
 // Link probe: the receiver answers a Ping with a Pong carrying reply_bytes of payload, so the

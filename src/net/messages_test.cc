@@ -48,8 +48,8 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
       AssignAck{false, true, "too big", 1, 2},
       WeightsChunk{4, 10, {1, 2, 3}},
       WeightsAck{7},
-      ProfileRequest{{{2, 64, 128}, {8, 256, 32}}, 16, 1.5f, true},
-      ProfileReply{1.5f, 9.0f, 1u << 30, true},
+      ProfileRequest{{{2, 64, 128}, {8, 256, 32}}, 16, 1.5f, true, true, 77},
+      ProfileReply{1.5f, 9.0f, 1u << 30, true, 77},
       Ping{1, 100, {1, 2}, "tcp://10.0.0.2:5555"},
       Pong{1, {3}},
       LinkProbe{4, "tcp://b:1", "tcp://a:1", 1u << 20, 5},
@@ -85,14 +85,15 @@ TEST(MessagesTest, LinkProbeFieldsRoundTripAndAreChecked) {
   auto ping = Decode(Encode({0, Ping{3, 0, {}, "tcp://a:1"}}));
   ASSERT_TRUE(ping.ok()) << ping.message();
   EXPECT_EQ(std::get<Ping>(ping->message).reply_to, "tcp://a:1");
-  EXPECT_NE(Decode(Encode({0, ProfileRequest{{{2, 64, 128}}, 16, 0.0f, false}}))
+  EXPECT_NE(Decode(Encode({0, ProfileRequest{{{2, 64, 128}}, 16, 0.0f, false, false, 0}}))
                 .message()
                 .find("seconds"),
             std::string::npos);
 }
 
 TEST(MessagesTest, ProfileRequestCarriesItsMatrixSet) {
-  auto e = Decode(Encode({0, ProfileRequest{{{2, 64, 128}, {8, 256, 32}}, 16, 1.5f, true}}));
+  auto e =
+      Decode(Encode({0, ProfileRequest{{{2, 64, 128}, {8, 256, 32}}, 16, 1.5f, true, true, 9}}));
   ASSERT_TRUE(e.ok()) << e.message();
   const auto& p = std::get<ProfileRequest>(e->message);
   ASSERT_EQ(p.matrices.size(), 2u);
@@ -100,7 +101,11 @@ TEST(MessagesTest, ProfileRequestCarriesItsMatrixSet) {
   EXPECT_EQ(p.matrices[1].n_in, 256u);
   EXPECT_EQ(p.matrices[1].n_out, 32u);
   EXPECT_TRUE(p.refresh);
-  EXPECT_NE(Decode(Encode({0, ProfileRequest{{}, 16, 1.0f, false}})).message().find("matrix count"),
+  EXPECT_TRUE(p.concurrent);
+  EXPECT_EQ(p.nonce, 9u);
+  EXPECT_NE(Decode(Encode({0, ProfileRequest{{}, 16, 1.0f, false, false, 0}}))
+                .message()
+                .find("matrix count"),
             std::string::npos);
 }
 

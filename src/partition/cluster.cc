@@ -113,6 +113,8 @@ Result<Cluster> Cluster::FromJson(const json& j) {
     LL_RETURN_IF_ERROR(ReadNumber(d, where, "decode_gflops", true, p.decode_gflops));
     p.prefill_gflops = p.decode_gflops;  // optional: defaults to the decode rate
     LL_RETURN_IF_ERROR(ReadNumber(d, where, "prefill_gflops", false, p.prefill_gflops));
+    LL_RETURN_IF_ERROR(
+        ReadNumber(d, where, "pipeline_decode_gflops", false, p.pipeline_decode_gflops));
     p.threads = static_cast<int>(threads);
     if (p.threads != threads || p.threads < 1) {
       return Status::Error(where + ": \"threads\" must be a positive integer");
@@ -163,7 +165,8 @@ json Cluster::ToJson() const {
                             {"memory_budget_bytes", d.memory_budget_bytes},
                             {"threads", d.threads},
                             {"decode_gflops", d.decode_gflops},
-                            {"prefill_gflops", d.prefill_gflops}});
+                            {"prefill_gflops", d.prefill_gflops},
+                            {"pipeline_decode_gflops", d.pipeline_decode_gflops}});
   }
   j["links"] = json::array();
   for (const LinkProfile& l : links) {

@@ -19,6 +19,15 @@ struct DeviceProfile {
   int threads = 1;
   double decode_gflops = 0;   // GFLOP/s sustained on the model's weight type, one token
   double prefill_gflops = 0;  // the same for a batch of prompt tokens
+  // Decode GFLOP/s while every device of the cluster computes at once, as in a full pipeline
+  // (lower where devices share a host or its cores); 0 means decode_gflops.
+  double pipeline_decode_gflops = 0;
+
+  // ms for `flops` with one request (the device computes alone) and in a full pipeline.
+  double DecodeMs(double flops) const { return flops / (decode_gflops * 1e6); }
+  double PipelineMs(double flops) const {
+    return flops / ((pipeline_decode_gflops > 0 ? pipeline_decode_gflops : decode_gflops) * 1e6);
+  }
 };
 
 struct LinkProfile {

@@ -40,7 +40,10 @@ Result<Plan> SolveDpFixedOrder(const ModelCosts& costs, const Cluster& cluster,
       for (int a = j - 1; a < b; ++a) {
         if (best[j - 1][a] == kInf) continue;
         if (mem[b] - mem[a] + costs.work_bytes_per_stage > d.memory_budget_bytes) continue;
-        const double stage = (flops[b] - flops[a]) / (d.decode_gflops * 1e6) + link[j - 1];
+        const double work = flops[b] - flops[a];
+        const double stage =
+            (objective == Objective::kLatency ? d.DecodeMs(work) : d.PipelineMs(work)) +
+            link[j - 1];
         const double v = objective == Objective::kLatency ? best[j - 1][a] + stage
                                                           : std::max(best[j - 1][a], stage);
         if (v < best[j][b]) {

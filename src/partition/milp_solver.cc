@@ -168,7 +168,10 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
   // and CBC slower on the test instances.)
   for (int k = 0; k < K; ++k)
     for (int d = 0; d < K; ++d) {
-      const double per_flop_ms = 1.0 / (cluster.devices[d].decode_gflops * 1e6);
+      // One request: the device's rate alone; the slowest stage of a full pipeline: its rate
+      // while every device computes (cluster.h).
+      const double per_flop_ms =
+          latency ? cluster.devices[d].DecodeMs(1.0) : cluster.devices[d].PipelineMs(1.0);
       std::vector<T> t{{c[k], 1}};
       double big_m = 0;
       for (int e = 0; e < E; ++e) {

@@ -145,9 +145,14 @@ Instance RandomInstance(std::mt19937& rng) {
   in.costs.activation_bytes_per_token = 4.0 * std::uniform_int_distribution<int>(64, 8192)(rng);
   // Budgets of 0.1x to 1.2x the whole model: sometimes one device suffices, sometimes none.
   std::uniform_real_distribution<double> share(0.1, 1.2);
+  std::uniform_real_distribution<double> contention(0.3, 1.0);
   for (int d = 0; d < k; ++d) {
     in.cluster.devices.push_back(
         Device("d" + std::to_string(d), share(rng) * total / (k * 0.6), speed(rng)));
+    if (rng() % 2) {  // half the devices are slower when every device computes at once
+      in.cluster.devices.back().pipeline_decode_gflops =
+          in.cluster.devices.back().decode_gflops * contention(rng);
+    }
   }
   in.cluster.default_link = {"", "", bw(rng), rtt(rng)};
   for (int a = 0; a < k; ++a)
@@ -187,6 +192,41 @@ TEST(SolverTest, MilpEqualsTheBestOrderDpOnRandomInstances) {
   }
   EXPECT_GT(feasible, count);  // two objectives per instance
   EXPECT_GT(infeasible, count / 20);
+}
+
+// The throughput plan sizes stages by the rates devices get while all compute at once; the
+// latency plan by their rates alone.
+TEST(SolverTest, ThroughputPlanUsesPipelineRatesLatencyPlanRatesAlone) {
+  ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
+  Cluster cl;
+  cl.devices = {Device("a", 1000 * kMiB, 1), Device("b", 1000 * kMiB, 1)};
+  cl.devices[1].pipeline_decode_gflops = 0.25;  // b shares a host: a quarter of its speed
+  cl.default_link = {"", "", 1e5, 0.0};
+  auto thr = SolveMilp(costs, cl, {Objective::kThroughput});
+  ASSERT_TRUE(thr.ok()) << thr.message();
+  auto dp = SolveDpAllOrders(costs, cl, Objective::kThroughput, 4);
+  ASSERT_TRUE(dp.ok()) << dp.message();
+  EXPECT_NEAR(thr->bottleneck_ms, dp->bottleneck_ms, 1e-6 * dp->bottleneck_ms);
+  ASSERT_EQ(thr->stages.size(), 2u);
+  double flops_b = 0, flops_a = 0;
+  for (const Stage& st : thr->stages) {
+    for (int u = st.first; u < st.last; ++u) {
+      (st.device_name == "b" ? flops_b : flops_a) += costs.units[u].flops_per_token;
+    }
+  }
+  EXPECT_LT(flops_b * 3, flops_a);  // about a fifth of the work on b, not half
+  for (const Stage& st : thr->stages) {
+    EXPECT_NEAR(st.pipeline_compute_ms, st.device_name == "b" ? 4 * st.compute_ms : st.compute_ms,
+                1e-9);
+  }
+  // Alone, b is as fast as a: one request does not care how the work is split.
+  auto lat = SolveMilp(costs, cl, {Objective::kLatency});
+  ASSERT_TRUE(lat.ok());
+  EXPECT_NEAR(lat->latency_ms, costs.total_flops_per_token() / 1e6, 1e-6);
+  // The figure survives a cluster file.
+  auto back = Cluster::Parse(cl.ToJson().dump());
+  ASSERT_TRUE(back.ok()) << back.message();
+  EXPECT_DOUBLE_EQ(back->devices[1].pipeline_decode_gflops, 0.25);
 }
 
 TEST(SolverTest, DeviceTooSmallGetsNothing) {

@@ -74,7 +74,8 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
       flops += costs.units[u].flops_per_token;
       mem += costs.units[u].memory_bytes();
     }
-    s.compute_ms = flops / (d.decode_gflops * 1e6);
+    s.compute_ms = d.DecodeMs(flops);
+    s.pipeline_compute_ms = d.PipelineMs(flops);
     s.memory_bytes = mem;
     s.budget_bytes = d.memory_budget_bytes;
     if (m == 1) {
@@ -87,7 +88,7 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
     }
     plan.fits = plan.fits && mem <= d.memory_budget_bytes;
     plan.latency_ms += s.compute_ms + s.link_ms;
-    plan.bottleneck_ms = std::max(plan.bottleneck_ms, s.compute_ms + s.link_ms);
+    plan.bottleneck_ms = std::max(plan.bottleneck_ms, s.pipeline_compute_ms + s.link_ms);
   }
 }
 
@@ -114,6 +115,7 @@ nlohmann::json Plan::ToJson() const {
                            {"memory_bytes", s.memory_bytes},
                            {"memory_budget_bytes", s.budget_bytes},
                            {"compute_ms_per_token", s.compute_ms},
+                           {"pipeline_compute_ms_per_token", s.pipeline_compute_ms},
                            {"link_ms_per_token", s.link_ms}});
   }
   return j;

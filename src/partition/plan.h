@@ -3,12 +3,15 @@
 // only needs `stages` (device + SegmentSpec). Any thread.
 //
 // Cost model (all per generated token, decode; times in ms; see docs/placement.md):
-//   compute_ms(stage)  = FLOPs of its units / (device decode GFLOP/s * 1e6)
+//   compute_ms(stage)  = FLOPs of its units / (device decode GFLOP/s * 1e6): one request
+//   pipeline_compute_ms(stage) = the same at the device's pipeline_decode_gflops (all devices
+//                        busy at once; cluster.h)
 //   link_ms(stage)     = outgoing hop: activation bytes (n_embd*4) to the next stage, or for the
 //                        last stage the token id (4 bytes) back to the first, each
 //                        bytes*8/(Mbit/s*1e3) + rtt/2; a single-stage plan has no hop
 //   latency_ms         = sum over stages of compute_ms + link_ms (one request, one token)
-//   bottleneck_ms      = max over stages of compute_ms + link_ms (a full pipeline's period)
+//   bottleneck_ms      = max over stages of pipeline_compute_ms + link_ms (a full pipeline's
+//                        period)
 //   memory_bytes       = weights + KV (n_ctx x n_seq) + head logits + work buffers of the stage
 #pragma once
 
@@ -34,10 +37,11 @@ struct Stage {
   runtime::SegmentSpec segment;  // the same slice as the runtime sees it
 
   // Predictions filled by Evaluate.
-  double compute_ms = 0;    // per token
-  double link_ms = 0;       // outgoing hop per token
-  double memory_bytes = 0;  // needed on the device
-  double budget_bytes = 0;  // the device's budget
+  double compute_ms = 0;           // per token, one request
+  double pipeline_compute_ms = 0;  // per token, every device busy
+  double link_ms = 0;              // outgoing hop per token
+  double memory_bytes = 0;         // needed on the device
+  double budget_bytes = 0;         // the device's budget
 };
 
 struct Plan {

@@ -116,6 +116,7 @@ TEST(PlanCliTest, ProfileMeasuresDevicesAndLinksAndWritesAClusterFile) {
   for (const auto& d : j["devices"]) {
     EXPECT_GT(d["decode_gflops"].get<double>(), 0.0);
     EXPECT_GT(d["prefill_gflops"].get<double>(), 0.0);
+    EXPECT_GT(d["pipeline_decode_gflops"].get<double>(), 0.0);  // all three measured at once
     EXPECT_GT(d["memory_budget_bytes"].get<double>(), 0.0);
   }
   ASSERT_EQ(j["links"].size(), 3u);  // every pair of the three devices

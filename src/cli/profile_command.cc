@@ -39,12 +39,13 @@ int RunProfile(const ProfileFlags& f) {
     PrintJson(j);
     return 0;
   }
-  std::printf("%-14s %7s %12s %16s %17s\n", "device", "threads", "budget", "decode GFLOP/s",
-              "prefill GFLOP/s");
+  std::printf("%-14s %7s %12s %16s %17s %18s\n", "device", "threads", "budget", "decode GFLOP/s",
+              "prefill GFLOP/s", "all busy GFLOP/s");
   for (const partition::DeviceProfile& d : c.devices) {
-    std::printf("%-14s %7d %12s %16.2f %17.2f\n", d.name.c_str(), d.threads,
+    const double busy = d.pipeline_decode_gflops > 0 ? d.pipeline_decode_gflops : d.decode_gflops;
+    std::printf("%-14s %7d %12s %16.2f %17.2f %18.2f\n", d.name.c_str(), d.threads,
                 partition::FormatBytes(d.memory_budget_bytes).c_str(), d.decode_gflops,
-                d.prefill_gflops);
+                d.prefill_gflops, busy);
   }
   if (!c.links.empty()) {
     std::printf("\n%-30s %12s %9s\n", "link", "Mbit/s", "rtt ms");

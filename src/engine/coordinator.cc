@@ -25,8 +25,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   // Solved and memory-proportional placements profile the workers after the handshake and pick
   // the segments (solved also picks which workers take part, in which order); otherwise the cuts
   // are given or an even split.
-  const bool solve = options.cuts.empty() && (n > 1 || !options.assign) &&
-                     (options.placement != Placement::kEven || options.profile || !options.assign);
+  const bool solve =
+      options.cuts.empty() &&
+      (!options.assign || (n > 1 && (options.placement != Placement::kEven || options.profile)));
   std::vector<int> cuts = options.cuts;
   if (cuts.empty() && n > 1 && !solve) {
     LL_ASSIGN_OR_RETURN(cuts, runtime::EvenCuts(model.config(), static_cast<int>(n)));

@@ -88,6 +88,16 @@ static inline void UnpackQ4KScaleMin(const uint8_t* scales, int j, uint8_t* sc, 
   }
 }
 
+// The unsigned value of element l (0..31) of sub-block j (0..7): Q4_K's nibble (even
+// sub-blocks in the low nibbles of a 32-byte chunk, odd ones in the high nibbles); Q5_K adds
+// bit j of qh[l] as bit 4. For the scalar references, which read like the formats.
+static inline int KQuantValue(const BlockQ4_K& b, int j, int l) {
+  return (b.qs[32 * (j / 2) + l] >> ((j % 2) * 4)) & 0xF;
+}
+static inline int KQuantValue(const BlockQ5_K& b, int j, int l) {
+  return ((b.qs[32 * (j / 2) + l] >> ((j % 2) * 4)) & 0xF) | ((b.qh[l] >> j) & 1) << 4;
+}
+
 // All 8 scales and mins at once with 32-bit word operations, the same values as eight calls of
 // UnpackQ4KScaleMin (the SIMD dot products use it: there the per-j branches cost more than the
 // dot itself). Returns byte j of sc[0..7] in bits 8j of the first word and byte j of m[0..7] in

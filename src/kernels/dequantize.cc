@@ -32,32 +32,15 @@ void DequantizeQ8_K(const BlockQ8_K* b, float* y, int64_t n) {
   }
 }
 
-void DequantizeQ4_K(const BlockQ4_K* b, float* y, int64_t n) {
+// Q4_K and Q5_K: x = d * sc[j] * q - dmin * m[j] (q from KQuantValue).
+template <typename Block>
+void DequantizeQxK(const Block* b, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kQK_K; ++i, y += kQK_K) {
     const float d = F16ToF32(b[i].d), dmin = F16ToF32(b[i].dmin);
     for (int j = 0; j < 8; ++j) {
       uint8_t sc, m;
       UnpackQ4KScaleMin(b[i].scales, j, &sc, &m);
-      const uint8_t* q = b[i].qs + 32 * (j / 2);
-      const int shift = (j % 2) * 4;  // even sub-blocks: low nibbles; odd: high nibbles
-      for (int l = 0; l < 32; ++l) y[32 * j + l] = d * sc * ((q[l] >> shift) & 0xF) - dmin * m;
-    }
-  }
-}
-
-// As Q4_K, with bit j of qh[l] as bit 4 of element 32j + l.
-void DequantizeQ5_K(const BlockQ5_K* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n / kQK_K; ++i, y += kQK_K) {
-    const float d = F16ToF32(b[i].d), dmin = F16ToF32(b[i].dmin);
-    for (int j = 0; j < 8; ++j) {
-      uint8_t sc, m;
-      UnpackQ4KScaleMin(b[i].scales, j, &sc, &m);
-      const uint8_t* q = b[i].qs + 32 * (j / 2);
-      const int shift = (j % 2) * 4;  // even sub-blocks: low nibbles; odd: high nibbles
-      for (int l = 0; l < 32; ++l) {
-        const int v = ((q[l] >> shift) & 0xF) | ((b[i].qh[l] >> j) & 1) << 4;
-        y[32 * j + l] = d * sc * v - dmin * m;
-      }
+      for (int l = 0; l < 32; ++l) y[32 * j + l] = d * sc * KQuantValue(b[i], j, l) - dmin * m;
     }
   }
 }
@@ -116,11 +99,11 @@ void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
       return;
     case DType::kQ4_K:
       LL_CHECK(n % kQK_K == 0);
-      DequantizeQ4_K(static_cast<const BlockQ4_K*>(src), dst, n);
+      DequantizeQxK(static_cast<const BlockQ4_K*>(src), dst, n);
       return;
     case DType::kQ5_K:
       LL_CHECK(n % kQK_K == 0);
-      DequantizeQ5_K(static_cast<const BlockQ5_K*>(src), dst, n);
+      DequantizeQxK(static_cast<const BlockQ5_K*>(src), dst, n);
       return;
     case DType::kQ6_K:
       LL_CHECK(n % kQK_K == 0);

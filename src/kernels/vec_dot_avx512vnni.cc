@@ -99,25 +99,22 @@ float VecDot_Q4_0_Q8_0(int64_t n, const void* w, const void* x) {
   const __m512i zero = _mm512_setzero_si512();
   const __m512i eights = _mm512_set1_epi8(8);
   __m512 acc = _mm512_setzero_ps();
-  const int64_t nb = n / kQK8_0;
-  int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) {
-    const __m512i q = LoadQ4_0Pair(a[i], a[i + 1]);
-    const __m512i xb = Join(LoadQ8_0(b[i]), LoadQ8_0(b[i + 1]));
+  // Blocks (i, i + 1), or block i paired with zeros (an odd last block, as in the tiles).
+  auto step = [&](int64_t i, bool pair) {
+    const __m512i q =
+        pair ? LoadQ4_0Pair(a[i], a[i + 1]) : Join(Q4_0Policy::LoadW(a[i]), _mm256_setzero_si256());
+    const __m512i xb = Join(LoadQ8_0(b[i]), pair ? LoadQ8_0(b[i + 1]) : _mm256_setzero_si256());
     // (q - 8) * b summed per lane = q * b summed, starting from -8 * (sum of b).
     const __m512i minus8b = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, eights, xb));
-    const __m512i dot = _mm512_dpbusd_epi32(minus8b, q, xb);
-    const __m512 d = JoinScales(F16ToF32Native(a[i].d) * F16ToF32Native(b[i].d),
-                                F16ToF32Native(a[i + 1].d) * F16ToF32Native(b[i + 1].d));
-    acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc);
-  }
-  if (i < nb) {  // an odd last block, paired with zeros as in the tiles
-    const __m512i q = Join(Q4_0Policy::LoadW(a[i]), _mm256_setzero_si256());
-    const __m512i xb = Join(LoadQ8_0(b[i]), _mm256_setzero_si256());
-    const __m512i minus8b = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, eights, xb));
-    const __m512 d = JoinScales(F16ToF32Native(a[i].d) * F16ToF32Native(b[i].d), 0.0f);
+    const __m512 d =
+        JoinScales(F16ToF32Native(a[i].d) * F16ToF32Native(b[i].d),
+                   pair ? F16ToF32Native(a[i + 1].d) * F16ToF32Native(b[i + 1].d) : 0.0f);
     acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(minus8b, q, xb)), acc);
-  }
+  };
+  const int64_t nb = n / kQK8_0;
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) step(i, true);
+  if (i < nb) step(i, false);
   return _mm512_reduce_add_ps(acc);
 }
 

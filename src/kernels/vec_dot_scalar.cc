@@ -68,11 +68,13 @@ float VecDot_Q4_0_Q8_0(int64_t n, const void* w, const void* x) {
   return sum;
 }
 
-// x = d*sc[j]*q - dmin*m[j], so a block's dot is
+// Q4_K and Q5_K (KQuantValue gives q: 0..15 or 0..31). x = d*sc[j]*q - dmin*m[j], so a
+// block's dot is
 //   d*yd * sum_j sc[j] * sum_l q*y  -  dmin*yd * sum_j m[j] * (sum of y over sub-block j),
 // both sums exact in int32; the second uses Q8_K's precomputed 16-element bsums.
-float VecDot_Q4_K_Q8_K(int64_t n, const void* w, const void* x) {
-  const BlockQ4_K* a = static_cast<const BlockQ4_K*>(w);  // [n / 256]
+template <typename Block>
+float DotQxK(int64_t n, const void* w, const void* x) {
+  const Block* a = static_cast<const Block*>(w);          // [n / 256]
   const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);  // [n / 256]
   float sum = 0;
   for (int64_t i = 0; i < n / kQK_K; ++i) {
@@ -81,11 +83,9 @@ float VecDot_Q4_K_Q8_K(int64_t n, const void* w, const void* x) {
     for (int j = 0; j < 8; ++j) {
       uint8_t sc, m;
       UnpackQ4KScaleMin(a[i].scales, j, &sc, &m);
-      const uint8_t* q = a[i].qs + 32 * (j / 2);
-      const int shift = (j % 2) * 4;  // even sub-blocks are low nibbles, odd ones high
       const int8_t* y = b[i].qs + 32 * j;
       int32_t dot = 0;
-      for (int l = 0; l < 32; ++l) dot += ((q[l] >> shift) & 0xF) * y[l];
+      for (int l = 0; l < 32; ++l) dot += KQuantValue(a[i], j, l) * y[l];
       scaled += sc * dot;
       mins += m * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
     }
@@ -95,31 +95,12 @@ float VecDot_Q4_K_Q8_K(int64_t n, const void* w, const void* x) {
   return sum;
 }
 
-// As Q4_K, with q = low nibble + 16 * (bit j of qh[l]) in 0..31.
+float VecDot_Q4_K_Q8_K(int64_t n, const void* w, const void* x) {
+  return DotQxK<BlockQ4_K>(n, w, x);
+}
+
 float VecDot_Q5_K_Q8_K(int64_t n, const void* w, const void* x) {
-  const BlockQ5_K* a = static_cast<const BlockQ5_K*>(w);  // [n / 256]
-  const BlockQ8_K* b = static_cast<const BlockQ8_K*>(x);  // [n / 256]
-  float sum = 0;
-  for (int64_t i = 0; i < n / kQK_K; ++i) {
-    int32_t scaled = 0;  // sum_j sc[j] * <q, y>_j
-    int32_t mins = 0;    // sum_j m[j] * sum(y)_j
-    for (int j = 0; j < 8; ++j) {
-      uint8_t sc, m;
-      UnpackQ4KScaleMin(a[i].scales, j, &sc, &m);
-      const uint8_t* q = a[i].qs + 32 * (j / 2);
-      const int shift = (j % 2) * 4;
-      const int8_t* y = b[i].qs + 32 * j;
-      int32_t dot = 0;
-      for (int l = 0; l < 32; ++l) {
-        dot += (((q[l] >> shift) & 0xF) | ((a[i].qh[l] >> j) & 1) << 4) * y[l];
-      }
-      scaled += sc * dot;
-      mins += m * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
-    }
-    sum += F16ToF32(a[i].d) * b[i].d * static_cast<float>(scaled);
-    sum -= F16ToF32(a[i].dmin) * b[i].d * static_cast<float>(mins);
-  }
-  return sum;
+  return DotQxK<BlockQ5_K>(n, w, x);
 }
 
 float VecDot_Q6_K_Q8_K(int64_t n, const void* w, const void* x) {

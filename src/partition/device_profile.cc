@@ -136,7 +136,7 @@ std::string HashHex(const std::string& s) {
 
 std::string CpuLimit() {
   std::ifstream f("/proc/self/cgroup");
-  std::string line;
+  std::string line, cpu_path;
   while (std::getline(f, line)) {
     // "N:controllers:/path"; v1 lists "cpu" among the controllers, v2 has "0::/path".
     const size_t a = line.find(':'), b = line.find(':', a + 1);
@@ -146,6 +146,7 @@ std::string CpuLimit() {
     bool cpu = false;
     for (std::string c; std::getline(list, c, ',');) cpu |= c == "cpu";
     if (cpu) {
+      cpu_path = path;
       for (const char* mount : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"}) {
         const std::string quota = ReadFirstLine(std::string(mount) + path + "/cpu.cfs_quota_us");
         if (quota.empty()) continue;
@@ -153,22 +154,14 @@ std::string CpuLimit() {
         return quota + "/" + ReadFirstLine(std::string(mount) + path + "/cpu.cfs_period_us");
       }
     } else if (controllers.empty() && line.rfind("0::", 0) == 0) {
+      cpu_path = path;
       const std::string max = ReadFirstLine("/sys/fs/cgroup" + path + "/cpu.max");
       if (!max.empty()) return max.rfind("max", 0) == 0 ? "max" : max;
     }
   }
   // No readable limit (e.g. `ip netns exec` hides the cgroup mounts): the cgroup's path at
   // least tells devices in different groups apart.
-  f.clear();
-  f.seekg(0);
-  std::string paths;
-  while (std::getline(f, line)) {
-    const size_t b = line.find(':', line.find(':') + 1);
-    if (b != std::string::npos && line.find("cpu", 0) != std::string::npos) {
-      paths += line.substr(b + 1) + ";";
-    }
-  }
-  return paths.empty() ? "" : "cgroup " + paths;
+  return cpu_path.empty() ? "" : "cgroup " + cpu_path;
 }
 
 Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache_dir,

@@ -9,9 +9,9 @@ work=$(mktemp -d)
 trap 'bash "$repo/scripts/emu-cluster" down --state-dir "$work/state" >/dev/null 2>&1; rm -rf "$work"' EXIT
 pass=0; fail=0
 
-profile() {  # profile N CPU% MBIT DELAY_MS -> file
-  local n=$1 f="$work/p$1.json"
-  { echo '{"devices": ['
+profile() {  # profile N CPU% MBIT DELAY_MS [quota|pace] -> file
+  local n=$1 f="$work/p$1${5:-}.json"
+  { echo "{\"cpu_emulation\": \"${5:-quota}\", \"devices\": ["
     for i in $(seq 1 "$n"); do
       [ "$i" -gt 1 ] && echo ','
       echo "{\"name\": \"t$i\", \"cpu_percent\": $2, \"memory_budget\": \"256MiB\", \"bandwidth_mbit\": $3, \"threads\": 1, \"delay_ms\": $4}"
@@ -58,5 +58,19 @@ for n in 2 3 4; do
   [ "$n" -eq 3 ] && run_on "$n" "$addrs" stories260K/stories260K.gguf --split 3,6 --ship-weights
   bash "$repo/scripts/emu-cluster" down --state-dir "$work/state" >/dev/null 2>&1
 done
+
+# Paced devices (--emulate-cpu-percent: the thread pool pauses after each job): slower, same tokens.
+p=$(profile 2 30 200 0 pace)
+addrs=$(bash "$repo/scripts/emu-cluster" up "$p" --binary "$bin" --state-dir "$work/state" 2>"$work/up.log" | tail -1)
+if [ -z "$addrs" ]; then
+  echo "FAIL: emu-cluster up (2 paced devices)"; cat "$work/up.log"; fail=$((fail+1))
+elif grep -q -- "--emulate-cpu-percent 30" "$work/state/t1.log.cmd"; then
+  run_on 2 "$addrs" stories260K/stories260K.gguf
+  run_on 2 "$addrs" synthetic/llama-256x2-random-Q4_K_M.gguf
+else
+  echo "FAIL: paced worker not started with --emulate-cpu-percent 30"; cat "$work/state/t1.log.cmd"; fail=$((fail+1))
+fi
+bash "$repo/scripts/emu-cluster" down --state-dir "$work/state" >/dev/null 2>&1
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

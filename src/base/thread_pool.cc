@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "base/check.h"
+#include "base/timer.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -26,7 +27,8 @@ inline void CpuRelax() {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
+ThreadPool::ThreadPool(int n_threads, double speed)
+    : n_threads_(n_threads < 1 ? 1 : n_threads), pacer_(speed) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
 
@@ -39,6 +41,16 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::Run(const std::function<void(int, int)>& fn) {
+  if (!pacer_.active()) {
+    RunJob(fn);
+    return;
+  }
+  const double start = NowSeconds();
+  RunJob(fn);
+  pacer_.Pay(NowSeconds() - start);
+}
+
+void ThreadPool::RunJob(const std::function<void(int, int)>& fn) {
   if (n_threads_ == 1) {
     fn(0, 1);
     return;

@@ -7,6 +7,8 @@
 // sleeping thread each time (a futex round trip, tens of microseconds) would cost more than the
 // work. Workers therefore spin on the job counter for a short while after each job before they
 // sleep, and the caller spins while it waits for the others to finish.
+//
+// A pool made with speed < 1 stretches every Run to emulate a slower device (see pacer.h).
 #pragma once
 
 #include <atomic>
@@ -16,16 +18,21 @@
 #include <thread>
 #include <vector>
 
+#include "base/pacer.h"
+
 namespace ll {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int n_threads);
+  // speed in (0, 1]: the fraction of this machine's speed the pool's work runs at (1: all of
+  // it; below 1 only to emulate a slower device).
+  explicit ThreadPool(int n_threads, double speed = 1.0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
+  double speed() const { return pacer_.speed(); }
 
   // Calls fn(i, size()) for i in [0, size()), in parallel; blocks until all return.
   void Run(const std::function<void(int, int)>& fn);
@@ -39,8 +46,10 @@ class ThreadPool {
 
  private:
   void WorkerLoop(int index);
+  void RunJob(const std::function<void(int, int)>& fn);
 
   const int n_threads_;
+  Pacer pacer_;  // used only by the thread that calls Run
   std::vector<std::thread> workers_;
   // Published by Run before it bumps generation_ (which orders the write for the workers).
   const std::function<void(int, int)>* job_ = nullptr;

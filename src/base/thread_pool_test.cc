@@ -63,5 +63,41 @@ TEST(ThreadPoolTest, ChunksCoverRangeWithoutOverlap) {
   }
 }
 
+// A paced pool sleeps (1 / speed - 1) times the work it did: what it overslept is deducted from
+// the next pause, so the total is exact to within one deferred pause (200 us), whatever the
+// timer's overshoot.
+TEST(PacerTest, SleepsWhatIsOwedAndPaysBackOvershoot) {
+  Pacer pacer(0.25);
+  for (int i = 0; i < 40; ++i) pacer.Pay(0.5e-3);  // 20 ms of work -> 60 ms of pause owed
+  EXPECT_GE(pacer.slept_seconds(), 0.060 - 200e-6);
+  // One sleep's overshoot at most (bounded loosely: this is not a timing test).
+  EXPECT_LT(pacer.slept_seconds(), 0.060 + 0.050);
+  Pacer full(1.0);
+  full.Pay(1.0);
+  EXPECT_EQ(full.slept_seconds(), 0.0);
+}
+
+TEST(PacerTest, PacedPoolStretchesItsJobs) {
+  ThreadPool pool(2, 0.5);
+  EXPECT_EQ(pool.speed(), 0.5);
+  const auto start = std::chrono::steady_clock::now();
+  double busy = 0;
+  for (int rep = 0; rep < 20; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pool.Run([](int, int) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    });
+    busy += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  const double total =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Half speed: the jobs' own time plus as much again in pauses (the last < 200 us may be
+  // deferred). `busy` already includes the pauses taken inside Run, so total ~= busy and both
+  // are at least twice the 10 ms of spinning.
+  EXPECT_GE(total, 2 * 20 * 500e-6 - 200e-6);
+}
+
 }  // namespace
 }  // namespace ll

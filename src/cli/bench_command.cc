@@ -15,6 +15,7 @@
 #include "cli/ring_flags.h"
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"
+#include "partition/calibration.h"
 #include "runtime/executor.h"
 
 namespace ll::cli {
@@ -36,6 +37,7 @@ struct BenchFlags {
   std::string memory_budget = "64GiB";
   double profile_seconds = 1.0;
   bool refresh_profile = false;
+  int calibrate_tokens = 24;  // 0: predictions from the profiles alone
   std::string worker_log;
 };
 
@@ -75,6 +77,71 @@ struct PlacementFigures {
   double aggregate = 0, aggregate_predicted = 0;  // n_seq in flight, tokens/s
 };
 
+// Per device (ring order): the counters `after` minus `before`.
+std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
+                                   const std::vector<net::Stats>& after) {
+  std::vector<net::Stats> delta;
+  for (size_t i = 0; i < after.size() && i < before.size(); ++i) {
+    net::Stats d = after[i];
+    d.steps -= before[i].steps;
+    d.tokens -= before[i].tokens;
+    d.compute_us -= before[i].compute_us;
+    d.send_us -= before[i].send_us;
+    d.wait_us -= before[i].wait_us;
+    d.bytes_sent -= before[i].bytes_sent;
+    delta.push_back(d);
+  }
+  return delta;
+}
+
+double PerStepMs(uint64_t us, uint64_t steps) { return steps ? us / 1e3 / steps : 0.0; }
+
+// The calibration trial (not counted): the ring's current plan generates `tokens` tokens from a
+// one-token prompt (so every step is a decode step) with one request and then with the most in
+// flight; each device's measured compute per step corrects its rates (partition/calibration.h).
+Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord,
+                                               const model::ModelConfig& c, int tokens, bool json) {
+  const auto& plan = coord.plan();
+  if (!plan) return Status::Error("calibration needs a plan with predictions");
+  auto run = [&](int inflight) -> Status {
+    std::vector<engine::Request> reqs;
+    for (int q = 0; q < inflight; ++q) {
+      runtime::GenerateOptions o;
+      o.n_predict = tokens;
+      o.sampling.temperature = 0.0f;
+      o.ignore_eos = true;
+      reqs.push_back({BenchPrompt(c, 1, 1000 + q), o});
+    }
+    return coord.Run(reqs).status();
+  };
+  LL_RETURN_IF_ERROR(run(1));  // warm-up
+  std::vector<partition::StageTiming> timings(plan->stages.size());
+  for (int inflight : {1, kInFlight.back()}) {
+    LL_ASSIGN_OR_RETURN(std::vector<net::Stats> before, coord.CollectStats());
+    LL_RETURN_IF_ERROR(run(inflight));
+    LL_ASSIGN_OR_RETURN(std::vector<net::Stats> after, coord.CollectStats());
+    const std::vector<net::Stats> d = StatsDelta(before, after);
+    for (size_t k = 0; k < d.size() && k < timings.size(); ++k) {
+      (inflight == 1 ? timings[k].compute_ms_alone : timings[k].compute_ms_pipeline) =
+          PerStepMs(d[k].compute_us, d[k].steps);
+    }
+  }
+  LL_ASSIGN_OR_RETURN(partition::Calibration cal,
+                      partition::Calibrate(coord.measured_cluster(), *plan, timings));
+  if (!json) {
+    std::printf(
+        "calibrated on this plan (%d tokens, 1 and %d in flight): measured / profiled "
+        "compute per device:",
+        tokens, kInFlight.back());
+    for (const auto& f : cal.factors) {
+      std::printf(" %s %.2f / %.2f%s", f.device.c_str(), f.alone, f.pipeline,
+                  f.measured ? "" : " (not in the plan: mean)");
+    }
+    std::printf("\n");
+  }
+  return cal;
+}
+
 double ErrorPct(double measured, double predicted) {
   return measured > 0 && predicted > 0 ? 100.0 * (predicted - measured) / measured : 0.0;
 }
@@ -108,6 +175,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
   std::unique_ptr<Ring> ring;
   std::optional<partition::Cluster> measured;
   nlohmann::json out = nlohmann::json::array();
+  nlohmann::json calibration;  // per device, when calibrated
   std::vector<PlacementFigures> summary;
   const int n_devices = f.workers.empty() ? f.devices : static_cast<int>(f.workers.size());
   for (const auto& [placement, objective] : runs) {
@@ -127,8 +195,25 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     } else {
       LL_RETURN_IF_ERROR(ConnectRing(*ring, rf, f.model_path, model, tokenizer, n_ctx, adjust));
     }
+    if (!measured && f.split.empty()) {
+      measured = ring->coordinator->measured_cluster();
+      // Calibrate once, on the first placement's plan, then plan this placement again (and
+      // every later one) from the corrected rates.
+      if (f.calibrate_tokens > 0) {
+        LL_ASSIGN_OR_RETURN(partition::Calibration cal,
+                            CalibrateOnRing(*ring->coordinator, c, f.calibrate_tokens, json));
+        measured = cal.cluster;
+        calibration = nlohmann::json::array();
+        for (const auto& x : cal.factors) {
+          calibration.push_back({{"device", x.device},
+                                 {"alone", x.alone},
+                                 {"pipeline", x.pipeline},
+                                 {"measured", x.measured}});
+        }
+        LL_RETURN_IF_ERROR(ConnectRing(*ring, rf, f.model_path, model, tokenizer, n_ctx, adjust));
+      }
+    }
     engine::Coordinator& coord = *ring->coordinator;
-    if (!measured && f.split.empty()) measured = coord.measured_cluster();
     if (!json) std::printf("== placement %s\n", label.c_str());
     nlohmann::json in_flight = nlohmann::json::array();
     // Workers keep their counters across coordinators: every figure below is a difference of
@@ -158,18 +243,11 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       }
       LL_ASSIGN_OR_RETURN(std::vector<net::Stats> after, coord.CollectStats());
       std::vector<net::Stats>& delta = deltas[inflight];
+      delta = StatsDelta(before, after);
       uint64_t bytes = 0, tokens = 0;
-      for (size_t i = 0; i < after.size() && i < before.size(); ++i) {
-        net::Stats d = after[i];
-        d.steps -= before[i].steps;
-        d.tokens -= before[i].tokens;
-        d.compute_us -= before[i].compute_us;
-        d.send_us -= before[i].send_us;
-        d.wait_us -= before[i].wait_us;
-        d.bytes_sent -= before[i].bytes_sent;
+      for (const net::Stats& d : delta) {
         bytes += d.bytes_sent;
         tokens = std::max<uint64_t>(tokens, d.tokens);
-        delta.push_back(d);
       }
       before = std::move(after);
       const double per_token = tokens ? static_cast<double>(bytes) / tokens : 0.0;
@@ -196,7 +274,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     const auto& one = deltas[kInFlight.front()];
     const auto& full = deltas[kInFlight.back()];
     const auto& plan = coord.plan();
-    auto per_step = [](uint64_t us, uint64_t steps) { return steps ? us / 1e3 / steps : 0.0; };
+    const auto per_step = PerStepMs;
     for (size_t i = 0; i < one.size() && i < full.size() && i < coord.devices().size(); ++i) {
       const auto& d = coord.devices()[i];
       const double predicted =
@@ -228,6 +306,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
                             {"devices_used", coord.devices().size()},
                             {"runs", in_flight},
                             {"per_device", devs}};
+    if (!calibration.is_null()) entry["calibration"] = calibration;
     if (plan) {
       fig.single_predicted = plan->single_request_tokens_per_s();
       fig.aggregate_predicted = plan->pipeline_tokens_per_s();
@@ -375,6 +454,11 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0.05, 60.0));
   cmd->add_flag("--refresh-profile", f->refresh_profile,
                 "Measure the devices again instead of using their cached profiles");
+  cmd->add_option("--calibrate-tokens", f->calibrate_tokens,
+                  "Before the placements, run the first one for this many tokens (1 and 4 in "
+                  "flight) and correct every device's profiled rates with what it measured; all "
+                  "placements are then planned and predicted from the corrected rates (0: off)")
+      ->check(CLI::Range(0, 4096));
   cmd->add_option("--worker-log", f->worker_log, "Append the local workers' logs to this file");
   cmd->add_option("--output-format", f->output_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));

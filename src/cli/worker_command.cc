@@ -20,6 +20,7 @@ struct WorkerFlags {
   std::string name;
   std::string cache_dir;
   double link_delay_ms = 0;
+  double emulate_cpu_percent = 100;
 };
 
 int RunWorker(const WorkerFlags& f) {
@@ -32,6 +33,7 @@ int RunWorker(const WorkerFlags& f) {
   o.listen = f.listen;
   o.memory_budget_bytes = *budget;
   o.threads = f.threads;
+  o.speed = f.emulate_cpu_percent / 100.0;
   o.name = f.name;
   o.cache_dir = f.cache_dir.empty() ? engine::DefaultCacheDir() : f.cache_dir;
   if (o.name.empty()) {
@@ -69,6 +71,10 @@ void AddWorkerCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--link-delay-ms", f->link_delay_ms,
                   "Test option: delay every message this device sends (emulated link latency)")
       ->check(CLI::Range(0.0, 10000.0));
+  cmd->add_option("--emulate-cpu-percent", f->emulate_cpu_percent,
+                  "Test option: run compute at this percent of this machine's speed (an emulated "
+                  "slower device; every parallel job is followed by a proportional pause)")
+      ->check(CLI::Range(1.0, 100.0));
   cmd->add_option("--cache-dir", f->cache_dir,
                   "Where received segment weights are kept (default ~/.cache/lingualinked)");
   cmd->callback([f, &exit_code] { exit_code = RunWorker(*f); });

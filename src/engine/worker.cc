@@ -23,6 +23,9 @@ std::string Mib(uint64_t b) {
 
 Result<std::unique_ptr<Worker>> Worker::Create(net::Transport& transport, WorkerOptions options) {
   if (options.threads < 1) return Status::Error("threads must be >= 1");
+  if (!(options.speed > 0.0 && options.speed <= 1.0)) {
+    return Status::Error("speed must be in (0, 1]");
+  }
   std::unique_ptr<Worker> w(new Worker(transport, std::move(options)));
   LL_ASSIGN_OR_RETURN(w->inbox_, transport.Bind(w->options_.listen));
   w->stats_.name = w->options_.name;
@@ -116,6 +119,7 @@ void Worker::OnProfileRequest(const net::ProfileRequest& m) {
   }
   key.n_batch = m.n_batch;
   key.threads = options_.threads;
+  key.speed = pool_.speed();
   bool cached = false;
   // A concurrent measurement depends on what else ran at the time: never cached.
   auto rates = m.concurrent ? partition::MeasureDeviceRates(pool_, key.set, key.n_batch, m.seconds)

@@ -28,6 +28,9 @@ struct WorkerOptions {
   std::string listen = "tcp://127.0.0.1:*";
   uint64_t memory_budget_bytes = 512ull << 20;
   int threads = 1;
+  // Fraction of this machine's speed the compute runs at: 1, or below 1 to emulate a slower
+  // device (the thread pool paces its jobs; base/pacer.h says why not a CPU quota).
+  double speed = 1.0;
   std::string name = "worker";
   std::string cache_dir;  // where received segment files are kept (see segment_file.h)
 };
@@ -41,7 +44,9 @@ class Worker {
 
  private:
   Worker(net::Transport& transport, WorkerOptions options)
-      : transport_(transport), options_(std::move(options)), pool_(options_.threads) {}
+      : transport_(transport),
+        options_(std::move(options)),
+        pool_(options_.threads, options_.speed) {}
 
   void Handle(const std::vector<uint8_t>& bytes);
   void OnHello(const net::Hello& m);

@@ -172,7 +172,7 @@ Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache
   for (const ProfileMatrix& m : key.set) {
     k << kernels::DTypeName(m.type) << "[" << m.n_out << "x" << m.n_in << "] ";
   }
-  k << "batch " << key.n_batch << " threads " << key.threads << " isa "
+  k << "batch " << key.n_batch << " threads " << key.threads << " speed " << key.speed << " isa "
     << kernels::IsaName(kernels::DefaultIsa()) << " cpu" << CpuModel() << " limit " << CpuLimit();
   const std::string path =
       cache_dir.empty() ? "" : cache_dir + "/profile-" + HashHex(k.str()) + ".json";

@@ -50,6 +50,7 @@ struct ProfileKey {
   std::vector<ProfileMatrix> set;
   int64_t n_batch = 0;
   int threads = 1;
+  double speed = 1.0;  // the pool's pacing (ThreadPool speed): an emulated slower device
 };
 Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache_dir,
                                       const ProfileKey& key, double seconds, bool refresh,

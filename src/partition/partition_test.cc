@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "partition/calibration.h"
 #include "partition/cluster.h"
 #include "partition/costs.h"
 #include "partition/dp_solver.h"
@@ -227,6 +228,49 @@ TEST(SolverTest, ThroughputPlanUsesPipelineRatesLatencyPlanRatesAlone) {
   auto back = Cluster::Parse(cl.ToJson().dump());
   ASSERT_TRUE(back.ok()) << back.message();
   EXPECT_DOUBLE_EQ(back->devices[1].pipeline_decode_gflops, 0.25);
+}
+
+// Calibration: a device measured 2x slower than predicted gets half the rate, so the same plan
+// re-evaluated predicts what was measured; a device the plan left out gets the geometric mean.
+TEST(CalibrationTest, RatesFollowTheMeasuredStagesAndReplanningUsesThem) {
+  ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
+  Cluster cl;
+  cl.devices = {Device("a", 1000 * kMiB, 2), Device("b", 1000 * kMiB, 2),
+                Device("c", 1000 * kMiB, 2)};
+  cl.default_link = {"", "", 1e5, 0.0};
+  const Plan trial = MakePlan(costs, cl, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
+  ASSERT_EQ(trial.stages.size(), 2u);
+  // Measured: a 2x slower alone and 3x in the pipeline; b exactly as predicted alone, 1.5x.
+  std::vector<StageTiming> t = {
+      {2 * trial.stages[0].compute_ms, 3 * trial.stages[0].pipeline_compute_ms},
+      {trial.stages[1].compute_ms, 1.5 * trial.stages[1].pipeline_compute_ms}};
+  auto cal = Calibrate(cl, trial, t);
+  ASSERT_TRUE(cal.ok()) << cal.message();
+  EXPECT_DOUBLE_EQ(cal->cluster.devices[0].decode_gflops, 1.0);
+  EXPECT_DOUBLE_EQ(cal->cluster.devices[0].pipeline_decode_gflops, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(cal->cluster.devices[1].decode_gflops, 2.0);
+  EXPECT_DOUBLE_EQ(cal->cluster.devices[1].pipeline_decode_gflops, 2.0 / 1.5);
+  EXPECT_TRUE(cal->factors[0].measured);
+  EXPECT_FALSE(cal->factors[2].measured);
+  EXPECT_NEAR(cal->factors[2].alone, std::sqrt(2.0), 1e-12);
+  EXPECT_NEAR(cal->factors[2].pipeline, std::sqrt(4.5), 1e-12);
+  const Plan again = MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
+  for (size_t k = 0; k < again.stages.size(); ++k) {
+    EXPECT_NEAR(again.stages[k].compute_ms, t[k].compute_ms_alone, 1e-9);
+    EXPECT_NEAR(again.stages[k].pipeline_compute_ms, t[k].compute_ms_pipeline, 1e-9);
+  }
+  // The solver now gives the slowed device a smaller share.
+  auto solved = SolveMilp(costs, cal->cluster, {Objective::kThroughput});
+  ASSERT_TRUE(solved.ok()) << solved.message();
+  for (const Stage& st : solved->stages) {
+    if (st.device_name == "a") {
+      EXPECT_LT(st.last - st.first, 6);
+    }
+  }
+  // Timings that do not match the plan are refused.
+  auto bad = Calibrate(cl, trial, {t[0]});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("1 stage timings for a plan of 2 stages"), std::string::npos);
 }
 
 TEST(SolverTest, DeviceTooSmallGetsNothing) {

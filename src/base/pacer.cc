@@ -1,0 +1,38 @@
+#include "base/pacer.h"
+
+#include <sys/prctl.h>
+
+#include <chrono>
+#include <thread>
+
+#include "base/check.h"
+#include "base/timer.h"
+
+namespace ll {
+namespace {
+
+// Owed pauses shorter than this are carried to the next job: at the default 50 us timer slack a
+// shorter sleep would mostly be overshoot.
+constexpr double kMinSleepSeconds = 200e-6;
+
+}  // namespace
+
+Pacer::Pacer(double speed) : speed_(speed) {
+  LL_CHECK_MSG(speed > 0.0 && speed <= 1.0, "Pacer speed must be in (0, 1]");
+  // Timer slack of 1 us instead of 50 us: pauses end close to when they are due. Per thread;
+  // the pacing thread is the one that calls Pay.
+  if (active()) ::prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+}
+
+void Pacer::Pay(double work_seconds) {
+  if (!active() || work_seconds <= 0) return;
+  owed_ += work_seconds * (1.0 / speed_ - 1.0);
+  if (owed_ < kMinSleepSeconds) return;
+  const double start = NowSeconds();
+  std::this_thread::sleep_for(std::chrono::duration<double>(owed_));
+  const double slept = NowSeconds() - start;
+  slept_ += slept;
+  owed_ -= slept;
+}
+
+}  // namespace ll

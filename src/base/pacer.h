@@ -1,0 +1,40 @@
+// Pacer: makes this process's compute run at a fraction of the machine's speed, to emulate a
+// slower device (a phone core) on a development machine. After each piece of work that took t
+// seconds of wall time it sleeps (1 / speed - 1) * t, so the work and the pause together take
+// t / speed. Sleeps shorter than a threshold are deferred and summed (sleeping costs about
+// 50 us of timer overshoot), and every overshoot is paid back from the next pause, so over a run
+// the stretch is exact to within one threshold.
+//
+// Why not a cgroup CPU quota: CFS bandwidth control grants at least 1 ms per period, so a
+// device at 20 % of a core runs 1 ms and is then stopped for 4 ms, at whatever point it has
+// reached, including inside the network stack while it sends (a 81-byte message measured
+// 4.9 ms per step on such a device). A slow core is slow evenly; pacing each parallel job of
+// the thread pool (tens of microseconds to a few milliseconds) is much closer to that.
+//
+// Owned by one ThreadPool and called only from the thread that calls ThreadPool::Run.
+#pragma once
+
+namespace ll {
+
+class Pacer {
+ public:
+  // speed in (0, 1]: 1 means no pacing (Pay does nothing).
+  explicit Pacer(double speed = 1.0);
+
+  double speed() const { return speed_; }
+  bool active() const { return speed_ < 1.0; }
+
+  // Accounts `work_seconds` of work just done and sleeps for what is owed once it reaches the
+  // threshold.
+  void Pay(double work_seconds);
+
+  // Seconds slept so far (for tests and reports).
+  double slept_seconds() const { return slept_; }
+
+ private:
+  double speed_;
+  double owed_ = 0;   // seconds of pause still owed (negative: overslept, paid in advance)
+  double slept_ = 0;  // total seconds actually slept
+};
+
+}  // namespace ll

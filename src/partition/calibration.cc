@@ -1,0 +1,72 @@
+#include "partition/calibration.h"
+
+#include <cmath>
+
+namespace ll::partition {
+namespace {
+
+// Geometric mean of the positive values, 1 when there are none.
+double GeoMean(const std::vector<double>& v) {
+  double log_sum = 0;
+  int n = 0;
+  for (double x : v) {
+    if (x > 0) {
+      log_sum += std::log(x);
+      ++n;
+    }
+  }
+  return n ? std::exp(log_sum / n) : 1.0;
+}
+
+}  // namespace
+
+Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
+                              const std::vector<StageTiming>& timings) {
+  if (timings.size() != plan.stages.size()) {
+    return Status::Error("calibration: " + std::to_string(timings.size()) +
+                         " stage timings for a plan of " + std::to_string(plan.stages.size()) +
+                         " stages");
+  }
+  Calibration out{cluster, {}};
+  out.factors.resize(cluster.devices.size());
+  for (size_t d = 0; d < cluster.devices.size(); ++d) {
+    out.factors[d].device = cluster.devices[d].name;
+  }
+  std::vector<double> alone, pipeline;
+  for (size_t k = 0; k < plan.stages.size(); ++k) {
+    const Stage& s = plan.stages[k];
+    if (s.device < 0 || s.device >= cluster.size()) {
+      return Status::Error("calibration: stage " + std::to_string(k) + " names device " +
+                           std::to_string(s.device) + ", the cluster has " +
+                           std::to_string(cluster.size()));
+    }
+    CalibrationFactor& f = out.factors[s.device];
+    const StageTiming& t = timings[k];
+    // A stage with (almost) no compute, such as the embedding alone, says nothing about rates.
+    if (s.compute_ms > 0.05 && t.compute_ms_alone > 0) {
+      f.alone = t.compute_ms_alone / s.compute_ms;
+      f.measured = true;
+      alone.push_back(f.alone);
+    }
+    if (s.pipeline_compute_ms > 0.05 && t.compute_ms_pipeline > 0) {
+      f.pipeline = t.compute_ms_pipeline / s.pipeline_compute_ms;
+      f.measured = true;
+      pipeline.push_back(f.pipeline);
+    }
+  }
+  const double mean_alone = GeoMean(alone), mean_pipeline = GeoMean(pipeline);
+  for (size_t d = 0; d < cluster.devices.size(); ++d) {
+    CalibrationFactor& f = out.factors[d];
+    DeviceProfile& p = out.cluster.devices[d];
+    if (!f.measured) {
+      f.alone = mean_alone;
+      f.pipeline = mean_pipeline;
+    }
+    const double pipe = p.pipeline_decode_gflops > 0 ? p.pipeline_decode_gflops : p.decode_gflops;
+    p.decode_gflops /= f.alone;
+    p.pipeline_decode_gflops = pipe / f.pipeline;
+  }
+  return out;
+}
+
+}  // namespace ll::partition

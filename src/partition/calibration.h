@@ -1,0 +1,46 @@
+// Calibration: corrects the devices' profiled rates with what a real run of a plan measured.
+//
+// A device's profile times bare matrix products back to back. In a ring a device also runs the
+// non-matrix work of its layers (norms, attention, activation encoding), starts each turn after
+// idling (cold caches, a woken core) and shares the host with the others, so its stages take
+// longer than the profile says, by a factor that differs per device (measured 1.2-2x on the
+// emulated cluster). A short trial of one plan gives every device that takes part its real
+// per-token compute time, alone (one request in flight) and in a full pipeline; Calibrate
+// scales each device's decode rates by predicted / measured, so that plans made and evaluated
+// afterwards predict what the ring does. Pure function; any thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "partition/cluster.h"
+#include "partition/plan.h"
+
+namespace ll::partition {
+
+// What one stage of the trial plan measured, per decode token (ms; 0 = not measured).
+struct StageTiming {
+  double compute_ms_alone = 0;     // one request in flight
+  double compute_ms_pipeline = 0;  // the plan's n_seq requests in flight
+};
+
+struct CalibrationFactor {
+  std::string device;
+  double alone = 1;       // measured / predicted compute, one request
+  double pipeline = 1;    // the same, full pipeline
+  bool measured = false;  // false: the device was not in the trial plan (geometric mean used)
+};
+
+struct Calibration {
+  Cluster cluster;  // the input cluster with corrected decode and pipeline rates
+  std::vector<CalibrationFactor> factors;  // one per device, in cluster order
+};
+
+// `plan` was evaluated on `cluster` and run; `timings` has one entry per plan stage (ring
+// order). Devices the plan left out get the geometric mean of the measured factors. Rejects
+// timings that do not match the plan.
+Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
+                              const std::vector<StageTiming>& timings);
+
+}  // namespace ll::partition

@@ -164,6 +164,36 @@ Instance RandomInstance(std::mt19937& rng) {
   return in;
 }
 
+// The closed-pipeline figure: K equal stages with N requests in flight cycle in s (K + N - 1)
+// (mean-value analysis), a lone stage is always busy, one request sees the sum, and the figure
+// lies between the bottleneck bound and the latency.
+TEST(PlanTest, ClosedPipelineFollowsMeanValueAnalysis) {
+  EXPECT_NEAR(ClosedPipelineMs({2, 2, 2, 2}, 0, 4), 2.0 * (4 + 4 - 1) / 4, 1e-12);
+  EXPECT_NEAR(ClosedPipelineMs({3}, 0, 5), 3.0, 1e-12);
+  EXPECT_NEAR(ClosedPipelineMs({1, 2, 3}, 0.5, 1), 6.5, 1e-12);
+  const std::vector<double> s = {4.16, 9.28, 6.93, 9.15};
+  for (int n = 1; n <= 8; ++n) {
+    const double ms = ClosedPipelineMs(s, 1.0, n);
+    EXPECT_GE(ms, std::max(30.52 / n, 9.28) - 1e-9) << n;
+    EXPECT_LE(ms, 30.52 + 1e-9) << n;
+    if (n > 1) {
+      EXPECT_LT(ms, ClosedPipelineMs(s, 1.0, n - 1)) << n;
+    }
+  }
+  // Plans use it with their pipeline rates and n_seq; one request is the latency.
+  ModelCosts costs = UniformCosts(4, 10 * kMiB, 2e9);
+  Cluster cl;
+  cl.devices = {Device("a", kGiB, 10), Device("b", kGiB, 20)};
+  Plan p = MakePlan(costs, cl, {0, 1}, {0, 3, 6}, Objective::kThroughput, 4);
+  EXPECT_NEAR(p.pipeline_ms,
+              ClosedPipelineMs({p.stages[0].pipeline_compute_ms, p.stages[1].pipeline_compute_ms},
+                               p.stages[0].link_ms + p.stages[1].link_ms, 4),
+              1e-12);
+  EXPECT_NEAR(p.pipeline_tokens_per_s(), 1000 / p.pipeline_ms, 1e-9);
+  p.n_seq = 1;
+  EXPECT_NEAR(p.pipeline_tokens_per_s(), p.single_request_tokens_per_s(), 1e-12);
+}
+
 TEST(SolverTest, MilpEqualsTheBestOrderDpOnRandomInstances) {
   std::mt19937 rng(20240531);
   // 25 instances in the default (unit) run; the `slow` CTest entry runs 200.

@@ -22,8 +22,28 @@ double Plan::single_request_tokens_per_s() const {
 }
 
 double Plan::pipeline_tokens_per_s() const {
-  if (latency_ms <= 0 || bottleneck_ms <= 0) return 0;
-  return std::min(1000.0 * n_seq / latency_ms, 1000.0 / bottleneck_ms);
+  if (n_seq <= 1) return single_request_tokens_per_s();
+  return pipeline_ms > 0 ? 1000.0 / pipeline_ms : 0.0;
+}
+
+double ClosedPipelineMs(const std::vector<double>& service_ms, double delay_ms, int n) {
+  // Mean-value analysis of a closed network: n requests circulate through one queue per stage
+  // (service_ms each) and a pure delay (the links). With k requests in it, a request's time at
+  // stage s is service_s * (1 + the queue it finds there, which is the mean queue with k - 1
+  // requests); the cycle time is the sum; throughput k / cycle; queue = throughput * time.
+  std::vector<double> queue(service_ms.size(), 0.0);
+  double cycle = 0;
+  for (int k = 1; k <= n; ++k) {
+    std::vector<double> time(service_ms.size());
+    cycle = delay_ms;
+    for (size_t s = 0; s < service_ms.size(); ++s) {
+      time[s] = service_ms[s] * (1.0 + queue[s]);
+      cycle += time[s];
+    }
+    if (cycle <= 0) return 0;
+    for (size_t s = 0; s < service_ms.size(); ++s) queue[s] = k * time[s] / cycle;
+  }
+  return n > 0 ? cycle / n : 0.0;
 }
 
 double Plan::predicted_tokens_per_s() const {
@@ -90,6 +110,13 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
     plan.latency_ms += s.compute_ms + s.link_ms;
     plan.bottleneck_ms = std::max(plan.bottleneck_ms, s.pipeline_compute_ms + s.link_ms);
   }
+  std::vector<double> service;
+  double links = 0;
+  for (const Stage& s : plan.stages) {
+    service.push_back(s.pipeline_compute_ms);
+    links += s.link_ms;
+  }
+  plan.pipeline_ms = ClosedPipelineMs(service, links, plan.n_seq);
 }
 
 nlohmann::json Plan::ToJson() const {
@@ -101,6 +128,7 @@ nlohmann::json Plan::ToJson() const {
   j["pipeline_tokens_per_s"] = pipeline_tokens_per_s();
   j["latency_ms_per_token"] = latency_ms;
   j["bottleneck_ms_per_token"] = bottleneck_ms;
+  j["pipeline_ms_per_token"] = pipeline_ms;
   j["n_seq"] = n_seq;
   j["stages"] = nlohmann::json::array();
   for (const Stage& s : stages) {

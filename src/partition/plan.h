@@ -11,7 +11,11 @@
 //                        bytes*8/(Mbit/s*1e3) + rtt/2; a single-stage plan has no hop
 //   latency_ms         = sum over stages of compute_ms + link_ms (one request, one token)
 //   bottleneck_ms      = max over stages of pipeline_compute_ms + link_ms (a full pipeline's
-//                        period)
+//                        period; what the throughput objective minimises)
+//   pipeline_ms        = ms per token with n_seq requests in flight: mean-value analysis of the
+//                        closed ring (ClosedPipelineMs), which also counts the requests that
+//                        queue behind a slow stage while others idle (between
+//                        max(latency / n_seq, bottleneck) and latency)
 //   memory_bytes       = weights + KV (n_ctx x n_seq) + head logits + work buffers of the stage
 #pragma once
 
@@ -53,12 +57,13 @@ struct Plan {
   bool fits = false;         // every stage within its device's budget
   double latency_ms = 0;     // one token of one request
   double bottleneck_ms = 0;  // slowest stage incl. its outgoing hop
+  double pipeline_ms = 0;    // per token with n_seq in flight (ClosedPipelineMs)
   double objective_ms() const {
     return objective == Objective::kLatency ? latency_ms : bottleneck_ms;
   }
   // Tokens/s of one request alone (1000 / latency_ms).
   double single_request_tokens_per_s() const;
-  // Tokens/s with n_seq requests in flight: min(n_seq / latency, 1 / bottleneck).
+  // Tokens/s with n_seq requests in flight: 1000 / pipeline_ms (one request: as alone).
   double pipeline_tokens_per_s() const;
   // The figure the objective optimises: single-request for latency, pipeline for throughput.
   double predicted_tokens_per_s() const;
@@ -70,6 +75,13 @@ struct Plan {
 // + 1, cuts.front() == 0, cuts.back() == units.size(), strictly increasing), and evaluates it.
 Plan MakePlan(const ModelCosts& costs, const Cluster& cluster, const std::vector<int>& order,
               const std::vector<int>& cuts, Objective objective, int n_seq);
+
+// ms per token of a closed pipeline: n requests in flight, one FIFO stage per entry of
+// service_ms (ms per token each), plus delay_ms of pure delay per round (links). Exact
+// mean-value analysis for exponentially distributed service times, which on measured rings
+// fits better than the bound max(sum / n, max): stage times vary from token to token, so
+// requests bunch up behind the slowest stage.
+double ClosedPipelineMs(const std::vector<double>& service_ms, double delay_ms, int n);
 
 // Fills the predictions of `plan` from the cost model above.
 void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan);

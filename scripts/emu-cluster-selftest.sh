@@ -112,6 +112,10 @@ out=$("$EMU" up "$TMP/bad.json" --worker-cmd "$WCMD" --state-dir "$STATE" 2>&1);
 if [ "$rc" -ne 0 ] && grep -q 'name must be' <<<"$out" && grep -q 'memory_budget' <<<"$out" && grep -q 'bandwidth_mbit' <<<"$out"; then
   ok "invalid profile rejected with clear errors (exit $rc)"
 else bad "invalid profile: exit $rc, output: $out"; fi
+echo '{"cpu_emulation": "fast", "devices": [{"name": "a", "memory_budget": "1MiB", "bandwidth_mbit": 1}]}' > "$TMP/bad2.json"
+out=$("$EMU" up "$TMP/bad2.json" --worker-cmd "$WCMD" --state-dir "$STATE" 2>&1); rc=$?
+if [ "$rc" -ne 0 ] && grep -q 'cpu_emulation must be' <<<"$out"; then ok "unknown cpu_emulation rejected (exit $rc)"
+else bad "cpu_emulation fast: exit $rc, output: $out"; fi
 out=$("$EMU" up "$TMP/profile.json" --worker-cmd 'echo dying; exit 3' --state-dir "$STATE" 2>&1); rc=$?
 if [ "$rc" -ne 0 ] && grep -q 'exited (status 3)' <<<"$out"; then ok "worker that dies before READY -> up fails (exit $rc)"
 else bad "dying worker: exit $rc, output: $out"; fi

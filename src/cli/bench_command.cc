@@ -37,7 +37,7 @@ struct BenchFlags {
   std::string memory_budget = "64GiB";
   double profile_seconds = 1.0;
   bool refresh_profile = false;
-  int calibrate_tokens = 24;  // 0: predictions from the profiles alone
+  int calibrate_tokens = 32;  // 0: predictions from the profiles alone
   std::string worker_log;
 };
 
@@ -103,6 +103,7 @@ Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord,
                                                const model::ModelConfig& c, int tokens, bool json) {
   const auto& plan = coord.plan();
   if (!plan) return Status::Error("calibration needs a plan with predictions");
+  double token_ms_alone = 0;
   auto run = [&](int inflight) -> Status {
     std::vector<engine::Request> reqs;
     for (int q = 0; q < inflight; ++q) {
@@ -112,7 +113,11 @@ Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord,
       o.ignore_eos = true;
       reqs.push_back({BenchPrompt(c, 1, 1000 + q), o});
     }
-    return coord.Run(reqs).status();
+    LL_ASSIGN_OR_RETURN(auto res, coord.Run(reqs));
+    if (inflight == 1 && res[0].decode_tokens_per_s() > 0) {
+      token_ms_alone = 1000.0 / res[0].decode_tokens_per_s();
+    }
+    return Status::Ok();
   };
   LL_RETURN_IF_ERROR(run(1));  // warm-up
   std::vector<partition::StageTiming> timings(plan->stages.size());
@@ -126,8 +131,9 @@ Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord,
           PerStepMs(d[k].compute_us, d[k].steps);
     }
   }
-  LL_ASSIGN_OR_RETURN(partition::Calibration cal,
-                      partition::Calibrate(coord.measured_cluster(), *plan, timings));
+  LL_ASSIGN_OR_RETURN(
+      partition::Calibration cal,
+      partition::Calibrate(coord.measured_cluster(), *plan, timings, token_ms_alone));
   if (!json) {
     std::printf(
         "calibrated on this plan (%d tokens, 1 and %d in flight): measured / profiled "
@@ -137,7 +143,7 @@ Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord,
       std::printf(" %s %.2f / %.2f%s", f.device.c_str(), f.alone, f.pipeline,
                   f.measured ? "" : " (not in the plan: mean)");
     }
-    std::printf("\n");
+    std::printf("; %.2f ms per hop beyond the probed links\n", cal.hop_overhead_ms);
   }
   return cal;
 }
@@ -203,12 +209,13 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
         LL_ASSIGN_OR_RETURN(partition::Calibration cal,
                             CalibrateOnRing(*ring->coordinator, c, f.calibrate_tokens, json));
         measured = cal.cluster;
-        calibration = nlohmann::json::array();
+        calibration = {{"hop_overhead_ms", cal.hop_overhead_ms},
+                       {"devices", nlohmann::json::array()}};
         for (const auto& x : cal.factors) {
-          calibration.push_back({{"device", x.device},
-                                 {"alone", x.alone},
-                                 {"pipeline", x.pipeline},
-                                 {"measured", x.measured}});
+          calibration["devices"].push_back({{"device", x.device},
+                                            {"alone", x.alone},
+                                            {"pipeline", x.pipeline},
+                                            {"measured", x.measured}});
         }
         LL_RETURN_IF_ERROR(ConnectRing(*ring, rf, f.model_path, model, tokenizer, n_ctx, adjust));
       }

@@ -21,13 +21,13 @@ double GeoMean(const std::vector<double>& v) {
 }  // namespace
 
 Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
-                              const std::vector<StageTiming>& timings) {
+                              const std::vector<StageTiming>& timings, double token_ms_alone) {
   if (timings.size() != plan.stages.size()) {
     return Status::Error("calibration: " + std::to_string(timings.size()) +
                          " stage timings for a plan of " + std::to_string(plan.stages.size()) +
                          " stages");
   }
-  Calibration out{cluster, {}};
+  Calibration out{cluster, 0, {}};
   out.factors.resize(cluster.devices.size());
   for (size_t d = 0; d < cluster.devices.size(); ++d) {
     out.factors[d].device = cluster.devices[d].name;
@@ -65,6 +65,23 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     const double pipe = p.pipeline_decode_gflops > 0 ? p.pipeline_decode_gflops : p.decode_gflops;
     p.decode_gflops /= f.alone;
     p.pipeline_decode_gflops = pipe / f.pipeline;
+  }
+  // What a token took beyond the stages' measured compute and the links' predicted transfers,
+  // spread over the hops (a one-stage plan has none).
+  if (token_ms_alone > 0 && plan.stages.size() > 1) {
+    double accounted = 0;
+    for (size_t k = 0; k < plan.stages.size(); ++k) {
+      accounted +=
+          timings[k].compute_ms_alone > 0 ? timings[k].compute_ms_alone : plan.stages[k].compute_ms;
+      accounted += plan.stages[k].link_ms;
+    }
+    const double per_hop = (token_ms_alone - accounted) / plan.stages.size();
+    if (per_hop > 0) {
+      out.hop_overhead_ms = per_hop;
+      // LinkProfile::TransferMs charges half the round trip per hop.
+      for (LinkProfile& l : out.cluster.links) l.rtt_ms += 2 * per_hop;
+      out.cluster.default_link.rtt_ms += 2 * per_hop;
+    }
   }
   return out;
 }

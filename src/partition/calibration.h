@@ -7,7 +7,10 @@
 // emulated cluster). A short trial of one plan gives every device that takes part its real
 // per-token compute time, alone (one request in flight) and in a full pipeline; Calibrate
 // scales each device's decode rates by predicted / measured, so that plans made and evaluated
-// afterwards predict what the ring does. Pure function; any thread.
+// afterwards predict what the ring does. The trial's measured time per token (one request) less
+// its measured compute and predicted link times is what each hop costs beyond the probed round
+// trip (waking the receiving device, the transport's queues); it is added to every link, as
+// extra round-trip time. Pure function; any thread.
 #pragma once
 
 #include <string>
@@ -33,14 +36,16 @@ struct CalibrationFactor {
 };
 
 struct Calibration {
-  Cluster cluster;  // the input cluster with corrected decode and pipeline rates
+  Cluster cluster;  // the input cluster with corrected decode and pipeline rates and links
+  double hop_overhead_ms = 0;              // added to every hop (0 when the trial did not show any)
   std::vector<CalibrationFactor> factors;  // one per device, in cluster order
 };
 
 // `plan` was evaluated on `cluster` and run; `timings` has one entry per plan stage (ring
-// order). Devices the plan left out get the geometric mean of the measured factors. Rejects
-// timings that do not match the plan.
+// order). Devices the plan left out get the geometric mean of the measured factors.
+// `token_ms_alone` is the measured time per generated token with one request (0: unknown, no
+// hop correction). Rejects timings that do not match the plan.
 Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
-                              const std::vector<StageTiming>& timings);
+                              const std::vector<StageTiming>& timings, double token_ms_alone = 0);
 
 }  // namespace ll::partition

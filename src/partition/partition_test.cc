@@ -297,6 +297,15 @@ TEST(CalibrationTest, RatesFollowTheMeasuredStagesAndReplanningUsesThem) {
       EXPECT_LT(st.last - st.first, 6);
     }
   }
+  // A measured token time beyond compute and links is spread over the hops as round-trip time.
+  const double accounted = t[0].compute_ms_alone + t[1].compute_ms_alone + trial.stages[0].link_ms +
+                           trial.stages[1].link_ms;
+  auto hops = Calibrate(cl, trial, t, accounted + 3.0);
+  ASSERT_TRUE(hops.ok()) << hops.message();
+  EXPECT_NEAR(hops->hop_overhead_ms, 1.5, 1e-9);
+  const Plan with_hops = MakePlan(costs, hops->cluster, {0, 1}, {0, 9, 18}, Objective::kLatency, 4);
+  EXPECT_NEAR(with_hops.latency_ms, accounted + 3.0, 1e-9);
+  EXPECT_EQ(Calibrate(cl, trial, t, accounted - 1.0)->hop_overhead_ms, 0.0);  // never negative
   // Timings that do not match the plan are refused.
   auto bad = Calibrate(cl, trial, {t[0]});
   ASSERT_FALSE(bad.ok());

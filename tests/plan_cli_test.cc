@@ -174,6 +174,42 @@ TEST(PlanCliTest, BenchComparesPlacementsWithPredictions) {
     EXPECT_TRUE(p.contains("prediction_error_pct"));
     EXPECT_EQ(p["runs"].size(), 3u);  // 1, 2 and 4 requests in flight
     EXPECT_GT(p["runs"][0]["per_request_decode_tokens_per_s"].get<double>(), 0.0);
+    // Calibrated once (on the first placement) before anything was measured: every device has
+    // a measured factor, and the same factors are reported for every placement.
+    ASSERT_TRUE(p.contains("calibration")) << p.dump();
+    ASSERT_EQ(p["calibration"]["devices"].size(), 2u);
+    for (const auto& d : p["calibration"]["devices"]) {
+      EXPECT_TRUE(d["measured"].get<bool>()) << d.dump();
+      EXPECT_GT(d["alone"].get<double>(), 0.0);
+      EXPECT_GT(d["pipeline"].get<double>(), 0.0);
+    }
+    EXPECT_GE(p["calibration"]["hop_overhead_ms"].get<double>(), 0.0);
   }
+  EXPECT_EQ(j["placements"][0]["calibration"], j["placements"][1]["calibration"]);
   EXPECT_DOUBLE_EQ(j["placements"][0]["single_vs_first"].get<double>(), 1.0);
+}
+
+// `run --calibrate-tokens`: a trial, the factors reported, the placement made again from them,
+// and the output still exactly one device's; the table counts only the request's own steps.
+TEST(PlanCliTest, RunCalibratesThenPlacesAgainWithTheSameTokens) {
+  const std::string common = " -m " + kModel + " -p \"Once upon a time\" -n 12 --temp 0 ";
+  const ProcessRun one = Exec("generate" + common + "--output-format json");
+  ASSERT_EQ(one.status, 0) << one.out;
+  const ProcessRun cal = Exec("run" + common +
+                                  "--devices 2 --calibrate-tokens 6 --profile-seconds 0.1 "
+                                  "--output-format json",
+                              true);
+  ASSERT_EQ(cal.status, 0) << cal.out;
+  EXPECT_NE(cal.out.find("calibrated on this plan (6 tokens, 1 and 4 in flight)"),
+            std::string::npos)
+      << cal.out;
+  // The JSON object is the last line; the progress lines on stderr come before it.
+  const size_t start = cal.out.rfind("\n{");
+  ASSERT_NE(start, std::string::npos) << cal.out;
+  const auto a = nlohmann::json::parse(one.out), b = nlohmann::json::parse(cal.out.substr(start));
+  EXPECT_EQ(a["generated_ids"], b["generated_ids"]);
+  uint64_t tokens = 0;
+  for (const auto& d : b["devices"]) tokens = std::max<uint64_t>(tokens, d["tokens"]);
+  // The prompt (5 ids with BOS) and 12 generated tokens, none of the trial's.
+  EXPECT_LE(tokens, 5u + 12u) << b["devices"].dump();
 }

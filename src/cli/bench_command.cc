@@ -11,11 +11,11 @@
 #include <optional>
 
 #include "base/timer.h"
+#include "cli/calibrate_ring.h"
 #include "cli/result_json.h"
 #include "cli/ring_flags.h"
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"
-#include "partition/calibration.h"
 #include "runtime/executor.h"
 
 namespace ll::cli {
@@ -77,77 +77,6 @@ struct PlacementFigures {
   double aggregate = 0, aggregate_predicted = 0;  // n_seq in flight, tokens/s
 };
 
-// Per device (ring order): the counters `after` minus `before`.
-std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
-                                   const std::vector<net::Stats>& after) {
-  std::vector<net::Stats> delta;
-  for (size_t i = 0; i < after.size() && i < before.size(); ++i) {
-    net::Stats d = after[i];
-    d.steps -= before[i].steps;
-    d.tokens -= before[i].tokens;
-    d.compute_us -= before[i].compute_us;
-    d.send_us -= before[i].send_us;
-    d.wait_us -= before[i].wait_us;
-    d.bytes_sent -= before[i].bytes_sent;
-    delta.push_back(d);
-  }
-  return delta;
-}
-
-double PerStepMs(uint64_t us, uint64_t steps) { return steps ? us / 1e3 / steps : 0.0; }
-
-// The calibration trial (not counted): the ring's current plan generates `tokens` tokens from a
-// one-token prompt (so every step is a decode step) with one request and then with the most in
-// flight; each device's measured compute per step corrects its rates (partition/calibration.h).
-Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord,
-                                               const model::ModelConfig& c, int tokens, bool json) {
-  const auto& plan = coord.plan();
-  if (!plan) return Status::Error("calibration needs a plan with predictions");
-  double token_ms_alone = 0;
-  auto run = [&](int inflight) -> Status {
-    std::vector<engine::Request> reqs;
-    for (int q = 0; q < inflight; ++q) {
-      runtime::GenerateOptions o;
-      o.n_predict = tokens;
-      o.sampling.temperature = 0.0f;
-      o.ignore_eos = true;
-      reqs.push_back({BenchPrompt(c, 1, 1000 + q), o});
-    }
-    LL_ASSIGN_OR_RETURN(auto res, coord.Run(reqs));
-    if (inflight == 1 && res[0].decode_tokens_per_s() > 0) {
-      token_ms_alone = 1000.0 / res[0].decode_tokens_per_s();
-    }
-    return Status::Ok();
-  };
-  LL_RETURN_IF_ERROR(run(1));  // warm-up
-  std::vector<partition::StageTiming> timings(plan->stages.size());
-  for (int inflight : {1, kInFlight.back()}) {
-    LL_ASSIGN_OR_RETURN(std::vector<net::Stats> before, coord.CollectStats());
-    LL_RETURN_IF_ERROR(run(inflight));
-    LL_ASSIGN_OR_RETURN(std::vector<net::Stats> after, coord.CollectStats());
-    const std::vector<net::Stats> d = StatsDelta(before, after);
-    for (size_t k = 0; k < d.size() && k < timings.size(); ++k) {
-      (inflight == 1 ? timings[k].compute_ms_alone : timings[k].compute_ms_pipeline) =
-          PerStepMs(d[k].compute_us, d[k].steps);
-    }
-  }
-  LL_ASSIGN_OR_RETURN(
-      partition::Calibration cal,
-      partition::Calibrate(coord.measured_cluster(), *plan, timings, token_ms_alone));
-  if (!json) {
-    std::printf(
-        "calibrated on this plan (%d tokens, 1 and %d in flight): measured / profiled "
-        "compute per device:",
-        tokens, kInFlight.back());
-    for (const auto& f : cal.factors) {
-      std::printf(" %s %.2f / %.2f%s", f.device.c_str(), f.alone, f.pipeline,
-                  f.measured ? "" : " (not in the plan: mean)");
-    }
-    std::printf("; %.2f ms per hop beyond the probed links\n", cal.hop_overhead_ms);
-  }
-  return cal;
-}
-
 double ErrorPct(double measured, double predicted) {
   return measured > 0 && predicted > 0 ? 100.0 * (predicted - measured) / measured : 0.0;
 }
@@ -207,7 +136,10 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       // every later one) from the corrected rates.
       if (f.calibrate_tokens > 0) {
         LL_ASSIGN_OR_RETURN(partition::Calibration cal,
-                            CalibrateOnRing(*ring->coordinator, c, f.calibrate_tokens, json));
+                            CalibrateOnRing(*ring->coordinator, f.calibrate_tokens,
+                                            kInFlight.back(), [json](const std::string& line) {
+                                              if (!json) std::printf("%s\n", line.c_str());
+                                            }));
         measured = cal.cluster;
         calibration = {{"hop_overhead_ms", cal.hop_overhead_ms},
                        {"devices", nlohmann::json::array()}};

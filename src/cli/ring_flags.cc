@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "cli/calibrate_ring.h"
+
 namespace ll::cli {
 
 void RingFlags::RegisterDevices(CLI::App& cmd) {
@@ -44,6 +46,11 @@ void RingFlags::Register(CLI::App& cmd) {
   c->add_option("--wire", wire,
                 "Activation encoding between devices: f32 (exact), or lossy f16 / q8_0")
       ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
+  c->add_option("--calibrate-tokens", calibrate_tokens,
+                "After placing, generate this many tokens (1 and --parallel requests in flight), "
+                "correct each device's profiled speed with what it measured and place again "
+                "(solved or memory placement; 0: off)")
+      ->check(CLI::Range(0, 4096));
   c->add_flag("--ship-weights", ship_weights,
               "Send each worker its segment's weights (cached by hash) instead of letting it "
               "map its own copy of the model file");
@@ -68,7 +75,24 @@ Result<std::unique_ptr<Ring>> StartRing(
   auto ring = std::make_unique<Ring>();
   ring->cluster.emplace(std::move(*cluster));
   ring->transport = net::MakeZmqTransport();
-  LL_RETURN_IF_ERROR(ConnectRing(*ring, f, model_path, model, tokenizer, n_ctx, adjust));
+  const bool calibrate = f.calibrate_tokens > 0 && f.split.empty() && f.placement != "even";
+  // A coordinator that is replaced must leave the workers running for the next one.
+  auto first = [&](engine::ClusterOptions& co) {
+    if (adjust) adjust(co);
+    if (calibrate) co.shutdown_workers = false;
+  };
+  LL_RETURN_IF_ERROR(ConnectRing(*ring, f, model_path, model, tokenizer, n_ctx, first));
+  if (calibrate && ring->coordinator->plan()) {
+    auto say = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    LL_ASSIGN_OR_RETURN(partition::Calibration cal,
+                        CalibrateOnRing(*ring->coordinator, f.calibrate_tokens, f.n_seq, say));
+    // Place again from the corrected cluster (no new profiling), with the caller's changes.
+    auto calibrated = [&](engine::ClusterOptions& co) {
+      if (adjust) adjust(co);
+      co.measured = cal.cluster;
+    };
+    LL_RETURN_IF_ERROR(ConnectRing(*ring, f, model_path, model, tokenizer, n_ctx, calibrated));
+  }
   return ring;
 }
 

@@ -31,6 +31,9 @@ struct RingFlags {
   bool ship_weights = false;
   double profile_seconds = 1.0;
   bool refresh_profile = false;
+  // With a solved or memory placement: a trial of this many tokens, then the plan is made again
+  // from the measured rates (cli/calibrate_ring.h); 0: plan from the profiles alone.
+  int calibrate_tokens = 0;
 
   // Every option (run, serve, bench).
   void Register(CLI::App& cmd);

@@ -5,6 +5,7 @@
 
 #include "cli/generation_options.h"
 #include "cli/result_json.h"
+#include "cli/calibrate_ring.h"
 #include "cli/ring_flags.h"
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"
@@ -45,10 +46,15 @@ int RunRun(const RunFlags& f) {
     };
   }
   engine::Request req{*prompt, f.gen.ToGenerateOptions()};
+  // Workers count from their start (running workers across runs, and a calibration trial
+  // comes first): the table is this request's share.
+  auto before = coord->CollectStats();
+  if (!before.ok()) return Fail(before.message());
   auto results = coord->Run({req}, stream);
   if (!results.ok()) return Fail(results.message());
-  auto stats = coord->CollectStats();
-  if (!stats.ok()) return Fail(stats.message());
+  auto after = coord->CollectStats();
+  if (!after.ok()) return Fail(after.message());
+  const std::vector<net::Stats> stats = StatsDelta(*before, *after);
   if (f.ring.workers.empty()) coord->Shutdown();  // workers we started; others keep serving
 
   const runtime::GenerationResult& r = (*results)[0];
@@ -57,7 +63,7 @@ int RunRun(const RunFlags& f) {
   nlohmann::json devs = nlohmann::json::array();
   for (size_t i = 0; i < devices.size(); ++i) {
     const auto& d = devices[i];
-    const net::Stats& s = (*stats)[i];
+    const net::Stats& s = stats[i];
     const double per_token = s.tokens ? static_cast<double>(s.bytes_sent) / s.tokens : 0.0;
     devs.push_back({{"name", d.name},
                     {"endpoint", d.endpoint},

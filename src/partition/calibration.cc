@@ -32,6 +32,13 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
   for (size_t d = 0; d < cluster.devices.size(); ++d) {
     out.factors[d].device = cluster.devices[d].name;
   }
+  // A stage with (almost) no compute, such as the embedding alone, says nothing about rates:
+  // it must hold at least 1 % of the plan's compute to count.
+  double total_alone = 0, total_pipeline = 0;
+  for (const Stage& s : plan.stages) {
+    total_alone += s.compute_ms;
+    total_pipeline += s.pipeline_compute_ms;
+  }
   std::vector<double> alone, pipeline;
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     const Stage& s = plan.stages[k];
@@ -42,13 +49,12 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     }
     CalibrationFactor& f = out.factors[s.device];
     const StageTiming& t = timings[k];
-    // A stage with (almost) no compute, such as the embedding alone, says nothing about rates.
-    if (s.compute_ms > 0.05 && t.compute_ms_alone > 0) {
+    if (s.compute_ms > 0.01 * total_alone && t.compute_ms_alone > 0) {
       f.alone = t.compute_ms_alone / s.compute_ms;
       f.measured = true;
       alone.push_back(f.alone);
     }
-    if (s.pipeline_compute_ms > 0.05 && t.compute_ms_pipeline > 0) {
+    if (s.pipeline_compute_ms > 0.01 * total_pipeline && t.compute_ms_pipeline > 0) {
       f.pipeline = t.compute_ms_pipeline / s.pipeline_compute_ms;
       f.measured = true;
       pipeline.push_back(f.pipeline);

@@ -29,13 +29,24 @@ void MatMulShared(ThreadPool& pool, std::span<const MatMulOutput> outs, int64_t 
 
 namespace {
 
-// Rows [r0, r1) of one matrix for all n_tok converted activation rows xc.
+// Rows [r0, r1) of one matrix for all n_tok converted activation rows xc; `prepared` (one token
+// only) is xc in the layout of the weight type's PreparedDot, or null to use the plain dot.
 void ComputeRows(Isa isa, const MatMulOutput& o, int64_t n_in, const uint8_t* xc,
-                 size_t x_row_bytes, int64_t n_tok, int64_t r0, int64_t r1) {
-  const VecDotFn dot = GetVecDot(o.wtype, isa);
-  const VecDotTileFn tile = GetVecDotTile(o.wtype, isa);
+                 size_t x_row_bytes, int64_t n_tok, const uint8_t* prepared, int64_t r0,
+                 int64_t r1) {
   const size_t w_row_bytes = RowBytes(o.wtype, n_in);
   const uint8_t* wb = static_cast<const uint8_t*>(o.w);
+  if (prepared != nullptr) {
+    // One sequential row stream, as for the plain dot: two or four rows per call sharing the
+    // activation loads measured no faster once the dot prefetches its weights.
+    const VecDotFn dot = GetPreparedDot(o.wtype, isa).dot;
+    for (int64_t r = r0; r < r1; ++r) {
+      o.y[r] = dot(n_in, wb + static_cast<size_t>(r) * w_row_bytes, prepared);
+    }
+    return;
+  }
+  const VecDotFn dot = GetVecDot(o.wtype, isa);
+  const VecDotTileFn tile = GetVecDotTile(o.wtype, isa);
   int64_t r = r0;
   // Tiles of kTileRows rows x up to kTileTokens tokens where the ISA has them (same bits as
   // the dot): the rows stay in L1 while every token passes over them. Not for one token: there
@@ -57,6 +68,32 @@ void ComputeRows(Isa isa, const MatMulOutput& o, int64_t n_in, const uint8_t* xc
     for (int64_t t = 0; t < n_tok; ++t) {
       o.y[t * o.n_out + r] = dot(n_in, wrow, xc + static_cast<size_t>(t) * x_row_bytes);
     }
+  }
+}
+
+// Sets scratch.prepared_x[k] for each output k. For one token, where the ISA has a PreparedDot
+// for the output's weight type: the activations xc [n_in] in its layout, prepared once per
+// weight type (a later output of the same type shares it); else null. Done in the caller's
+// thread: preparing costs about one row's dot, less than splitting it across the pool.
+void PrepareActivations(Isa isa, std::span<const MatMulOutput> outs, int64_t n_in,
+                        const uint8_t* xc, int64_t n_tok, MatMulScratch& scratch) {
+  std::vector<const uint8_t*>& prepared = scratch.prepared_x;
+  prepared.assign(outs.size(), nullptr);
+  if (n_tok != 1) return;
+  if (scratch.prepared.size() < outs.size()) scratch.prepared.resize(outs.size());
+  for (size_t k = 0; k < outs.size(); ++k) {
+    const PreparedDot pd = GetPreparedDot(outs[k].wtype, isa);
+    if (pd.dot == nullptr) continue;
+    for (size_t j = 0; j < k && prepared[k] == nullptr; ++j) {
+      if (outs[j].wtype == outs[k].wtype) prepared[k] = prepared[j];
+    }
+    if (prepared[k] != nullptr) continue;
+    std::vector<uint8_t>& buf = scratch.prepared[k];
+    constexpr size_t kAlign = 64;
+    if (buf.size() < pd.bytes(n_in) + kAlign) buf.resize(pd.bytes(n_in) + kAlign);
+    uint8_t* dst = buf.data() + (kAlign - reinterpret_cast<uintptr_t>(buf.data()) % kAlign);
+    pd.prepare(n_in, xc, dst);
+    prepared[k] = dst;
   }
 }
 
@@ -97,14 +134,18 @@ void MatMulShared(ThreadPool& pool, Isa isa, std::span<const MatMulOutput> outs,
     xc = dst;
   }
 
+  PrepareActivations(isa, outs, n_in, xc, n_tok, scratch);
+  const std::vector<const uint8_t*>& prepared = scratch.prepared_x;
+
   // The rows of all matrices, concatenated, are split into one contiguous range per thread.
   pool.Run([&](int i, int count) {
     const auto [g0, g1] = ThreadPool::Chunk(static_cast<long>(total_rows), i, count);
     int64_t base = 0;
-    for (const MatMulOutput& o : outs) {
+    for (size_t k = 0; k < outs.size(); ++k) {
+      const MatMulOutput& o = outs[k];
       const int64_t r0 = std::max<int64_t>(g0 - base, 0);
       const int64_t r1 = std::min<int64_t>(g1 - base, o.n_out);
-      if (r0 < r1) ComputeRows(isa, o, n_in, xc, x_row_bytes, n_tok, r0, r1);
+      if (r0 < r1) ComputeRows(isa, o, n_in, xc, x_row_bytes, n_tok, prepared[k], r0, r1);
       base += o.n_out;
     }
   });

@@ -24,9 +24,14 @@
 
 namespace ll::kernels {
 
-// Reusable buffer for converted activations; owned by the caller, grown on first use.
+// Reusable buffers for converted activations; owned by the caller, grown on first use.
 struct MatMulScratch {
-  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> bytes;  // [n_tok][RowBytes(VecDotType(wtype), n_in)]
+  // One token only, per output of MatMulShared: its activations in the layout of its weight
+  // type's PreparedDot at the ISA (64 bytes of slack to start them 64-byte aligned) and where
+  // they start in this call (null: no prepared path, or an earlier output's copy is used).
+  std::vector<std::vector<uint8_t>> prepared;
+  std::vector<const uint8_t*> prepared_x;
 };
 
 void MatMul(ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,

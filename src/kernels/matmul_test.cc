@@ -81,6 +81,39 @@ TEST_P(MatMulTest, BitIdenticalAcrossThreadsAndBatching) {
   }
 }
 
+// One token through MatMulShared (the decode path where the ISA has a PreparedDot) with
+// weight types mixed and repeated, odd block counts and reused scratch: every output element
+// has the bits of the plain dot.
+TEST_P(MatMulTest, SharedOneTokenEqualsVecDot) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP();
+  ThreadPool pool(2);
+  MatMulScratch scratch;
+  for (int64_t n_in : {32, 96, 4096 + 32, 160}) {
+    const DType types[] = {DType::kQ4_0, DType::kQ8_0, DType::kQ4_0};
+    const int64_t n_outs[] = {9, 5, 6};
+    std::vector<std::vector<uint8_t>> ws;
+    std::vector<std::vector<float>> ys;
+    std::vector<MatMulOutput> outs;
+    for (int k = 0; k < 3; ++k) {
+      ws.push_back(RandomWeights(types[k], n_outs[k], n_in, 31 + k));
+      ys.emplace_back(n_outs[k]);
+    }
+    for (int k = 0; k < 3; ++k) outs.push_back({types[k], ws[k].data(), n_outs[k], ys[k].data()});
+    const auto x = RandomFloats(n_in, 41);
+    MatMulShared(pool, isa, outs, n_in, x.data(), 1, scratch);
+    std::vector<uint8_t> xc(RowBytes(DType::kQ8_0, n_in));
+    QuantizeRow(DType::kQ8_0, x.data(), xc.data(), n_in);
+    for (int k = 0; k < 3; ++k) {
+      for (int64_t r = 0; r < n_outs[k]; ++r) {
+        const float want =
+            GetVecDot(types[k], isa)(n_in, ws[k].data() + r * RowBytes(types[k], n_in), xc.data());
+        EXPECT_EQ(ys[k][r], want) << IsaName(isa) << " n_in=" << n_in << " k=" << k << " r=" << r;
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, MatMulTest,
                          ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni,
                                            Isa::kNeon),

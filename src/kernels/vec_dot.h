@@ -28,6 +28,18 @@ inline constexpr int kTileTokens = 4;
 using VecDotTileFn = void (*)(int64_t n, const void* w, size_t w_stride, const void* x,
                               size_t x_stride, int nt, float* out, int64_t out_stride);
 
+// The decode path (one token): whatever a dot does with the activations alone is the same for
+// every weight row, so `prepare` does it once per matrix product, turning a converted activation
+// row (n elements, RowBytes(VecDotType(wtype), n) bytes) into `bytes(n)` bytes of an ISA-specific
+// layout at a 64-byte aligned `prepared`; `dot(n, w, prepared)` then gives exactly the bits the
+// VecDotFn of the same (isa, wtype, n) gives for that row. All null where an ISA has none.
+// Pure functions, thread-safe; many threads may run `dot` on one prepared buffer.
+struct PreparedDot {
+  size_t (*bytes)(int64_t n) = nullptr;
+  void (*prepare)(int64_t n, const void* x, void* prepared) = nullptr;
+  VecDotFn dot = nullptr;
+};
+
 // One kernel per supported weight type; a table for an ISA may leave entries null, in which
 // case GetVecDotTable fills them from the next lower level.
 struct VecDotTable {
@@ -47,6 +59,8 @@ struct VecDotTable {
   VecDotTileFn q4_k_tile = nullptr;
   VecDotTileFn q5_k_tile = nullptr;
   VecDotTileFn q6_k_tile = nullptr;
+  // Optional decode paths, each consistent with the dot of its type in the same table.
+  PreparedDot q4_0_prepared;
 };
 
 // The type activations are converted to before being dotted with weights of type `wtype`.
@@ -59,5 +73,7 @@ const VecDotTable& GetVecDotTable(Isa isa);
 VecDotFn GetVecDot(DType wtype, Isa isa);
 // The tile kernel for `wtype` at `isa`, or null if that level has none (use GetVecDot).
 VecDotTileFn GetVecDotTile(DType wtype, Isa isa);
+// The decode path for `wtype` at `isa` (members null if that level has none: use GetVecDot).
+PreparedDot GetPreparedDot(DType wtype, Isa isa);
 
 }  // namespace ll::kernels

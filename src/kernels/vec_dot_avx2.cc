@@ -146,18 +146,25 @@ float VecDot_BF16_BF16(int64_t n, const void* w, const void* x) {
 }
 
 // Q8_0 / Q4_0: per block one int32 dot, scaled by d_w * d_x into 8 float lanes; two
-// accumulators alternate between even and odd blocks.
+// accumulators alternate between even and odd blocks. They are named rather than indexed by
+// i & 1, which kept them on the stack, a store and reload on every FMA chain step.
 template <typename Block, typename Unpack>
 float DotQ8_0Like(int64_t n, const Block* a, const BlockQ8_0* b, Unpack unpack) {
-  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-  const int64_t nb = n / kQK8_0;
-  for (int64_t i = 0; i < nb; ++i) {
+  auto step = [&](int64_t i, __m256& acc) {
     const __m256i qa = unpack(a[i]);
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
     const __m256 d = _mm256_set1_ps(F16ToF32Native(a[i].d) * F16ToF32Native(b[i].d));
-    acc[i & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DotI8(qa, qb)), acc[i & 1]);
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DotI8(qa, qb)), acc);
+  };
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();  // even and odd blocks
+  const int64_t nb = n / kQK8_0;
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    step(i, acc0);
+    step(i + 1, acc1);
   }
-  return HSum(_mm256_add_ps(acc[0], acc[1]));
+  if (i < nb) step(i, acc0);
+  return HSum(_mm256_add_ps(acc0, acc1));
 }
 
 float VecDot_Q8_0_Q8_0(int64_t n, const void* w, const void* x) {
@@ -179,6 +186,72 @@ __m256i UnpackQ4_0(const BlockQ4_0& blk) {
 float VecDot_Q4_0_Q8_0(int64_t n, const void* w, const void* x) {
   return DotQ8_0Like(n, static_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0*>(x),
                      UnpackQ4_0);
+}
+
+// The decode path (PreparedDot): per activation block, what VecDot_Q4_0_Q8_0 derives from it
+// alone, so that each weight row only unpacks its nibbles and scale. The int32 lanes are the
+// same integers by another exact route: unsigned nibbles q (0..15) times the int8 activations
+// b (maddubs: |pair sum| <= 2 * 15 * 127, no saturation), plus -8 * (sum of b) per lane, equals
+// (q - 8) * b summed, which is what the sign trick above computes.
+struct PreparedQ8_0Block {
+  int8_t x[kQK8_0];    // the block's values
+  int32_t minus8b[8];  // lane j: -8 * (x[4j] + ... + x[4j + 3])
+  float d[8];          // the block's f32 scale, in every lane
+};
+static_assert(sizeof(PreparedQ8_0Block) == 96);
+
+size_t PreparedBytes_Q4_0(int64_t n) {
+  return sizeof(PreparedQ8_0Block) * static_cast<size_t>(n / kQK8_0);
+}
+
+void Prepare_Q4_0(int64_t n, const void* x, void* prepared) {
+  const auto* b = static_cast<const BlockQ8_0*>(x);
+  auto* p = static_cast<PreparedQ8_0Block*>(prepared);
+  for (int64_t i = 0; i < n / kQK8_0; ++i, ++p) {
+    const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    const __m256i sum =
+        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), xb), _mm256_set1_epi16(1));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p->x), xb);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p->minus8b),
+                       _mm256_mullo_epi32(sum, _mm256_set1_epi32(-8)));
+    _mm256_store_ps(p->d, _mm256_set1_ps(F16ToF32Native(b[i].d)));
+  }
+}
+
+// VecDot_Q4_0_Q8_0's bits: the same int32 lanes (see above), the same scale product d_w * d_x
+// (here lane-wise on the broadcast f16 weight scale), the same two alternating accumulators
+// and final sum.
+float PreparedDot_Q4_0(int64_t n, const void* w, const void* prepared) {
+  const auto* a = static_cast<const BlockQ4_0*>(w);
+  const auto* p = static_cast<const PreparedQ8_0Block*>(prepared);
+  const __m256i low4 = _mm256_set1_epi8(0xF);
+  // As in the AVX-512 VNNI path: prefetching the weight stream ahead beats the hardware
+  // prefetcher alone for one row stream.
+  constexpr int kPrefetchBytes = 512;
+  // Block i's term added to acc (named accumulators, as in DotQ8_0Like).
+  auto step = [&](int64_t i, __m256& acc) {
+    _mm_prefetch(reinterpret_cast<const char*>(a + i) + kPrefetchBytes, _MM_HINT_T0);
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].qs));
+    const __m256i q = _mm256_and_si256(
+        _mm256_inserti128_si256(_mm256_castsi128_si256(bytes), _mm_srli_epi16(bytes, 4), 1), low4);
+    const __m256i p16 =
+        _mm256_maddubs_epi16(q, _mm256_load_si256(reinterpret_cast<const __m256i*>(p[i].x)));
+    const __m256i dot =
+        _mm256_add_epi32(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)),
+                         _mm256_load_si256(reinterpret_cast<const __m256i*>(p[i].minus8b)));
+    const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(a[i].d)));
+    const __m256 d = _mm256_mul_ps(dw, _mm256_load_ps(p[i].d));
+    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), acc);
+  };
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();  // even and odd blocks
+  const int64_t nb = n / kQK8_0;
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    step(i, acc0);
+    step(i + 1, acc1);
+  }
+  if (i < nb) step(i, acc0);
+  return HSum(_mm256_add_ps(acc0, acc1));
 }
 
 // Q4_K and Q5_K share their scales, mins and nibble layout; a Quants class yields the unsigned
@@ -468,6 +541,7 @@ VecDotTable Avx2VecDotTable() {
   t.bf16 = VecDot_BF16_BF16;
   t.q8_0 = VecDot_Q8_0_Q8_0;
   t.q4_0 = VecDot_Q4_0_Q8_0;
+  t.q4_0_prepared = {PreparedBytes_Q4_0, Prepare_Q4_0, PreparedDot_Q4_0};
   t.q4_k = VecDot_Q4_K_Q8_K;
   t.q4_k_tile = Tile_Q4_K_Q8_K;
   t.q5_k = VecDot_Q5_K_Q8_K;

@@ -214,6 +214,19 @@ void Tile_Q4_0_Q8_0(int64_t n, const void* w, size_t w_stride, const void* x, si
   TileQ8_0LikeAnyT<BlockQ4_0, PlainQ4_0Policy>(n, w, w_stride, x, x_stride, nt, out, out_stride);
 }
 
+// The decode path: the prepared dot of vec_dot_avx512_inl.h with maddubs + madd (exact here:
+// nibbles 0..15 times int8, pair sums within int16) in place of vpdpbusd.
+struct MaddubsU8I8 {
+  static __m512i Dot(__m512i acc, __m512i u8, __m512i i8) {
+    return _mm512_add_epi32(acc,
+                            _mm512_madd_epi16(_mm512_maddubs_epi16(u8, i8), _mm512_set1_epi16(1)));
+  }
+};
+
+float PreparedDot_Q4_0(int64_t n, const void* w, const void* prepared) {
+  return PreparedDotQ4_0<MaddubsU8I8>(n, w, prepared);
+}
+
 }  // namespace
 
 namespace internal {
@@ -229,6 +242,7 @@ VecDotTable Avx512VecDotTable() {
   t.f16_tile = Tile_F16_F16;
   t.q8_0_tile = Tile_Q8_0_Q8_0;
   t.q4_0_tile = Tile_Q4_0_Q8_0;
+  t.q4_0_prepared = {PreparedBytesQ4_0, PrepareQ4_0, PreparedDot_Q4_0};
   return t;
 }
 

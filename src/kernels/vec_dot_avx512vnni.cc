@@ -118,6 +118,17 @@ float VecDot_Q4_0_Q8_0(int64_t n, const void* w, const void* x) {
   return _mm512_reduce_add_ps(acc);
 }
 
+// The decode path: the prepared dot of vec_dot_avx512_inl.h with vpdpbusd.
+struct DpbusdU8I8 {
+  static __m512i Dot(__m512i acc, __m512i u8, __m512i i8) {
+    return _mm512_dpbusd_epi32(acc, u8, i8);
+  }
+};
+
+float PreparedDot_Q4_0(int64_t n, const void* w, const void* prepared) {
+  return PreparedDotQ4_0<DpbusdU8I8>(n, w, prepared);
+}
+
 void Tile_Q8_0_Q8_0(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride,
                     int nt, float* out, int64_t out_stride) {
   TileQ8_0LikeAnyT<BlockQ8_0, Q8_0Policy>(n, w, w_stride, x, x_stride, nt, out, out_stride);
@@ -138,6 +149,7 @@ VecDotTable Avx512VnniVecDotTable() {
   t.q4_0 = VecDot_Q4_0_Q8_0;
   t.q8_0_tile = Tile_Q8_0_Q8_0;
   t.q4_0_tile = Tile_Q4_0_Q8_0;
+  t.q4_0_prepared = {PreparedBytesQ4_0, PrepareQ4_0, PreparedDot_Q4_0};
   return t;
 }
 

@@ -16,7 +16,9 @@ namespace {
   if (top.f16) t.f16 = top.f16, t.f16_tile = top.f16_tile;
   if (top.bf16) t.bf16 = top.bf16;
   if (top.q8_0) t.q8_0 = top.q8_0, t.q8_0_tile = top.q8_0_tile;
-  if (top.q4_0) t.q4_0 = top.q4_0, t.q4_0_tile = top.q4_0_tile;
+  if (top.q4_0) {
+    t.q4_0 = top.q4_0, t.q4_0_tile = top.q4_0_tile, t.q4_0_prepared = top.q4_0_prepared;
+  }
   if (top.q4_k) t.q4_k = top.q4_k, t.q4_k_tile = top.q4_k_tile;
   if (top.q5_k) t.q5_k = top.q5_k, t.q5_k_tile = top.q5_k_tile;
   if (top.q6_k) t.q6_k = top.q6_k, t.q6_k_tile = top.q6_k_tile;
@@ -146,6 +148,11 @@ VecDotTileFn GetVecDotTile(DType wtype, Isa isa) {
     default:
       return nullptr;
   }
+}
+
+PreparedDot GetPreparedDot(DType wtype, Isa isa) {
+  const VecDotTable& t = GetVecDotTable(isa);
+  return wtype == DType::kQ4_0 ? t.q4_0_prepared : PreparedDot{};
 }
 
 }  // namespace ll::kernels

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 
 #include "kernels/test_util.h"
@@ -125,6 +126,41 @@ TEST_P(VecDotIsaTest, ExtremeQuantizedValues) {
     const float want = GetVecDot(t, Isa::kScalar)(n, w.data(), x.data());
     const float got = GetVecDot(t, isa)(n, w.data(), x.data());
     EXPECT_NEAR(got, want, 1e-5 * n) << IsaName(isa) << " " << DTypeName(t);
+  }
+}
+
+// The decode path (PreparedDot) has exactly the bits of the plain dot of its ISA: for block
+// counts odd and even, small and large, and weight scales of very different magnitudes.
+TEST_P(VecDotIsaTest, PreparedDotBitIdenticalToDot) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP();
+  int tested = 0;
+  for (DType t : kWeightTypes) {
+    const PreparedDot pd = GetPreparedDot(t, isa);
+    if (pd.dot == nullptr) continue;
+    ++tested;
+    for (int64_t nb : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 63, 128, 129, 131, 344}) {
+      const int64_t n = nb * BlockElems(t);
+      for (float w_scale : {1.0f, 3e-4f, 2e3f}) {
+        const uint32_t seed = static_cast<uint32_t>(nb * 131) + static_cast<uint32_t>(w_scale);
+        std::vector<float> wf = RandomFloats(n, seed, w_scale);
+        std::vector<float> xf = RandomFloats(n, seed + 1, 3.0f);
+        std::vector<uint8_t> w(RowBytes(t, n)), x(RowBytes(VecDotType(t), n));
+        QuantizeRow(t, wf.data(), w.data(), n);
+        QuantizeRow(VecDotType(t), xf.data(), x.data(), n);
+        std::vector<uint8_t> buf(pd.bytes(n) + 64);
+        void* prepared = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64);
+        pd.prepare(n, x.data(), prepared);
+        const float want = GetVecDot(t, isa)(n, w.data(), x.data());
+        const float got = pd.dot(n, w.data(), prepared);
+        EXPECT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
+            << IsaName(isa) << " " << DTypeName(t) << " n=" << n << " w_scale=" << w_scale;
+      }
+    }
+  }
+  // The levels that have a decode path for Q4_0 (this test is not vacuous there).
+  if (isa == Isa::kAvx2 || isa == Isa::kAvx512 || isa == Isa::kAvx512Vnni) {
+    EXPECT_EQ(tested, 1);
   }
 }
 

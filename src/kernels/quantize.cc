@@ -13,15 +13,33 @@
 namespace ll::kernels {
 namespace {
 
+// Activations are quantized once per matrix product on the per-token path (decode: a few
+// thousand values, dozens of times a token), so the two activation types' loops are GCC function
+// clones like ops.cc's: the AVX2 and AVX-512 clones run them in vector lanes with the same
+// results bit for bit, where the baseline build calls libm's roundf / nearbyintf per element.
+// Sanitizer builds go without clones (their ifunc resolvers run before TSan is set up).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(LL_NO_CLONES)
+#define LL_QUANT_CLONES [[gnu::target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")]]
+#else
+#define LL_QUANT_CLONES
+#endif
+
+// std::round (half away from zero), written so that a loop of it vectorizes: v - trunc(v) is
+// exact, so the comparison with 0.5 decides exactly as round does.
+inline float RoundHalfAway(float v) {
+  const float t = std::trunc(v);
+  return std::fabs(v - t) >= 0.5f ? t + std::copysign(1.0f, v) : t;
+}
+
 // d = amax / 127 (kept in f32 for the division, stored as f16); q = round-half-away(x / d).
-void QuantizeQ8_0(const float* x, BlockQ8_0* out, int64_t n) {
+LL_QUANT_CLONES void QuantizeQ8_0(const float* x, BlockQ8_0* out, int64_t n) {
   for (int64_t i = 0; i < n / kQK8_0; ++i, x += kQK8_0) {
     float amax = 0;
     for (int j = 0; j < kQK8_0; ++j) amax = std::max(amax, std::fabs(x[j]));
     const float d = amax / 127.0f;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     out[i].d = F32ToF16(d);
-    for (int j = 0; j < kQK8_0; ++j) out[i].qs[j] = static_cast<int8_t>(std::round(x[j] * id));
+    for (int j = 0; j < kQK8_0; ++j) out[i].qs[j] = static_cast<int8_t>(RoundHalfAway(x[j] * id));
   }
 }
 
@@ -50,7 +68,7 @@ void QuantizeQ4_0(const float* x, BlockQ4_0* out, int64_t n) {
 
 // The value of largest magnitude maps to -127 (iscale = -127 / max), rounding half to even;
 // bsums[j] = sum of qs over elements 16j..16j+15.
-void QuantizeQ8_K(const float* x, BlockQ8_K* out, int64_t n) {
+LL_QUANT_CLONES void QuantizeQ8_K(const float* x, BlockQ8_K* out, int64_t n) {
   for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
     float amax = 0, max = 0;
     for (int j = 0; j < kQK_K; ++j) {

@@ -2,9 +2,11 @@
 // quantization rules, and round-trip error bounds on random data.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "kernels/blocks.h"
 #include "kernels/f16.h"
@@ -140,6 +142,52 @@ TEST(QuantizeTest, Q8_0FollowsLlamaCppRule) {
   const float id = 127.0f / 16.0f;
   for (int j = 0; j < 32; ++j) EXPECT_EQ(b.qs[j], static_cast<int>(std::round(x[j] * id))) << j;
   EXPECT_EQ(b.qs[0], -127);
+}
+
+// The activation quantizers run as vectorized function clones on x86-64 (quantize.cc); they
+// must give exactly the bytes of the plain rule, ties included: values at k + 0.5 after
+// scaling round away from zero (std::round) for Q8_0 and to even (std::nearbyint) for Q8_K.
+TEST(QuantizeTest, ActivationQuantizersEqualThePlainRuleBitForBit) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (int rep = 0; rep < 200; ++rep) {
+    std::vector<float> x(512);
+    for (float& v : x) v = u(rng) * (rep % 7 == 0 ? 1e-3f : 4.0f);
+    // Ties: with amax = 127 the Q8_0 scale is exactly 1, so k + 0.5 is a tie after scaling.
+    if (rep % 2 == 0) {
+      for (int j = 0; j < 32; ++j) x[j] = (j % 2 ? 1.0f : -1.0f) * (0.5f + j % 9);
+      x[5] = 127.0f;
+    }
+    std::vector<BlockQ8_0> q8(16);
+    QuantizeRow(DType::kQ8_0, x.data(), q8.data(), 512);
+    for (int i = 0; i < 16; ++i) {
+      float amax = 0;
+      for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[32 * i + j]));
+      const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+      ASSERT_EQ(q8[i].d, F32ToF16(d));
+      for (int j = 0; j < 32; ++j) {
+        ASSERT_EQ(q8[i].qs[j], static_cast<int8_t>(std::round(x[32 * i + j] * id)))
+            << rep << " " << i << " " << j;
+      }
+    }
+    std::vector<BlockQ8_K> qk(2);
+    QuantizeRow(DType::kQ8_K, x.data(), qk.data(), 512);
+    for (int i = 0; i < 2; ++i) {
+      float amax = 0, max = 0;
+      for (int j = 0; j < 256; ++j) {
+        if (std::fabs(x[256 * i + j]) > amax) {
+          amax = std::fabs(x[256 * i + j]);
+          max = x[256 * i + j];
+        }
+      }
+      const float iscale = -127.0f / max;
+      ASSERT_EQ(qk[i].d, 1.0f / iscale);
+      for (int j = 0; j < 256; ++j) {
+        const int v = static_cast<int>(std::nearbyint(iscale * x[256 * i + j]));
+        ASSERT_EQ(qk[i].qs[j], static_cast<int8_t>(std::min(127, v))) << rep << " " << j;
+      }
+    }
+  }
 }
 
 TEST(QuantizeTest, Q8_KFollowsLlamaCppRule) {

@@ -29,14 +29,18 @@ void MatMulShared(ThreadPool& pool, std::span<const MatMulOutput> outs, int64_t 
 
 namespace {
 
-// Rows [r0, r1) of one matrix for all n_tok converted activation rows xc; `prepared` (one token
-// only) is xc in the layout of the weight type's PreparedDot, or null to use the plain dot.
+// Prepared activations per chunk of tokens in ComputeRows: about half of a core's L2.
+constexpr size_t kPreparedChunkBytes = size_t{512} << 10;
+
+// Rows [r0, r1) of one matrix for all n_tok converted activation rows xc. `prepared`: for one
+// token, xc in the layout of the weight type's PreparedDot; for several, the n_tok rows in the
+// layout of its PreparedTile, PreparedTile::bytes(n_in) apart; null: the plain dot and tiles.
 void ComputeRows(Isa isa, const MatMulOutput& o, int64_t n_in, const uint8_t* xc,
                  size_t x_row_bytes, int64_t n_tok, const uint8_t* prepared, int64_t r0,
                  int64_t r1) {
   const size_t w_row_bytes = RowBytes(o.wtype, n_in);
   const uint8_t* wb = static_cast<const uint8_t*>(o.w);
-  if (prepared != nullptr) {
+  if (prepared != nullptr && n_tok == 1) {
     // One sequential row stream, as for the plain dot: two or four rows per call sharing the
     // activation loads measured no faster once the dot prefetches its weights.
     const VecDotFn dot = GetPreparedDot(o.wtype, isa).dot;
@@ -46,13 +50,39 @@ void ComputeRows(Isa isa, const MatMulOutput& o, int64_t n_in, const uint8_t* xc
     return;
   }
   const VecDotFn dot = GetVecDot(o.wtype, isa);
-  const VecDotTileFn tile = GetVecDotTile(o.wtype, isa);
   int64_t r = r0;
+  if (prepared != nullptr) {
+    // Prepared tiles, row-outer and token-inner as the plain tiles below: the rows stay in L1
+    // while the prepared tokens stream from L2. Tokens go in chunks whose prepared activations
+    // fit in L2 (a long prompt's would not), and each chunk in near-equal tiles (8 tokens as
+    // 4 + 4 rather than 6 + 2). Blocking rows for L2 and tokens for L1 inside a chunk measured
+    // no faster at the 250M model's shapes.
+    const PreparedTile pt = GetPreparedTile(o.wtype, isa, n_in);
+    const size_t p_stride = pt.bytes(n_in);
+    const int64_t chunk = std::max<int64_t>(
+        pt.tokens, static_cast<int64_t>(kPreparedChunkBytes / p_stride) / pt.tokens * pt.tokens);
+    const int64_t r_end = r + (r1 - r) / kPreparedTileRows * kPreparedTileRows;
+    for (int64_t c0 = 0; c0 < n_tok; c0 += chunk) {
+      const int64_t c1 = std::min(c0 + chunk, n_tok);
+      const int64_t n_tiles = (c1 - c0 + pt.tokens - 1) / pt.tokens;
+      for (int64_t rt = r; rt < r_end; rt += kPreparedTileRows) {
+        const uint8_t* wrow = wb + static_cast<size_t>(rt) * w_row_bytes;
+        for (int64_t k = 0; k < n_tiles; ++k) {
+          const int64_t t = c0 + (c1 - c0) * k / n_tiles;
+          const int nt = static_cast<int>(c0 + (c1 - c0) * (k + 1) / n_tiles - t);
+          pt.tile(n_in, wrow, w_row_bytes, prepared + static_cast<size_t>(t) * p_stride, p_stride,
+                  nt, o.y + t * o.n_out + rt, o.n_out);
+        }
+      }
+    }
+    r = r_end;
+  }
+  const VecDotTileFn tile = GetVecDotTile(o.wtype, isa);
   // Tiles of kTileRows rows x up to kTileTokens tokens where the ISA has them (same bits as
   // the dot): the rows stay in L1 while every token passes over them. Not for one token: there
   // the kernels are bound by streaming the weights, and four interleaved row streams measured
   // 1.6x slower than one sequential stream (Q4_0, 250M model, AVX-512 VNNI).
-  if (tile != nullptr && n_tok > 1) {
+  if (prepared == nullptr && tile != nullptr && n_tok > 1) {
     for (; r + kTileRows <= r1; r += kTileRows) {
       const uint8_t* wrow = wb + static_cast<size_t>(r) * w_row_bytes;
       for (int64_t t = 0; t < n_tok; t += kTileTokens) {
@@ -71,29 +101,56 @@ void ComputeRows(Isa isa, const MatMulOutput& o, int64_t n_in, const uint8_t* xc
   }
 }
 
-// Sets scratch.prepared_x[k] for each output k. For one token, where the ISA has a PreparedDot
-// for the output's weight type: the activations xc [n_in] in its layout, prepared once per
-// weight type (a later output of the same type shares it); else null. Done in the caller's
-// thread: preparing costs about one row's dot, less than splitting it across the pool.
-void PrepareActivations(Isa isa, std::span<const MatMulOutput> outs, int64_t n_in,
-                        const uint8_t* xc, int64_t n_tok, MatMulScratch& scratch) {
-  std::vector<const uint8_t*>& prepared = scratch.prepared_x;
+// 64-byte aligned start of `buf` grown to hold `bytes` bytes from there.
+uint8_t* AlignedBuffer(std::vector<uint8_t>& buf, size_t bytes) {
+  constexpr size_t kAlign = 64;
+  if (buf.size() < bytes + kAlign) buf.resize(bytes + kAlign);
+  return buf.data() + (kAlign - reinterpret_cast<uintptr_t>(buf.data()) % kAlign);
+}
+
+// Sets scratch.prepared_x[k] for each output k: where the ISA has a prepared path for the
+// output's weight type (a PreparedDot for one token, a PreparedTile usable at n_in for several),
+// a buffer for its layout, shared by the outputs of one weight type (the first one's, which
+// owns it); else null. Allocation only: the buffers are filled by PrepareActivations (one token)
+// or by the per-token conversion (several).
+void PlanPrepared(Isa isa, std::span<const MatMulOutput> outs, int64_t n_in, int64_t n_tok,
+                  MatMulScratch& scratch) {
+  std::vector<uint8_t*>& prepared = scratch.prepared_x;
   prepared.assign(outs.size(), nullptr);
-  if (n_tok != 1) return;
   if (scratch.prepared.size() < outs.size()) scratch.prepared.resize(outs.size());
   for (size_t k = 0; k < outs.size(); ++k) {
-    const PreparedDot pd = GetPreparedDot(outs[k].wtype, isa);
-    if (pd.dot == nullptr) continue;
+    size_t bytes = 0;
+    if (n_tok == 1) {
+      const PreparedDot pd = GetPreparedDot(outs[k].wtype, isa);
+      if (pd.dot != nullptr) bytes = pd.bytes(n_in);
+    } else {
+      const PreparedTile pt = GetPreparedTile(outs[k].wtype, isa, n_in);
+      if (pt.tile != nullptr) bytes = pt.bytes(n_in) * static_cast<size_t>(n_tok);
+    }
+    if (bytes == 0) continue;
     for (size_t j = 0; j < k && prepared[k] == nullptr; ++j) {
       if (outs[j].wtype == outs[k].wtype) prepared[k] = prepared[j];
     }
-    if (prepared[k] != nullptr) continue;
-    std::vector<uint8_t>& buf = scratch.prepared[k];
-    constexpr size_t kAlign = 64;
-    if (buf.size() < pd.bytes(n_in) + kAlign) buf.resize(pd.bytes(n_in) + kAlign);
-    uint8_t* dst = buf.data() + (kAlign - reinterpret_cast<uintptr_t>(buf.data()) % kAlign);
-    pd.prepare(n_in, xc, dst);
-    prepared[k] = dst;
+    if (prepared[k] == nullptr) prepared[k] = AlignedBuffer(scratch.prepared[k], bytes);
+  }
+}
+
+// True if output k owns its prepared buffer (the first output of its weight type that has one).
+bool OwnsPrepared(const MatMulScratch& scratch, size_t k) {
+  if (scratch.prepared_x[k] == nullptr) return false;
+  for (size_t j = 0; j < k; ++j) {
+    if (scratch.prepared_x[j] == scratch.prepared_x[k]) return false;
+  }
+  return true;
+}
+
+// One token: fills the PreparedDot buffers from xc [n_in]. Done in the caller's thread:
+// preparing costs about one row's dot, less than splitting it across the pool.
+void PrepareActivations(Isa isa, std::span<const MatMulOutput> outs, int64_t n_in,
+                        const uint8_t* xc, MatMulScratch& scratch) {
+  for (size_t k = 0; k < outs.size(); ++k) {
+    if (!OwnsPrepared(scratch, k)) continue;
+    GetPreparedDot(outs[k].wtype, isa).prepare(n_in, xc, scratch.prepared_x[k]);
   }
 }
 
@@ -113,17 +170,28 @@ void MatMulShared(ThreadPool& pool, Isa isa, std::span<const MatMulOutput> outs,
   if (total_rows == 0 || n_tok == 0) return;
   const size_t x_row_bytes = RowBytes(xtype, n_in);
 
+  PlanPrepared(isa, outs, n_in, n_tok, scratch);
+  const std::vector<uint8_t*>& prepared = scratch.prepared_x;
+
   // Converted activations: [n_tok][x_row_bytes]. F32 weights use x as it is.
   const uint8_t* xc = reinterpret_cast<const uint8_t*>(x);
   if (xtype != DType::kF32) {
     const size_t need = x_row_bytes * static_cast<size_t>(n_tok);
     if (scratch.bytes.size() < need) scratch.bytes.resize(need);
     uint8_t* dst = scratch.bytes.data();
-    // Conversion is per token and identical whoever does it, so it may be split by tokens.
+    // Conversion (and, for several tokens, preparation for the tiles: [n_tok][bytes(n_in)] per
+    // weight type) is per token and identical whoever does it, so it may be split by tokens.
     auto convert = [&](int i, int count) {
       const auto [t0, t1] = ThreadPool::Chunk(static_cast<long>(n_tok), i, count);
       for (long t = t0; t < t1; ++t) {
-        QuantizeRow(xtype, x + t * n_in, dst + static_cast<size_t>(t) * x_row_bytes, n_in);
+        uint8_t* row = dst + static_cast<size_t>(t) * x_row_bytes;
+        QuantizeRow(xtype, x + t * n_in, row, n_in);
+        for (size_t k = 0; k < outs.size() && n_tok > 1; ++k) {
+          if (!OwnsPrepared(scratch, k)) continue;
+          const PreparedTile pt = GetPreparedTile(outs[k].wtype, isa, n_in);
+          const size_t bytes = pt.bytes(n_in);
+          pt.prepare(n_in, row, prepared[k] + static_cast<size_t>(t) * bytes);
+        }
       }
     };
     if (n_tok == 1 || pool.size() == 1) {
@@ -133,9 +201,7 @@ void MatMulShared(ThreadPool& pool, Isa isa, std::span<const MatMulOutput> outs,
     }
     xc = dst;
   }
-
-  PrepareActivations(isa, outs, n_in, xc, n_tok, scratch);
-  const std::vector<const uint8_t*>& prepared = scratch.prepared_x;
+  if (n_tok == 1) PrepareActivations(isa, outs, n_in, xc, scratch);
 
   // The rows of all matrices, concatenated, are split into one contiguous range per thread.
   pool.Run([&](int i, int count) {

@@ -27,11 +27,12 @@ namespace ll::kernels {
 // Reusable buffers for converted activations; owned by the caller, grown on first use.
 struct MatMulScratch {
   std::vector<uint8_t> bytes;  // [n_tok][RowBytes(VecDotType(wtype), n_in)]
-  // One token only, per output of MatMulShared: its activations in the layout of its weight
-  // type's PreparedDot at the ISA (64 bytes of slack to start them 64-byte aligned) and where
-  // they start in this call (null: no prepared path, or an earlier output's copy is used).
+  // Per output of MatMulShared: its activations in the layout of its weight type's prepared
+  // path at the ISA (one token: PreparedDot, [bytes(n_in)]; several: PreparedTile,
+  // [n_tok][bytes(n_in)]), with 64 bytes of slack to start them 64-byte aligned, and where they
+  // start in this call (null: no prepared path; outputs of one weight type share the first's).
   std::vector<std::vector<uint8_t>> prepared;
-  std::vector<const uint8_t*> prepared_x;
+  std::vector<uint8_t*> prepared_x;
 };
 
 void MatMul(ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,

@@ -114,6 +114,77 @@ TEST_P(MatMulTest, SharedOneTokenEqualsVecDot) {
   }
 }
 
+// Prompt batches (the prepared tiles where the ISA has them) through MatMulShared, with two
+// outputs of one weight type sharing the prepared activations, n_out not a multiple of the tile
+// rows, odd block counts and 1..9 tokens on one and two threads: every element has the bits of
+// one-token-at-a-time MatMul and of the plain dot.
+TEST_P(MatMulTest, PromptBatchEqualsOneTokenAtATime) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP();
+  ThreadPool pool1(1), pool2(2);
+  MatMulScratch scratch, single_scratch;
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kF16}) {
+    for (int64_t n_in : {32, 96, 160, 1024 + 32}) {
+      const int64_t n_outs[] = {13, 6};
+      std::vector<std::vector<uint8_t>> ws;
+      for (int k = 0; k < 2; ++k) ws.push_back(RandomWeights(t, n_outs[k], n_in, 51 + k));
+      for (int64_t n_tok = 1; n_tok <= 9; ++n_tok) {
+        const auto x = RandomFloats(n_in * n_tok, 61 + static_cast<uint32_t>(n_tok));
+        // One token at a time: ys_single[k] [n_tok][n_outs[k]].
+        std::vector<std::vector<float>> ys_single;
+        for (int k = 0; k < 2; ++k) {
+          ys_single.emplace_back(n_outs[k] * n_tok);
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            MatMul(pool2, isa, t, ws[k].data(), n_outs[k], n_in, x.data() + tok * n_in, 1,
+                   ys_single[k].data() + tok * n_outs[k], single_scratch);
+          }
+        }
+        for (ThreadPool* pool : {&pool1, &pool2}) {
+          std::vector<std::vector<float>> ys;
+          std::vector<MatMulOutput> outs;
+          for (int k = 0; k < 2; ++k) ys.emplace_back(n_outs[k] * n_tok);
+          for (int k = 0; k < 2; ++k) outs.push_back({t, ws[k].data(), n_outs[k], ys[k].data()});
+          MatMulShared(*pool, isa, outs, n_in, x.data(), n_tok, scratch);
+          for (int k = 0; k < 2; ++k) {
+            EXPECT_TRUE(BitEqual(ys[k], ys_single[k]))
+                << IsaName(isa) << " " << DTypeName(t) << " n_in=" << n_in << " n_tok=" << n_tok
+                << " k=" << k << " threads=" << pool->size();
+          }
+        }
+        // And one-token MatMul gives the plain dot's bits (spot check of the last token).
+        const DType xt = VecDotType(t);
+        std::vector<uint8_t> xc(RowBytes(xt, n_in));
+        QuantizeRow(xt, x.data() + (n_tok - 1) * n_in, xc.data(), n_in);
+        for (int64_t r = 0; r < n_outs[0]; ++r) {
+          EXPECT_EQ(ys_single[0][(n_tok - 1) * n_outs[0] + r],
+                    GetVecDot(t, isa)(n_in, ws[0].data() + r * RowBytes(t, n_in), xc.data()));
+        }
+      }
+    }
+  }
+}
+
+// A prompt long enough that MatMul splits its prepared activations into several chunks for the
+// caches (n_in 4096 + 32, 45 tokens): still the bits of one token at a time.
+TEST_P(MatMulTest, LongPromptEqualsOneTokenAtATime) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP();
+  ThreadPool pool(2);
+  const int64_t n_in = 4096 + 32, n_out = 9, n_tok = 45;
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kF16}) {
+    const auto w = RandomWeights(t, n_out, n_in, 71);
+    const auto x = RandomFloats(n_in * n_tok, 72);
+    const auto y = RunMatMul(pool, isa, t, w, n_out, n_in, x, n_tok);
+    std::vector<float> singles(static_cast<size_t>(n_out * n_tok));
+    MatMulScratch scratch;
+    for (int64_t tok = 0; tok < n_tok; ++tok) {
+      MatMul(pool, isa, t, w.data(), n_out, n_in, x.data() + tok * n_in, 1,
+             singles.data() + tok * n_out, scratch);
+    }
+    EXPECT_TRUE(BitEqual(y, singles)) << IsaName(isa) << " " << DTypeName(t);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, MatMulTest,
                          ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni,
                                            Isa::kNeon),

@@ -40,6 +40,25 @@ struct PreparedDot {
   VecDotFn dot = nullptr;
 };
 
+// The prompt-batch path (n_tok > 1): as PreparedDot, but for tiles. `prepare` turns one
+// converted activation row (n elements) into `bytes(n)` bytes (a multiple of 64) at a 64-byte
+// aligned `prepared`; MatMul prepares every token once per matrix product, so a tile no longer
+// redoes the activation work once per group of weight rows. `tile` then computes weight rows
+// r < kPreparedTileRows (row r at w + r * w_stride bytes) times prepared tokens t < nt,
+// 1 <= nt <= `tokens` (token t at prepared + t * p_stride bytes, p_stride a multiple of 64),
+// into out[t * out_stride + r]; every element has exactly the bits of the VecDotFn of the same
+// (isa, wtype, n). Only for n with usable(n) (F16 needs n % 16 == 0); members null where an ISA
+// has none. Pure functions, thread-safe.
+inline constexpr int kPreparedTileRows = 4;
+struct PreparedTile {
+  int tokens = 0;  // the most tokens per call, as many as the ISA's registers hold accumulators for
+  bool (*usable)(int64_t n) = nullptr;
+  size_t (*bytes)(int64_t n) = nullptr;
+  void (*prepare)(int64_t n, const void* x, void* prepared) = nullptr;
+  void (*tile)(int64_t n, const void* w, size_t w_stride, const void* prepared, size_t p_stride,
+               int nt, float* out, int64_t out_stride) = nullptr;
+};
+
 // One kernel per supported weight type; a table for an ISA may leave entries null, in which
 // case GetVecDotTable fills them from the next lower level.
 struct VecDotTable {
@@ -61,6 +80,10 @@ struct VecDotTable {
   VecDotTileFn q6_k_tile = nullptr;
   // Optional decode paths, each consistent with the dot of its type in the same table.
   PreparedDot q4_0_prepared;
+  // Optional prompt-batch paths, each consistent with the dot of its type in the same table.
+  PreparedTile f16_prepared_tile;
+  PreparedTile q8_0_prepared_tile;
+  PreparedTile q4_0_prepared_tile;
 };
 
 // The type activations are converted to before being dotted with weights of type `wtype`.
@@ -75,5 +98,8 @@ VecDotFn GetVecDot(DType wtype, Isa isa);
 VecDotTileFn GetVecDotTile(DType wtype, Isa isa);
 // The decode path for `wtype` at `isa` (members null if that level has none: use GetVecDot).
 PreparedDot GetPreparedDot(DType wtype, Isa isa);
+// The prompt-batch path for `wtype` at `isa` with rows of n elements (members null if that level
+// has none or it is not usable for n: use GetVecDotTile / GetVecDot).
+PreparedTile GetPreparedTile(DType wtype, Isa isa, int64_t n);
 
 }  // namespace ll::kernels

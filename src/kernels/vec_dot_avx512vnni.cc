@@ -129,6 +129,39 @@ float PreparedDot_Q4_0(int64_t n, const void* w, const void* prepared) {
   return PreparedDotQ4_0<DpbusdU8I8>(n, w, prepared);
 }
 
+// One pair of Q8_0 blocks for the prepared tile (see Q4_0PairLoader): the weights as unsigned
+// bytes a + 128 = a ^ 0x80 in Join's order (vpdpbusd does not saturate: 4 * 255 * 128 fits
+// int32), and the scales [d0 x8, d1 x8]. A pair is 68 bytes: two 32-byte loads take the quants;
+// the scales are words 0 and 17 of its first 64 bytes, spread by one vpermw. Alone (an odd last
+// block) only its own 34 bytes are read, and the missing scale is +0 as in the dot.
+struct Q8_0PairLoader {
+  static constexpr size_t kBlockBytes = sizeof(BlockQ8_0);
+  __m512i d_idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 17, 17, 17,
+                                   17, 17, 17, 17, 0, 0, 0, 0, 0, 0, 0, 0);
+  __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+
+  void Load(const void* blocks, bool pair, __m512i* u, __m512* dw) const {
+    const auto* a = static_cast<const BlockQ8_0*>(blocks);
+    const __m512i raw = pair ? _mm512_loadu_si512(blocks)
+                             : _mm512_maskz_loadu_epi8((__mmask64{1} << sizeof(BlockQ8_0)) - 1, a);
+    *u = _mm512_xor_si512(Join(LoadQ8_0(a[0]), pair ? LoadQ8_0(a[1]) : _mm256_setzero_si256()),
+                          bias);
+    *dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_idx, raw)));
+  }
+};
+
+void PreparedTile_Q8_0(int64_t n, const void* w, size_t w_stride, const void* prepared,
+                       size_t p_stride, int nt, float* out, int64_t out_stride) {
+  PreparedTileQ8_0LikeFn<Q8_0PairLoader, DpbusdU8I8>(n, w, w_stride, prepared, p_stride, nt, out,
+                                                     out_stride);
+}
+
+void PreparedTile_Q4_0(int64_t n, const void* w, size_t w_stride, const void* prepared,
+                       size_t p_stride, int nt, float* out, int64_t out_stride) {
+  PreparedTileQ8_0LikeFn<Q4_0PairLoader, DpbusdU8I8>(n, w, w_stride, prepared, p_stride, nt, out,
+                                                     out_stride);
+}
+
 void Tile_Q8_0_Q8_0(int64_t n, const void* w, size_t w_stride, const void* x, size_t x_stride,
                     int nt, float* out, int64_t out_stride) {
   TileQ8_0LikeAnyT<BlockQ8_0, Q8_0Policy>(n, w, w_stride, x, x_stride, nt, out, out_stride);
@@ -149,7 +182,11 @@ VecDotTable Avx512VnniVecDotTable() {
   t.q4_0 = VecDot_Q4_0_Q8_0;
   t.q8_0_tile = Tile_Q8_0_Q8_0;
   t.q4_0_tile = Tile_Q4_0_Q8_0;
-  t.q4_0_prepared = {PreparedBytesQ4_0, PrepareQ4_0, PreparedDot_Q4_0};
+  t.q4_0_prepared = {PreparedBytesQ8_0Pairs, PrepareQ4_0, PreparedDot_Q4_0};
+  t.q8_0_prepared_tile = {kQ8_0LikeTileTokens, AnyN, PreparedBytesQ8_0Pairs, PrepareQ8_0Pairs<7>,
+                          PreparedTile_Q8_0};
+  t.q4_0_prepared_tile = {kQ8_0LikeTileTokens, AnyN, PreparedBytesQ8_0Pairs, PrepareQ4_0,
+                          PreparedTile_Q4_0};
   return t;
 }
 

@@ -13,11 +13,16 @@ namespace {
   // A tile must agree with the dot it sits beside: a level that replaces a dot replaces (or
   // drops) its tile too.
   if (top.f32) t.f32 = top.f32, t.f32_tile = top.f32_tile;
-  if (top.f16) t.f16 = top.f16, t.f16_tile = top.f16_tile;
+  if (top.f16) {
+    t.f16 = top.f16, t.f16_tile = top.f16_tile, t.f16_prepared_tile = top.f16_prepared_tile;
+  }
   if (top.bf16) t.bf16 = top.bf16;
-  if (top.q8_0) t.q8_0 = top.q8_0, t.q8_0_tile = top.q8_0_tile;
+  if (top.q8_0) {
+    t.q8_0 = top.q8_0, t.q8_0_tile = top.q8_0_tile, t.q8_0_prepared_tile = top.q8_0_prepared_tile;
+  }
   if (top.q4_0) {
     t.q4_0 = top.q4_0, t.q4_0_tile = top.q4_0_tile, t.q4_0_prepared = top.q4_0_prepared;
+    t.q4_0_prepared_tile = top.q4_0_prepared_tile;
   }
   if (top.q4_k) t.q4_k = top.q4_k, t.q4_k_tile = top.q4_k_tile;
   if (top.q5_k) t.q5_k = top.q5_k, t.q5_k_tile = top.q5_k_tile;
@@ -153,6 +158,25 @@ VecDotTileFn GetVecDotTile(DType wtype, Isa isa) {
 PreparedDot GetPreparedDot(DType wtype, Isa isa) {
   const VecDotTable& t = GetVecDotTable(isa);
   return wtype == DType::kQ4_0 ? t.q4_0_prepared : PreparedDot{};
+}
+
+PreparedTile GetPreparedTile(DType wtype, Isa isa, int64_t n) {
+  const VecDotTable& t = GetVecDotTable(isa);
+  PreparedTile p;
+  switch (wtype) {
+    case DType::kF16:
+      p = t.f16_prepared_tile;
+      break;
+    case DType::kQ8_0:
+      p = t.q8_0_prepared_tile;
+      break;
+    case DType::kQ4_0:
+      p = t.q4_0_prepared_tile;
+      break;
+    default:
+      break;
+  }
+  return p.tile != nullptr && p.usable(n) ? p : PreparedTile{};
 }
 
 }  // namespace ll::kernels

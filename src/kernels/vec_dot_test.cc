@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 
@@ -161,6 +162,77 @@ TEST_P(VecDotIsaTest, PreparedDotBitIdenticalToDot) {
   // The levels that have a decode path for Q4_0 (this test is not vacuous there).
   if (isa == Isa::kAvx2 || isa == Isa::kAvx512 || isa == Isa::kAvx512Vnni) {
     EXPECT_EQ(tested, 1);
+  }
+}
+
+// The prompt-batch path (PreparedTile) has exactly the bits of the plain dot of its ISA, for
+// every row and token of a call with any token count up to its maximum: odd and even block
+// counts, weight scales of very different magnitudes, outputs written only where they belong.
+TEST_P(VecDotIsaTest, PreparedTileBitIdenticalToDot) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP();
+  constexpr int R = kPreparedTileRows;
+  int tested = 0;
+  for (DType t : kWeightTypes) {
+    const int64_t block = std::max<int64_t>(BlockElems(t), 16);
+    if (GetPreparedTile(t, isa, block).tile == nullptr) continue;
+    ++tested;
+    for (int64_t nb : {1, 2, 3, 5, 8, 9, 17, 33, 64, 129}) {
+      const int64_t n = nb * block;
+      const PreparedTile pt = GetPreparedTile(t, isa, n);
+      ASSERT_NE(pt.tile, nullptr) << DTypeName(t) << " n=" << n;
+      ASSERT_EQ(pt.bytes(n) % 64, 0u);
+      const DType xt = VecDotType(t);
+      for (float w_scale : {1.0f, 3e-4f, 2e3f}) {
+        const uint32_t seed = static_cast<uint32_t>(nb * 977) + static_cast<uint32_t>(w_scale);
+        std::vector<float> wf = RandomFloats(R * n, seed, w_scale);
+        std::vector<uint8_t> w(RowBytes(t, n) * R);
+        for (int r = 0; r < R; ++r)
+          QuantizeRow(t, wf.data() + r * n, w.data() + r * RowBytes(t, n), n);
+        // Converted and prepared activations: [tokens][RowBytes(xt, n)], [tokens][bytes(n)].
+        std::vector<uint8_t> xc(RowBytes(xt, n) * pt.tokens);
+        std::vector<uint8_t> buf(pt.bytes(n) * pt.tokens + 64);
+        uint8_t* prepared = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64);
+        for (int k = 0; k < pt.tokens; ++k) {
+          const std::vector<float> xf = RandomFloats(n, seed + 1 + k, 3.0f);
+          QuantizeRow(xt, xf.data(), xc.data() + k * RowBytes(xt, n), n);
+          pt.prepare(n, xc.data() + k * RowBytes(xt, n), prepared + k * pt.bytes(n));
+        }
+        for (int nt = 1; nt <= pt.tokens; ++nt) {
+          constexpr int64_t kOutStride = R + 3;
+          std::vector<float> out(kOutStride * pt.tokens, -7.0f);
+          pt.tile(n, w.data(), RowBytes(t, n), prepared, pt.bytes(n), nt, out.data(), kOutStride);
+          for (int k = 0; k < pt.tokens; ++k) {
+            for (int r = 0; r < kOutStride; ++r) {
+              const float got = out[k * kOutStride + r];
+              if (k >= nt || r >= R) {
+                EXPECT_EQ(got, -7.0f) << "wrote outside the tile: token " << k << " row " << r;
+                continue;
+              }
+              const float want = GetVecDot(t, isa)(n, w.data() + r * RowBytes(t, n),
+                                                   xc.data() + k * RowBytes(xt, n));
+              EXPECT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
+                  << IsaName(isa) << " " << DTypeName(t) << " n=" << n << " nt=" << nt
+                  << " token=" << k << " row=" << r << " w_scale=" << w_scale;
+            }
+          }
+        }
+      }
+    }
+  }
+  // The levels that have prompt-batch paths (this test is not vacuous there): Q4_0 and F16 on
+  // AVX-512, Q8_0 too with VNNI.
+  if (isa == Isa::kAvx512) {
+    EXPECT_EQ(tested, 2);
+  } else if (isa == Isa::kAvx512Vnni) {
+    EXPECT_EQ(tested, 3);
+  }
+  // F16's tile follows the one-accumulator order, which the dot uses only for n % 16 == 0, and
+  // is meant for rows that fit in L1.
+  if (GetPreparedTile(DType::kF16, isa, 16).tile != nullptr) {
+    EXPECT_EQ(GetPreparedTile(DType::kF16, isa, 24).tile, nullptr);
+    EXPECT_NE(GetPreparedTile(DType::kF16, isa, 2816).tile, nullptr);
+    EXPECT_EQ(GetPreparedTile(DType::kF16, isa, 4096).tile, nullptr);
   }
 }
 

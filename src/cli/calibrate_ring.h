@@ -23,10 +23,11 @@ std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
 // ms per step from a microsecond counter (0 when no steps).
 double PerStepMs(uint64_t us, uint64_t steps);
 
-// The trial (its tokens are not reported): the ring's current plan generates `tokens` tokens
-// from a one-token prompt (so every step is a decode step) with one request and then with
-// `n_in_flight` at once; each device's measured compute per step and the token time correct the
-// cluster the plan was made from. `say` gets one line of results (may be empty).
+// The trial (its tokens are not reported): after a warm-up, the ring's current plan generates
+// `tokens` tokens from a one-token prompt (so every step is a decode step) with one request
+// and then with `n_in_flight` at once, twice; each device's faster measured compute per step
+// and the faster token time correct the cluster the plan was made from. `say` gets one line of
+// results (may be empty).
 Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord, int tokens,
                                                int n_in_flight,
                                                const std::function<void(const std::string&)>& say);

@@ -164,12 +164,18 @@ Instance RandomInstance(std::mt19937& rng) {
   return in;
 }
 
-// The closed-pipeline figure: K equal stages with N requests in flight cycle in s (K + N - 1)
-// (mean-value analysis), a lone stage is always busy, one request sees the sum, and the figure
-// lies between the bottleneck bound and the latency.
+// The closed-pipeline figure: a lone stage is always busy, one request sees the sum, two
+// requests through two equal stages follow the recurrence by hand, and the figure lies
+// between the bottleneck bound and exact MVA's (exponential service: s (K + N - 1) / N per
+// token for K equal stages), falling as requests are added.
 TEST(PlanTest, ClosedPipelineFollowsMeanValueAnalysis) {
-  EXPECT_NEAR(ClosedPipelineMs({2, 2, 2, 2}, 0, 4), 2.0 * (4 + 4 - 1) / 4, 1e-12);
   EXPECT_NEAR(ClosedPipelineMs({3}, 0, 5), 3.0, 1e-12);
+  // k = 1: R = 1 each, cycle 2, X = 1/2, Q = 1/2, U = 1/2; k = 2: R = 1 + 1/2 - 1/4 = 1.25,
+  // cycle 2.5, X = 0.8 tokens per ms.
+  EXPECT_NEAR(ClosedPipelineMs({1, 1}, 0, 2), 1 / 0.8, 1e-12);
+  const double equal = ClosedPipelineMs({2, 2, 2, 2}, 0, 4);
+  EXPECT_GT(equal, 2.0);
+  EXPECT_LT(equal, 2.0 * (4 + 4 - 1) / 4);
   EXPECT_NEAR(ClosedPipelineMs({1, 2, 3}, 0.5, 1), 6.5, 1e-12);
   const std::vector<double> s = {4.16, 9.28, 6.93, 9.15};
   for (int n = 1; n <= 8; ++n) {

@@ -27,23 +27,34 @@ double Plan::pipeline_tokens_per_s() const {
 }
 
 double ClosedPipelineMs(const std::vector<double>& service_ms, double delay_ms, int n) {
-  // Mean-value analysis of a closed network: n requests circulate through one queue per stage
-  // (service_ms each) and a pure delay (the links). With k requests in it, a request's time at
-  // stage s is service_s * (1 + the queue it finds there, which is the mean queue with k - 1
-  // requests); the cycle time is the sum; throughput k / cycle; queue = throughput * time.
-  std::vector<double> queue(service_ms.size(), 0.0);
-  double cycle = 0;
+  // Mean-value analysis of a closed network: n requests circulate through one FIFO queue per
+  // stage (service_ms each) and a pure delay (the links). With k requests in it, a request
+  // arriving at stage s finds the mean queue of the network with k - 1 requests, Q_s, of which
+  // the one in service (probability U_s, the utilisation) has on average half its service left
+  // (a stage's work is the same every token: deterministic service, where exact MVA assumes
+  // exponential service and a whole one): R_s = service_s * (1 + Q_s - U_s / 2). The cycle
+  // time is the delay plus the sum, throughput X = k / cycle, never above the slowest stage's
+  // rate; Q_s = X R_s, U_s = X service_s.
+  double slowest = 0;
+  for (double s : service_ms) slowest = std::max(slowest, s);
+  std::vector<double> queue(service_ms.size(), 0.0), util(service_ms.size(), 0.0);
+  double x = 0;  // tokens per ms
   for (int k = 1; k <= n; ++k) {
     std::vector<double> time(service_ms.size());
-    cycle = delay_ms;
+    double cycle = delay_ms;
     for (size_t s = 0; s < service_ms.size(); ++s) {
-      time[s] = service_ms[s] * (1.0 + queue[s]);
+      time[s] = service_ms[s] * (1.0 + queue[s] - util[s] / 2);
       cycle += time[s];
     }
     if (cycle <= 0) return 0;
-    for (size_t s = 0; s < service_ms.size(); ++s) queue[s] = k * time[s] / cycle;
+    x = k / cycle;
+    if (slowest > 0) x = std::min(x, 1.0 / slowest);
+    for (size_t s = 0; s < service_ms.size(); ++s) {
+      queue[s] = x * time[s];
+      util[s] = x * service_ms[s];
+    }
   }
-  return n > 0 ? cycle / n : 0.0;
+  return x > 0 ? 1.0 / x : 0.0;
 }
 
 double Plan::predicted_tokens_per_s() const {

@@ -145,9 +145,23 @@ float VecDot_BF16_BF16(int64_t n, const void* w, const void* x) {
       BF16ToF32Native);
 }
 
-// Q8_0 / Q4_0: per block one int32 dot, scaled by d_w * d_x into 8 float lanes; two
-// accumulators alternate between even and odd blocks. They are named rather than indexed by
-// i & 1, which kept them on the stack, a store and reload on every FMA chain step.
+// The block loop of the Q8_0-activation dots: step(i, acc) adds block i into acc; even blocks
+// go to one accumulator and odd ones to another (named variables: an array indexed by i & 1
+// kept them on the stack), added at the end. This order is what the bits of these dots are.
+template <typename Step>
+float EvenOddBlocks(int64_t nb, Step step) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    step(i, acc0);
+    step(i + 1, acc1);
+  }
+  if (i < nb) step(i, acc0);
+  return HSum(_mm256_add_ps(acc0, acc1));
+}
+
+// Q8_0 / Q4_0: per block one int32 dot, scaled by d_w * d_x into 8 float lanes, summed by
+// EvenOddBlocks.
 template <typename Block, typename Unpack>
 float DotQ8_0Like(int64_t n, const Block* a, const BlockQ8_0* b, Unpack unpack) {
   auto step = [&](int64_t i, __m256& acc) {
@@ -156,15 +170,7 @@ float DotQ8_0Like(int64_t n, const Block* a, const BlockQ8_0* b, Unpack unpack) 
     const __m256 d = _mm256_set1_ps(F16ToF32Native(a[i].d) * F16ToF32Native(b[i].d));
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(DotI8(qa, qb)), acc);
   };
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();  // even and odd blocks
-  const int64_t nb = n / kQK8_0;
-  int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) {
-    step(i, acc0);
-    step(i + 1, acc1);
-  }
-  if (i < nb) step(i, acc0);
-  return HSum(_mm256_add_ps(acc0, acc1));
+  return EvenOddBlocks(n / kQK8_0, step);
 }
 
 float VecDot_Q8_0_Q8_0(int64_t n, const void* w, const void* x) {
@@ -243,15 +249,7 @@ float PreparedDot_Q4_0(int64_t n, const void* w, const void* prepared) {
     const __m256 d = _mm256_mul_ps(dw, _mm256_load_ps(p[i].d));
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), acc);
   };
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();  // even and odd blocks
-  const int64_t nb = n / kQK8_0;
-  int64_t i = 0;
-  for (; i + 2 <= nb; i += 2) {
-    step(i, acc0);
-    step(i + 1, acc1);
-  }
-  if (i < nb) step(i, acc0);
-  return HSum(_mm256_add_ps(acc0, acc1));
+  return EvenOddBlocks(n / kQK8_0, step);
 }
 
 // Q4_K and Q5_K share their scales, mins and nibble layout; a Quants class yields the unsigned

@@ -213,7 +213,6 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     const auto& one = deltas[kInFlight.front()];
     const auto& full = deltas[kInFlight.back()];
     const auto& plan = coord.plan();
-    const auto per_step = PerStepMs;
     for (size_t i = 0; i < one.size() && i < full.size() && i < coord.devices().size(); ++i) {
       const auto& d = coord.devices()[i];
       const double predicted =
@@ -223,10 +222,10 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
            {"segment", d.spec.ToString()},
            {"units", {d.spec.unit_begin, d.spec.unit_end}},
            {"layers", {d.spec.first_layer(), d.spec.end_layer()}},
-           {"compute_ms_per_step_1", per_step(one[i].compute_us, one[i].steps)},
-           {"send_ms_per_step_1", per_step(one[i].send_us, one[i].steps)},
-           {"compute_ms_per_step_full", per_step(full[i].compute_us, full[i].steps)},
-           {"send_ms_per_step_full", per_step(full[i].send_us, full[i].steps)},
+           {"compute_ms_per_step_1", PerStepMs(one[i].compute_us, one[i].steps)},
+           {"send_ms_per_step_1", PerStepMs(one[i].send_us, one[i].steps)},
+           {"compute_ms_per_step_full", PerStepMs(full[i].compute_us, full[i].steps)},
+           {"send_ms_per_step_full", PerStepMs(full[i].send_us, full[i].steps)},
            {"predicted_compute_ms_per_token", plan ? nlohmann::json(predicted) : nullptr},
            {"bytes_sent_per_token",
             full[i].tokens ? double(full[i].bytes_sent) / full[i].tokens : 0.0}});
@@ -235,9 +234,9 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
             "  %-8s %-22s compute ms/step %.2f (1 in flight) %.2f (%d in flight), predicted %.2f "
             "| send ms/step %.2f / %.2f\n",
             one[i].name.c_str(), d.spec.ToString().c_str(),
-            per_step(one[i].compute_us, one[i].steps), per_step(full[i].compute_us, full[i].steps),
-            kInFlight.back(), predicted, per_step(one[i].send_us, one[i].steps),
-            per_step(full[i].send_us, full[i].steps));
+            PerStepMs(one[i].compute_us, one[i].steps),
+            PerStepMs(full[i].compute_us, full[i].steps), kInFlight.back(), predicted,
+            PerStepMs(one[i].send_us, one[i].steps), PerStepMs(full[i].send_us, full[i].steps));
       }
     }
     nlohmann::json entry = {{"placement", label},

@@ -31,8 +31,8 @@ Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord, int t
   const auto& plan = coord.plan();
   if (!plan) return Status::Error("calibration needs a plan with predictions");
   if (tokens < 1 || n_in_flight < 1) return Status::Error("calibration needs tokens to run");
-  double token_ms_alone = 0;
-  auto run = [&](int inflight) -> Status {
+  // Runs `inflight` requests at once; returns the first one's ms per decode token (0: none).
+  auto run = [&](int inflight) -> Result<double> {
     std::vector<engine::Request> reqs;
     for (int q = 0; q < inflight; ++q) {
       runtime::GenerateOptions o;
@@ -43,21 +43,19 @@ Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord, int t
       reqs.push_back({{static_cast<int32_t>(1 + q)}, o});
     }
     LL_ASSIGN_OR_RETURN(auto res, coord.Run(reqs));
-    if (inflight == 1 && res[0].decode_tokens_per_s() > 0) {
-      token_ms_alone = 1000.0 / res[0].decode_tokens_per_s();
-    }
-    return Status::Ok();
+    const double tps = res[0].decode_tokens_per_s();
+    return tps > 0 ? 1000.0 / tps : 0.0;
   };
   // Warm-up: first touches of the weights and of every KV slot the trial uses.
-  LL_RETURN_IF_ERROR(run(n_in_flight));
+  LL_RETURN_IF_ERROR(run(n_in_flight).status());
   std::vector<partition::StageTiming> timings(plan->stages.size());
   // Each measurement twice, alternating, keeping per stage the faster: other load on the host
   // only ever slows a run down, so the minimum is the better estimate of the device itself.
-  double token_ms_best = 0;
+  double token_ms_alone = 0;
   for (int pass = 0; pass < 2; ++pass) {
     for (int inflight : {1, n_in_flight}) {
       LL_ASSIGN_OR_RETURN(std::vector<net::Stats> before, coord.CollectStats());
-      LL_RETURN_IF_ERROR(run(inflight));
+      LL_ASSIGN_OR_RETURN(const double token_ms, run(inflight));
       LL_ASSIGN_OR_RETURN(std::vector<net::Stats> after, coord.CollectStats());
       const std::vector<net::Stats> d = StatsDelta(before, after);
       for (size_t k = 0; k < d.size() && k < timings.size(); ++k) {
@@ -65,12 +63,11 @@ Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord, int t
         const double ms = PerStepMs(d[k].compute_us, d[k].steps);
         t = pass == 0 ? ms : std::min(t, ms);
       }
-      if (inflight == 1 && token_ms_alone > 0) {
-        token_ms_best = pass == 0 ? token_ms_alone : std::min(token_ms_best, token_ms_alone);
+      if (inflight == 1) {
+        token_ms_alone = pass == 0 ? token_ms : std::min(token_ms_alone, token_ms);
       }
     }
   }
-  token_ms_alone = token_ms_best;
   LL_ASSIGN_OR_RETURN(
       partition::Calibration cal,
       partition::Calibrate(coord.measured_cluster(), *plan, timings, token_ms_alone));

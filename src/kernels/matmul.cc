@@ -101,6 +101,8 @@ void ComputeRows(Isa isa, const MatMulOutput& o, int64_t n_in, const uint8_t* xc
   }
 }
 
+using PrepareJob = MatMulScratch::PrepareJob;
+
 // 64-byte aligned start of `buf` grown to hold `bytes` bytes from there.
 uint8_t* AlignedBuffer(std::vector<uint8_t>& buf, size_t bytes) {
   constexpr size_t kAlign = 64;
@@ -110,47 +112,32 @@ uint8_t* AlignedBuffer(std::vector<uint8_t>& buf, size_t bytes) {
 
 // Sets scratch.prepared_x[k] for each output k: where the ISA has a prepared path for the
 // output's weight type (a PreparedDot for one token, a PreparedTile usable at n_in for several),
-// a buffer for its layout, shared by the outputs of one weight type (the first one's, which
-// owns it); else null. Allocation only: the buffers are filled by PrepareActivations (one token)
-// or by the per-token conversion (several).
+// a buffer for its layout, shared by the outputs of one weight type (the first one's); else
+// null. Allocation only: scratch.prepare_jobs says how the conversion fills each buffer, one
+// job per buffer (the outputs that share one are not prepared twice).
 void PlanPrepared(Isa isa, std::span<const MatMulOutput> outs, int64_t n_in, int64_t n_tok,
                   MatMulScratch& scratch) {
   std::vector<uint8_t*>& prepared = scratch.prepared_x;
   prepared.assign(outs.size(), nullptr);
+  scratch.prepare_jobs.clear();
   if (scratch.prepared.size() < outs.size()) scratch.prepared.resize(outs.size());
   for (size_t k = 0; k < outs.size(); ++k) {
-    size_t bytes = 0;
+    PrepareJob job;
     if (n_tok == 1) {
       const PreparedDot pd = GetPreparedDot(outs[k].wtype, isa);
-      if (pd.dot != nullptr) bytes = pd.bytes(n_in);
+      if (pd.dot != nullptr) job = {pd.prepare, nullptr, pd.bytes(n_in)};
     } else {
       const PreparedTile pt = GetPreparedTile(outs[k].wtype, isa, n_in);
-      if (pt.tile != nullptr) bytes = pt.bytes(n_in) * static_cast<size_t>(n_tok);
+      if (pt.tile != nullptr) job = {pt.prepare, nullptr, pt.bytes(n_in)};
     }
-    if (bytes == 0) continue;
+    if (job.prepare == nullptr) continue;
     for (size_t j = 0; j < k && prepared[k] == nullptr; ++j) {
       if (outs[j].wtype == outs[k].wtype) prepared[k] = prepared[j];
     }
-    if (prepared[k] == nullptr) prepared[k] = AlignedBuffer(scratch.prepared[k], bytes);
-  }
-}
-
-// True if output k owns its prepared buffer (the first output of its weight type that has one).
-bool OwnsPrepared(const MatMulScratch& scratch, size_t k) {
-  if (scratch.prepared_x[k] == nullptr) return false;
-  for (size_t j = 0; j < k; ++j) {
-    if (scratch.prepared_x[j] == scratch.prepared_x[k]) return false;
-  }
-  return true;
-}
-
-// One token: fills the PreparedDot buffers from xc [n_in]. Done in the caller's thread:
-// preparing costs about one row's dot, less than splitting it across the pool.
-void PrepareActivations(Isa isa, std::span<const MatMulOutput> outs, int64_t n_in,
-                        const uint8_t* xc, MatMulScratch& scratch) {
-  for (size_t k = 0; k < outs.size(); ++k) {
-    if (!OwnsPrepared(scratch, k)) continue;
-    GetPreparedDot(outs[k].wtype, isa).prepare(n_in, xc, scratch.prepared_x[k]);
+    if (prepared[k] != nullptr) continue;
+    job.dst = AlignedBuffer(scratch.prepared[k], job.stride * static_cast<size_t>(n_tok));
+    prepared[k] = job.dst;
+    scratch.prepare_jobs.push_back(job);
   }
 }
 
@@ -173,24 +160,24 @@ void MatMulShared(ThreadPool& pool, Isa isa, std::span<const MatMulOutput> outs,
   PlanPrepared(isa, outs, n_in, n_tok, scratch);
   const std::vector<uint8_t*>& prepared = scratch.prepared_x;
 
-  // Converted activations: [n_tok][x_row_bytes]. F32 weights use x as it is.
+  // Converted activations: [n_tok][x_row_bytes]. F32 weights use x as it is (and have no
+  // prepared path).
   const uint8_t* xc = reinterpret_cast<const uint8_t*>(x);
+  LL_CHECK(xtype != DType::kF32 || scratch.prepare_jobs.empty());
   if (xtype != DType::kF32) {
     const size_t need = x_row_bytes * static_cast<size_t>(n_tok);
     if (scratch.bytes.size() < need) scratch.bytes.resize(need);
     uint8_t* dst = scratch.bytes.data();
-    // Conversion (and, for several tokens, preparation for the tiles: [n_tok][bytes(n_in)] per
-    // weight type) is per token and identical whoever does it, so it may be split by tokens.
+    // Conversion and preparation are per token and identical whoever does them, so they may be
+    // split by tokens; one token stays in the caller's thread (preparing costs about one row's
+    // dot, less than waking the pool).
     auto convert = [&](int i, int count) {
       const auto [t0, t1] = ThreadPool::Chunk(static_cast<long>(n_tok), i, count);
       for (long t = t0; t < t1; ++t) {
         uint8_t* row = dst + static_cast<size_t>(t) * x_row_bytes;
         QuantizeRow(xtype, x + t * n_in, row, n_in);
-        for (size_t k = 0; k < outs.size() && n_tok > 1; ++k) {
-          if (!OwnsPrepared(scratch, k)) continue;
-          const PreparedTile pt = GetPreparedTile(outs[k].wtype, isa, n_in);
-          const size_t bytes = pt.bytes(n_in);
-          pt.prepare(n_in, row, prepared[k] + static_cast<size_t>(t) * bytes);
+        for (const PrepareJob& job : scratch.prepare_jobs) {
+          job.prepare(n_in, row, job.dst + static_cast<size_t>(t) * job.stride);
         }
       }
     };
@@ -201,7 +188,6 @@ void MatMulShared(ThreadPool& pool, Isa isa, std::span<const MatMulOutput> outs,
     }
     xc = dst;
   }
-  if (n_tok == 1) PrepareActivations(isa, outs, n_in, xc, scratch);
 
   // The rows of all matrices, concatenated, are split into one contiguous range per thread.
   pool.Run([&](int i, int count) {

@@ -33,6 +33,14 @@ struct MatMulScratch {
   // start in this call (null: no prepared path; outputs of one weight type share the first's).
   std::vector<std::vector<uint8_t>> prepared;
   std::vector<uint8_t*> prepared_x;
+  // How this call fills each distinct prepared buffer from a converted activation row: token t
+  // goes to dst + t * stride.
+  struct PrepareJob {
+    void (*prepare)(int64_t n, const void* x, void* prepared) = nullptr;
+    uint8_t* dst = nullptr;
+    size_t stride = 0;
+  };
+  std::vector<PrepareJob> prepare_jobs;
 };
 
 void MatMul(ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,

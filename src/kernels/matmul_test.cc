@@ -30,6 +30,19 @@ std::vector<float> RunMatMul(ThreadPool& pool, Isa isa, DType t, const std::vect
   return y;
 }
 
+// The same product as n_tok single-token calls sharing one scratch (the decode path).
+std::vector<float> OneTokenAtATime(ThreadPool& pool, Isa isa, DType t,
+                                   const std::vector<uint8_t>& w, int64_t n_out, int64_t n_in,
+                                   const std::vector<float>& x, int64_t n_tok) {
+  std::vector<float> y(static_cast<size_t>(n_out * n_tok));
+  MatMulScratch scratch;
+  for (int64_t tok = 0; tok < n_tok; ++tok) {
+    MatMul(pool, isa, t, w.data(), n_out, n_in, x.data() + tok * n_in, 1, y.data() + tok * n_out,
+           scratch);
+  }
+  return y;
+}
+
 class MatMulTest : public ::testing::TestWithParam<Isa> {};
 
 TEST_P(MatMulTest, EqualsVecDotPerElement) {
@@ -71,13 +84,8 @@ TEST_P(MatMulTest, BitIdenticalAcrossThreadsAndBatching) {
     EXPECT_TRUE(BitEqual(y1, RunMatMul(pool2, isa, t, w, n_out, n_in, x, n_tok))) << DTypeName(t);
     EXPECT_TRUE(BitEqual(y1, RunMatMul(pool3, isa, t, w, n_out, n_in, x, n_tok))) << DTypeName(t);
     // Five single-token calls (one scratch reused) give the same bits as one batch of five.
-    std::vector<float> singles(static_cast<size_t>(n_out * n_tok));
-    MatMulScratch scratch;
-    for (int64_t tok = 0; tok < n_tok; ++tok) {
-      MatMul(pool3, isa, t, w.data(), n_out, n_in, x.data() + tok * n_in, 1,
-             singles.data() + tok * n_out, scratch);
-    }
-    EXPECT_TRUE(BitEqual(y1, singles)) << IsaName(isa) << " " << DTypeName(t);
+    EXPECT_TRUE(BitEqual(y1, OneTokenAtATime(pool3, isa, t, w, n_out, n_in, x, n_tok)))
+        << IsaName(isa) << " " << DTypeName(t);
   }
 }
 
@@ -175,13 +183,8 @@ TEST_P(MatMulTest, LongPromptEqualsOneTokenAtATime) {
     const auto w = RandomWeights(t, n_out, n_in, 71);
     const auto x = RandomFloats(n_in * n_tok, 72);
     const auto y = RunMatMul(pool, isa, t, w, n_out, n_in, x, n_tok);
-    std::vector<float> singles(static_cast<size_t>(n_out * n_tok));
-    MatMulScratch scratch;
-    for (int64_t tok = 0; tok < n_tok; ++tok) {
-      MatMul(pool, isa, t, w.data(), n_out, n_in, x.data() + tok * n_in, 1,
-             singles.data() + tok * n_out, scratch);
-    }
-    EXPECT_TRUE(BitEqual(y, singles)) << IsaName(isa) << " " << DTypeName(t);
+    EXPECT_TRUE(BitEqual(y, OneTokenAtATime(pool, isa, t, w, n_out, n_in, x, n_tok)))
+        << IsaName(isa) << " " << DTypeName(t);
   }
 }
 

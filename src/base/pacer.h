@@ -28,8 +28,10 @@ class Pacer {
   // threshold.
   void Pay(double work_seconds);
 
-  // Seconds slept so far (for tests and reports).
+  // Seconds slept so far, and the pause still owed (negative: overslept); together they are
+  // always exactly the pause the work so far called for (for tests and reports).
   double slept_seconds() const { return slept_; }
+  double owed_seconds() const { return owed_; }
 
  private:
   double speed_;

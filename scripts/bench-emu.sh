@@ -16,5 +16,9 @@ state=$(mktemp -d)
 trap 'bash scripts/emu-cluster down --state-dir "$state" >/dev/null 2>&1; rm -rf "$state"' EXIT
 addrs=$(bash scripts/emu-cluster up "$profile" --binary "$bin" --state-dir "$state" | tail -1)
 echo "devices: $addrs" >&2
-"$bin" bench -m "$model" --workers "$addrs" --listen 'tcp://10.99.0.1:*' \
-  --placement even,memory,solved --objective latency,throughput "$@"
+# Every placement and both objectives unless the options given choose (bench appends repeated
+# list options rather than replacing them).
+defaults=()
+[[ " $* " == *" --placement"* ]] || defaults+=(--placement even,memory,solved)
+[[ " $* " == *" --objective"* ]] || defaults+=(--objective latency,throughput)
+"$bin" bench -m "$model" --workers "$addrs" --listen 'tcp://10.99.0.1:*' "${defaults[@]}" "$@"

@@ -25,8 +25,8 @@ double PerStepMs(uint64_t us, uint64_t steps);
 
 // The trial (its tokens are not reported): after a warm-up, the ring's current plan generates
 // `tokens` tokens from a one-token prompt (so every step is a decode step) with one request
-// and then with `n_in_flight` at once, twice; each device's faster measured compute per step
-// and the faster token time correct the cluster the plan was made from. `say` gets one line of
+// and then with `n_in_flight` at once, three times; each device's median compute per step and
+// the median token time correct the cluster the plan was made from. `say` gets one line of
 // results (may be empty).
 Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord, int tokens,
                                                int n_in_flight,

@@ -264,13 +264,27 @@ Status Coordinator::ProfileCluster() {
     if (!(rates->decode_gflops > 0 && rates->prefill_gflops > 0)) {
       return Status::Error("device " + d.name + " reported a zero compute rate");
     }
-    char line[256];
+    partition::DeviceProfile p;
+    std::string by_type;
+    for (const net::ProfileTypeRate& t : rates->decode_by_type) {
+      const auto type = static_cast<kernels::DType>(t.dtype);
+      if (!kernels::GetDTypeInfo(t.dtype)) {
+        return Status::Error("device " + d.name + " reported a rate for unknown type " +
+                             std::to_string(t.dtype));
+      }
+      p.decode_gflops_by_type.push_back({type, t.gflops});
+      char part[64];
+      std::snprintf(part, sizeof part, "%s %s %.2f", by_type.empty() ? " (" : ",",
+                    std::string(kernels::DTypeName(type)).c_str(), t.gflops);
+      by_type += part;
+    }
+    if (!by_type.empty()) by_type += ")";
+    char line[512];
     std::snprintf(line, sizeof line,
-                  "profiled %s (%zu matrices): decode %.2f GFLOP/s, prefill %.2f GFLOP/s%s",
-                  d.name.c_str(), request.matrices.size(), rates->decode_gflops,
+                  "profiled %s (%zu matrices): decode %.2f GFLOP/s%s, prefill %.2f GFLOP/s%s",
+                  d.name.c_str(), request.matrices.size(), rates->decode_gflops, by_type.c_str(),
                   rates->prefill_gflops, rates->cached ? " (cached)" : "");
     status(line);
-    partition::DeviceProfile p;
     p.name = d.name;
     // The budget the device announced, unless the OS says less is free.
     p.memory_budget_bytes = static_cast<double>(d.memory_budget_bytes);

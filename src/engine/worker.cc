@@ -132,6 +132,10 @@ void Worker::OnProfileRequest(const net::ProfileRequest& m) {
   net::ProfileReply reply;
   reply.decode_gflops = static_cast<float>(rates->decode_gflops);
   reply.prefill_gflops = static_cast<float>(rates->prefill_gflops);
+  for (const partition::TypeRate& t : rates->decode_by_type) {
+    reply.decode_by_type.push_back(
+        {static_cast<uint32_t>(t.type), static_cast<float>(t.gflops)});
+  }
   reply.memory_available_bytes = partition::AvailableMemoryBytes();
   reply.cached = cached;
   reply.nonce = m.nonce;

@@ -1,5 +1,7 @@
 #include "kernels/dtype.h"
 
+#include <cctype>
+
 #include "base/check.h"
 
 namespace ll::kernels {
@@ -37,6 +39,24 @@ std::optional<DTypeInfo> GetDTypeInfo(uint32_t type_id) {
 std::string_view DTypeName(DType t) {
   auto info = GetDTypeInfo(static_cast<uint32_t>(t));
   return info ? info->name : std::string_view("unknown");
+}
+
+std::optional<DType> DTypeFromName(std::string_view name) {
+  auto same = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(a[i])) !=
+          std::tolower(static_cast<unsigned char>(b[i]))) {
+        return false;
+      }
+    }
+    return true;
+  };
+  for (uint32_t id = 0; id < 64; ++id) {
+    auto info = GetDTypeInfo(id);
+    if (info && same(info->name, name)) return static_cast<DType>(id);
+  }
+  return std::nullopt;
 }
 
 size_t RowBytes(DType t, int64_t n) {

@@ -53,6 +53,8 @@ struct DTypeInfo {
 // Geometry of a known type id; nullopt for ids that are not (or no longer) defined.
 std::optional<DTypeInfo> GetDTypeInfo(uint32_t type_id);
 std::string_view DTypeName(DType t);
+// The type DTypeName calls `name`, compared without case ("Q4_K" = "q4_k"); nullopt if none.
+std::optional<DType> DTypeFromName(std::string_view name);
 
 // Bytes of a row of n elements; n must be a multiple of the block size (checked by callers that
 // read files, asserted here).

@@ -159,6 +159,11 @@ void EncodeBody(Writer& w, const Message& m) {
                  [&](const ProfileReply& x) {
                    w.F32(x.decode_gflops);
                    w.F32(x.prefill_gflops);
+                   w.U32(static_cast<uint32_t>(x.decode_by_type.size()));
+                   for (const ProfileTypeRate& t : x.decode_by_type) {
+                     w.U32(t.dtype);
+                     w.F32(t.gflops);
+                   }
                    w.U64(x.memory_available_bytes);
                    w.U8(x.cached ? 1 : 0);
                    w.U64(x.nonce);
@@ -372,6 +377,17 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       ProfileReply x;
       x.decode_gflops = r.F32("decode_gflops");
       x.prefill_gflops = r.F32("prefill_gflops");
+      const uint32_t n_types = r.U32("number of type rates");
+      if (r.ok() && n_types > 64) r.Fail("more than 64 type rates");
+      for (uint32_t i = 0; r.ok() && i < n_types; ++i) {
+        ProfileTypeRate t;
+        t.dtype = r.U32("type rate dtype");
+        t.gflops = r.F32("type rate gflops");
+        if (r.ok() && !(std::isfinite(t.gflops) && t.gflops > 0)) {
+          r.Fail("type rate not finite and positive");
+        }
+        x.decode_by_type.push_back(t);
+      }
       x.memory_available_bytes = r.U64("memory_available_bytes");
       x.cached = r.U8("cached") != 0;
       x.nonce = r.U64("nonce");

@@ -15,7 +15,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 3;
+constexpr uint16_t kProtocolVersion = 4;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -177,8 +177,14 @@ struct ProfileRequest {
   uint64_t nonce = 0;  // echoed in the reply
 };
 
+struct ProfileTypeRate {
+  uint32_t dtype = 0;  // kernels::DType
+  float gflops = 0;
+};
+
 struct ProfileReply {
   float decode_gflops = 0, prefill_gflops = 0;  // sustained
+  std::vector<ProfileTypeRate> decode_by_type;  // 0..64 entries, each rate finite and > 0
   uint64_t memory_available_bytes = 0;          // what the OS reports
   bool cached = false;                          // the rates come from the worker's profile cache
   uint64_t nonce = 0;                           // the request's

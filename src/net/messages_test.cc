@@ -49,7 +49,7 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
       WeightsChunk{4, 10, {1, 2, 3}},
       WeightsAck{7},
       ProfileRequest{{{2, 64, 128}, {8, 256, 32}}, 16, 1.5f, true, true, 77},
-      ProfileReply{1.5f, 9.0f, 1u << 30, true, 77},
+      ProfileReply{1.5f, 9.0f, {{12, 20.5f}, {14, 13.25f}}, 1u << 30, true, 77},
       Ping{1, 100, {1, 2}, "tcp://10.0.0.2:5555"},
       Pong{1, {3}},
       LinkProbe{4, "tcp://b:1", "tcp://a:1", 1u << 20, 5},
@@ -88,6 +88,21 @@ TEST(MessagesTest, LinkProbeFieldsRoundTripAndAreChecked) {
   EXPECT_NE(Decode(Encode({0, ProfileRequest{{{2, 64, 128}}, 16, 0.0f, false, false, 0}}))
                 .message()
                 .find("seconds"),
+            std::string::npos);
+}
+
+TEST(MessagesTest, ProfileReplyCarriesRatesPerType) {
+  auto e = Decode(Encode({0, ProfileReply{1.5f, 9.0f, {{12, 20.5f}, {14, 13.25f}}, 7, false, 3}}));
+  ASSERT_TRUE(e.ok()) << e.message();
+  const auto& r = std::get<ProfileReply>(e->message);
+  ASSERT_EQ(r.decode_by_type.size(), 2u);
+  EXPECT_EQ(r.decode_by_type[1].dtype, 14u);
+  EXPECT_EQ(r.decode_by_type[1].gflops, 13.25f);
+  EXPECT_EQ(r.memory_available_bytes, 7u);
+  EXPECT_EQ(r.nonce, 3u);
+  EXPECT_NE(Decode(Encode({0, ProfileReply{1.5f, 9.0f, {{12, -1.0f}}, 7, false, 3}}))
+                .message()
+                .find("type rate not finite and positive"),
             std::string::npos);
 }
 

@@ -68,9 +68,7 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
       f.alone = mean_alone;
       f.pipeline = mean_pipeline;
     }
-    const double pipe = p.pipeline_decode_gflops > 0 ? p.pipeline_decode_gflops : p.decode_gflops;
-    p.decode_gflops /= f.alone;
-    p.pipeline_decode_gflops = pipe / f.pipeline;
+    p.SlowDown(f.alone, f.pipeline);
   }
   // What a token took beyond the stages' measured compute and the links' predicted transfers,
   // spread over the hops (a one-stage plan has none).

@@ -1,6 +1,7 @@
 #include "partition/cluster.h"
 
 #include <cmath>
+#include <optional>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -48,7 +49,53 @@ Result<LinkProfile> ReadLink(const json& j, const std::string& where, bool named
   return l;
 }
 
+// "decode_gflops_by_type": {"q4_K": 50.2, "q6_K": 33.0}: type names as DTypeName prints them
+// (case-insensitive), rates > 0, each type once.
+Result<std::vector<TypeRate>> ReadTypeRates(const json& j, const std::string& where) {
+  const std::string field = where + ": \"decode_gflops_by_type\"";
+  if (!j.is_object()) return Status::Error(field + " must be an object {\"q4_K\": 50.0, ...}");
+  std::vector<TypeRate> rates;
+  for (const auto& [name, v] : j.items()) {
+    const std::optional<kernels::DType> type = kernels::DTypeFromName(name);
+    if (!type) return Status::Error(field + ": unknown weight type \"" + name + "\"");
+    for (const TypeRate& r : rates) {
+      if (r.type == *type) return Status::Error(field + ": type \"" + name + "\" given twice");
+    }
+    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() <= 0) {
+      return Status::Error(field + ": the rate of \"" + name + "\" must be a number > 0");
+    }
+    rates.push_back({*type, v.get<double>()});
+  }
+  return rates;
+}
+
 }  // namespace
+
+double DeviceProfile::DecodeGflops(kernels::DType t) const {
+  for (const TypeRate& r : decode_gflops_by_type) {
+    if (r.type == t) return r.gflops;
+  }
+  return decode_gflops;
+}
+
+double DeviceProfile::DecodeMs(const Work& work) const {
+  double ms = work.other / (decode_gflops * 1e6);
+  for (const TypeFlops& m : work.matrix) ms += m.flops / (DecodeGflops(m.type) * 1e6);
+  return ms;
+}
+
+double DeviceProfile::PipelineMs(const Work& work) const {
+  // Every rate scaled alike: the concurrent profile measures the blended rate only.
+  const double busy = pipeline_decode_gflops > 0 ? pipeline_decode_gflops : decode_gflops;
+  return DecodeMs(work) * (decode_gflops / busy);
+}
+
+void DeviceProfile::SlowDown(double factor, double pipeline_factor) {
+  const double busy = pipeline_decode_gflops > 0 ? pipeline_decode_gflops : decode_gflops;
+  decode_gflops /= factor;
+  for (TypeRate& r : decode_gflops_by_type) r.gflops /= factor;
+  pipeline_decode_gflops = busy / pipeline_factor;
+}
 
 const LinkProfile& Cluster::Link(int i, int j) const {
   const std::string& x = devices[i].name;
@@ -115,6 +162,10 @@ Result<Cluster> Cluster::FromJson(const json& j) {
     LL_RETURN_IF_ERROR(ReadNumber(d, where, "prefill_gflops", false, p.prefill_gflops));
     LL_RETURN_IF_ERROR(
         ReadNumber(d, where, "pipeline_decode_gflops", false, p.pipeline_decode_gflops));
+    if (d.contains("decode_gflops_by_type")) {
+      LL_ASSIGN_OR_RETURN(p.decode_gflops_by_type,
+                          ReadTypeRates(d.at("decode_gflops_by_type"), where));
+    }
     p.threads = static_cast<int>(threads);
     if (p.threads != threads || p.threads < 1) {
       return Status::Error(where + ": \"threads\" must be a positive integer");
@@ -161,12 +212,20 @@ json Cluster::ToJson() const {
   json j;
   j["devices"] = json::array();
   for (const DeviceProfile& d : devices) {
-    j["devices"].push_back({{"name", d.name},
-                            {"memory_budget_bytes", d.memory_budget_bytes},
-                            {"threads", d.threads},
-                            {"decode_gflops", d.decode_gflops},
-                            {"prefill_gflops", d.prefill_gflops},
-                            {"pipeline_decode_gflops", d.pipeline_decode_gflops}});
+    json dev = {{"name", d.name},
+                {"memory_budget_bytes", d.memory_budget_bytes},
+                {"threads", d.threads},
+                {"decode_gflops", d.decode_gflops},
+                {"prefill_gflops", d.prefill_gflops},
+                {"pipeline_decode_gflops", d.pipeline_decode_gflops}};
+    if (!d.decode_gflops_by_type.empty()) {
+      json by_type = json::object();
+      for (const TypeRate& r : d.decode_gflops_by_type) {
+        by_type[std::string(kernels::DTypeName(r.type))] = r.gflops;
+      }
+      dev["decode_gflops_by_type"] = by_type;
+    }
+    j["devices"].push_back(dev);
   }
   j["links"] = json::array();
   for (const LinkProfile& l : links) {

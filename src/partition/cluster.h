@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "partition/work.h"
 
 namespace ll::partition {
 
@@ -17,17 +18,26 @@ struct DeviceProfile {
   std::string name;
   double memory_budget_bytes = 0;  // what the device may use for the model
   int threads = 1;
-  double decode_gflops = 0;   // GFLOP/s sustained on the model's weight type, one token
+  double decode_gflops = 0;   // GFLOP/s sustained on the model's weights, one token
   double prefill_gflops = 0;  // the same for a batch of prompt tokens
   // Decode GFLOP/s while every device of the cluster computes at once, as in a full pipeline
   // (lower where devices share a host or its cores); 0 means decode_gflops.
   double pipeline_decode_gflops = 0;
+  // Decode GFLOP/s per weight type (optional; a type not listed runs at decode_gflops). In a
+  // full pipeline each is scaled by pipeline_decode_gflops / decode_gflops.
+  std::vector<TypeRate> decode_gflops_by_type;
 
-  // ms for `flops` with one request (the device computes alone) and in a full pipeline.
-  double DecodeMs(double flops) const { return flops / (decode_gflops * 1e6); }
-  double PipelineMs(double flops) const {
-    return flops / ((pipeline_decode_gflops > 0 ? pipeline_decode_gflops : decode_gflops) * 1e6);
-  }
+  // The decode rate on weights of type t (decode_gflops when the type has no rate of its own).
+  double DecodeGflops(kernels::DType t) const;
+  // ms for `work` (`flops` at the blended rate) with one request (the device computes alone)
+  // and in a full pipeline.
+  double DecodeMs(const Work& work) const;
+  double PipelineMs(const Work& work) const;
+  double DecodeMs(double flops) const { return DecodeMs(Work::Other(flops)); }
+  double PipelineMs(double flops) const { return PipelineMs(Work::Other(flops)); }
+  // Every rate divided by `factor` (calibration: measured / predicted time), the pipeline rate
+  // by `pipeline_factor`.
+  void SlowDown(double factor, double pipeline_factor);
 };
 
 struct LinkProfile {

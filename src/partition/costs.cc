@@ -37,7 +37,7 @@ double WorkBytes(const model::ModelConfig& c, const CostOptions& o) {
 
 double ModelCosts::total_flops_per_token() const {
   double f = 0;
-  for (const UnitCost& u : units) f += u.flops_per_token;
+  for (const UnitCost& u : units) f += u.flops_per_token();
   return f;
 }
 
@@ -62,7 +62,7 @@ ModelCosts CostsFromConfig(const model::ModelConfig& c,
   UnitCost embed;
   embed.embed = true;
   embed.weight_bytes = embed_bytes;
-  embed.flops_per_token = static_cast<double>(c.n_embd);
+  embed.work = Work::Other(static_cast<double>(c.n_embd));
   costs.units.push_back(embed);
 
   // Half-blocks, or whole blocks when there are too many half-blocks for the MILP.
@@ -75,9 +75,9 @@ ModelCosts CostsFromConfig(const model::ModelConfig& c,
       uc.weight_bytes += unit_weight_bytes[v];
       if (v % 2 == 0) {
         uc.kv_bytes += kv_per_layer;
-        uc.flops_per_token += AttentionFlops(c, t);
+        uc.work.other += AttentionFlops(c, t);
       } else {
-        uc.flops_per_token += FfnFlops(c);
+        uc.work.other += FfnFlops(c);
       }
     }
     costs.units.push_back(uc);
@@ -87,7 +87,7 @@ ModelCosts CostsFromConfig(const model::ModelConfig& c,
   head.head = true;
   head.weight_bytes = head_bytes;
   head.extra_bytes = 4.0 * static_cast<double>(c.n_vocab) * o.n_seq;  // one logits row per seq
-  head.flops_per_token = 2.0 * static_cast<double>(c.n_vocab) * static_cast<double>(c.n_embd);
+  head.work = Work::Other(2.0 * static_cast<double>(c.n_vocab) * static_cast<double>(c.n_embd));
   costs.units.push_back(head);
   return costs;
 }
@@ -109,7 +109,30 @@ Result<ModelCosts> ComputeCosts(const model::Model& model, const CostOptions& o)
   // embedding are on different devices, and an overestimate by the embedding's size otherwise.
   const double head =
       static_cast<double>(w.output_norm.bytes + w.output_norm_b.bytes + w.output.bytes);
-  return CostsFromConfig(c, units, embed, head, o);
+  ModelCosts costs = CostsFromConfig(c, units, embed, head, o);
+  // The matrix products of each unit by weight type; what is left (attention over the
+  // context, norms) stays in `other`.
+  for (UnitCost& u : costs.units) {
+    std::vector<const model::WeightView*> mats;
+    if (u.head) mats.push_back(w.output.present() ? &w.output : &w.token_embd);
+    for (int v = u.unit_begin; v < u.unit_end; ++v) {
+      const model::LayerWeights& L = w.layers[v / 2];
+      if (v % 2 == 0) {
+        mats.insert(mats.end(), {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo});
+      } else {
+        mats.insert(mats.end(), {&L.w_gate, &L.w_up, &L.w_down});
+      }
+    }
+    Work work;
+    for (const model::WeightView* m : mats) {
+      if (!m->present() || m->n_out <= 1) continue;
+      work.AddMatrix(m->type,
+                     2.0 * static_cast<double>(m->n_in) * static_cast<double>(m->n_out));
+    }
+    work.other = std::max(0.0, u.flops_per_token() - work.total());
+    u.work = work;
+  }
+  return costs;
 }
 
 }  // namespace ll::partition

@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "model/model.h"
+#include "partition/work.h"
 
 namespace ll::partition {
 
@@ -26,7 +27,10 @@ struct UnitCost {
   double weight_bytes = 0;     // bytes of weights mapped by the device
   double kv_bytes = 0;         // KV cache for n_ctx positions x n_seq sequences
   double extra_bytes = 0;      // buffers owned by this unit (logits of the head)
-  double flops_per_token = 0;  // decode FLOPs for one token (see costs.cc for the formula)
+  // Decode FLOPs for one token (see costs.cc for the formula), split by weight type
+  // (ComputeCosts; CostsFromConfig knows no types and puts them all in `other`).
+  Work work;
+  double flops_per_token() const { return work.total(); }
   double memory_bytes() const { return weight_bytes + kv_bytes + extra_bytes; }
 };
 

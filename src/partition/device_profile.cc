@@ -67,26 +67,45 @@ Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, const std::vector<Profi
   kernels::MatMulScratch scratch;
   double pass_flops = 0;
   for (const ProfileMatrix& m : set) pass_flops += 2.0 * m.n_in * m.n_out;
-  // One pass: every matrix of the set in order, as a forward pass runs them.
-  auto pass = [&](int64_t tokens) {
+  // One pass: every matrix of the set in order, as a forward pass runs them; with `seconds`,
+  // each matrix's time is added to its entry (a clock read per matrix costs well under 1 %
+  // of even the smallest matrix of a model).
+  auto pass = [&](int64_t tokens, std::vector<double>* seconds_per_matrix) {
     for (size_t i = 0; i < set.size(); ++i) {
+      Stopwatch one;
       kernels::MatMul(pool, set[i].type, weights[i].data(), set[i].n_out, set[i].n_in, x.data(),
                       tokens, y.data(), scratch);
+      if (seconds_per_matrix) (*seconds_per_matrix)[i] += one.Seconds();
     }
   };
-  auto sustained = [&](int64_t tokens, double budget) {
-    pass(tokens);
+  auto sustained = [&](int64_t tokens, double budget, std::vector<double>* seconds_per_matrix) {
+    pass(tokens, nullptr);
     Stopwatch watch;
     int64_t passes = 0;
     do {
-      pass(tokens);
+      pass(tokens, seconds_per_matrix);
       ++passes;
     } while (watch.Seconds() < budget);
-    return pass_flops * tokens * passes / watch.Seconds() / 1e9;
+    return std::pair{pass_flops * tokens * passes / watch.Seconds() / 1e9, passes};
   };
   DeviceRates r;
-  r.decode_gflops = sustained(1, seconds * 0.4);
-  r.prefill_gflops = sustained(n_batch, seconds * 0.3);
+  std::vector<double> per_matrix(set.size(), 0.0);
+  const auto [decode, passes] = sustained(1, seconds * 0.4, &per_matrix);
+  r.decode_gflops = decode;
+  r.prefill_gflops = sustained(n_batch, seconds * 0.3, nullptr).first;
+  // Per type: its matrices' FLOPs over their time, in the same passes. (Two Works filled in
+  // the same order keep their types in the same order.)
+  Work flops, secs;
+  for (size_t i = 0; i < set.size(); ++i) {
+    flops.AddMatrix(set[i].type, 2.0 * set[i].n_in * set[i].n_out * passes);
+    secs.AddMatrix(set[i].type, per_matrix[i]);
+  }
+  for (size_t k = 0; k < flops.matrix.size(); ++k) {
+    if (secs.matrix[k].flops > 0) {
+      r.decode_by_type.push_back(
+          {flops.matrix[k].type, flops.matrix[k].flops / secs.matrix[k].flops / 1e9});
+    }
+  }
   return r;
 }
 
@@ -191,9 +210,22 @@ Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache
       for (const char* f : {"decode_gflops", "prefill_gflops"}) {
         good = good && j.contains(f) && j[f].is_number();
       }
+      // Entries written before the rates per type existed are measured again.
+      good = good && j.contains("decode_gflops_by_type") && j["decode_gflops_by_type"].is_object();
       if (good && j["decode_gflops"].get<double>() > 0 && j["prefill_gflops"].get<double>() > 0) {
-        *cached = true;
-        return DeviceRates{j["decode_gflops"].get<double>(), j["prefill_gflops"].get<double>()};
+        DeviceRates r{j["decode_gflops"].get<double>(), j["prefill_gflops"].get<double>(), {}};
+        for (const auto& [name, v] : j["decode_gflops_by_type"].items()) {
+          const auto type = kernels::DTypeFromName(name);
+          if (!type || !v.is_number() || !(v.get<double>() > 0)) {
+            good = false;
+            break;
+          }
+          r.decode_by_type.push_back({*type, v.get<double>()});
+        }
+        if (good) {
+          *cached = true;
+          return r;
+        }
       }
     }
   }
@@ -203,9 +235,14 @@ Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache
     std::filesystem::create_directories(cache_dir, ec);
     const std::string tmp = path + ".tmp";
     std::ofstream out(tmp);
+    nlohmann::json by_type = nlohmann::json::object();
+    for (const TypeRate& t : r.decode_by_type) {
+      by_type[std::string(kernels::DTypeName(t.type))] = t.gflops;
+    }
     out << nlohmann::json{{"key", k.str()},
                           {"decode_gflops", r.decode_gflops},
                           {"prefill_gflops", r.prefill_gflops},
+                          {"decode_gflops_by_type", by_type},
                           {"measured_unix", now}}
                .dump(2)
         << "\n";

@@ -11,6 +11,7 @@
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "kernels/dtype.h"
+#include "partition/work.h"
 
 namespace ll::partition {
 
@@ -24,6 +25,8 @@ struct DeviceRates {
   // Sustained rates: FLOP of the whole set per pass / seconds, passes back to back.
   double decode_gflops = 0;   // one token per pass
   double prefill_gflops = 0;  // n_batch tokens per pass
+  // One token per pass, per weight type of the set: its matrices' FLOPs / their time.
+  std::vector<TypeRate> decode_by_type;
 };
 
 // Times kernels::MatMul over `set`, the matrices of one decode step or a part of one, in order,

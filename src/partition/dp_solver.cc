@@ -17,11 +17,8 @@ Result<Plan> SolveDpFixedOrder(const ModelCosts& costs, const Cluster& cluster,
   const int m = static_cast<int>(order.size());
   if (m < 1 || m > n)
     return Status::Error("the device order must have 1 to " + std::to_string(n) + " devices");
-  std::vector<double> flops(n + 1, 0), mem(n + 1, 0);  // prefix sums over placement units
-  for (int u = 0; u < n; ++u) {
-    flops[u + 1] = flops[u] + costs.units[u].flops_per_token;
-    mem[u + 1] = mem[u] + costs.units[u].memory_bytes();
-  }
+  std::vector<double> mem(n + 1, 0);  // prefix sums over placement units
+  for (int u = 0; u < n; ++u) mem[u + 1] = mem[u] + costs.units[u].memory_bytes();
   // Outgoing hop of stage j (fixed by the order).
   std::vector<double> link(m, 0);
   for (int j = 0; m > 1 && j < m; ++j) {
@@ -36,14 +33,17 @@ Result<Plan> SolveDpFixedOrder(const ModelCosts& costs, const Cluster& cluster,
   best[0][0] = 0;
   for (int j = 1; j <= m; ++j) {
     const DeviceProfile& d = cluster.devices[order[j - 1]];
+    // Prefix sums of this device's ms per unit (its rates differ by weight type).
+    std::vector<double> ms(n + 1, 0);
+    for (int u = 0; u < n; ++u) {
+      const Work& w = costs.units[u].work;
+      ms[u + 1] = ms[u] + (objective == Objective::kLatency ? d.DecodeMs(w) : d.PipelineMs(w));
+    }
     for (int b = j; b <= n; ++b) {
       for (int a = j - 1; a < b; ++a) {
         if (best[j - 1][a] == kInf) continue;
         if (mem[b] - mem[a] + costs.work_bytes_per_stage > d.memory_budget_bytes) continue;
-        const double work = flops[b] - flops[a];
-        const double stage =
-            (objective == Objective::kLatency ? d.DecodeMs(work) : d.PipelineMs(work)) +
-            link[j - 1];
+        const double stage = ms[b] - ms[a] + link[j - 1];
         const double v = objective == Objective::kLatency ? best[j - 1][a] + stage
                                                           : std::max(best[j - 1][a], stage);
         if (v < best[j][b]) {

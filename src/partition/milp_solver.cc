@@ -170,12 +170,12 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
     for (int d = 0; d < K; ++d) {
       // One request: the device's rate alone; the slowest stage of a full pipeline: its rate
       // while every device computes (cluster.h).
-      const double per_flop_ms =
-          latency ? cluster.devices[d].DecodeMs(1.0) : cluster.devices[d].PipelineMs(1.0);
+      const DeviceProfile& dev = cluster.devices[d];
       std::vector<T> t{{c[k], 1}};
       double big_m = 0;
       for (int e = 0; e < E; ++e) {
-        const double ms = costs.units[e].flops_per_token * per_flop_ms;
+        const Work& w = costs.units[e].work;
+        const double ms = latency ? dev.DecodeMs(w) : dev.PipelineMs(w);
         t.push_back({x[e][k], -ms});
         big_m += ms;
       }

@@ -100,13 +100,14 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
   for (size_t i = 0; i < m; ++i) {
     Stage& s = plan.stages[i];
     const DeviceProfile& d = cluster.devices[s.device];
-    double flops = 0, mem = costs.work_bytes_per_stage;
+    double mem = costs.work_bytes_per_stage;
+    Work work;
     for (int u = s.first; u < s.last; ++u) {
-      flops += costs.units[u].flops_per_token;
+      work.Add(costs.units[u].work);
       mem += costs.units[u].memory_bytes();
     }
-    s.compute_ms = d.DecodeMs(flops);
-    s.pipeline_compute_ms = d.PipelineMs(flops);
+    s.compute_ms = d.DecodeMs(work);
+    s.pipeline_compute_ms = d.PipelineMs(work);
     s.memory_bytes = mem;
     s.budget_bytes = d.memory_budget_bytes;
     if (m == 1) {

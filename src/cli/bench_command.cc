@@ -109,16 +109,26 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
   }
   std::unique_ptr<Ring> ring;
   std::optional<partition::Cluster> measured;
-  nlohmann::json out = nlohmann::json::array();
   nlohmann::json calibration;  // per device, when calibrated
-  std::vector<PlacementFigures> summary;
   const int n_devices = f.workers.empty() ? f.devices : static_cast<int>(f.workers.size());
+  // One placement's state across the rounds.
+  struct Slot {
+    std::string label, placement, objective;
+    std::optional<partition::Plan> plan;
+    std::vector<engine::DeviceInfo> devices;
+    std::map<int, std::vector<double>> agg, single;  // per number in flight, one per round
+    std::map<int, std::vector<net::Stats>> stats;    // per number in flight, summed over rounds
+  };
+  std::vector<Slot> slots;
   for (const auto& [placement, objective] : runs) {
     const std::string label = !f.split.empty()        ? "split"
                               : placement == "solved" ? "solved-" + objective
                                                       : placement;
-    rf.placement = placement;
-    rf.objective = objective;
+    slots.push_back({label, placement, objective, {}, {}, {}, {}, {}});
+  }
+  auto connect = [&](const Slot& slot) -> Status {
+    rf.placement = slot.placement;
+    rf.objective = slot.objective;
     auto adjust = [&](engine::ClusterOptions& co) {
       co.shutdown_workers = false;  // the next placement uses the same workers
       co.profile = f.split.empty();
@@ -127,42 +137,50 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     };
     if (!ring) {
       LL_ASSIGN_OR_RETURN(ring, StartRing(rf, f.model_path, model, tokenizer, n_ctx, adjust));
-    } else {
-      LL_RETURN_IF_ERROR(ConnectRing(*ring, rf, f.model_path, model, tokenizer, n_ctx, adjust));
+      return Status::Ok();
     }
-    if (!measured && f.split.empty()) {
-      measured = ring->coordinator->measured_cluster();
-      // Calibrate once, on the first placement's plan, then plan this placement again (and
-      // every later one) from the corrected rates.
-      if (f.calibrate_tokens > 0) {
-        LL_ASSIGN_OR_RETURN(partition::Calibration cal,
-                            CalibrateOnRing(*ring->coordinator, f.calibrate_tokens,
-                                            kInFlight.back(), [json](const std::string& line) {
-                                              if (!json) std::printf("%s\n", line.c_str());
-                                            }));
-        measured = cal.cluster;
-        calibration = {{"hop_overhead_ms", cal.hop_overhead_ms},
-                       {"devices", nlohmann::json::array()}};
-        for (const auto& x : cal.factors) {
-          calibration["devices"].push_back({{"device", x.device},
-                                            {"alone", x.alone},
-                                            {"pipeline", x.pipeline},
-                                            {"measured", x.measured}});
-        }
-        LL_RETURN_IF_ERROR(ConnectRing(*ring, rf, f.model_path, model, tokenizer, n_ctx, adjust));
+    return ConnectRing(*ring, rf, f.model_path, model, tokenizer, n_ctx, adjust);
+  };
+  // Profile once and calibrate once, on the first placement's plan; every placement is then
+  // planned from the corrected rates.
+  LL_RETURN_IF_ERROR(connect(slots.front()));
+  if (f.split.empty()) {
+    measured = ring->coordinator->measured_cluster();
+    if (f.calibrate_tokens > 0) {
+      LL_ASSIGN_OR_RETURN(partition::Calibration cal,
+                          CalibrateOnRing(*ring->coordinator, f.calibrate_tokens,
+                                          kInFlight.back(), [json](const std::string& line) {
+                                            if (!json) std::printf("%s\n", line.c_str());
+                                          }));
+      measured = cal.cluster;
+      calibration = {{"hop_overhead_ms", cal.hop_overhead_ms},
+                     {"devices", nlohmann::json::array()}};
+      for (const auto& x : cal.factors) {
+        calibration["devices"].push_back({{"device", x.device},
+                                          {"alone", x.alone},
+                                          {"pipeline", x.pipeline},
+                                          {"measured", x.measured}});
       }
     }
-    engine::Coordinator& coord = *ring->coordinator;
-    if (!json) std::printf("== placement %s\n", label.c_str());
-    nlohmann::json in_flight = nlohmann::json::array();
-    // Workers keep their counters across coordinators: every figure below is a difference of
-    // two snapshots, per device (ring order), per number of requests in flight.
-    LL_ASSIGN_OR_RETURN(std::vector<net::Stats> before, coord.CollectStats());
-    std::map<int, std::vector<net::Stats>> deltas;
-    PlacementFigures fig{label};
-    for (int inflight : kInFlight) {
-      std::vector<double> agg, single;
-      for (int r = 0; r <= f.reps; ++r) {  // rep 0 warms up; not counted
+  }
+  // Rounds: each runs every placement once with 1, 2 and 4 in flight; round 0 warms up and is
+  // not counted. Interleaving the placements (rather than all repetitions of one, then the
+  // next) matters on a shared host: a device's speed there moves by up to 1.5x for seconds at
+  // a time, and a slow spell then costs every placement one repetition, which the median
+  // drops, instead of all of one placement's.
+  for (int r = 0; r <= f.reps; ++r) {
+    if (!json) {
+      std::printf(r == 0 ? "round 0 (warm-up) ...\n" : "round %d of %d ...\n", r, f.reps);
+      std::fflush(stdout);
+    }
+    for (Slot& slot : slots) {
+      if (r == 0 || slots.size() > 1) LL_RETURN_IF_ERROR(connect(slot));
+      engine::Coordinator& coord = *ring->coordinator;
+      if (r == 0) {
+        slot.plan = coord.plan();
+        slot.devices = coord.devices();
+      }
+      for (int inflight : kInFlight) {
         std::vector<engine::Request> reqs;
         for (int q = 0; q < inflight; ++q) {
           runtime::GenerateOptions o;
@@ -171,26 +189,50 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
           o.ignore_eos = true;
           reqs.push_back({BenchPrompt(c, f.n_prompt, r * 8 + q), o});
         }
+        // Workers keep their counters across coordinators: the figures are differences of two
+        // snapshots, per device (ring order).
+        LL_ASSIGN_OR_RETURN(std::vector<net::Stats> before, coord.CollectStats());
         Stopwatch w;
         LL_ASSIGN_OR_RETURN(auto res, coord.Run(reqs));
         const double secs = w.Seconds();
+        LL_ASSIGN_OR_RETURN(std::vector<net::Stats> after, coord.CollectStats());
         if (r == 0) continue;
         size_t generated = 0;
         for (const auto& x : res) generated += x.generated_ids.size();
-        agg.push_back(generated / secs);
-        single.push_back(res[0].decode_tokens_per_s());
+        slot.agg[inflight].push_back(generated / secs);
+        slot.single[inflight].push_back(res[0].decode_tokens_per_s());
+        const std::vector<net::Stats> d = StatsDelta(before, after);
+        std::vector<net::Stats>& sum = slot.stats[inflight];
+        if (sum.empty()) {
+          sum = d;
+        } else {
+          for (size_t i = 0; i < sum.size() && i < d.size(); ++i) {
+            sum[i].steps += d[i].steps;
+            sum[i].tokens += d[i].tokens;
+            sum[i].compute_us += d[i].compute_us;
+            sum[i].send_us += d[i].send_us;
+            sum[i].wait_us += d[i].wait_us;
+            sum[i].bytes_sent += d[i].bytes_sent;
+          }
+        }
       }
-      LL_ASSIGN_OR_RETURN(std::vector<net::Stats> after, coord.CollectStats());
-      std::vector<net::Stats>& delta = deltas[inflight];
-      delta = StatsDelta(before, after);
+    }
+  }
+  nlohmann::json out = nlohmann::json::array();
+  std::vector<PlacementFigures> summary;
+  for (Slot& slot : slots) {
+    if (!json) std::printf("== placement %s\n", slot.label.c_str());
+    nlohmann::json in_flight = nlohmann::json::array();
+    PlacementFigures fig{slot.label};
+    for (int inflight : kInFlight) {
+      const std::vector<net::Stats>& delta = slot.stats[inflight];
       uint64_t bytes = 0, tokens = 0;
       for (const net::Stats& d : delta) {
         bytes += d.bytes_sent;
         tokens = std::max<uint64_t>(tokens, d.tokens);
       }
-      before = std::move(after);
       const double per_token = tokens ? static_cast<double>(bytes) / tokens : 0.0;
-      const Spread a = Summarise(agg), s1 = Summarise(single);
+      const Spread a = Summarise(slot.agg[inflight]), s1 = Summarise(slot.single[inflight]);
       if (inflight == 1) fig.single = s1.median;
       if (inflight == kInFlight.back()) fig.aggregate = a.median;
       in_flight.push_back({{"in_flight", inflight},
@@ -203,18 +245,18 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
         std::printf(
             "ring of %zu devices, %d in flight: aggregate %.1f tokens/s [%.1f, %.1f] (%.2fx one "
             "device) | per request %.1f tokens/s | wire %.0f bytes/token (all links)\n",
-            coord.devices().size(), inflight, a.median, a.min, a.max, a.median / single_device_tg,
+            slot.devices.size(), inflight, a.median, a.min, a.max, a.median / single_device_tg,
             s1.median, per_token);
       }
     }
     // Per device: measured compute and send ms per step with one request and with the most in
     // flight, beside the plan's predicted compute ms per token.
     nlohmann::json devs = nlohmann::json::array();
-    const auto& one = deltas[kInFlight.front()];
-    const auto& full = deltas[kInFlight.back()];
-    const auto& plan = coord.plan();
-    for (size_t i = 0; i < one.size() && i < full.size() && i < coord.devices().size(); ++i) {
-      const auto& d = coord.devices()[i];
+    const auto& one = slot.stats[kInFlight.front()];
+    const auto& full = slot.stats[kInFlight.back()];
+    const auto& plan = slot.plan;
+    for (size_t i = 0; i < one.size() && i < full.size() && i < slot.devices.size(); ++i) {
+      const auto& d = slot.devices[i];
       const double predicted =
           plan && i < plan->stages.size() ? plan->stages[i].compute_ms : std::nan("");
       devs.push_back(
@@ -239,9 +281,9 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
             PerStepMs(one[i].send_us, one[i].steps), PerStepMs(full[i].send_us, full[i].steps));
       }
     }
-    nlohmann::json entry = {{"placement", label},
+    nlohmann::json entry = {{"placement", slot.label},
                             {"devices", n_devices},
-                            {"devices_used", coord.devices().size()},
+                            {"devices_used", slot.devices.size()},
                             {"runs", in_flight},
                             {"per_device", devs}};
     if (!calibration.is_null()) entry["calibration"] = calibration;

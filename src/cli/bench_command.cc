@@ -115,6 +115,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
   struct Slot {
     std::string label, placement, objective;
     std::optional<partition::Plan> plan;
+    std::optional<partition::ModelCosts> costs;
     std::vector<engine::DeviceInfo> devices;
     std::map<int, std::vector<double>> agg, single;  // per number in flight, one per round
     std::map<int, std::vector<net::Stats>> stats;    // per number in flight, summed over rounds
@@ -124,15 +125,16 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     const std::string label = !f.split.empty()        ? "split"
                               : placement == "solved" ? "solved-" + objective
                                                       : placement;
-    slots.push_back({label, placement, objective, {}, {}, {}, {}, {}});
+    slots.push_back({label, placement, objective, {}, {}, {}, {}, {}, {}});
   }
-  auto connect = [&](const Slot& slot) -> Status {
+  // `cluster`: the measurements to plan from (nullopt: profile the devices).
+  auto connect = [&](const Slot& slot, const std::optional<partition::Cluster>& cluster) -> Status {
     rf.placement = slot.placement;
     rf.objective = slot.objective;
     auto adjust = [&](engine::ClusterOptions& co) {
       co.shutdown_workers = false;  // the next placement uses the same workers
       co.profile = f.split.empty();
-      co.measured = measured;
+      co.measured = cluster;
       co.n_batch = std::max(1, f.n_prompt);
     };
     if (!ring) {
@@ -141,26 +143,36 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     }
     return ConnectRing(*ring, rf, f.model_path, model, tokenizer, n_ctx, adjust);
   };
-  // Profile once and calibrate once, on the first placement's plan; every placement is then
-  // planned from the corrected rates.
-  LL_RETURN_IF_ERROR(connect(slots.front()));
+  // Profile once; calibrate on the first placement's plan as the profile makes it (the trial
+  // plan), then plan every placement from the corrected rates. The trial runs again in every
+  // round below, and the predictions are those plans evaluated on the calibration from all of
+  // its passes: on a shared host a device's speed moves for seconds at a time, and a
+  // calibration taken in one moment predicts the runs of another by up to 30 % off. No
+  // placement's own runs enter its prediction (only the trial plan's do, and only its own
+  // figures when it is the trial plan).
+  LL_RETURN_IF_ERROR(connect(slots.front(), std::nullopt));
+  std::optional<partition::Cluster> raw;   // as profiled
+  std::optional<partition::Plan> trial_plan;
+  TrialSamples samples;
+  const bool calibrating = f.split.empty() && f.calibrate_tokens > 0;
   if (f.split.empty()) {
-    measured = ring->coordinator->measured_cluster();
-    if (f.calibrate_tokens > 0) {
+    raw = measured = ring->coordinator->measured_cluster();
+    if (calibrating) {
+      trial_plan = ring->coordinator->plan();
+      if (!trial_plan) return Status::Error("calibration needs a plan with predictions");
+      TrialSamples warm_up;  // first touches of the weights and of every KV slot
+      LL_RETURN_IF_ERROR(RunTrialPasses(*ring->coordinator, f.calibrate_tokens,
+                                        kInFlight.back(), 1, warm_up));
+      LL_RETURN_IF_ERROR(RunTrialPasses(*ring->coordinator, f.calibrate_tokens,
+                                        kInFlight.back(), 3, samples));
       LL_ASSIGN_OR_RETURN(partition::Calibration cal,
-                          CalibrateOnRing(*ring->coordinator, f.calibrate_tokens,
-                                          kInFlight.back(), [json](const std::string& line) {
-                                            if (!json) std::printf("%s\n", line.c_str());
-                                          }));
-      measured = cal.cluster;
-      calibration = {{"hop_overhead_ms", cal.hop_overhead_ms},
-                     {"devices", nlohmann::json::array()}};
-      for (const auto& x : cal.factors) {
-        calibration["devices"].push_back({{"device", x.device},
-                                          {"alone", x.alone},
-                                          {"pipeline", x.pipeline},
-                                          {"measured", x.measured}});
+                          CalibrateFromSamples(*raw, *trial_plan, samples));
+      if (!json) {
+        std::printf("calibrated on the %s plan (%d tokens, 1 and %d in flight): %s\n",
+                    slots.front().label.c_str(), f.calibrate_tokens, kInFlight.back(),
+                    DescribeCalibration(cal).c_str());
       }
+      measured = cal.cluster;
     }
   }
   // Rounds: each runs every placement once with 1, 2 and 4 in flight; round 0 warms up and is
@@ -173,11 +185,21 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       std::printf(r == 0 ? "round 0 (warm-up) ...\n" : "round %d of %d ...\n", r, f.reps);
       std::fflush(stdout);
     }
+    if (r > 0 && calibrating) {
+      LL_RETURN_IF_ERROR(connect(slots.front(), raw));
+      const auto& p = ring->coordinator->plan();
+      if (!p || p->stages.size() != trial_plan->stages.size()) {
+        return Status::Error("the trial plan changed between rounds");
+      }
+      LL_RETURN_IF_ERROR(RunTrialPasses(*ring->coordinator, f.calibrate_tokens,
+                                        kInFlight.back(), 1, samples));
+    }
     for (Slot& slot : slots) {
-      if (r == 0 || slots.size() > 1) LL_RETURN_IF_ERROR(connect(slot));
+      if (r == 0 || slots.size() > 1 || calibrating) LL_RETURN_IF_ERROR(connect(slot, measured));
       engine::Coordinator& coord = *ring->coordinator;
       if (r == 0) {
         slot.plan = coord.plan();
+        slot.costs = coord.costs();
         slot.devices = coord.devices();
       }
       for (int inflight : kInFlight) {
@@ -216,6 +238,27 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
           }
         }
       }
+    }
+  }
+  if (calibrating) {
+    // The predictions: every plan evaluated on the calibration from all the trial passes.
+    LL_ASSIGN_OR_RETURN(partition::Calibration cal,
+                        CalibrateFromSamples(*raw, *trial_plan, samples));
+    if (!json) {
+      std::printf("calibrated over the run (%zu trial passes): %s\n", samples.token_ms.size(),
+                  DescribeCalibration(cal).c_str());
+    }
+    calibration = {{"hop_overhead_ms", cal.hop_overhead_ms},
+                   {"trial_passes", samples.token_ms.size()},
+                   {"devices", nlohmann::json::array()}};
+    for (const auto& x : cal.factors) {
+      calibration["devices"].push_back({{"device", x.device},
+                                        {"alone", x.alone},
+                                        {"pipeline", x.pipeline},
+                                        {"measured", x.measured}});
+    }
+    for (Slot& slot : slots) {
+      if (slot.plan && slot.costs) partition::Evaluate(*slot.costs, cal.cluster, *slot.plan);
     }
   }
   nlohmann::json out = nlohmann::json::array();

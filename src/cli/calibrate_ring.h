@@ -23,11 +23,30 @@ std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
 // ms per step from a microsecond counter (0 when no steps).
 double PerStepMs(uint64_t us, uint64_t steps);
 
-// The trial (its tokens are not reported): after a warm-up, the ring's current plan generates
-// `tokens` tokens from a one-token prompt (so every step is a decode step) with one request
-// and then with `n_in_flight` at once, three times; each device's median compute per step and
-// the median token time correct the cluster the plan was made from. `say` gets one line of
-// results (may be empty).
+// What trial passes measured on one plan: per stage (ring order) the compute ms per step of
+// each pass with one request and with `n_in_flight`, and the time per token with one request.
+struct TrialSamples {
+  std::vector<std::vector<double>> alone, full;
+  std::vector<double> token_ms;
+};
+
+// `passes` trial passes on the ring's current plan (its tokens are not reported): each
+// generates `tokens` tokens from a one-token prompt (so every step is a decode step) with one
+// request and then with `n_in_flight` at once; the samples are appended to `samples`.
+Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, int passes,
+                      TrialSamples& samples);
+
+// The calibration the samples give (each device's median compute per step, the median token
+// time): `plan` was made from `cluster` and is the plan the samples were measured on.
+Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cluster,
+                                                    const partition::Plan& plan,
+                                                    const TrialSamples& samples);
+
+// One line describing a calibration's factors, for progress output.
+std::string DescribeCalibration(const partition::Calibration& cal);
+
+// The trial: after a warm-up, three passes (RunTrialPasses), calibrated from their medians.
+// `say` gets one line of results (may be empty).
 Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord, int tokens,
                                                int n_in_flight,
                                                const std::function<void(const std::string&)>& say);

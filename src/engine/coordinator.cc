@@ -405,6 +405,7 @@ Status Coordinator::PlanPlacement() {
   devices_ = std::move(ring);
   outboxes_ = std::move(outs);
   plan_ = std::move(plan);
+  costs_ = std::move(costs);
   return Status::Ok();
 }
 

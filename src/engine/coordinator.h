@@ -18,6 +18,7 @@
 #include "net/messages.h"
 #include "net/transport.h"
 #include "partition/cluster.h"
+#include "partition/costs.h"
 #include "partition/plan.h"
 #include "runtime/generator.h"
 #include "runtime/segment_spec.h"
@@ -105,6 +106,8 @@ class Coordinator {
   // With solved placement: the measured cluster and the plan, with its predictions.
   const partition::Cluster& measured_cluster() const { return cluster_; }
   const std::optional<partition::Plan>& plan() const { return plan_; }
+  // The model's costs the plan was made from (to evaluate it again on corrected rates).
+  const std::optional<partition::ModelCosts>& costs() const { return costs_; }
   // Tells every worker to exit (also done by the destructor when shutdown_workers is set).
   void Shutdown();
 
@@ -139,6 +142,7 @@ class Coordinator {
   std::vector<std::unique_ptr<net::Outbox>> idle_;  // connected workers the plan left out
   partition::Cluster cluster_;
   std::optional<partition::Plan> plan_;
+  std::optional<partition::ModelCosts> costs_;
   uint64_t next_request_id_ = 1;
   bool shut_down_ = false;
 };

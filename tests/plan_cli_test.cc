@@ -118,6 +118,12 @@ TEST(PlanCliTest, ProfileMeasuresDevicesAndLinksAndWritesAClusterFile) {
     EXPECT_GT(d["prefill_gflops"].get<double>(), 0.0);
     EXPECT_GT(d["pipeline_decode_gflops"].get<double>(), 0.0);  // all three measured at once
     EXPECT_GT(d["memory_budget_bytes"].get<double>(), 0.0);
+    // A rate for each weight type of the model's matrices.
+    ASSERT_TRUE(d.contains("decode_gflops_by_type")) << d.dump();
+    ASSERT_GE(d["decode_gflops_by_type"].size(), 1u) << d.dump();
+    for (const auto& [type, rate] : d["decode_gflops_by_type"].items()) {
+      EXPECT_GT(rate.get<double>(), 0.0) << type;
+    }
   }
   ASSERT_EQ(j["links"].size(), 3u);  // every pair of the three devices
   for (const auto& l : j["links"]) {

@@ -274,7 +274,7 @@ Status Coordinator::ProfileCluster() {
       }
       p.decode_gflops_by_type.push_back({type, t.gflops});
       char part[64];
-      std::snprintf(part, sizeof part, "%s %s %.2f", by_type.empty() ? " (" : ",",
+      std::snprintf(part, sizeof part, "%s%s %.2f", by_type.empty() ? " (" : ", ",
                     std::string(kernels::DTypeName(type)).c_str(), t.gflops);
       by_type += part;
     }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/matmul.h"
+#include "kernels/q4_0x16.h"
 
 namespace ll::kernels {
 namespace {
@@ -20,8 +21,9 @@ namespace {
 constexpr int64_t kNIn = 4096;   // a 7B-class hidden size
 constexpr int64_t kNOut = 2048;  // enough rows that weights (>= 4.5 MiB) exceed L2
 
-void BM_MatMul(benchmark::State& state, Isa isa, DType wtype, int64_t n_tok, int threads,
-               int64_t n_out, int64_t n_in) {
+// `layout` kQ4_0x16: the weights repacked first, as a runtime Segment holds them.
+void BM_MatMul(benchmark::State& state, Isa isa, DType wtype, WeightLayout layout, int64_t n_tok,
+               int threads, int64_t n_out, int64_t n_in) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   std::vector<float> row(n_in);
@@ -31,13 +33,18 @@ void BM_MatMul(benchmark::State& state, Isa isa, DType wtype, int64_t n_tok, int
     for (float& v : row) v = dist(rng);
     QuantizeRow(wtype, row.data(), w.data() + r * row_bytes, n_in);
   }
+  if (layout == WeightLayout::kQ4_0x16) {
+    std::vector<uint8_t> packed(w.size());
+    RepackQ4_0x16(w.data(), n_in, 0, n_out / kQ4_0x16Rows, packed.data());
+    w.swap(packed);
+  }
   std::vector<float> x(n_in * n_tok);  // [n_tok][n_in]
   for (float& v : x) v = dist(rng);
   std::vector<float> y(n_out * n_tok);  // [n_tok][n_out]
   ThreadPool pool(threads);
   MatMulScratch scratch;
   for (auto _ : state) {
-    MatMul(pool, isa, wtype, w.data(), n_out, n_in, x.data(), n_tok, y.data(), scratch);
+    MatMul(pool, isa, wtype, layout, w.data(), n_out, n_in, x.data(), n_tok, y.data(), scratch);
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -55,23 +62,36 @@ bool RegisterAll() {
       for (int64_t n_tok : {1, 8, 64}) {
         for (int threads : {1, 2}) {
           if (threads == 2 && isa != DefaultIsa()) continue;  // scaling only for the default
+          // Q4_0 where the level prefers it repacked: both layouts ("q4_0x16": repacked).
+          for (WeightLayout layout : {WeightLayout::kPlain, WeightLayout::kQ4_0x16}) {
+            if (layout == WeightLayout::kQ4_0x16 && !PrefersQ4_0x16(isa, t, kNOut)) continue;
+            const std::string type_name =
+                std::string(DTypeName(t)) + (layout == WeightLayout::kQ4_0x16 ? "x16" : "");
+            const std::string name = std::string(IsaName(isa)) + "/" + type_name +
+                                     "/tok:" + std::to_string(n_tok) +
+                                     (threads > 1 ? "/threads:2" : "");
+            benchmark::RegisterBenchmark(name.c_str(), BM_MatMul, isa, t, layout, n_tok, threads,
+                                         kNOut, kNIn)
+                ->Unit(benchmark::kMicrosecond)
+                ->UseRealTime();
+          }
           const std::string name = std::string(IsaName(isa)) + "/" + std::string(DTypeName(t)) +
                                    "/tok:" + std::to_string(n_tok) +
                                    (threads > 1 ? "/threads:2" : "");
-          benchmark::RegisterBenchmark(name.c_str(), BM_MatMul, isa, t, n_tok, threads, kNOut, kNIn)
-              ->Unit(benchmark::kMicrosecond)
-              ->UseRealTime();
           // Prompt batches at the shapes of a small (250M, hidden 1024, ffn 2816) llama, whose
           // activations fit in L2, for the default level only.
           if (n_tok != 64 || isa != DefaultIsa()) continue;
           for (const auto& [n_out, n_in] :
                {std::pair<int64_t, int64_t>{2816, 1024}, {1024, 2816}}) {
-            const std::string shaped =
-                name + "/" + std::to_string(n_out) + "x" + std::to_string(n_in);
-            benchmark::RegisterBenchmark(shaped.c_str(), BM_MatMul, isa, t, n_tok, threads, n_out,
-                                         n_in)
-                ->Unit(benchmark::kMicrosecond)
-                ->UseRealTime();
+            for (WeightLayout layout : {WeightLayout::kPlain, WeightLayout::kQ4_0x16}) {
+              if (layout == WeightLayout::kQ4_0x16 && !PrefersQ4_0x16(isa, t, n_out)) continue;
+              const std::string shaped = name + (layout == WeightLayout::kQ4_0x16 ? "/x16/" : "/") +
+                                         std::to_string(n_out) + "x" + std::to_string(n_in);
+              benchmark::RegisterBenchmark(shaped.c_str(), BM_MatMul, isa, t, layout, n_tok,
+                                           threads, n_out, n_in)
+                  ->Unit(benchmark::kMicrosecond)
+                  ->UseRealTime();
+            }
           }
         }
       }

@@ -39,6 +39,17 @@ Result<MappedFile> MappedFile::Open(const std::string& path) {
   return file;
 }
 
+void MappedFile::DropPages(const void* p, size_t n) const {
+  const auto begin = reinterpret_cast<uintptr_t>(p), end = begin + n;
+  const auto base = reinterpret_cast<uintptr_t>(data_);
+  if (n == 0 || begin < base || end > base + size_) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  // A read-only private mapping of a file: the dropped pages are clean, so MADV_DONTNEED only
+  // unmaps them; failure just leaves them resident.
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : data_(other.data_), size_(other.size_), path_(std::move(other.path_)) {
   other.data_ = nullptr;

@@ -26,6 +26,11 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Drops the whole pages inside [p, p + n) (which must lie in this mapping) from the process's
+  // resident set: for bytes that a caller has copied elsewhere and will not read again. They
+  // stay valid: reading them again faults them back in from the file.
+  void DropPages(const void* p, size_t n) const;
+
  private:
   MappedFile() = default;
   const uint8_t* data_ = nullptr;

@@ -63,4 +63,9 @@ size_t RowBytes(DType t, int64_t n);
 // Types the engine computes with: dequantisation, dot products and matmul exist for these.
 bool IsSupported(DType t);
 
+// How a weight matrix's bytes are arranged: as in GGUF (row after row), or, for Q4_0 with
+// n_out % 16 == 0 at a level with GetQ4_0x16Gemm, 16 rows interleaved (q4_0x16.h,
+// RepackQ4_0x16; MatMul). Either way the same byte count and, per output, the same bits.
+enum class WeightLayout { kPlain, kQ4_0x16 };
+
 }  // namespace ll::kernels

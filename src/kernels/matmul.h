@@ -24,6 +24,10 @@
 
 namespace ll::kernels {
 
+// Whether MatMul at `isa` reads `wtype` weights with n_out rows faster repacked: true for Q4_0
+// with n_out % 16 == 0 where the level has the 16-row kernels (AVX-512 VNNI).
+bool PrefersQ4_0x16(Isa isa, DType wtype, int64_t n_out);
+
 // Reusable buffers for converted activations; owned by the caller, grown on first use.
 struct MatMulScratch {
   std::vector<uint8_t> bytes;  // [n_tok][RowBytes(VecDotType(wtype), n_in)]
@@ -41,6 +45,10 @@ struct MatMulScratch {
     size_t stride = 0;
   };
   std::vector<PrepareJob> prepare_jobs;
+  // Per pool thread: one group of 16 plain Q4_0 rows repacked on the fly (q4_0x16.h) where the
+  // level has the 16-row kernels and the weights are not repacked already,
+  // [Q4_0x16GroupBytes(n_in)] with 64 bytes of slack for alignment.
+  std::vector<std::vector<uint8_t>> groups;
 };
 
 void MatMul(ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t n_in,
@@ -50,6 +58,10 @@ void MatMul(ThreadPool& pool, DType wtype, const void* w, int64_t n_out, int64_t
 // benchmarks that compare levels; the overload above uses DefaultIsa().
 void MatMul(ThreadPool& pool, Isa isa, DType wtype, const void* w, int64_t n_out, int64_t n_in,
             const float* x, int64_t n_tok, float* y, MatMulScratch& scratch);
+// The same for weights in `layout` (kQ4_0x16: as written by RepackQ4_0x16).
+void MatMul(ThreadPool& pool, Isa isa, DType wtype, WeightLayout layout, const void* w,
+            int64_t n_out, int64_t n_in, const float* x, int64_t n_tok, float* y,
+            MatMulScratch& scratch);
 
 // One weight matrix of a shared product: [n_out][n_in] weights of type wtype, output y
 // [n_tok][n_out].
@@ -58,6 +70,7 @@ struct MatMulOutput {
   const void* w;
   int64_t n_out;
   float* y;
+  WeightLayout layout = WeightLayout::kPlain;
 };
 
 // Several weight matrices applied to the same activations x [n_tok][n_in] (the Q, K and V

@@ -59,6 +59,18 @@ struct PreparedTile {
                int nt, float* out, int64_t out_stride) = nullptr;
 };
 
+// Q4_0 weights in the 16-row layout of q4_0x16.h (where a level has it; today AVX-512 VNNI,
+// whose Q4_0 dot then follows that file's block-serial order). `gemm` computes the 16 rows of
+// one repacked group times nt prepared tokens, 1 <= nt <= `tokens` (token t at
+// prepared + t * p_stride bytes, each PrepareQ4_0x16Act's layout), into
+// out[t * out_stride + j], j < 16, with exactly the bits of the level's Q4_0 dot; nt = 1 is the
+// decode path. Pure, thread-safe.
+struct Q4_0x16Gemm {
+  int tokens = 0;
+  void (*gemm)(int64_t n, const void* group, const void* prepared, size_t p_stride, int nt,
+               float* out, int64_t out_stride) = nullptr;
+};
+
 // One kernel per supported weight type; a table for an ISA may leave entries null, in which
 // case GetVecDotTable fills them from the next lower level.
 struct VecDotTable {
@@ -84,6 +96,11 @@ struct VecDotTable {
   PreparedTile f16_prepared_tile;
   PreparedTile q8_0_prepared_tile;
   PreparedTile q4_0_prepared_tile;
+  // Optional 16-row Q4_0 kernels; a level with them has no other Q4_0 tile or prepared path.
+  Q4_0x16Gemm q4_0_x16;
+  // Optional activation conversion to Q8_0 (n f32 -> n / 32 blocks), with exactly the bits of
+  // QuantizeRow(kQ8_0), which MatMul uses where this is null.
+  void (*quantize_q8_0)(const float* x, void* out, int64_t n) = nullptr;
 };
 
 // The type activations are converted to before being dotted with weights of type `wtype`.
@@ -101,5 +118,7 @@ PreparedDot GetPreparedDot(DType wtype, Isa isa);
 // The prompt-batch path for `wtype` at `isa` with rows of n elements (members null if that level
 // has none or it is not usable for n: use GetVecDotTile / GetVecDot).
 PreparedTile GetPreparedTile(DType wtype, Isa isa, int64_t n);
+// The 16-row Q4_0 kernels at `isa` (gemm null if that level has none).
+Q4_0x16Gemm GetQ4_0x16Gemm(Isa isa);
 
 }  // namespace ll::kernels

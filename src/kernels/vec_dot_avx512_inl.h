@@ -152,8 +152,9 @@ void TileQ8_0LikeAnyT(int64_t n, const void* w, size_t w_stride, const void* x, 
   }
 }
 
-// The decode path (PreparedDot) of Q4_0 x Q8_0 for both AVX-512 levels, and the prompt-batch
-// path (PreparedTile) of Q4_0 and (VNNI only) Q8_0. Per pair of activation blocks (2p, 2p + 1),
+// The decode path (PreparedDot) of Q4_0 x Q8_0 for AVX-512 (VNNI runs Q4_0 through its 16-row
+// kernels, q4_0x16.h), and the prompt-batch path (PreparedTile) of Q4_0 (AVX-512) and Q8_0
+// (VNNI). Per pair of activation blocks (2p, 2p + 1),
 // everything the level's dot derives from the activations alone, in the form the per-row step
 // consumes; the second block is all zeros when the row has an odd block count, as the dot pairs
 // its last block with zeros. Pairs are contiguous so that each row's step reads one sequential
@@ -189,7 +190,9 @@ void PrepareQ8_0Pairs(int64_t n, const void* x, void* prepared) {
   }
 }
 
-void PrepareQ4_0(int64_t n, const void* x, void* prepared) { PrepareQ8_0Pairs<3>(n, x, prepared); }
+[[maybe_unused]] void PrepareQ4_0(int64_t n, const void* x, void* prepared) {
+  PrepareQ8_0Pairs<3>(n, x, prepared);
+}
 
 // One pair of Q4_0 blocks as the prepared paths consume them: the unsigned nibbles in Join's
 // element order and the weight scales [d0 x8, d1 x8]. One masked load takes both blocks and

@@ -22,8 +22,9 @@ namespace {
   }
   if (top.q4_0) {
     t.q4_0 = top.q4_0, t.q4_0_tile = top.q4_0_tile, t.q4_0_prepared = top.q4_0_prepared;
-    t.q4_0_prepared_tile = top.q4_0_prepared_tile;
+    t.q4_0_prepared_tile = top.q4_0_prepared_tile, t.q4_0_x16 = top.q4_0_x16;
   }
+  if (top.quantize_q8_0) t.quantize_q8_0 = top.quantize_q8_0;
   if (top.q4_k) t.q4_k = top.q4_k, t.q4_k_tile = top.q4_k_tile;
   if (top.q5_k) t.q5_k = top.q5_k, t.q5_k_tile = top.q5_k_tile;
   if (top.q6_k) t.q6_k = top.q6_k, t.q6_k_tile = top.q6_k_tile;
@@ -159,6 +160,8 @@ PreparedDot GetPreparedDot(DType wtype, Isa isa) {
   const VecDotTable& t = GetVecDotTable(isa);
   return wtype == DType::kQ4_0 ? t.q4_0_prepared : PreparedDot{};
 }
+
+Q4_0x16Gemm GetQ4_0x16Gemm(Isa isa) { return GetVecDotTable(isa).q4_0_x16; }
 
 PreparedTile GetPreparedTile(DType wtype, Isa isa, int64_t n) {
   const VecDotTable& t = GetVecDotTable(isa);

@@ -159,8 +159,9 @@ TEST_P(VecDotIsaTest, PreparedDotBitIdenticalToDot) {
       }
     }
   }
-  // The levels that have a decode path for Q4_0 (this test is not vacuous there).
-  if (isa == Isa::kAvx2 || isa == Isa::kAvx512 || isa == Isa::kAvx512Vnni) {
+  // The levels that have a decode path for Q4_0 (this test is not vacuous there). AVX-512 VNNI
+  // has the 16-row kernels instead (q4_0x16_test.cc).
+  if (isa == Isa::kAvx2 || isa == Isa::kAvx512) {
     EXPECT_EQ(tested, 1);
   }
 }
@@ -221,11 +222,9 @@ TEST_P(VecDotIsaTest, PreparedTileBitIdenticalToDot) {
     }
   }
   // The levels that have prompt-batch paths (this test is not vacuous there): Q4_0 and F16 on
-  // AVX-512, Q8_0 too with VNNI.
-  if (isa == Isa::kAvx512) {
+  // AVX-512; F16 and Q8_0 with VNNI, whose Q4_0 has the 16-row kernels (q4_0x16_test.cc).
+  if (isa == Isa::kAvx512 || isa == Isa::kAvx512Vnni) {
     EXPECT_EQ(tested, 2);
-  } else if (isa == Isa::kAvx512Vnni) {
-    EXPECT_EQ(tested, 3);
   }
   // F16's tile follows the one-accumulator order, which the dot uses only for n % 16 == 0, and
   // is meant for rows that fit in L1.
@@ -233,6 +232,37 @@ TEST_P(VecDotIsaTest, PreparedTileBitIdenticalToDot) {
     EXPECT_EQ(GetPreparedTile(DType::kF16, isa, 24).tile, nullptr);
     EXPECT_NE(GetPreparedTile(DType::kF16, isa, 2816).tile, nullptr);
     EXPECT_EQ(GetPreparedTile(DType::kF16, isa, 4096).tile, nullptr);
+  }
+}
+
+// A level's activation conversion to Q8_0 gives exactly QuantizeRow's bytes: random rows of
+// very different magnitudes, an all-zero block, and halfway cases (amax 127, so x * id = x:
+// 0.5, -2.5, 126.5 ... must round away from zero as the reference does).
+TEST_P(VecDotIsaTest, ActivationQuantizerBitIdenticalToQuantizeRow) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP();
+  const auto quantize = GetVecDotTable(isa).quantize_q8_0;
+  if (quantize == nullptr) GTEST_SKIP() << IsaName(isa) << " converts with QuantizeRow";
+  std::vector<std::vector<float>> rows;
+  for (int64_t nb : {1, 3, 32, 89}) {
+    for (float scale : {1.0f, 1e-3f, 3e4f, 1e-30f}) {
+      rows.push_back(RandomFloats(nb * 32, static_cast<uint32_t>(nb * 7) + 3, scale));
+    }
+  }
+  std::vector<float> ties(96, 0.0f);  // block 0 all zero
+  for (int j = 0; j < 32; ++j) {
+    ties[32 + j] = (j % 2 ? -1.0f : 1.0f) * (static_cast<float>(j * 4 % 127) + 0.5f);
+    ties[64 + j] = static_cast<float>(j) - 15.5f;
+  }
+  ties[32] = 127.0f;
+  ties[64] = -127.0f;
+  rows.push_back(ties);
+  for (const std::vector<float>& x : rows) {
+    const int64_t n = static_cast<int64_t>(x.size());
+    std::vector<uint8_t> want(RowBytes(DType::kQ8_0, n)), got(want.size(), 0xAB);
+    QuantizeRow(DType::kQ8_0, x.data(), want.data(), n);
+    quantize(x.data(), got.data(), n);
+    EXPECT_EQ(got, want) << IsaName(isa) << " n=" << n << " x[0]=" << x[0];
   }
 }
 

@@ -16,6 +16,8 @@ struct WeightView {
   int64_t n_in = 0;   // row length (ggml ne0)
   int64_t n_out = 0;  // number of rows (1 for vectors)
   size_t bytes = 0;
+  // kPlain as mapped; a runtime Segment may substitute a repacked copy (runtime/packed_weights.h).
+  kernels::WeightLayout layout = kernels::WeightLayout::kPlain;
 
   bool present() const { return data != nullptr; }
   // Vectors (norm weights, biases) are stored as f32; arch binding checks this.

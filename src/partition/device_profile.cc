@@ -14,6 +14,7 @@
 #include "base/timer.h"
 #include "kernels/isa.h"
 #include "kernels/matmul.h"
+#include "kernels/q4_0x16.h"
 
 namespace ll::partition {
 
@@ -60,6 +61,12 @@ Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, const std::vector<Profi
                     row_bytes);
       }
     }
+    // As a runtime Segment holds them: Q4_0 repacked where the kernel level prefers it.
+    if (kernels::PrefersQ4_0x16(kernels::DefaultIsa(), m.type, m.n_out)) {
+      std::vector<uint8_t> packed(w.size());
+      kernels::RepackQ4_0x16(w.data(), m.n_in, 0, m.n_out / kernels::kQ4_0x16Rows, packed.data());
+      w.swap(packed);
+    }
     weights.push_back(std::move(w));
   }
   std::vector<float> x(max_in * n_batch), y(max_out * n_batch);
@@ -72,9 +79,13 @@ Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, const std::vector<Profi
   // of even the smallest matrix of a model).
   auto pass = [&](int64_t tokens, std::vector<double>* seconds_per_matrix) {
     for (size_t i = 0; i < set.size(); ++i) {
+      const kernels::WeightLayout layout =
+          kernels::PrefersQ4_0x16(kernels::DefaultIsa(), set[i].type, set[i].n_out)
+              ? kernels::WeightLayout::kQ4_0x16
+              : kernels::WeightLayout::kPlain;
       Stopwatch one;
-      kernels::MatMul(pool, set[i].type, weights[i].data(), set[i].n_out, set[i].n_in, x.data(),
-                      tokens, y.data(), scratch);
+      kernels::MatMul(pool, kernels::DefaultIsa(), set[i].type, layout, weights[i].data(),
+                      set[i].n_out, set[i].n_in, x.data(), tokens, y.data(), scratch);
       if (seconds_per_matrix) (*seconds_per_matrix)[i] += one.Seconds();
     }
   };
@@ -192,7 +203,10 @@ Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache
     k << kernels::DTypeName(m.type) << "[" << m.n_out << "x" << m.n_in << "] ";
   }
   k << "batch " << key.n_batch << " threads " << key.threads << " speed " << key.speed << " isa "
-    << kernels::IsaName(kernels::DefaultIsa()) << " cpu" << CpuModel() << " limit " << CpuLimit();
+    << kernels::IsaName(kernels::DefaultIsa()) << " cpu" << CpuModel() << " limit "
+    << CpuLimit()
+    // Kernel revision: profiles measured before Q4_0 was repacked (q4_0x16) are stale.
+    << " kernels q4_0x16";
   const std::string path =
       cache_dir.empty() ? "" : cache_dir + "/profile-" + HashHex(k.str()) + ".json";
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(

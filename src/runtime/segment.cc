@@ -32,7 +32,7 @@ void LinearShared(ThreadPool& pool, kernels::MatMulScratch& scratch,
   size_t k = 0;
   bool shared = true;
   for (const auto& [w, y] : ws) {
-    outs[k++] = {w->type, w->data, w->n_out, y};
+    outs[k++] = {w->type, w->data, w->n_out, y, w->layout};
     shared = shared && w->n_in == ws.begin()->first->n_in &&
              kernels::VecDotType(w->type) == kernels::VecDotType(ws.begin()->first->type);
   }
@@ -42,7 +42,8 @@ void LinearShared(ThreadPool& pool, kernels::MatMulScratch& scratch,
                           scratch);
   } else {
     for (const auto& [w, y] : ws) {
-      kernels::MatMul(pool, w->type, w->data, w->n_out, w->n_in, x, n, y, scratch);
+      kernels::MatMul(pool, kernels::DefaultIsa(), w->type, w->layout, w->data, w->n_out, w->n_in,
+                      x, n, y, scratch);
     }
   }
 }
@@ -69,11 +70,19 @@ Result<std::unique_ptr<Segment>> Segment::Create(const model::Model& model, Segm
                                : L.w_down.present() && L.w_up.present();
     if (!ok) return missing("layer " + std::to_string(u / 2) + (u % 2 ? " (ffn)" : " (attention)"));
   }
-  return std::unique_ptr<Segment>(new Segment(model, spec, options));
+  LL_ASSIGN_OR_RETURN(PackedWeights packed,
+                      PackedWeights::Create(model, spec.first_layer(), spec.end_layer(), spec.embed,
+                                            spec.head, kernels::DefaultIsa()));
+  return std::unique_ptr<Segment>(new Segment(model, spec, options, std::move(packed)));
 }
 
-Segment::Segment(const model::Model& model, SegmentSpec spec, SegmentOptions options)
-    : model_(model), config_(model.config()), spec_(spec), options_(options) {
+Segment::Segment(const model::Model& model, SegmentSpec spec, SegmentOptions options,
+                 PackedWeights weights)
+    : model_(model),
+      config_(model.config()),
+      spec_(spec),
+      options_(options),
+      weights_(std::move(weights)) {
   const auto& c = config_;
   int n_attn_layers = 0;
   for (int l = spec.first_layer(); l < spec.end_layer(); ++l)
@@ -145,12 +154,7 @@ Status Segment::Forward(ThreadPool& pool, int seq, int64_t pos, std::span<const 
 
 void Segment::Embed(std::span<const int32_t> tokens, float* x) const {
   const auto& c = config_;
-  const WeightView& e = model_.weights().token_embd;
-  const size_t row_bytes = kernels::RowBytes(e.type, c.n_embd);
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    const auto* row = static_cast<const uint8_t*>(e.data) + row_bytes * tokens[t];
-    kernels::DequantizeRow(e.type, row, x + t * c.n_embd, c.n_embd);
-  }
+  for (size_t t = 0; t < tokens.size(); ++t) weights_.EmbeddingRow(tokens[t], x + t * c.n_embd);
   if (c.embedding_norm) {
     const auto& w = model_.weights();
     for (size_t t = 0; t < tokens.size(); ++t) {
@@ -184,7 +188,8 @@ void Segment::Norm(const WeightView& w, const WeightView& b, const float* x, flo
 
 void Segment::Linear(ThreadPool& pool, const WeightView& w, const WeightView& bias, const float* x,
                      int64_t n, float* y) {
-  kernels::MatMul(pool, w.type, w.data, w.n_out, w.n_in, x, n, y, scratch_);
+  kernels::MatMul(pool, kernels::DefaultIsa(), w.type, w.layout, w.data, w.n_out, w.n_in, x, n, y,
+                  scratch_);
   if (bias.present()) {
     for (int64_t t = 0; t < n; ++t) kernels::AddInPlace(y + t * w.n_out, bias.f32(), w.n_out);
   }
@@ -192,7 +197,7 @@ void Segment::Linear(ThreadPool& pool, const WeightView& w, const WeightView& bi
 
 void Segment::AttentionUnit(ThreadPool& pool, int layer, int seq, int64_t pos, int64_t n) {
   const auto& c = config_;
-  const model::LayerWeights& L = model_.weights().layers[layer];
+  const model::LayerWeights& L = weights_.layer(layer);
   const int64_t e = c.n_embd, hd = c.head_dim, kvd = c.n_embd_kv(), qd = c.n_head * hd;
   Norm(L.attn_norm, L.attn_norm_b, x_.data(), xn_.data(), n);
 
@@ -267,7 +272,7 @@ void Segment::AttentionUnit(ThreadPool& pool, int layer, int seq, int64_t pos, i
 
 void Segment::FfnUnit(ThreadPool& pool, int layer, int64_t n) {
   const auto& c = config_;
-  const model::LayerWeights& L = model_.weights().layers[layer];
+  const model::LayerWeights& L = weights_.layer(layer);
   Norm(L.ffn_norm, L.ffn_norm_b, x_.data(), xn_.data(), n);
   if (c.ffn == FfnKind::kSwiGlu) {
     LinearShared(pool, scratch_, {{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}}, xn_.data(), n);
@@ -285,7 +290,7 @@ void Segment::FfnUnit(ThreadPool& pool, int layer, int64_t n) {
 void Segment::Head(ThreadPool& pool, const float* x, int64_t n, float* logits) {
   const auto& w = model_.weights();
   Norm(w.output_norm, w.output_norm_b, x, xn_.data(), n);
-  Linear(pool, w.output, {}, xn_.data(), n, logits);
+  Linear(pool, weights_.output(), {}, xn_.data(), n, logits);
 }
 
 }  // namespace ll::runtime

@@ -19,6 +19,7 @@
 #include "kernels/matmul.h"
 #include "model/model.h"
 #include "runtime/kv_cache.h"
+#include "runtime/packed_weights.h"
 #include "runtime/segment_spec.h"
 
 namespace ll::runtime {
@@ -48,7 +49,8 @@ class Segment {
                  std::span<const float> input, bool all_logits, std::vector<float>& output);
 
  private:
-  Segment(const model::Model& model, SegmentSpec spec, SegmentOptions options);
+  Segment(const model::Model& model, SegmentSpec spec, SegmentOptions options,
+          PackedWeights weights);
 
   void Chunk(ThreadPool& pool, int seq, int64_t pos, int64_t n);  // x_ in, x_ out
   void AttentionUnit(ThreadPool& pool, int layer, int seq, int64_t pos, int64_t n);
@@ -65,6 +67,7 @@ class Segment {
   SegmentSpec spec_;
   SegmentOptions options_;
   KvCache kv_;
+  PackedWeights weights_;  // this segment's weight views, repacked where the kernels prefer it
   kernels::MatMulScratch scratch_;
 
   // Work buffers, [n_batch][...] row-major; allocated once.

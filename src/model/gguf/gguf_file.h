@@ -89,6 +89,10 @@ class GgufFile {
   uint64_t data_offset() const { return data_offset_; }
   std::span<const uint8_t> bytes() const { return bytes_; }
   const std::string& path() const { return name_; }
+  // MappedFile::DropPages for bytes of a file opened with Open; nothing for a parsed buffer.
+  void DropPages(const void* p, size_t n) const {
+    if (mapping_ != nullptr) mapping_->DropPages(p, n);
+  }
 
   // Metadata in file order.
   const std::vector<std::pair<std::string_view, GgufValue>>& metadata() const { return kv_; }

@@ -86,7 +86,8 @@ EOF
 
 cat > "$TMP/profile.json" <<'EOF'
 {"devices": [
-  {"name": "st-a", "cpu_percent": 50, "memory_budget": "64MiB", "bandwidth_mbit": 20, "threads": 1},
+  {"name": "st-a", "cpu_percent": 50, "memory_budget": "64MiB", "bandwidth_mbit": 20, "threads": 1,
+   "cpus": "0"},
   {"name": "st-b", "cpu_percent": 25, "memory_budget": "100MiB", "memory_limit_bytes": 201326592,
    "bandwidth_mbit": 100, "threads": 2}
 ]}
@@ -116,6 +117,14 @@ echo '{"cpu_emulation": "fast", "devices": [{"name": "a", "memory_budget": "1MiB
 out=$("$EMU" up "$TMP/bad2.json" --worker-cmd "$WCMD" --state-dir "$STATE" 2>&1); rc=$?
 if [ "$rc" -ne 0 ] && grep -q 'cpu_emulation must be' <<<"$out"; then ok "unknown cpu_emulation rejected (exit $rc)"
 else bad "cpu_emulation fast: exit $rc, output: $out"; fi
+echo '{"devices": [{"name": "a", "memory_budget": "1MiB", "bandwidth_mbit": 1, "cpus": "first"}]}' > "$TMP/bad3.json"
+out=$("$EMU" up "$TMP/bad3.json" --worker-cmd "$WCMD" --state-dir "$STATE" 2>&1); rc=$?
+if [ "$rc" -ne 0 ] && grep -q 'cpus must be a CPU list' <<<"$out"; then ok "malformed cpus rejected (exit $rc)"
+else bad "cpus first: exit $rc, output: $out"; fi
+echo '{"devices": [{"name": "a", "memory_budget": "1MiB", "bandwidth_mbit": 1, "cpus": "4095"}]}' > "$TMP/bad4.json"
+out=$("$EMU" up "$TMP/bad4.json" --worker-cmd "$WCMD" --state-dir "$STATE" 2>&1); rc=$?
+if [ "$rc" -ne 0 ] && grep -q 'are not all online' <<<"$out"; then ok "offline cpus rejected (exit $rc)"
+else bad "cpus 4095: exit $rc, output: $out"; fi
 out=$("$EMU" up "$TMP/profile.json" --worker-cmd 'echo dying; exit 3' --state-dir "$STATE" 2>&1); rc=$?
 if [ "$rc" -ne 0 ] && grep -q 'exited (status 3)' <<<"$out"; then ok "worker that dies before READY -> up fails (exit $rc)"
 else bad "dying worker: exit $rc, output: $out"; fi
@@ -131,6 +140,7 @@ J="$STATE/cluster.json"
 check "cluster.json: coordinator_ip, 2 devices, required fields" jq -e '
   .coordinator_ip == "10.99.0.1" and (.devices | length) == 2 and
   (.devices[0] | .name == "st-a" and .address == "tcp://10.99.0.11:5555" and (.pid|type) == "number"
+                and .cpus == "0"
                 and .memory_budget_bytes == 67108864 and .cpu_percent == 50 and .bandwidth_mbit == 20) and
   (.devices[1] | .name == "st-b" and .address == "tcp://10.99.0.12:5555" and .memory_budget_bytes == 104857600)' "$J"
 check "bridge llbr0 has 10.99.0.1/24" bash -c "ip -4 -o addr show dev llbr0 | grep -q ' 10.99.0.1/24 '"
@@ -146,6 +156,9 @@ for i in 0 1; do
   reply=$("$PY" "$TMP/client.py" "$ip" 5555 ping 2>&1)
   check "TCP from root ns to $ip:5555 answers ($reply)" test "$reply" = "PONG $name"
 done
+pid_a=$(jq -r '.devices[0].pid' "$J")
+check "st-a (cpus \"0\") is pinned to CPU 0 ($(taskset -cp "$pid_a" 2>&1))" bash -c \
+  "taskset -cp $pid_a | grep -qE 'list: 0\$'"
 reply=$(ip netns exec ll-st-a "$PY" "$TMP/client.py" 10.99.0.12 5555 ping 2>&1)
 check "TCP device->device (st-a -> 10.99.0.12) answers ($reply)" test "$reply" = "PONG st-b"
 # device -> coordinator address: a listener on 10.99.0.1 in the root namespace

@@ -5,7 +5,6 @@
 // Other types come from the AVX-512 / AVX2 tables.
 #include <immintrin.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -16,6 +15,13 @@
 
 namespace ll::kernels {
 namespace {
+
+// a * b + c rounded once (as std::fma), by intrinsic: std::fma is an inline template here and,
+// compiled with this file's ISA flags, would be emitted as a weak symbol the linker could pick
+// for code outside the ISA files (kernels_isa_objects_export_only_tables checks for that).
+float FmaScalar(float a, float b, float c) {
+  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
 
 // vpdpbusd does not saturate: each int32 lane sums 4 products of at most 255 * 128 in magnitude,
 // so unsigned weight bytes q + K times int8 activations, started from -K * (sum of the
@@ -108,10 +114,10 @@ float VecDot_Q4_0_Q8_0(int64_t n, const void* w, const void* x) {
     const __m512i v2 = _mm512_add_epi32(v1, _mm512_shuffle_epi32(v1, _MM_PERM_CDAB));
     const __m512i v3 = _mm512_add_epi32(v2, _mm512_shuffle_i32x4(v2, v2, _MM_SHUFFLE(2, 3, 0, 1)));
     const float s0 = static_cast<float>(_mm512_cvtsi512_si32(v3));
-    acc = std::fma(F16ToF32Native(a[i].d) * F16ToF32Native(b[i].d), s0, acc);
+    acc = FmaScalar(F16ToF32Native(a[i].d) * F16ToF32Native(b[i].d), s0, acc);
     if (pair) {
       const float s1 = static_cast<float>(_mm_cvtsi128_si32(_mm512_extracti32x4_epi32(v3, 2)));
-      acc = std::fma(F16ToF32Native(a[i + 1].d) * F16ToF32Native(b[i + 1].d), s1, acc);
+      acc = FmaScalar(F16ToF32Native(a[i + 1].d) * F16ToF32Native(b[i + 1].d), s1, acc);
     }
   };
   const int64_t nb = n / kQK8_0;

@@ -77,14 +77,16 @@ Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, const std::vector<Profi
   // One pass: every matrix of the set in order, as a forward pass runs them; with `seconds`,
   // each matrix's time is added to its entry (a clock read per matrix costs well under 1 %
   // of even the smallest matrix of a model).
+  std::vector<kernels::WeightLayout> layouts;  // as the weights were stored above
+  for (const ProfileMatrix& m : set) {
+    layouts.push_back(kernels::PrefersQ4_0x16(kernels::DefaultIsa(), m.type, m.n_out)
+                          ? kernels::WeightLayout::kQ4_0x16
+                          : kernels::WeightLayout::kPlain);
+  }
   auto pass = [&](int64_t tokens, std::vector<double>* seconds_per_matrix) {
     for (size_t i = 0; i < set.size(); ++i) {
-      const kernels::WeightLayout layout =
-          kernels::PrefersQ4_0x16(kernels::DefaultIsa(), set[i].type, set[i].n_out)
-              ? kernels::WeightLayout::kQ4_0x16
-              : kernels::WeightLayout::kPlain;
       Stopwatch one;
-      kernels::MatMul(pool, kernels::DefaultIsa(), set[i].type, layout, weights[i].data(),
+      kernels::MatMul(pool, kernels::DefaultIsa(), set[i].type, layouts[i], weights[i].data(),
                       set[i].n_out, set[i].n_in, x.data(), tokens, y.data(), scratch);
       if (seconds_per_matrix) (*seconds_per_matrix)[i] += one.Seconds();
     }

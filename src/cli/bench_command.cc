@@ -223,20 +223,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
         for (const auto& x : res) generated += x.generated_ids.size();
         slot.agg[inflight].push_back(generated / secs);
         slot.single[inflight].push_back(res[0].decode_tokens_per_s());
-        const std::vector<net::Stats> d = StatsDelta(before, after);
-        std::vector<net::Stats>& sum = slot.stats[inflight];
-        if (sum.empty()) {
-          sum = d;
-        } else {
-          for (size_t i = 0; i < sum.size() && i < d.size(); ++i) {
-            sum[i].steps += d[i].steps;
-            sum[i].tokens += d[i].tokens;
-            sum[i].compute_us += d[i].compute_us;
-            sum[i].send_us += d[i].send_us;
-            sum[i].wait_us += d[i].wait_us;
-            sum[i].bytes_sent += d[i].bytes_sent;
-          }
-        }
+        AddStats(slot.stats[inflight], StatsDelta(before, after));
       }
     }
   }

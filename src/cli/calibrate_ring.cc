@@ -23,6 +23,21 @@ std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
   return delta;
 }
 
+void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d) {
+  if (sum.empty()) {
+    sum = d;
+    return;
+  }
+  for (size_t i = 0; i < sum.size() && i < d.size(); ++i) {
+    sum[i].steps += d[i].steps;
+    sum[i].tokens += d[i].tokens;
+    sum[i].compute_us += d[i].compute_us;
+    sum[i].send_us += d[i].send_us;
+    sum[i].wait_us += d[i].wait_us;
+    sum[i].bytes_sent += d[i].bytes_sent;
+  }
+}
+
 double PerStepMs(uint64_t us, uint64_t steps) { return steps ? us / 1e3 / steps : 0.0; }
 
 namespace {

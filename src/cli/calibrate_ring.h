@@ -20,6 +20,9 @@ namespace ll::cli {
 std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
                                    const std::vector<net::Stats>& after);
 
+// Adds the counters of `d` to `sum`, device by device (`sum` empty: becomes `d`).
+void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d);
+
 // ms per step from a microsecond counter (0 when no steps).
 double PerStepMs(uint64_t us, uint64_t steps);
 

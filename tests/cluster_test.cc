@@ -380,9 +380,13 @@ TEST(ClusterTest, LinksAreProbedBetweenDevicesDirectly) {
     }
     for (const auto& link : c.links) {
       EXPECT_GT(link.bandwidth_mbit_s, 0.0) << link.a << "-" << link.b;
+      // One token's activation as the ring sends it: at least the n_embd f32 values.
+      EXPECT_GE(link.message_bytes, 4.0 * l.model->config().n_embd) << link.a << "-" << link.b;
+      EXPECT_GT(link.message_ms, 0.0) << link.a << "-" << link.b;
       // p0 delays both its Pings and its Pongs: 12 ms or more on each of its round trips.
       if (link.a == "p0" || link.b == "p0") {
         EXPECT_GE(link.rtt_ms, 12.0) << link.a << "-" << link.b;
+        EXPECT_GE(link.message_ms, 6.0) << link.a << "-" << link.b;
       }
     }
     EXPECT_TRUE((*coord)->devices().size() == 3u);

@@ -168,7 +168,7 @@ TEST(PlanCliTest, PlanNeedsExactlyOneSourceOfDevices) {
 // placement, ratios against the first.
 TEST(PlanCliTest, BenchComparesPlacementsWithPredictions) {
   const ProcessRun r = Exec("bench -m " + kModel +
-                            " -p 4 -n 4 -r 1 --devices 2 --placement even,solved --objective "
+                            " -p 4 -n 4 -r 2 --devices 2 --placement even,solved --objective "
                             "latency --profile-seconds 0.1 --output-format json");
   ASSERT_EQ(r.status, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
@@ -180,9 +180,8 @@ TEST(PlanCliTest, BenchComparesPlacementsWithPredictions) {
     EXPECT_TRUE(p.contains("prediction_error_pct"));
     EXPECT_EQ(p["runs"].size(), 3u);  // 1, 2 and 4 requests in flight
     EXPECT_GT(p["runs"][0]["per_request_decode_tokens_per_s"].get<double>(), 0.0);
-    // Calibrated on the first placement's plan, three trial passes before the rounds and one
-    // in each counted round: every device has a measured factor, and the same factors are
-    // reported for every placement.
+    // Predicted from the trial plan's passes run just before this placement's, one in each
+    // counted round: every device has a measured factor.
     ASSERT_TRUE(p.contains("calibration")) << p.dump();
     ASSERT_EQ(p["calibration"]["devices"].size(), 2u);
     for (const auto& d : p["calibration"]["devices"]) {
@@ -191,9 +190,8 @@ TEST(PlanCliTest, BenchComparesPlacementsWithPredictions) {
       EXPECT_GT(d["pipeline"].get<double>(), 0.0);
     }
     EXPECT_GE(p["calibration"]["hop_overhead_ms"].get<double>(), 0.0);
-    EXPECT_EQ(p["calibration"]["trial_passes"].get<int>(), 3 + 1);
+    EXPECT_EQ(p["calibration"]["trial_passes"].get<int>(), 2);
   }
-  EXPECT_EQ(j["placements"][0]["calibration"], j["placements"][1]["calibration"]);
   EXPECT_DOUBLE_EQ(j["placements"][0]["single_vs_first"].get<double>(), 1.0);
 }
 

@@ -44,6 +44,10 @@ struct BenchFlags {
 // Requests in flight in the ring runs (the last is also the KV slots per device).
 const std::vector<int> kInFlight = {1, 2, 4};
 
+// Tokens of the short run after each (re)connection that touches every device's weights and KV
+// slots before anything is timed (WarmUpRing).
+constexpr int kWarmUpTokens = 8;
+
 struct Spread {
   double median = 0, min = 0, max = 0;
 };
@@ -109,7 +113,6 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
   }
   std::unique_ptr<Ring> ring;
   std::optional<partition::Cluster> measured;
-  nlohmann::json calibration;  // per device, when calibrated
   const int n_devices = f.workers.empty() ? f.devices : static_cast<int>(f.workers.size());
   // One placement's state across the rounds.
   struct Slot {
@@ -119,13 +122,14 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     std::vector<engine::DeviceInfo> devices;
     std::map<int, std::vector<double>> agg, single;  // per number in flight, one per round
     std::map<int, std::vector<net::Stats>> stats;    // per number in flight, summed over rounds
+    TrialSamples trial;  // the trial plan's passes run just before this placement's, per round
   };
   std::vector<Slot> slots;
   for (const auto& [placement, objective] : runs) {
     const std::string label = !f.split.empty()        ? "split"
                               : placement == "solved" ? "solved-" + objective
                                                       : placement;
-    slots.push_back({label, placement, objective, {}, {}, {}, {}, {}, {}});
+    slots.push_back({label, placement, objective, {}, {}, {}, {}, {}, {}, {}});
   }
   // `cluster`: the measurements to plan from (nullopt: profile the devices).
   auto connect = [&](const Slot& slot, const std::optional<partition::Cluster>& cluster) -> Status {
@@ -144,12 +148,12 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     return ConnectRing(*ring, rf, f.model_path, model, tokenizer, n_ctx, adjust);
   };
   // Profile once; calibrate on the first placement's plan as the profile makes it (the trial
-  // plan), then plan every placement from the corrected rates. The trial runs again in every
-  // round below, and the predictions are those plans evaluated on the calibration from all of
-  // its passes: on a shared host a device's speed moves for seconds at a time, and a
-  // calibration taken in one moment predicts the runs of another by up to 30 % off. No
-  // placement's own runs enter its prediction (only the trial plan's do, and only its own
-  // figures when it is the trial plan).
+  // plan), then plan every placement from the corrected rates. In every round below the trial
+  // plan runs one pass again just before each placement, and a placement's predictions are its
+  // plan evaluated on the calibration from the passes that preceded its own runs: on a shared
+  // host a device's speed moves for seconds at a time, and a calibration taken a minute away
+  // predicted the runs by up to 30 % off. No placement's own runs enter its prediction (only
+  // the trial plan's do, and only its own figures when it is the trial plan).
   LL_RETURN_IF_ERROR(connect(slots.front(), std::nullopt));
   std::optional<partition::Cluster> raw;   // as profiled
   std::optional<partition::Plan> trial_plan;
@@ -160,9 +164,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     if (calibrating) {
       trial_plan = ring->coordinator->plan();
       if (!trial_plan) return Status::Error("calibration needs a plan with predictions");
-      TrialSamples warm_up;  // first touches of the weights and of every KV slot
-      LL_RETURN_IF_ERROR(RunTrialPasses(*ring->coordinator, f.calibrate_tokens,
-                                        kInFlight.back(), 1, warm_up));
+      LL_RETURN_IF_ERROR(WarmUpRing(*ring->coordinator, f.calibrate_tokens, kInFlight.back()));
       LL_RETURN_IF_ERROR(RunTrialPasses(*ring->coordinator, f.calibrate_tokens,
                                         kInFlight.back(), 3, samples));
       LL_ASSIGN_OR_RETURN(partition::Calibration cal,
@@ -185,18 +187,20 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       std::printf(r == 0 ? "round 0 (warm-up) ...\n" : "round %d of %d ...\n", r, f.reps);
       std::fflush(stdout);
     }
-    if (r > 0 && calibrating) {
-      LL_RETURN_IF_ERROR(connect(slots.front(), raw));
-      const auto& p = ring->coordinator->plan();
-      if (!p || p->stages.size() != trial_plan->stages.size()) {
-        return Status::Error("the trial plan changed between rounds");
-      }
-      LL_RETURN_IF_ERROR(RunTrialPasses(*ring->coordinator, f.calibrate_tokens,
-                                        kInFlight.back(), 1, samples));
-    }
     for (Slot& slot : slots) {
+      if (r > 0 && calibrating) {
+        LL_RETURN_IF_ERROR(connect(slots.front(), raw));
+        const auto& p = ring->coordinator->plan();
+        if (!p || p->stages.size() != trial_plan->stages.size()) {
+          return Status::Error("the trial plan changed between rounds");
+        }
+        LL_RETURN_IF_ERROR(WarmUpRing(*ring->coordinator, kWarmUpTokens, kInFlight.back()));
+        LL_RETURN_IF_ERROR(RunTrialPasses(*ring->coordinator, f.calibrate_tokens,
+                                          kInFlight.back(), 1, slot.trial));
+      }
       if (r == 0 || slots.size() > 1 || calibrating) LL_RETURN_IF_ERROR(connect(slot, measured));
       engine::Coordinator& coord = *ring->coordinator;
+      if (r > 0) LL_RETURN_IF_ERROR(WarmUpRing(coord, kWarmUpTokens, kInFlight.back()));
       if (r == 0) {
         slot.plan = coord.plan();
         slot.costs = coord.costs();
@@ -227,31 +231,31 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       }
     }
   }
-  if (calibrating) {
-    // The predictions: every plan evaluated on the calibration from all the trial passes.
-    LL_ASSIGN_OR_RETURN(partition::Calibration cal,
-                        CalibrateFromSamples(*raw, *trial_plan, samples));
-    if (!json) {
-      std::printf("calibrated over the run (%zu trial passes): %s\n", samples.token_ms.size(),
-                  DescribeCalibration(cal).c_str());
-    }
-    calibration = {{"hop_overhead_ms", cal.hop_overhead_ms},
-                   {"trial_passes", samples.token_ms.size()},
-                   {"devices", nlohmann::json::array()}};
-    for (const auto& x : cal.factors) {
-      calibration["devices"].push_back({{"device", x.device},
-                                        {"alone", x.alone},
-                                        {"pipeline", x.pipeline},
-                                        {"measured", x.measured}});
-    }
-    for (Slot& slot : slots) {
-      if (slot.plan && slot.costs) partition::Evaluate(*slot.costs, cal.cluster, *slot.plan);
-    }
-  }
   nlohmann::json out = nlohmann::json::array();
   std::vector<PlacementFigures> summary;
   for (Slot& slot : slots) {
     if (!json) std::printf("== placement %s\n", slot.label.c_str());
+    nlohmann::json calibration;  // this placement's, when calibrated
+    if (calibrating) {
+      // The prediction: the plan evaluated on the calibration from the trial passes that ran
+      // just before this placement's runs.
+      LL_ASSIGN_OR_RETURN(partition::Calibration cal,
+                          CalibrateFromSamples(*raw, *trial_plan, slot.trial));
+      if (!json) {
+        std::printf("  calibrated on the %zu trial passes before these runs: %s\n",
+                    slot.trial.token_ms.size(), DescribeCalibration(cal).c_str());
+      }
+      calibration = {{"hop_overhead_ms", cal.hop_overhead_ms},
+                     {"trial_passes", slot.trial.token_ms.size()},
+                     {"devices", nlohmann::json::array()}};
+      for (const auto& x : cal.factors) {
+        calibration["devices"].push_back({{"device", x.device},
+                                          {"alone", x.alone},
+                                          {"pipeline", x.pipeline},
+                                          {"measured", x.measured}});
+      }
+      if (slot.plan && slot.costs) partition::Evaluate(*slot.costs, cal.cluster, *slot.plan);
+    }
     nlohmann::json in_flight = nlohmann::json::array();
     PlacementFigures fig{slot.label};
     for (int inflight : kInFlight) {

@@ -67,6 +67,10 @@ double Median(std::vector<double> v) {
 
 }  // namespace
 
+Status WarmUpRing(engine::Coordinator& coord, int tokens, int n_in_flight) {
+  return TrialRun(coord, tokens, n_in_flight).status();
+}
+
 Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, int passes,
                       TrialSamples& samples) {
   const auto& plan = coord.plan();
@@ -127,7 +131,7 @@ Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord, int t
   if (!plan) return Status::Error("calibration needs a plan with predictions");
   if (tokens < 1 || n_in_flight < 1) return Status::Error("calibration needs tokens to run");
   // Warm-up: first touches of the weights and of every KV slot the trial uses.
-  LL_RETURN_IF_ERROR(TrialRun(coord, tokens, n_in_flight).status());
+  LL_RETURN_IF_ERROR(WarmUpRing(coord, tokens, n_in_flight));
   TrialSamples samples;
   LL_RETURN_IF_ERROR(RunTrialPasses(coord, tokens, n_in_flight, 3, samples));
   LL_ASSIGN_OR_RETURN(partition::Calibration cal,

@@ -26,6 +26,12 @@ void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d);
 // ms per step from a microsecond counter (0 when no steps).
 double PerStepMs(uint64_t us, uint64_t steps);
 
+// Runs `n_in_flight` requests of `tokens` tokens at once and reports nothing: after a ring is
+// (re)connected every device maps its segment anew, and on a device whose memory is tight
+// (an emulated phone's cgroup limit) the first steps then fault its weights back in, which a
+// measurement should not count.
+Status WarmUpRing(engine::Coordinator& coord, int tokens, int n_in_flight);
+
 // What trial passes measured on one plan: per stage (ring order) the compute ms per step of
 // each pass with one request and with `n_in_flight`, and the time per token with one request.
 struct TrialSamples {

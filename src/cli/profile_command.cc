@@ -56,10 +56,10 @@ int RunProfile(const ProfileFlags& f) {
                 d.prefill_gflops, busy, by_type.c_str());
   }
   if (!c.links.empty()) {
-    std::printf("\n%-30s %12s %9s\n", "link", "Mbit/s", "rtt ms");
+    std::printf("\n%-30s %12s %9s %18s\n", "link", "Mbit/s", "rtt ms", "message ms (bytes)");
     for (const partition::LinkProfile& l : c.links) {
-      std::printf("%-30s %12.1f %9.3f\n", (l.a + " <-> " + l.b).c_str(), l.bandwidth_mbit_s,
-                  l.rtt_ms);
+      std::printf("%-30s %12.1f %9.3f %9.3f (%6.0f)\n", (l.a + " <-> " + l.b).c_str(),
+                  l.bandwidth_mbit_s, l.rtt_ms, l.message_ms, l.message_bytes);
     }
   }
   if (!f.write_cluster.empty())

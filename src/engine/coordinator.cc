@@ -6,6 +6,7 @@
 #include <map>
 
 #include "base/timer.h"
+#include "engine/activation_codec.h"
 #include "engine/segment_file.h"
 #include "model/model_hash.h"
 #include "partition/baselines.h"
@@ -324,12 +325,21 @@ Status Coordinator::ProfileCluster() {
       ++got;
     }
   }
-  // Every pair, measured by one of its two devices over the direct path between them.
+  // Every pair, measured by one of its two devices over the direct path between them, with
+  // bulk transfers (bandwidth, for prompt batches) and with messages of one token's activation
+  // as the ring encodes it (what a decode step sends).
+  net::Forward one_token;
+  one_token.n_tokens = 1;
+  LL_RETURN_IF_ERROR(EncodeHidden(options_.wire,
+                                  std::vector<float>(static_cast<size_t>(model_.config().n_embd)),
+                                  one_token));
+  const auto message_bytes =
+      static_cast<uint32_t>(net::Encode({0, std::move(one_token)}).size());
   for (size_t a = 0; a < devices_.size(); ++a) {
     for (size_t b = a + 1; b < devices_.size(); ++b) {
       const uint64_t nonce = next_request_id_++;
       LL_RETURN_IF_ERROR(Send(a, net::LinkProbe{nonce, devices_[b].endpoint, devices_[a].endpoint,
-                                                options_.link_probe_bytes, 5}));
+                                                options_.link_probe_bytes, 5, message_bytes}));
       net::LinkReport r;
       do {
         auto got = Expect<net::LinkReport>();
@@ -340,13 +350,18 @@ Status Coordinator::ProfileCluster() {
         r = *got;
       } while (r.nonce != nonce);
       char line[256];
-      std::snprintf(line, sizeof line, "probed link %s <-> %s: %.1f / %.1f Mbit/s, rtt %.2f ms",
+      std::snprintf(line, sizeof line,
+                    "probed link %s <-> %s: %.1f / %.1f Mbit/s, rtt %.2f ms, %u-byte message "
+                    "%.2f ms",
                     devices_[a].name.c_str(), devices_[b].name.c_str(), r.send_mbit_s,
-                    r.receive_mbit_s, r.rtt_ms);
+                    r.receive_mbit_s, r.rtt_ms, r.message_bytes, r.message_ms);
       status(line);
       // Links are symmetric in the cost model: the slower direction counts.
-      cluster_.links.push_back({devices_[a].name, devices_[b].name,
-                                std::min<double>(r.send_mbit_s, r.receive_mbit_s), r.rtt_ms});
+      partition::LinkProfile link{devices_[a].name, devices_[b].name,
+                                  std::min<double>(r.send_mbit_s, r.receive_mbit_s), r.rtt_ms};
+      link.message_bytes = r.message_bytes;
+      link.message_ms = r.message_ms;
+      cluster_.links.push_back(link);
     }
   }
   return cluster_.Validate();

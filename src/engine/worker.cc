@@ -1,8 +1,10 @@
 #include "engine/worker.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "base/timer.h"
 #include "engine/activation_codec.h"
@@ -199,6 +201,35 @@ void Worker::OnLinkProbe(const net::LinkProbe& m) {
     if (!s.ok() || !AwaitPong(nonce, kTimeoutMs)) return -1;
     return w.Millis();
   };
+  net::LinkReport report;
+  report.nonce = m.nonce;
+  if (m.message_bytes > 0) {
+    // One message each way per round, each after an idle gap as a decode step's message comes
+    // (a token's work on the other devices apart), and before the bulk transfers, which would
+    // leave a shaper's burst allowance or a radio's queue as a decode message never finds it.
+    // The round trip less an empty one's return half is the one-way time of one message.
+    constexpr auto kGap = std::chrono::milliseconds(20);
+    std::vector<double> empty, loaded;
+    for (uint32_t k = 0; k < m.rounds; ++k) {
+      std::this_thread::sleep_for(kGap);
+      const double none = round_trip(0, 0);
+      std::this_thread::sleep_for(kGap);
+      const double down = round_trip(m.message_bytes, 0);
+      std::this_thread::sleep_for(kGap);
+      const double up = round_trip(0, m.message_bytes);
+      if (none < 0 || down < 0 || up < 0) {
+        Refuse("message probe to " + m.target + " got no answer");
+        return;
+      }
+      empty.push_back(none);
+      loaded.push_back(std::max(down, up));
+    }
+    std::sort(empty.begin(), empty.end());
+    std::sort(loaded.begin(), loaded.end());
+    report.message_bytes = m.message_bytes;
+    report.message_ms = static_cast<float>(
+        std::max(loaded[loaded.size() / 2] - empty[empty.size() / 2] / 2, 0.001));
+  }
   std::vector<double> rtts;
   for (uint32_t k = 0; k < m.rounds; ++k) {
     const double ms = round_trip(0, 0);
@@ -221,8 +252,10 @@ void Worker::OnLinkProbe(const net::LinkProbe& m) {
     const double transfer_ms = std::max(ms - rtt, 0.01);
     return std::clamp(m.probe_bytes * 8.0 / (transfer_ms * 1e3), 0.001, 1e6);
   };
-  Reply(net::LinkReport{m.nonce, static_cast<float>(rtt), static_cast<float>(mbit(send_ms)),
-                        static_cast<float>(mbit(receive_ms))});
+  report.rtt_ms = static_cast<float>(rtt);
+  report.send_mbit_s = static_cast<float>(mbit(send_ms));
+  report.receive_mbit_s = static_cast<float>(mbit(receive_ms));
+  Reply(report);
 }
 
 void Worker::OnHello(const net::Hello& m) {

@@ -181,12 +181,15 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.Str(x.self);
                    w.U32(x.probe_bytes);
                    w.U32(x.rounds);
+                   w.U32(x.message_bytes);
                  },
                  [&](const LinkReport& x) {
                    w.U64(x.nonce);
                    w.F32(x.rtt_ms);
                    w.F32(x.send_mbit_s);
                    w.F32(x.receive_mbit_s);
+                   w.U32(x.message_bytes);
+                   w.F32(x.message_ms);
                  },
                  [&](const Pong& x) {
                    w.U64(x.nonce);
@@ -414,7 +417,9 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.self = r.Str("self", kMaxEndpoint);
       x.probe_bytes = r.U32("probe_bytes");
       x.rounds = r.U32("rounds");
+      x.message_bytes = r.U32("message_bytes");
       if (r.ok() && x.probe_bytes > (64u << 20)) r.Fail("probe_bytes above 64 MiB");
+      if (r.ok() && x.message_bytes > (64u << 20)) r.Fail("message_bytes above 64 MiB");
       if (r.ok() && (x.rounds < 1 || x.rounds > 100)) r.Fail("rounds not in [1, 100]");
       if (r.ok() && (x.target.empty() || x.self.empty())) r.Fail("empty target or self endpoint");
       m = std::move(x);
@@ -426,8 +431,12 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.rtt_ms = r.F32("rtt_ms");
       x.send_mbit_s = r.F32("send_mbit_s");
       x.receive_mbit_s = r.F32("receive_mbit_s");
+      x.message_bytes = r.U32("message_bytes");
+      x.message_ms = r.F32("message_ms");
       if (r.ok() && !(x.rtt_ms >= 0.0f && x.send_mbit_s > 0.0f && x.receive_mbit_s > 0.0f &&
-                      x.rtt_ms < 1e6f && x.send_mbit_s < 1e9f && x.receive_mbit_s < 1e9f)) {
+                      x.rtt_ms < 1e6f && x.send_mbit_s < 1e9f && x.receive_mbit_s < 1e9f &&
+                      x.message_ms >= 0.0f && x.message_ms < 1e6f &&
+                      (x.message_bytes > 0) == (x.message_ms > 0.0f))) {
         r.Fail("link figures out of range");
       }
       m = x;

@@ -1,4 +1,4 @@
-// The LinguaLinked wire protocol, version 3 (specified in docs/wire-protocol.md): message types,
+// The LinguaLinked wire protocol, version 5 (specified in docs/wire-protocol.md): message types,
 // their fields, and encode/decode functions. Decoding validates every field (lengths, ranges,
 // counts against the bytes present) and returns a Status naming what is wrong; it never reads
 // out of bounds. Pure functions, thread-safe.
@@ -15,7 +15,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 4;
+constexpr uint16_t kProtocolVersion = 5;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -206,14 +206,18 @@ struct Pong {
 };
 
 // The coordinator asks device A to measure its link to device B directly: A pings `target` with
-// `rounds` empty Pings (round trip) and one Ping of `probe_bytes` each way (bandwidth), asking
-// for the answers at `self` (A's endpoint as the ring knows it), and sends a LinkReport back.
+// `rounds` empty Pings (round trip), one Ping of `probe_bytes` each way (bandwidth) and, when
+// `message_bytes` > 0, `rounds` Pings of that size each way (the time of one message the size
+// of an activation, which a bulk bandwidth mispredicts: links pass short bursts faster than
+// their sustained rate), asking for the answers at `self` (A's endpoint as the ring knows it),
+// and sends a LinkReport back.
 struct LinkProbe {
   uint64_t nonce = 0;
   std::string target;
   std::string self;
   uint32_t probe_bytes = 1u << 20;  // <= 64 MiB
   uint32_t rounds = 5;              // 1..100
+  uint32_t message_bytes = 0;       // <= 64 MiB; 0: no message probe
 };
 
 struct LinkReport {
@@ -221,6 +225,8 @@ struct LinkReport {
   float rtt_ms = 0;          // median of the empty round trips
   float send_mbit_s = 0;     // A -> B
   float receive_mbit_s = 0;  // B -> A
+  uint32_t message_bytes = 0;  // as asked (0: not measured)
+  float message_ms = 0;  // one-way time of one such message, the slower direction (median)
 };
 
 struct ErrorMsg {

@@ -52,8 +52,8 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
       ProfileReply{1.5f, 9.0f, {{12, 20.5f}, {14, 13.25f}}, 1u << 30, true, 77},
       Ping{1, 100, {1, 2}, "tcp://10.0.0.2:5555"},
       Pong{1, {3}},
-      LinkProbe{4, "tcp://b:1", "tcp://a:1", 1u << 20, 5},
-      LinkReport{4, 2.5f, 20.0f, 19.5f},
+      LinkProbe{4, "tcp://b:1", "tcp://a:1", 1u << 20, 5, 4160},
+      LinkReport{4, 2.5f, 20.0f, 19.5f, 4160, 1.75f},
       Token{5, 42, true, {0.5f, 1.5f}},
       EndRequest{5},
       StatsRequest{},
@@ -68,13 +68,27 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
 }
 
 TEST(MessagesTest, LinkProbeFieldsRoundTripAndAreChecked) {
-  auto e = Decode(Encode({0, LinkProbe{7, "tcp://b:2", "tcp://a:1", 4096, 3}}));
+  auto e = Decode(Encode({0, LinkProbe{7, "tcp://b:2", "tcp://a:1", 4096, 3, 4160}}));
   ASSERT_TRUE(e.ok()) << e.message();
   const auto& p = std::get<LinkProbe>(e->message);
   EXPECT_EQ(p.target, "tcp://b:2");
   EXPECT_EQ(p.self, "tcp://a:1");
   EXPECT_EQ(p.probe_bytes, 4096u);
   EXPECT_EQ(p.rounds, 3u);
+  EXPECT_EQ(p.message_bytes, 4160u);
+  auto rep = Decode(Encode({0, LinkReport{7, 0.5f, 20.0f, 19.0f, 4160, 0.9f}}));
+  ASSERT_TRUE(rep.ok()) << rep.message();
+  EXPECT_EQ(std::get<LinkReport>(rep->message).message_bytes, 4160u);
+  EXPECT_FLOAT_EQ(std::get<LinkReport>(rep->message).message_ms, 0.9f);
+  // A message time without its size (or the reverse) is refused.
+  EXPECT_NE(Decode(Encode({0, LinkReport{7, 0.5f, 20.0f, 19.0f, 0, 0.9f}}))
+                .message()
+                .find("link figures"),
+            std::string::npos);
+  EXPECT_NE(Decode(Encode({0, LinkProbe{7, "tcp://b:2", "tcp://a:1", 4096, 3, 65u << 20}}))
+                .message()
+                .find("message_bytes"),
+            std::string::npos);
   EXPECT_NE(
       Decode(Encode({0, LinkProbe{7, "tcp://b:2", "tcp://a:1", 4096, 0}})).message().find("rounds"),
       std::string::npos);

@@ -83,7 +83,10 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     if (per_hop > 0) {
       out.hop_overhead_ms = per_hop;
       // LinkProfile::TransferMs charges half the round trip per hop.
-      for (LinkProfile& l : out.cluster.links) l.rtt_ms += 2 * per_hop;
+      for (LinkProfile& l : out.cluster.links) {
+        l.rtt_ms += 2 * per_hop;
+        if (l.message_bytes > 0) l.message_ms += per_hop;
+      }
       out.cluster.default_link.rtt_ms += 2 * per_hop;
     }
   }

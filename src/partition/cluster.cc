@@ -46,6 +46,12 @@ Result<LinkProfile> ReadLink(const json& j, const std::string& where, bool named
   }
   LL_RETURN_IF_ERROR(ReadNumber(j, where, "bandwidth_mbit_s", true, l.bandwidth_mbit_s));
   LL_RETURN_IF_ERROR(ReadNumber(j, where, "rtt_ms", true, l.rtt_ms));
+  LL_RETURN_IF_ERROR(ReadNumber(j, where, "message_bytes", false, l.message_bytes));
+  LL_RETURN_IF_ERROR(ReadNumber(j, where, "message_ms", false, l.message_ms));
+  if (j.contains("message_bytes") != j.contains("message_ms")) {
+    return Status::Error(where + ": \"message_bytes\" and \"message_ms\" go together (the "
+                         "one-way time of one message of that size)");
+  }
   return l;
 }
 
@@ -122,6 +128,9 @@ Status Cluster::Validate() const {
   auto check_link = [](const LinkProfile& l, const std::string& where) {
     if (!(l.bandwidth_mbit_s > 0)) return Status::Error(where + ": bandwidth_mbit_s must be > 0");
     if (!(l.rtt_ms >= 0)) return Status::Error(where + ": rtt_ms must be >= 0");
+    if ((l.message_bytes > 0) != (l.message_ms > 0)) {
+      return Status::Error(where + ": message_bytes and message_ms must both be > 0 or both 0");
+    }
     return Status::Ok();
   };
   LL_RETURN_IF_ERROR(check_link(default_link, "default_link"));
@@ -229,11 +238,20 @@ json Cluster::ToJson() const {
   }
   j["links"] = json::array();
   for (const LinkProfile& l : links) {
-    j["links"].push_back(
-        {{"a", l.a}, {"b", l.b}, {"bandwidth_mbit_s", l.bandwidth_mbit_s}, {"rtt_ms", l.rtt_ms}});
+    json link = {
+        {"a", l.a}, {"b", l.b}, {"bandwidth_mbit_s", l.bandwidth_mbit_s}, {"rtt_ms", l.rtt_ms}};
+    if (l.message_bytes > 0) {
+      link["message_bytes"] = l.message_bytes;
+      link["message_ms"] = l.message_ms;
+    }
+    j["links"].push_back(link);
   }
   j["default_link"] = {{"bandwidth_mbit_s", default_link.bandwidth_mbit_s},
                        {"rtt_ms", default_link.rtt_ms}};
+  if (default_link.message_bytes > 0) {
+    j["default_link"]["message_bytes"] = default_link.message_bytes;
+    j["default_link"]["message_ms"] = default_link.message_ms;
+  }
   return j;
 }
 

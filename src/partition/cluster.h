@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -42,12 +43,23 @@ struct DeviceProfile {
 
 struct LinkProfile {
   std::string a, b;             // device names; links are symmetric
-  double bandwidth_mbit_s = 0;  // 10^6 bit/s
-  double rtt_ms = 0;            // round-trip time
+  double bandwidth_mbit_s = 0;  // 10^6 bit/s, sustained (a bulk transfer)
+  double rtt_ms = 0;            // round-trip time of an empty message
+  // One-way time of one message of `message_bytes` (a decode step's activation), measured
+  // apart from the bulk rate: links pass a short message faster than the sustained rate says
+  // (a shaper's burst allowance, a radio's frame aggregation). 0 / 0: not measured.
+  double message_bytes = 0;
+  double message_ms = 0;
 
-  // One-way time for `bytes`: transfer plus half a round trip, in ms.
+  // One-way time for `bytes` in ms: half a round trip plus the payload's time. Up to
+  // message_bytes the payload costs its share of the measured message's (beyond the half
+  // round trip); what exceeds it moves at the sustained rate.
   double TransferMs(double bytes) const {
-    return bytes * 8.0 / (bandwidth_mbit_s * 1e3) + rtt_ms / 2;
+    const double rate_ms_per_byte = 8.0 / (bandwidth_mbit_s * 1e3);
+    if (!(message_bytes > 0)) return bytes * rate_ms_per_byte + rtt_ms / 2;
+    const double message_payload_ms = std::max(message_ms - rtt_ms / 2, 0.0);
+    return rtt_ms / 2 + message_payload_ms * std::min(bytes, message_bytes) / message_bytes +
+           std::max(bytes - message_bytes, 0.0) * rate_ms_per_byte;
   }
 };
 

@@ -79,6 +79,42 @@ TEST(ClusterTest, ParsesTheIssueExample) {
   EXPECT_EQ(again->ToJson(), c->ToJson());
 }
 
+// A link with a measured message time charges a small payload its share of that message's
+// time beyond the half round trip (not the bulk rate), and what exceeds the message the bulk
+// rate; without one, the bulk rate throughout. Read and written back together, never alone.
+TEST(ClusterTest, MeasuredMessageTimeChargesSmallPayloads) {
+  auto c = Cluster::Parse(R"({"devices": [
+      {"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1},
+      {"name": "b", "memory_budget_bytes": 1, "decode_gflops": 1}],
+    "links": [{"a": "a", "b": "b", "bandwidth_mbit_s": 8, "rtt_ms": 2.0,
+               "message_bytes": 4000, "message_ms": 1.5}]})");
+  ASSERT_TRUE(c.ok()) << c.message();
+  const LinkProfile& l = c->Link(0, 1);
+  // 8 Mbit/s = 1 byte per us: a bulk 4000 bytes would take 4 ms; the message measured 0.5 ms
+  // beyond the 1 ms half round trip.
+  EXPECT_NEAR(l.TransferMs(4000), 1.5, 1e-9);
+  EXPECT_NEAR(l.TransferMs(2000), 1.0 + 0.25, 1e-9);
+  EXPECT_NEAR(l.TransferMs(0), 1.0, 1e-9);
+  EXPECT_NEAR(l.TransferMs(10000), 1.5 + 6.0, 1e-9);
+  LinkProfile bulk = l;
+  bulk.message_bytes = bulk.message_ms = 0;
+  EXPECT_NEAR(bulk.TransferMs(4000), 4.0 + 1.0, 1e-9);
+  auto again = Cluster::FromJson(c->ToJson());
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_EQ(again->ToJson(), c->ToJson());
+  EXPECT_NEAR(again->Link(1, 0).TransferMs(2000), 1.25, 1e-9);
+  auto alone = Cluster::Parse(R"({"devices": [{"name": "a", "memory_budget_bytes": 1,
+      "decode_gflops": 1}], "default_link": {"bandwidth_mbit_s": 8, "rtt_ms": 2,
+      "message_ms": 1.5}})");
+  ASSERT_FALSE(alone.ok());
+  EXPECT_NE(alone.message().find("go together"), std::string::npos) << alone.message();
+  auto zero = Cluster::Parse(R"({"devices": [{"name": "a", "memory_budget_bytes": 1,
+      "decode_gflops": 1}], "default_link": {"bandwidth_mbit_s": 8, "rtt_ms": 2,
+      "message_bytes": 4000, "message_ms": 0}})");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.message().find("both be > 0"), std::string::npos) << zero.message();
+}
+
 // Rates per weight type: read case-insensitively, written back, and used for the FLOPs of
 // that type only (the rest, and types without a rate, at the blended rate); calibration and
 // the pipeline scale them with the blended rate.

@@ -7,10 +7,11 @@
 // emulated cluster). A short trial of one plan gives every device that takes part its real
 // per-token compute time, alone (one request in flight) and in a full pipeline; Calibrate
 // scales each device's decode rates by predicted / measured, so that plans made and evaluated
-// afterwards predict what the ring does. The trial's measured time per token (one request) less
-// its measured compute and predicted link times is what each hop costs beyond the probed round
-// trip (waking the receiving device, the transport's queues); it is added to every link, as
-// extra round-trip time. Pure function; any thread.
+// afterwards predict what the ring does. Where a hop of the trial plan has no measured message
+// time (a cluster file with bulk link figures only), the trial's measured time per token (one
+// request) less its measured compute and predicted link times is what each hop costs beyond
+// the probed round trip (waking the receiving device, the transport's queues); it is added to
+// every link, as extra round-trip time. Pure function; any thread.
 #pragma once
 
 #include <string>

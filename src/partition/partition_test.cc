@@ -470,6 +470,14 @@ TEST(CalibrationTest, RatesFollowTheMeasuredStagesAndReplanningUsesThem) {
   const Plan with_hops = MakePlan(costs, hops->cluster, {0, 1}, {0, 9, 18}, Objective::kLatency, 4);
   EXPECT_NEAR(with_hops.latency_ms, accounted + 3.0, 1e-9);
   EXPECT_EQ(Calibrate(cl, trial, t, accounted - 1.0)->hop_overhead_ms, 0.0);  // never negative
+  // Links whose message time was measured already carry what a hop costs: no correction.
+  Cluster probed = cl;
+  probed.default_link.message_bytes = 4096;
+  probed.default_link.message_ms = 0.2;
+  const Plan probed_trial = MakePlan(costs, probed, {0, 1}, {0, 9, 18}, Objective::kLatency, 4);
+  auto none = Calibrate(probed, probed_trial, t, accounted + 3.0);
+  ASSERT_TRUE(none.ok()) << none.message();
+  EXPECT_EQ(none->hop_overhead_ms, 0.0);
   // Timings that do not match the plan are refused.
   auto bad = Calibrate(cl, trial, {t[0]});
   ASSERT_FALSE(bad.ok());

@@ -101,6 +101,9 @@ struct VecDotTable {
   // Optional activation conversion to Q8_0 (n f32 -> n / 32 blocks), with exactly the bits of
   // QuantizeRow(kQ8_0), which MatMul uses where this is null.
   void (*quantize_q8_0)(const float* x, void* out, int64_t n) = nullptr;
+  // Optional activation conversion to F16 (n f32 -> n f16, any n), with exactly the bits of
+  // QuantizeRow(kF16), which MatMul uses where this is null.
+  void (*convert_f16)(const float* x, void* out, int64_t n) = nullptr;
 };
 
 // The type activations are converted to before being dotted with weights of type `wtype`.

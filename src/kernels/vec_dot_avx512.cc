@@ -338,6 +338,28 @@ void Quantize_Q8_0(const float* x, void* out, int64_t n) {
   }
 }
 
+// Activations to F16 with exactly the bits of QuantizeRow(kF16) (F32ToF16, the reference):
+// vcvtps2ph rounds to nearest even as F32ToF16 does, subnormal and overflowing results included;
+// only NaNs differ (the instruction keeps the payload), so their lanes are replaced by the
+// reference's quiet NaN, sign | 0x7e00. The scalar loop (a branch per element) was about 12 %
+// of F16 prefill.
+void Convert_F16(const float* x, void* out, int64_t n) {
+  auto* h = static_cast<uint16_t*>(out);
+  const __m512i quiet = _mm512_set1_epi32(0x7e00);
+  const __m512i sign = _mm512_set1_epi32(0x8000);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m =
+        n - i >= 16 ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    const __m256i cvt = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    const __m512i fix = _mm512_or_si512(
+        _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(v), 16), sign), quiet);
+    _mm256_mask_storeu_epi16(h + i, m,
+                             _mm256_mask_blend_epi16(nan, cvt, _mm512_cvtepi32_epi16(fix)));
+  }
+}
+
 }  // namespace
 
 namespace internal {
@@ -359,6 +381,7 @@ VecDotTable Avx512VecDotTable() {
   t.q4_0_prepared_tile = {kQ8_0LikeTileTokens, AnyN, PreparedBytesQ8_0Pairs, PrepareQ4_0,
                           PreparedTile_Q4_0};
   t.quantize_q8_0 = Quantize_Q8_0;
+  t.convert_f16 = Convert_F16;
   return t;
 }
 

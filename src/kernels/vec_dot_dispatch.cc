@@ -25,6 +25,7 @@ namespace {
     t.q4_0_prepared_tile = top.q4_0_prepared_tile, t.q4_0_x16 = top.q4_0_x16;
   }
   if (top.quantize_q8_0) t.quantize_q8_0 = top.quantize_q8_0;
+  if (top.convert_f16) t.convert_f16 = top.convert_f16;
   if (top.q4_k) t.q4_k = top.q4_k, t.q4_k_tile = top.q4_k_tile;
   if (top.q5_k) t.q5_k = top.q5_k, t.q5_k_tile = top.q5_k_tile;
   if (top.q6_k) t.q6_k = top.q6_k, t.q6_k_tile = top.q6_k_tile;

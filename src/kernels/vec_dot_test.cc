@@ -266,6 +266,41 @@ TEST_P(VecDotIsaTest, ActivationQuantizerBitIdenticalToQuantizeRow) {
   }
 }
 
+// A level's activation conversion to F16 gives exactly QuantizeRow's bits: random rows of very
+// different magnitudes and lengths (odd tails included), and the edge cases of F32ToF16: NaNs
+// with payloads (quiet and signalling, both signs), infinities, signed zeros, ties to even,
+// the overflow threshold and the subnormal range.
+TEST_P(VecDotIsaTest, ActivationF16ConversionBitIdenticalToQuantizeRow) {
+  const Isa isa = GetParam();
+  if (!IsaSupported(isa)) GTEST_SKIP();
+  const auto convert = GetVecDotTable(isa).convert_f16;
+  if (convert == nullptr) GTEST_SKIP() << IsaName(isa) << " converts with QuantizeRow";
+  std::vector<std::vector<float>> rows;
+  for (int64_t n : {1, 15, 16, 17, 1024, 2816, 1000}) {
+    for (float scale : {1.0f, 1e-6f, 7e4f, 1e-30f}) {
+      rows.push_back(RandomFloats(n, static_cast<uint32_t>(n * 5) + 1, scale));
+    }
+  }
+  std::vector<float> edge;
+  for (uint32_t bits :
+       {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xff812345u, 0x7fffffffu, 0x7fa00000u, 0x7f800000u,
+        0xff800000u, 0x00000000u, 0x80000000u, 0x477fe000u, 0x477fefffu, 0x477ff000u, 0xc77ff000u,
+        0x38800000u, 0x387fe000u, 0x33000000u, 0x33000001u, 0x32ffffffu, 0x00000001u, 0x3f801000u,
+        0x3f803000u, 0xb3800000u, 0x34000000u, 0x337fffffu}) {
+    edge.push_back(std::bit_cast<float>(bits));
+  }
+  rows.push_back(edge);
+  for (const std::vector<float>& x : rows) {
+    const int64_t n = static_cast<int64_t>(x.size());
+    std::vector<uint16_t> want(n), got(n + 3, 0xABCD);
+    QuantizeRow(DType::kF16, x.data(), want.data(), n);
+    convert(x.data(), got.data(), n);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(got[n + i], 0xABCD) << "wrote past n";
+    got.resize(n);
+    EXPECT_EQ(got, want) << IsaName(isa) << " n=" << n << " x[0]=" << x[0];
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, VecDotIsaTest,
                          ::testing::Values(Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vnni, Isa::kNeon),
                          [](const auto& info) { return std::string(IsaName(info.param)); });

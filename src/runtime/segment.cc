@@ -276,8 +276,16 @@ void Segment::FfnUnit(ThreadPool& pool, int layer, int64_t n) {
   Norm(L.ffn_norm, L.ffn_norm_b, x_.data(), xn_.data(), n);
   if (c.ffn == FfnKind::kSwiGlu) {
     LinearShared(pool, scratch_, {{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}}, xn_.data(), n);
-    for (int64_t t = 0; t < n; ++t) {  // per row: SiLU's numerics depend on the position in it
-      kernels::SiluMul(&up_[t * c.n_ff], &gate_[t * c.n_ff], c.n_ff);
+    // Per row: SiLU's numerics depend on the position in it. Rows split across the pool for a
+    // prompt batch (one row is less work than waking the pool).
+    auto silu = [&](int i, int count) {
+      const auto [t0, t1] = ThreadPool::Chunk(static_cast<long>(n), i, count);
+      for (long t = t0; t < t1; ++t) kernels::SiluMul(&up_[t * c.n_ff], &gate_[t * c.n_ff], c.n_ff);
+    };
+    if (n == 1 || pool.size() == 1) {
+      silu(0, 1);
+    } else {
+      pool.Run(silu);
     }
   } else {
     Linear(pool, L.w_up, L.b_up, xn_.data(), n, up_.data());

@@ -88,6 +88,18 @@ static inline void UnpackQ4KScaleMin(const uint8_t* scales, int j, uint8_t* sc, 
   }
 }
 
+// The exact integer dot of one Q4_0 block with one Q8_0 block (element l of the Q4_0 block is
+// the low nibble of qs[l] for l < 16, the high nibble of qs[l - 16] otherwise, minus 8). For
+// the scalar references, which differ only in how they scale and sum the blocks. static: as
+// above.
+static inline int32_t Q4_0Q8_0BlockSum(const BlockQ4_0& a, const BlockQ8_0& b) {
+  int32_t sum = 0;
+  for (int l = 0; l < kQK8_0 / 2; ++l) {
+    sum += ((a.qs[l] & 0xF) - 8) * b.qs[l] + ((a.qs[l] >> 4) - 8) * b.qs[l + kQK8_0 / 2];
+  }
+  return sum;
+}
+
 // The unsigned value of element l (0..31) of sub-block j (0..7): Q4_K's nibble (even
 // sub-blocks in the low nibbles of a 32-byte chunk, odd ones in the high nibbles); Q5_K adds
 // bit j of qh[l] as bit 4. For the scalar references, which read like the formats.

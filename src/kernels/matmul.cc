@@ -283,10 +283,8 @@ void MatMulShared(ThreadPool& pool, Isa isa, std::span<const MatMulOutput> outs,
     const size_t need = x_row_bytes * static_cast<size_t>(n_tok);
     if (scratch.bytes.size() < need) scratch.bytes.resize(need);
     uint8_t* dst = scratch.bytes.data();
-    // The level's Q8_0 or F16 conversion where it has one (the same bits as QuantizeRow).
-    const auto quantize_q8_0 =
-        xtype == DType::kQ8_0 && n_in % kQK8_0 == 0 ? GetVecDotTable(isa).quantize_q8_0 : nullptr;
-    const auto convert_f16 = xtype == DType::kF16 ? GetVecDotTable(isa).convert_f16 : nullptr;
+    // The level's conversion where it has one (the same bits as QuantizeRow).
+    const ActivationConvertFn level_convert = GetActivationConvert(xtype, isa, n_in);
     // Conversion and preparation are per token and identical whoever does them, so they may be
     // split by tokens; one token stays in the caller's thread (preparing costs about one row's
     // dot, less than waking the pool).
@@ -294,10 +292,8 @@ void MatMulShared(ThreadPool& pool, Isa isa, std::span<const MatMulOutput> outs,
       const auto [t0, t1] = ThreadPool::Chunk(static_cast<long>(n_tok), i, count);
       for (long t = t0; t < t1; ++t) {
         uint8_t* row = dst + static_cast<size_t>(t) * x_row_bytes;
-        if (quantize_q8_0 != nullptr) {
-          quantize_q8_0(x + t * n_in, row, n_in);
-        } else if (convert_f16 != nullptr) {
-          convert_f16(x + t * n_in, row, n_in);
+        if (level_convert != nullptr) {
+          level_convert(x + t * n_in, row, n_in);
         } else {
           QuantizeRow(xtype, x + t * n_in, row, n_in);
         }

@@ -95,12 +95,8 @@ float DotQ4_0_Q8_0_BlockSerial(int64_t n, const void* w, const void* x) {
   const auto* b = static_cast<const BlockQ8_0*>(x);  // [n / 32]
   float acc = 0.0f;
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
-    int32_t sum = 0;
-    for (int l = 0; l < kQK8_0 / 2; ++l) {
-      sum += ((a[i].qs[l] & 0xF) - 8) * b[i].qs[l] + ((a[i].qs[l] >> 4) - 8) * b[i].qs[l + 16];
-    }
     const float d = F16ToF32(a[i].d) * F16ToF32(b[i].d);
-    acc = std::fma(d, static_cast<float>(sum), acc);
+    acc = std::fma(d, static_cast<float>(Q4_0Q8_0BlockSum(a[i], b[i])), acc);
   }
   return acc;
 }

@@ -123,5 +123,10 @@ PreparedDot GetPreparedDot(DType wtype, Isa isa);
 PreparedTile GetPreparedTile(DType wtype, Isa isa, int64_t n);
 // The 16-row Q4_0 kernels at `isa` (gemm null if that level has none).
 Q4_0x16Gemm GetQ4_0x16Gemm(Isa isa);
+// The level's conversion of n f32 activations to `xtype` (the table's quantize_q8_0 or
+// convert_f16, exactly QuantizeRow's bits), or null where it has none for that type and n
+// (use QuantizeRow).
+using ActivationConvertFn = void (*)(const float* x, void* out, int64_t n);
+ActivationConvertFn GetActivationConvert(DType xtype, Isa isa, int64_t n);
 
 }  // namespace ll::kernels

@@ -1,6 +1,7 @@
 // Builds the complete kernel table of each ISA level once (function-local statics) by layering
 // each level's own kernels over the level below it.
 #include "base/check.h"
+#include "kernels/blocks.h"
 #include "kernels/vec_dot.h"
 #include "kernels/vec_dot_tables.h"
 
@@ -108,6 +109,13 @@ const VecDotTable& GetVecDotTable(Isa isa) {
     }
   }
   return kScalar;
+}
+
+ActivationConvertFn GetActivationConvert(DType xtype, Isa isa, int64_t n) {
+  const VecDotTable& t = GetVecDotTable(isa);
+  if (xtype == DType::kQ8_0 && n % kQK8_0 == 0) return t.quantize_q8_0;
+  if (xtype == DType::kF16) return t.convert_f16;
+  return nullptr;
 }
 
 VecDotFn GetVecDot(DType wtype, Isa isa) {

@@ -57,12 +57,7 @@ float VecDot_Q4_0_Q8_0(int64_t n, const void* w, const void* x) {
   const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x);  // [n / 32]
   float sum = 0;
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
-    int32_t isum = 0;
-    for (int j = 0; j < kQK8_0 / 2; ++j) {
-      const int lo = (a[i].qs[j] & 0xF) - 8;  // element j
-      const int hi = (a[i].qs[j] >> 4) - 8;   // element j + 16
-      isum += lo * b[i].qs[j] + hi * b[i].qs[j + kQK8_0 / 2];
-    }
+    const int32_t isum = Q4_0Q8_0BlockSum(a[i], b[i]);
     sum += static_cast<float>(isum) * (F16ToF32(a[i].d) * F16ToF32(b[i].d));
   }
   return sum;

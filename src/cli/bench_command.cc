@@ -157,23 +157,21 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
   LL_RETURN_IF_ERROR(connect(slots.front(), std::nullopt));
   std::optional<partition::Cluster> raw;   // as profiled
   std::optional<partition::Plan> trial_plan;
-  TrialSamples samples;
   const bool calibrating = f.split.empty() && f.calibrate_tokens > 0;
   if (f.split.empty()) {
     raw = measured = ring->coordinator->measured_cluster();
     if (calibrating) {
       trial_plan = ring->coordinator->plan();
       if (!trial_plan) return Status::Error("calibration needs a plan with predictions");
-      LL_RETURN_IF_ERROR(WarmUpRing(*ring->coordinator, f.calibrate_tokens, kInFlight.back()));
-      LL_RETURN_IF_ERROR(RunTrialPasses(*ring->coordinator, f.calibrate_tokens,
-                                        kInFlight.back(), 3, samples));
-      LL_ASSIGN_OR_RETURN(partition::Calibration cal,
-                          CalibrateFromSamples(*raw, *trial_plan, samples));
+      std::function<void(const std::string&)> say;  // progress (none in JSON mode)
       if (!json) {
-        std::printf("calibrated on the %s plan (%d tokens, 1 and %d in flight): %s\n",
-                    slots.front().label.c_str(), f.calibrate_tokens, kInFlight.back(),
-                    DescribeCalibration(cal).c_str());
+        say = [&](const std::string& line) {
+          std::printf("%s plan: %s\n", slots.front().label.c_str(), line.c_str());
+        };
       }
+      LL_ASSIGN_OR_RETURN(
+          partition::Calibration cal,
+          CalibrateOnRing(*ring->coordinator, f.calibrate_tokens, kInFlight.back(), say));
       measured = cal.cluster;
     }
   }

@@ -14,7 +14,7 @@ PACKAGES=(
   libzmq3-dev cppzmq-dev libsodium-dev
   coinor-libcbc-dev
   libcpp-httplib-dev
-  iproute2 iputils-ping jq util-linux
+  iproute2 iputils-ping jq util-linux python3
   clang-format
 )
 

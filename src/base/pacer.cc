@@ -2,6 +2,7 @@
 
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -15,6 +16,11 @@ namespace {
 // shorter sleep would mostly be overshoot.
 constexpr double kMinSleepSeconds = 200e-6;
 
+// At most this much waiting for a core is credited against later pauses: a device that fell
+// behind its own timeline catches up within a job or two, but a host that stays overloaded
+// does not bank credit that would later let the device run unpaced for a long stretch.
+constexpr double kMaxWaitCreditSeconds = 2e-3;
+
 }  // namespace
 
 Pacer::Pacer(double speed) : speed_(speed) {
@@ -24,9 +30,10 @@ Pacer::Pacer(double speed) : speed_(speed) {
   if (active()) ::prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 }
 
-void Pacer::Pay(double work_seconds) {
-  if (!active() || work_seconds <= 0) return;
-  owed_ += work_seconds * (1.0 / speed_ - 1.0);
+void Pacer::Pay(double work_seconds, double waited_seconds) {
+  if (!active() || (work_seconds <= 0 && waited_seconds <= 0)) return;
+  owed_ += std::max(0.0, work_seconds) * (1.0 / speed_ - 1.0) - std::max(0.0, waited_seconds);
+  owed_ = std::max(owed_, -kMaxWaitCreditSeconds);
   if (owed_ < kMinSleepSeconds) return;
   const double start = NowSeconds();
   std::this_thread::sleep_for(std::chrono::duration<double>(owed_));

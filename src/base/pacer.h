@@ -1,7 +1,7 @@
 // Pacer: makes this process's compute run at a fraction of the machine's speed, to emulate a
 // slower device (a phone core) on a development machine. After each piece of work that took t
-// seconds of wall time it sleeps (1 / speed - 1) * t, so the work and the pause together take
-// t / speed. Sleeps shorter than a threshold are deferred and summed (sleeping costs about
+// seconds of CPU time it sleeps (1 / speed - 1) * t less any time the work waited for a core,
+// so the work and the pause together take t / speed, as on the device's own core. Sleeps shorter than a threshold are deferred and summed (sleeping costs about
 // 50 us of timer overshoot), and every overshoot is paid back from the next pause, so over a run
 // the stretch is exact to within one threshold.
 //
@@ -25,11 +25,15 @@ class Pacer {
   bool active() const { return speed_ < 1.0; }
 
   // Accounts `work_seconds` of work just done and sleeps for what is owed once it reaches the
-  // threshold.
-  void Pay(double work_seconds);
+  // threshold. `waited_seconds`: wall time the work spent waiting for a core (preempted by
+  // another process), deducted from the pause: a slow device's own core would have run it in
+  // work / speed however busy the emulating host is, so the wait is part of the pause it owes
+  // (credit beyond a couple of milliseconds is dropped).
+  void Pay(double work_seconds, double waited_seconds = 0);
 
-  // Seconds slept so far, and the pause still owed (negative: overslept); together they are
-  // always exactly the pause the work so far called for (for tests and reports).
+  // Seconds slept so far, and the pause still owed (negative: overslept, or waited for a core);
+  // together they are the pause the work so far called for less the waits credited (for tests
+  // and reports).
   double slept_seconds() const { return slept_; }
   double owed_seconds() const { return owed_; }
 

@@ -45,9 +45,16 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
     RunJob(fn);
     return;
   }
-  const double start = NowSeconds();
+  const std::thread::id self = std::this_thread::get_id();
+  const double cpu_start = ThreadCpuSeconds(), wall_start = NowSeconds();
+  const double between = paced_thread_ == self ? cpu_start - paced_cpu_seconds_ : 0.0;
   RunJob(fn);
-  pacer_.Pay(NowSeconds() - start);
+  const double cpu = ThreadCpuSeconds() - cpu_start, wall = NowSeconds() - wall_start;
+  // The job's wall time beyond its CPU time is time it waited for the core (the time between
+  // Runs also holds waits for messages, so it gets no such credit).
+  pacer_.Pay(between + cpu, wall - cpu);
+  paced_thread_ = self;
+  paced_cpu_seconds_ = ThreadCpuSeconds();
 }
 
 void ThreadPool::RunJob(const std::function<void(int, int)>& fn) {

@@ -8,7 +8,13 @@
 // work. Workers therefore spin on the job counter for a short while after each job before they
 // sleep, and the caller spins while it waits for the others to finish.
 //
-// A pool made with speed < 1 stretches every Run to emulate a slower device (see pacer.h).
+// A pool made with speed < 1 stretches every Run to emulate a slower device (see pacer.h). It
+// charges the calling thread's CPU time, not wall time: the job's and that of the work the
+// thread did since its previous Run (norms, attention, encoding), and a job that waited for the
+// core has the wait deducted from its pause. A slow core is slow at all of that, and it is not
+// slower because another process took the core for a while: charged on wall time, a job
+// preempted for 1 ms on a device at 20 % paid 4 ms more pause, so a paced device's speed
+// depended on what shared its core (up to 1.5x on the emulated cluster, by ring order).
 #pragma once
 
 #include <atomic>
@@ -33,6 +39,11 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
   double speed() const { return pacer_.speed(); }
+  // The pause all Runs so far called for (slept or still owed, less waits credited), in
+  // seconds; 0 unpaced.
+  double pause_called_for_seconds() const {
+    return pacer_.slept_seconds() + pacer_.owed_seconds();
+  }
 
   // Calls fn(i, size()) for i in [0, size()), in parallel; blocks until all return.
   void Run(const std::function<void(int, int)>& fn);
@@ -50,6 +61,10 @@ class ThreadPool {
 
   const int n_threads_;
   Pacer pacer_;  // used only by the thread that calls Run
+  // The thread that made the last paced Run and its CPU clock when that Run returned (what it
+  // used between two Runs is charged at the second).
+  std::thread::id paced_thread_;
+  double paced_cpu_seconds_ = 0;
   std::vector<std::thread> workers_;
   // Published by Run before it bumps generation_ (which orders the write for the workers).
   const std::function<void(int, int)>* job_ = nullptr;

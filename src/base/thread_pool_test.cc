@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/timer.h"
+
 namespace ll {
 namespace {
 
@@ -77,6 +79,19 @@ TEST(PacerTest, SleepsWhatIsOwedAndPaysBackOvershoot) {
   EXPECT_EQ(full.slept_seconds(), 0.0);
 }
 
+// Time the work waited for a core is part of the pause a slow device owes, up to 2 ms of credit.
+TEST(PacerTest, WaitingForTheCoreIsDeductedFromThePause) {
+  Pacer pacer(0.25);
+  pacer.Pay(1e-3, 2e-3);  // 3 ms owed, 2 ms of it already spent waiting
+  EXPECT_NEAR(pacer.slept_seconds() + pacer.owed_seconds(), 1e-3, 1e-9);
+  Pacer waited(0.25);
+  waited.Pay(1e-3, 50e-3);  // waited far beyond its pause: at most 2 ms carried as credit
+  EXPECT_NEAR(waited.owed_seconds(), -2e-3, 1e-9);
+  EXPECT_EQ(waited.slept_seconds(), 0.0);
+  waited.Pay(1e-3);  // the next 3 ms owed less the credit
+  EXPECT_NEAR(waited.slept_seconds() + waited.owed_seconds(), 1e-3, 1e-9);
+}
+
 TEST(PacerTest, PacedPoolStretchesItsJobs) {
   ThreadPool pool(2, 0.5);
   EXPECT_EQ(pool.speed(), 0.5);
@@ -97,6 +112,28 @@ TEST(PacerTest, PacedPoolStretchesItsJobs) {
   // deferred). `busy` already includes the pauses taken inside Run, so total ~= busy and both
   // are at least twice the 10 ms of spinning.
   EXPECT_GE(total, 2 * 20 * 500e-6 - 200e-6);
+}
+
+// The pause is charged on the CPU time the calling thread used, not on wall time: a job that
+// waits (here: sleeps, as a job preempted by another process waits for the core) owes no pause
+// for the wait, while the work the thread does between two Runs (norms, attention, encoding in
+// a decode step) is charged at the next Run.
+TEST(PacerTest, PacedPoolChargesCpuTimeNotWaiting) {
+  ThreadPool pool(1, 0.25);  // every second of CPU time owes 3 s of pause
+  // 20 ms of waiting inside jobs: next to no pause owed (with wall time it would be 60 ms).
+  for (int i = 0; i < 10; ++i) {
+    pool.Run([](int, int) { std::this_thread::sleep_for(std::chrono::milliseconds(2)); });
+  }
+  EXPECT_LT(pool.pause_called_for_seconds(), 0.010);
+  // 10 ms of CPU work between Runs (the Runs themselves empty): at least 30 ms of pause.
+  const double before = pool.pause_called_for_seconds();
+  for (int i = 0; i < 10; ++i) {
+    const double until = ThreadCpuSeconds() + 1e-3;
+    while (ThreadCpuSeconds() < until) {
+    }
+    pool.Run([](int, int) {});
+  }
+  EXPECT_GE(pool.pause_called_for_seconds() - before, 0.030);
 }
 
 }  // namespace

@@ -250,6 +250,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
         calibration["devices"].push_back({{"device", x.device},
                                           {"alone", x.alone},
                                           {"pipeline", x.pipeline},
+                                          {"warm", x.warm},
                                           {"measured", x.measured}});
       }
       if (slot.plan && slot.costs) partition::Evaluate(*slot.costs, cal.cluster, *slot.plan);

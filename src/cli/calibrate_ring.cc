@@ -118,6 +118,10 @@ std::string DescribeCalibration(const partition::Calibration& cal) {
     std::snprintf(buf, sizeof(buf), " %s %.2f / %.2f%s", f.device.c_str(), f.alone, f.pipeline,
                   f.measured ? "" : " (not in the plan: mean)");
     line += buf;
+    if (f.warm > 0) {
+      std::snprintf(buf, sizeof(buf), " (warm steps x%.2f)", f.warm);
+      line += buf;
+    }
   }
   std::snprintf(buf, sizeof(buf), "; %.2f ms per hop beyond the probed links",
                 cal.hop_overhead_ms);

@@ -1,5 +1,6 @@
 #include "partition/calibration.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace ll::partition {
@@ -98,6 +99,34 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
       }
       out.cluster.default_link.rtt_ms += 2 * per_hop;
     }
+  }
+  // The idle-gap profile of every device measured both ways: with one request it idled for the
+  // rest of the trial's cycle between steps and took compute_ms_alone; with n_seq in flight it
+  // idled for the rest of the pipeline's period per token and took compute_ms_pipeline for the
+  // same work. Both gaps are the cost model's (the trial plan on the corrected rates and
+  // links), so that the trial plan itself is predicted as measured.
+  double cycle = 0, links = 0;
+  std::vector<double> alone_ms, pipeline_ms;
+  for (const Stage& s : plan.stages) {
+    const CalibrationFactor& f = out.factors[s.device];
+    alone_ms.push_back(s.compute_ms * f.alone);
+    pipeline_ms.push_back(s.pipeline_compute_ms * f.pipeline);
+    links += s.link_ms + (plan.stages.size() > 1 ? out.hop_overhead_ms : 0.0);
+    cycle += alone_ms.back();
+  }
+  cycle += links;
+  const double period = ClosedPipelineMs(pipeline_ms, links, plan.n_seq);
+  for (size_t k = 0; k < plan.stages.size(); ++k) {
+    if (!(timings[k].compute_ms_alone > 0 && timings[k].compute_ms_pipeline > 0)) continue;
+    DeviceProfile& p = out.cluster.devices[plan.stages[k].device];
+    const double cold_gap = cycle - alone_ms[k], warm_gap = period - pipeline_ms[k];
+    // Gaps less than a millisecond apart say nothing about the slope. The ratio is kept within
+    // [0.5, 1.5]: beyond that a trial pass was disturbed rather than the device warmer.
+    if (cold_gap < warm_gap + 1.0 || warm_gap < 0) continue;
+    p.cold_gap_ms = cold_gap;
+    p.warm_gap_ms = warm_gap;
+    p.warm_ratio = std::clamp(pipeline_ms[k] / alone_ms[k], 0.5, 1.5);
+    out.factors[plan.stages[k].device].warm = p.warm_ratio;
   }
   return out;
 }

@@ -11,7 +11,10 @@
 // time (a cluster file with bulk link figures only), the trial's measured time per token (one
 // request) less its measured compute and predicted link times is what each hop costs beyond
 // the probed round trip (waking the receiving device, the transport's queues); it is added to
-// every link, as extra round-trip time. Pure function; any thread.
+// every link, as extra round-trip time. Each device measured both ways also gets an idle-gap
+// profile (DeviceProfile::IdleGapFactor): with one request it idled for the rest of the trial's
+// cycle between steps, with n_seq in flight for much less, and a plan whose one-request cycle
+// is shorter is predicted with its steps in between. Pure function; any thread.
 #pragma once
 
 #include <string>
@@ -34,6 +37,9 @@ struct CalibrationFactor {
   double alone = 1;       // measured / predicted compute, one request
   double pipeline = 1;    // the same, full pipeline
   bool measured = false;  // false: the device was not in the trial plan (geometric mean used)
+  // Time of a step with n_seq in flight over one alone (the idle-gap profile set on the
+  // device, DeviceProfile::warm_ratio); 0: none was set.
+  double warm = 0;
 };
 
 struct Calibration {

@@ -1,5 +1,6 @@
 #include "partition/cluster.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <fstream>
@@ -101,6 +102,12 @@ void DeviceProfile::SlowDown(double factor, double pipeline_factor) {
   decode_gflops /= factor;
   for (TypeRate& r : decode_gflops_by_type) r.gflops /= factor;
   pipeline_decode_gflops = busy / pipeline_factor;
+}
+
+double DeviceProfile::IdleGapFactor(double gap_ms) const {
+  if (!(warm_ratio > 0 && cold_gap_ms > warm_gap_ms)) return 1.0;
+  const double x = std::clamp((gap_ms - warm_gap_ms) / (cold_gap_ms - warm_gap_ms), 0.0, 1.0);
+  return warm_ratio + (1.0 - warm_ratio) * x;
 }
 
 const LinkProfile& Cluster::Link(int i, int j) const {

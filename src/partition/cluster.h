@@ -39,6 +39,20 @@ struct DeviceProfile {
   // Every rate divided by `factor` (calibration: measured / predicted time), the pipeline rate
   // by `pipeline_factor`.
   void SlowDown(double factor, double pipeline_factor);
+
+  // How a one-request step's time depends on how long the device idled since its previous
+  // step (calibration fills it; warm_ratio 0: it does not). A device that idles between steps
+  // runs the next one slower than one kept busy (its clock ramps down, its caches go cold):
+  // decode_gflops holds after an idle gap of cold_gap_ms, and after warm_gap_ms (shorter) a
+  // step takes warm_ratio times as long. Why: the trial ring's long cycle left every device
+  // idle 30-50 ms between steps, and a plan with fewer or faster stages, whose devices idle
+  // 8-20 ms, ran its steps 10-30 % faster than the trial's rates predicted.
+  double cold_gap_ms = 0;
+  double warm_gap_ms = 0;
+  double warm_ratio = 0;
+  // Multiplier of DecodeMs for a step after `gap_ms` of idling: warm_ratio at or below
+  // warm_gap_ms, 1 at or beyond cold_gap_ms, linear in between (never extrapolated).
+  double IdleGapFactor(double gap_ms) const;
 };
 
 struct LinkProfile {

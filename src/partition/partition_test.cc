@@ -484,6 +484,58 @@ TEST(CalibrationTest, RatesFollowTheMeasuredStagesAndReplanningUsesThem) {
   EXPECT_NE(bad.message().find("1 stage timings for a plan of 2 stages"), std::string::npos);
 }
 
+// The idle-gap profile: a device measured faster with n_seq in flight (short idle gaps between
+// its steps) than alone in the trial's long ring is predicted in between for a plan whose ring
+// is shorter, linearly in its gap, and exactly as measured on the trial plan itself.
+TEST(CalibrationTest, ShorterRingsArePredictedWithWarmerSteps) {
+  DeviceProfile d = Device("a", kMiB, 1);
+  EXPECT_EQ(d.IdleGapFactor(5.0), 1.0);  // no profile: no effect
+  d.cold_gap_ms = 40;
+  d.warm_gap_ms = 10;
+  d.warm_ratio = 0.8;
+  EXPECT_DOUBLE_EQ(d.IdleGapFactor(40), 1.0);
+  EXPECT_DOUBLE_EQ(d.IdleGapFactor(100), 1.0);  // not extrapolated
+  EXPECT_DOUBLE_EQ(d.IdleGapFactor(25), 0.9);
+  EXPECT_DOUBLE_EQ(d.IdleGapFactor(10), 0.8);
+  EXPECT_DOUBLE_EQ(d.IdleGapFactor(0), 0.8);
+
+  ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
+  Cluster cl;
+  cl.devices = {Device("a", 1000 * kMiB, 2), Device("b", 1000 * kMiB, 2),
+                Device("c", 1000 * kMiB, 2)};
+  cl.default_link = {"", "", 1e5, 0.0, 4096, 0.1};
+  const Plan trial = MakePlan(costs, cl, {0, 1, 2}, {0, 6, 12, 18}, Objective::kThroughput, 4);
+  std::vector<StageTiming> t;
+  for (const Stage& s : trial.stages) t.push_back({2 * s.compute_ms, 1.6 * s.pipeline_compute_ms});
+  auto cal = Calibrate(cl, trial, t);
+  ASSERT_TRUE(cal.ok()) << cal.message();
+  for (const DeviceProfile& p : cal->cluster.devices) {
+    EXPECT_DOUBLE_EQ(p.warm_ratio, 0.8) << p.name;
+    EXPECT_GT(p.cold_gap_ms, p.warm_gap_ms + 1.0) << p.name;
+  }
+  EXPECT_DOUBLE_EQ(cal->factors[1].warm, 0.8);
+  // The trial plan: as measured.
+  const Plan same = MakePlan(costs, cal->cluster, {0, 1, 2}, {0, 6, 12, 18},
+                             Objective::kLatency, 4);
+  for (size_t k = 0; k < same.stages.size(); ++k) {
+    EXPECT_NEAR(same.stages[k].compute_ms, t[k].compute_ms_alone, 1e-9);
+  }
+  // Two devices: a shorter cycle, so each step is faster than the rates alone say, and the
+  // latency is the fixed point of the stage times and their gaps.
+  const Plan two = MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kLatency, 4);
+  double cycle = 0;
+  for (const Stage& s : two.stages) cycle += s.compute_ms + s.link_ms;
+  EXPECT_NEAR(two.latency_ms, cycle, 1e-9);
+  for (const Stage& s : two.stages) {
+    const DeviceProfile& p = cal->cluster.devices[s.device];
+    Work w;
+    for (int u = s.first; u < s.last; ++u) w.Add(costs.units[u].work);
+    const double cold = p.DecodeMs(w);
+    EXPECT_LT(s.compute_ms, cold) << s.device_name;
+    EXPECT_NEAR(s.compute_ms, cold * p.IdleGapFactor(cycle - s.compute_ms), 1e-6) << s.device_name;
+  }
+}
+
 TEST(SolverTest, DeviceTooSmallGetsNothing) {
   ModelCosts costs = UniformCosts(8, 100 * kMiB, 1e9);
   Cluster cl;

@@ -1,9 +1,10 @@
 // Pacer: makes this process's compute run at a fraction of the machine's speed, to emulate a
 // slower device (a phone core) on a development machine. After each piece of work that took t
 // seconds of CPU time it sleeps (1 / speed - 1) * t less any time the work waited for a core,
-// so the work and the pause together take t / speed, as on the device's own core. Sleeps shorter than a threshold are deferred and summed (sleeping costs about
-// 50 us of timer overshoot), and every overshoot is paid back from the next pause, so over a run
-// the stretch is exact to within one threshold.
+// so the work and the pause together take t / speed, as on the device's own core. Sleeps
+// shorter than a threshold are deferred and summed (sleeping costs about 50 us of timer
+// overshoot), and every overshoot is paid back from the next pause, so over a run the stretch
+// is exact to within one threshold.
 //
 // Why not a cgroup CPU quota: CFS bandwidth control grants at least 1 ms per period, so a
 // device at 20 % of a core runs 1 ms and is then stopped for 4 ms, at whatever point it has

@@ -120,12 +120,14 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     if (!(timings[k].compute_ms_alone > 0 && timings[k].compute_ms_pipeline > 0)) continue;
     DeviceProfile& p = out.cluster.devices[plan.stages[k].device];
     const double cold_gap = cycle - alone_ms[k], warm_gap = period - pipeline_ms[k];
-    // Gaps less than a millisecond apart say nothing about the slope. The ratio is kept within
-    // [0.5, 1.5]: beyond that a trial pass was disturbed rather than the device warmer.
+    // Gaps less than a millisecond apart say nothing about the slope. The ratio is at most 1:
+    // a step slower in the pipeline than alone was slowed by the other devices computing at the
+    // same time (a shared host), which never happens with one request, and the pipeline rates
+    // already carry it. At least 0.5: below that a trial pass was disturbed.
     if (cold_gap < warm_gap + 1.0 || warm_gap < 0) continue;
     p.cold_gap_ms = cold_gap;
     p.warm_gap_ms = warm_gap;
-    p.warm_ratio = std::clamp(pipeline_ms[k] / alone_ms[k], 0.5, 1.5);
+    p.warm_ratio = std::clamp(pipeline_ms[k] / alone_ms[k], 0.5, 1.0);
     out.factors[plan.stages[k].device].warm = p.warm_ratio;
   }
   return out;

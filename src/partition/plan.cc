@@ -124,11 +124,12 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
   }
   // One request: each device idles between its steps for the rest of the ring's cycle, and
   // devices with an idle-gap profile run faster the shorter that is (DeviceProfile::
-  // IdleGapFactor). The cycle depends on the stage times it scales: iterate to the fixed point
-  // (a contraction here: the factors are bounded and change slowly with the gap).
+  // IdleGapFactor). A stage's gap is the other stages' time, which its factor scales: iterate
+  // from the rates alone. The factors are at most 1 and grow with the gap, so every step can
+  // only shorten the stages and the sequence falls monotonically to the fixed point.
   std::vector<double> cold(m);
   for (size_t i = 0; i < m; ++i) cold[i] = plan.stages[i].compute_ms;
-  for (int it = 0; it < 50; ++it) {
+  for (int it = 0; it < 200; ++it) {
     double cycle = 0;
     for (const Stage& s : plan.stages) cycle += s.compute_ms + s.link_ms;
     double moved = 0;

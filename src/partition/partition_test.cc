@@ -534,6 +534,18 @@ TEST(CalibrationTest, ShorterRingsArePredictedWithWarmerSteps) {
     EXPECT_LT(s.compute_ms, cold) << s.device_name;
     EXPECT_NEAR(s.compute_ms, cold * p.IdleGapFactor(cycle - s.compute_ms), 1e-6) << s.device_name;
   }
+  // Steps slower in the pipeline than alone (devices sharing a host slow each other) say nothing
+  // about one request: the ratio is capped at 1, so the one-request figures keep the rates alone.
+  for (StageTiming& x : t) x.compute_ms_pipeline *= 1.5;  // 1.2x the alone time
+  auto busy = Calibrate(cl, trial, t);
+  ASSERT_TRUE(busy.ok()) << busy.message();
+  EXPECT_DOUBLE_EQ(busy->cluster.devices[0].warm_ratio, 1.0);
+  const Plan two_busy = MakePlan(costs, busy->cluster, {0, 1}, {0, 9, 18}, Objective::kLatency, 4);
+  for (const Stage& s : two_busy.stages) {
+    Work w;
+    for (int u = s.first; u < s.last; ++u) w.Add(costs.units[u].work);
+    EXPECT_NEAR(s.compute_ms, busy->cluster.devices[s.device].DecodeMs(w), 1e-9);
+  }
 }
 
 TEST(SolverTest, DeviceTooSmallGetsNothing) {

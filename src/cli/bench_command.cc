@@ -245,6 +245,8 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       }
       calibration = {{"hop_overhead_ms", cal.hop_overhead_ms},
                      {"trial_passes", slot.trial.token_ms.size()},
+                     {"head_alone", cal.head_alone},
+                     {"head_pipeline", cal.head_pipeline},
                      {"devices", nlohmann::json::array()}};
       for (const auto& x : cal.factors) {
         calibration["devices"].push_back({{"device", x.device},
@@ -300,6 +302,8 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
            {"compute_ms_per_step_1", PerStepMs(one[i].compute_us, one[i].steps)},
            {"send_ms_per_step_1", PerStepMs(one[i].send_us, one[i].steps)},
            {"compute_ms_per_step_full", PerStepMs(full[i].compute_us, full[i].steps)},
+           {"head_ms_per_step_1", PerStepMs(one[i].head_us, one[i].steps)},
+           {"head_ms_per_step_full", PerStepMs(full[i].head_us, full[i].steps)},
            {"send_ms_per_step_full", PerStepMs(full[i].send_us, full[i].steps)},
            {"predicted_compute_ms_per_token", plan ? nlohmann::json(predicted) : nullptr},
            {"bytes_sent_per_token",

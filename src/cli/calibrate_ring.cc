@@ -15,6 +15,7 @@ std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
     d.steps -= before[i].steps;
     d.tokens -= before[i].tokens;
     d.compute_us -= before[i].compute_us;
+    d.head_us -= before[i].head_us;
     d.send_us -= before[i].send_us;
     d.wait_us -= before[i].wait_us;
     d.bytes_sent -= before[i].bytes_sent;
@@ -32,6 +33,7 @@ void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d) {
     sum[i].steps += d[i].steps;
     sum[i].tokens += d[i].tokens;
     sum[i].compute_us += d[i].compute_us;
+    sum[i].head_us += d[i].head_us;
     sum[i].send_us += d[i].send_us;
     sum[i].wait_us += d[i].wait_us;
     sum[i].bytes_sent += d[i].bytes_sent;
@@ -79,6 +81,8 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
   const size_t n_stages = plan->stages.size();
   samples.alone.resize(n_stages);
   samples.full.resize(n_stages);
+  samples.head_alone.resize(n_stages);
+  samples.head_full.resize(n_stages);
   for (int pass = 0; pass < passes; ++pass) {
     for (int inflight : {1, n_in_flight}) {
       LL_ASSIGN_OR_RETURN(std::vector<net::Stats> before, coord.CollectStats());
@@ -88,6 +92,8 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
       for (size_t k = 0; k < d.size() && k < n_stages; ++k) {
         (inflight == 1 ? samples.alone : samples.full)[k].push_back(
             PerStepMs(d[k].compute_us, d[k].steps));
+        (inflight == 1 ? samples.head_alone : samples.head_full)[k].push_back(
+            PerStepMs(d[k].head_us, d[k].steps));
       }
       if (inflight == 1) samples.token_ms.push_back(ms);
     }
@@ -98,7 +104,9 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
 Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cluster,
                                                     const partition::Plan& plan,
                                                     const TrialSamples& samples) {
-  if (samples.alone.size() != plan.stages.size() || samples.full.size() != plan.stages.size()) {
+  const size_t n = plan.stages.size();
+  if (samples.alone.size() != n || samples.full.size() != n || samples.head_alone.size() != n ||
+      samples.head_full.size() != n) {
     return Status::Error("calibration samples are for another plan");
   }
   // Medians: on a shared host a device's speed moves by up to 1.5x from one second to the
@@ -106,7 +114,8 @@ Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cl
   // two passes, used before, made every prediction optimistic by about 10 %.)
   std::vector<partition::StageTiming> timings(plan.stages.size());
   for (size_t k = 0; k < timings.size(); ++k) {
-    timings[k] = {Median(samples.alone[k]), Median(samples.full[k])};
+    timings[k] = {Median(samples.alone[k]), Median(samples.full[k]),
+                  Median(samples.head_alone[k]), Median(samples.head_full[k])};
   }
   return partition::Calibrate(cluster, plan, timings, Median(samples.token_ms));
 }
@@ -122,6 +131,11 @@ std::string DescribeCalibration(const partition::Calibration& cal) {
       std::snprintf(buf, sizeof(buf), " (warm steps x%.2f)", f.warm);
       line += buf;
     }
+  }
+  if (cal.head_alone > 0 || cal.head_pipeline > 0) {
+    std::snprintf(buf, sizeof(buf), "; head %.2f / %.2f of its device's blocks", cal.head_alone,
+                  cal.head_pipeline);
+    line += buf;
   }
   std::snprintf(buf, sizeof(buf), "; %.2f ms per hop beyond the probed links",
                 cal.hop_overhead_ms);

@@ -33,9 +33,11 @@ double PerStepMs(uint64_t us, uint64_t steps);
 Status WarmUpRing(engine::Coordinator& coord, int tokens, int n_in_flight);
 
 // What trial passes measured on one plan: per stage (ring order) the compute ms per step of
-// each pass with one request and with `n_in_flight`, and the time per token with one request.
+// each pass with one request and with `n_in_flight` and the part of it in the head (0 on the
+// other stages), and the time per token with one request.
 struct TrialSamples {
   std::vector<std::vector<double>> alone, full;
+  std::vector<std::vector<double>> head_alone, head_full;
   std::vector<double> token_ms;
 };
 

@@ -436,6 +436,7 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
                   m.request);
   }
   Stopwatch compute;
+  const double head_before = segment_->head_seconds();
   const std::vector<float> hidden = DecodeHidden(m);
   Status s = segment_->Forward(pool_, static_cast<int>(m.seq), m.pos, m.tokens, hidden,
                                m.want_logits && spec.head, output_);
@@ -445,6 +446,7 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
 
   net::Message out;
   if (spec.head) {
+    const Stopwatch sampling;
     if (m.has_sampling) {
       runtime::SamplingParams p;
       p.temperature = m.sampling.temperature;
@@ -480,6 +482,9 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
     const int64_t next_pos = static_cast<int64_t>(m.pos) + m.n_tokens;
     t.continued =
         first_ && !end && hr.generated < hr.n_predict && next_pos + 1 < segment_->options().n_ctx;
+    // The head's time: its matrix in Forward and the sampling, not the send below.
+    stats_.head_us += static_cast<uint64_t>(
+        (segment_->head_seconds() - head_before + sampling.Seconds()) * 1e6);
     if (t.continued) {
       net::Forward f;
       f.request = m.request;

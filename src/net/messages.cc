@@ -134,6 +134,7 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U64(x.bytes_sent);
                    w.U64(x.weight_bytes);
                    w.U64(x.kv_bytes);
+                   w.U64(x.head_us);
                  },
                  [&](const Shutdown&) {},
                  [&](const WeightsChunk& x) {
@@ -327,6 +328,7 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.bytes_sent = r.U64("bytes_sent");
       x.weight_bytes = r.U64("weight_bytes");
       x.kv_bytes = r.U64("kv_bytes");
+      x.head_us = r.U64("head_us");
       m = x;
       break;
     }

@@ -1,4 +1,4 @@
-// The LinguaLinked wire protocol, version 5 (specified in docs/wire-protocol.md): message types,
+// The LinguaLinked wire protocol, version 6 (specified in docs/wire-protocol.md): message types,
 // their fields, and encode/decode functions. Decoding validates every field (lengths, ranges,
 // counts against the bytes present) and returns a Status naming what is wrong; it never reads
 // out of bounds. Pure functions, thread-safe.
@@ -15,7 +15,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 5;
+constexpr uint16_t kProtocolVersion = 6;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -143,6 +143,7 @@ struct Stats {
   uint64_t wait_us = 0;     // time idle, waiting for input
   uint64_t bytes_sent = 0;  // forward/token payload bytes sent
   uint64_t weight_bytes = 0, kv_bytes = 0;
+  uint64_t head_us = 0;  // part of compute_us in the head: final norm, output matrix, sampling
 };
 
 struct Shutdown {};

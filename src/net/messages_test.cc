@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <random>
 
 #include "net/delayed_transport.h"
@@ -57,7 +58,7 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
       Token{5, 42, true, {0.5f, 1.5f}},
       EndRequest{5},
       StatsRequest{},
-      Stats{"dev1", 1, 2, 3, 4, 5, 6, 7, 8},
+      Stats{"dev1", 1, 2, 3, 4, 5, 6, 7, 8, 9},
       Shutdown{},
       ErrorMsg{9, "boom"}};
   for (const Message& m : all) {
@@ -103,6 +104,20 @@ TEST(MessagesTest, LinkProbeFieldsRoundTripAndAreChecked) {
                 .message()
                 .find("seconds"),
             std::string::npos);
+}
+
+TEST(MessagesTest, StatsCarryTheHeadsTimeApart) {
+  auto e = Decode(Encode({0, Stats{"watch", 10, 12, 9000, 40, 500, 2048, 1, 2, 2500}}));
+  ASSERT_TRUE(e.ok()) << e.message();
+  const auto& s = std::get<Stats>(e->message);
+  EXPECT_EQ(s.compute_us, 9000u);
+  EXPECT_EQ(s.head_us, 2500u);
+  // A Stats body cut before head_us (a version-5 sender) is refused, not read short.
+  std::vector<uint8_t> bytes = Encode({0, Stats{"watch", 10, 12, 9000, 40, 500, 2048, 1, 2, 2500}});
+  bytes.resize(bytes.size() - 8);
+  const uint32_t body = static_cast<uint32_t>(bytes.size() - kHeaderBytes);
+  std::memcpy(bytes.data() + 16, &body, sizeof body);
+  EXPECT_NE(Decode(bytes).message().find("head_us"), std::string::npos) << Decode(bytes).message();
 }
 
 TEST(MessagesTest, ProfileReplyCarriesRatesPerType) {

@@ -28,7 +28,8 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
                          " stage timings for a plan of " + std::to_string(plan.stages.size()) +
                          " stages");
   }
-  Calibration out{cluster, 0, {}};
+  Calibration out;
+  out.cluster = cluster;
   out.factors.resize(cluster.devices.size());
   for (size_t d = 0; d < cluster.devices.size(); ++d) {
     out.factors[d].device = cluster.devices[d].name;
@@ -40,6 +41,19 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     total_alone += s.compute_ms;
     total_pipeline += s.pipeline_compute_ms;
   }
+  // A stage's factor from its measured and predicted time. Where the head was timed apart (and
+  // the rest of the stage is enough to count), it is the rest's, and `head` gets the head's
+  // measured / predicted time over that factor.
+  auto factor = [](double measured, double predicted, double head_measured,
+                   double head_predicted, double total, double& head) {
+    if (head_measured > 0 && head_predicted > 0 && head_measured < measured &&
+        predicted - head_predicted > 0.01 * total) {
+      const double f = (measured - head_measured) / (predicted - head_predicted);
+      head = head_measured / (head_predicted * f);
+      return f;
+    }
+    return measured / predicted;
+  };
   std::vector<double> alone, pipeline;
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     const Stage& s = plan.stages[k];
@@ -51,12 +65,14 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     CalibrationFactor& f = out.factors[s.device];
     const StageTiming& t = timings[k];
     if (s.compute_ms > 0.01 * total_alone && t.compute_ms_alone > 0) {
-      f.alone = t.compute_ms_alone / s.compute_ms;
+      f.alone = factor(t.compute_ms_alone, s.compute_ms, t.head_ms_alone, s.head_compute_ms,
+                       total_alone, out.head_alone);
       f.measured = true;
       alone.push_back(f.alone);
     }
     if (s.pipeline_compute_ms > 0.01 * total_pipeline && t.compute_ms_pipeline > 0) {
-      f.pipeline = t.compute_ms_pipeline / s.pipeline_compute_ms;
+      f.pipeline = factor(t.compute_ms_pipeline, s.pipeline_compute_ms, t.head_ms_pipeline,
+                          s.head_pipeline_compute_ms, total_pipeline, out.head_pipeline);
       f.measured = true;
       pipeline.push_back(f.pipeline);
     }
@@ -70,6 +86,8 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
       f.pipeline = mean_pipeline;
     }
     p.SlowDown(f.alone, f.pipeline);
+    if (out.head_alone > 0) p.head_factor *= out.head_alone;
+    if (out.head_pipeline > 0) p.head_pipeline_factor *= out.head_pipeline;
   }
   // What a token took beyond the stages' measured compute and the links' predicted transfers,
   // spread over the hops (a one-stage plan has none). Only where a hop of the trial plan has no
@@ -107,10 +125,13 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
   // links), so that the trial plan itself is predicted as measured.
   double cycle = 0, links = 0;
   std::vector<double> alone_ms, pipeline_ms;
+  const double head_alone = out.head_alone > 0 ? out.head_alone : 1.0;
+  const double head_pipeline = out.head_pipeline > 0 ? out.head_pipeline : 1.0;
   for (const Stage& s : plan.stages) {
     const CalibrationFactor& f = out.factors[s.device];
-    alone_ms.push_back(s.compute_ms * f.alone);
-    pipeline_ms.push_back(s.pipeline_compute_ms * f.pipeline);
+    alone_ms.push_back((s.compute_ms + s.head_compute_ms * (head_alone - 1)) * f.alone);
+    pipeline_ms.push_back(
+        (s.pipeline_compute_ms + s.head_pipeline_compute_ms * (head_pipeline - 1)) * f.pipeline);
     links += s.link_ms + (plan.stages.size() > 1 ? out.hop_overhead_ms : 0.0);
     cycle += alone_ms.back();
   }

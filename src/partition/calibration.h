@@ -11,7 +11,10 @@
 // time (a cluster file with bulk link figures only), the trial's measured time per token (one
 // request) less its measured compute and predicted link times is what each hop costs beyond
 // the probed round trip (waking the receiving device, the transport's queues); it is added to
-// every link, as extra round-trip time. Each device measured both ways also gets an idle-gap
+// every link, as extra round-trip time. Where the head was timed apart, its stage's factor is
+// that of the stage without the head, and the head's time relative to it becomes every
+// device's head factor (the head's cost beyond its FLOPs is no property of the trial's head
+// device). Each device measured both ways also gets an idle-gap
 // profile (DeviceProfile::IdleGapFactor): with one request it idled for the rest of the trial's
 // cycle between steps, with n_seq in flight for much less, and a plan whose one-request cycle
 // is shorter is predicted with its steps in between. Pure function; any thread.
@@ -30,12 +33,17 @@ namespace ll::partition {
 struct StageTiming {
   double compute_ms_alone = 0;     // one request in flight
   double compute_ms_pipeline = 0;  // the plan's n_seq requests in flight
+  // The part of each spent in the head (the stage that holds it; 0 = not timed apart).
+  double head_ms_alone = 0;
+  double head_ms_pipeline = 0;
 };
 
 struct CalibrationFactor {
   std::string device;
-  double alone = 1;       // measured / predicted compute, one request
-  double pipeline = 1;    // the same, full pipeline
+  // measured / predicted compute, one request and full pipeline (of the stage's blocks alone
+  // where the head was timed apart)
+  double alone = 1;
+  double pipeline = 1;
   bool measured = false;  // false: the device was not in the trial plan (geometric mean used)
   // Time of a step with n_seq in flight over one alone (the idle-gap profile set on the
   // device, DeviceProfile::warm_ratio); 0: none was set.
@@ -45,10 +53,15 @@ struct CalibrationFactor {
 struct Calibration {
   Cluster cluster;  // the input cluster with corrected decode and pipeline rates and links
   double hop_overhead_ms = 0;              // added to every hop (0 when the trial did not show any)
+  // The head's measured / predicted time over its device's blocks' factor, one request and full
+  // pipeline, applied to every device's head factors (DeviceProfile::head_factor); 0: the
+  // trial did not time the head apart.
+  double head_alone = 0;
+  double head_pipeline = 0;
   std::vector<CalibrationFactor> factors;  // one per device, in cluster order
 };
 
-// `plan` was evaluated on `cluster` and run; `timings` has one entry per plan stage (ring
+// `plan` was evaluated on `cluster` (without idle-gap profiles: the raw profile) and run; `timings` has one entry per plan stage (ring
 // order). Devices the plan left out get the geometric mean of the measured factors.
 // `token_ms_alone` is the measured time per generated token with one request (0: unknown, no
 // hop correction). Rejects timings that do not match the plan.

@@ -92,6 +92,12 @@ ModelCosts CostsFromConfig(const model::ModelConfig& c,
   return costs;
 }
 
+double UnitMs(const DeviceProfile& d, const UnitCost& u, bool pipeline) {
+  const double ms = pipeline ? d.PipelineMs(u.work) : d.DecodeMs(u.work);
+  if (!u.head) return ms;
+  return ms * (pipeline ? d.head_pipeline_factor : d.head_factor);
+}
+
 Result<ModelCosts> ComputeCosts(const model::Model& model, const CostOptions& o) {
   if (o.n_ctx < 1 || o.n_seq < 1 || o.n_batch < 1) {
     return Status::Error("n_ctx, n_seq and n_batch must be at least 1");

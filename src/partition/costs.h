@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "model/model.h"
+#include "partition/cluster.h"
 #include "partition/work.h"
 
 namespace ll::partition {
@@ -56,6 +57,10 @@ struct ModelCosts {
   // Everything the model needs if held by one device (one set of work buffers).
   double total_memory_bytes() const;
 };
+
+// ms for unit `u` on device `d`, one request or in a full pipeline (the head's factors applied
+// to the head).
+double UnitMs(const DeviceProfile& d, const UnitCost& u, bool pipeline);
 
 // Costs of `model` under `options`.
 Result<ModelCosts> ComputeCosts(const model::Model& model, const CostOptions& options);

@@ -36,8 +36,7 @@ Result<Plan> SolveDpFixedOrder(const ModelCosts& costs, const Cluster& cluster,
     // Prefix sums of this device's ms per unit (its rates differ by weight type).
     std::vector<double> ms(n + 1, 0);
     for (int u = 0; u < n; ++u) {
-      const Work& w = costs.units[u].work;
-      ms[u + 1] = ms[u] + (objective == Objective::kLatency ? d.DecodeMs(w) : d.PipelineMs(w));
+      ms[u + 1] = ms[u] + UnitMs(d, costs.units[u], objective == Objective::kThroughput);
     }
     for (int b = j; b <= n; ++b) {
       for (int a = j - 1; a < b; ++a) {

@@ -174,8 +174,7 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
       std::vector<T> t{{c[k], 1}};
       double big_m = 0;
       for (int e = 0; e < E; ++e) {
-        const Work& w = costs.units[e].work;
-        const double ms = latency ? dev.DecodeMs(w) : dev.PipelineMs(w);
+        const double ms = UnitMs(dev, costs.units[e], !latency);
         t.push_back({x[e][k], -ms});
         big_m += ms;
       }

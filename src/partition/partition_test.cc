@@ -484,6 +484,80 @@ TEST(CalibrationTest, RatesFollowTheMeasuredStagesAndReplanningUsesThem) {
   EXPECT_NE(bad.message().find("1 stage timings for a plan of 2 stages"), std::string::npos);
 }
 
+// The head timed apart: its stage's factor is that of its blocks, and the head's own factor
+// (relative to its device's blocks) follows the head to whichever device a plan puts it on.
+TEST(CalibrationTest, TheHeadTimedApartKeepsItsFactorWhenItMoves) {
+  ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
+  Cluster cl;
+  cl.devices = {Device("a", 1000 * kMiB, 2), Device("b", 1000 * kMiB, 1),
+                Device("c", 1000 * kMiB, 2)};
+  cl.default_link = {"", "", 1e5, 0.0};
+  const Plan trial = MakePlan(costs, cl, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
+  const Stage& tail = trial.stages[1];
+  ASSERT_TRUE(tail.segment.head);
+  ASSERT_GT(tail.head_compute_ms, 0);
+  EXPECT_EQ(trial.stages[0].head_compute_ms, 0);
+  const double blocks = tail.compute_ms - tail.head_compute_ms;
+  const double blocks_busy = tail.pipeline_compute_ms - tail.head_pipeline_compute_ms;
+  // a as predicted; b's blocks 1.5x alone and 1.2x busy, its head 3x alone and 1.2x busy.
+  std::vector<StageTiming> t = {
+      {trial.stages[0].compute_ms, trial.stages[0].pipeline_compute_ms},
+      {1.5 * blocks + 3 * tail.head_compute_ms,
+       1.2 * blocks_busy + 1.2 * tail.head_pipeline_compute_ms, 3 * tail.head_compute_ms,
+       1.2 * tail.head_pipeline_compute_ms}};
+  auto cal = Calibrate(cl, trial, t);
+  ASSERT_TRUE(cal.ok()) << cal.message();
+  EXPECT_NEAR(cal->factors[1].alone, 1.5, 1e-12);
+  EXPECT_NEAR(cal->factors[1].pipeline, 1.2, 1e-12);
+  EXPECT_NEAR(cal->head_alone, 2.0, 1e-12);
+  EXPECT_NEAR(cal->head_pipeline, 1.0, 1e-12);
+  for (const DeviceProfile& d : cal->cluster.devices) {
+    EXPECT_NEAR(d.head_factor, 2.0, 1e-12) << d.name;
+    EXPECT_NEAR(d.head_pipeline_factor, 1.0, 1e-12) << d.name;
+  }
+  // The trial plan is predicted as measured.
+  const Plan again = MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
+  for (size_t k = 0; k < again.stages.size(); ++k) {
+    EXPECT_NEAR(again.stages[k].compute_ms, t[k].compute_ms_alone, 1e-9);
+    EXPECT_NEAR(again.stages[k].pipeline_compute_ms, t[k].compute_ms_pipeline, 1e-9);
+  }
+  // The head moved to a: b's blocks at 1.5x, a's head at its rate times 2.
+  const Plan moved = MakePlan(costs, cal->cluster, {1, 0}, {0, 9, 18}, Objective::kThroughput, 4);
+  const Plan moved_raw = MakePlan(costs, cl, {1, 0}, {0, 9, 18}, Objective::kThroughput, 4);
+  EXPECT_NEAR(moved.stages[0].compute_ms, 1.5 * moved_raw.stages[0].compute_ms, 1e-9);
+  EXPECT_NEAR(moved.stages[1].head_compute_ms, 2 * moved_raw.stages[1].head_compute_ms, 1e-9);
+  EXPECT_NEAR(moved.stages[1].compute_ms,
+              moved_raw.stages[1].compute_ms + moved_raw.stages[1].head_compute_ms, 1e-9);
+  // The solvers price the head with its factor too: their optimum is the best cut as Evaluate
+  // prices it (the head's factor moves the balanced cut).
+  const int n_units = static_cast<int>(costs.units.size());
+  double best = 1e300;
+  for (int cut = 1; cut < n_units; ++cut) {
+    best = std::min(best, MakePlan(costs, cal->cluster, {1, 0}, {0, cut, n_units},
+                                   Objective::kThroughput, 4)
+                              .objective_ms());
+  }
+  auto dp = SolveDpFixedOrder(costs, cal->cluster, {1, 0}, Objective::kThroughput, 4);
+  ASSERT_TRUE(dp.ok()) << dp.message();
+  EXPECT_NEAR(dp->objective_ms(), best, 1e-9);
+  Cluster two = cal->cluster;
+  two.devices.pop_back();
+  auto milp = SolveMilp(costs, two, {Objective::kThroughput});
+  ASSERT_TRUE(milp.ok()) << milp.message();
+  auto dp_all = SolveDpAllOrders(costs, two, Objective::kThroughput, 4);
+  ASSERT_TRUE(dp_all.ok()) << dp_all.message();
+  EXPECT_NEAR(milp->objective_ms(), dp_all->objective_ms(), 1e-6 * dp_all->objective_ms());
+  // Without the head timed apart, b's one factor blends both and follows b, not the head.
+  std::vector<StageTiming> blended = t;
+  blended[1].head_ms_alone = blended[1].head_ms_pipeline = 0;
+  auto old = Calibrate(cl, trial, blended);
+  ASSERT_TRUE(old.ok()) << old.message();
+  EXPECT_EQ(old->head_alone, 0);
+  EXPECT_NEAR(old->factors[1].alone, t[1].compute_ms_alone / tail.compute_ms, 1e-12);
+  EXPECT_GT(old->factors[1].alone, 1.55);
+  EXPECT_EQ(old->cluster.devices[0].head_factor, 1.0);
+}
+
 // The idle-gap profile: a device measured faster with n_seq in flight (short idle gaps between
 // its steps) than alone in the trial's long ring is predicted in between for a plan whose ring
 // is shorter, linearly in its gap, and exactly as measured on the trial plan itself.

@@ -102,13 +102,18 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
     Stage& s = plan.stages[i];
     const DeviceProfile& d = cluster.devices[s.device];
     double mem = costs.work_bytes_per_stage;
-    Work work;
+    s.compute_ms = s.pipeline_compute_ms = s.head_compute_ms = s.head_pipeline_compute_ms = 0;
     for (int u = s.first; u < s.last; ++u) {
-      work.Add(costs.units[u].work);
-      mem += costs.units[u].memory_bytes();
+      const UnitCost& unit = costs.units[u];
+      const double alone = UnitMs(d, unit, false), busy = UnitMs(d, unit, true);
+      s.compute_ms += alone;
+      s.pipeline_compute_ms += busy;
+      if (unit.head) {
+        s.head_compute_ms = alone;
+        s.head_pipeline_compute_ms = busy;
+      }
+      mem += unit.memory_bytes();
     }
-    s.compute_ms = d.DecodeMs(work);
-    s.pipeline_compute_ms = d.PipelineMs(work);
     s.memory_bytes = mem;
     s.budget_bytes = d.memory_budget_bytes;
     if (m == 1) {
@@ -176,6 +181,7 @@ nlohmann::json Plan::ToJson() const {
                            {"memory_budget_bytes", s.budget_bytes},
                            {"compute_ms_per_token", s.compute_ms},
                            {"pipeline_compute_ms_per_token", s.pipeline_compute_ms},
+                           {"head_compute_ms_per_token", s.head_compute_ms},
                            {"link_ms_per_token", s.link_ms}});
   }
   return j;

@@ -43,6 +43,10 @@ struct Stage {
   // Predictions filled by Evaluate.
   double compute_ms = 0;           // per token, one request
   double pipeline_compute_ms = 0;  // per token, every device busy
+  // The part of compute_ms / pipeline_compute_ms in the head (0 without it; before the
+  // idle-gap factor, which Evaluate applies to compute_ms as a whole).
+  double head_compute_ms = 0;
+  double head_pipeline_compute_ms = 0;
   double link_ms = 0;              // outgoing hop per token
   double memory_bytes = 0;         // needed on the device
   double budget_bytes = 0;         // the device's budget

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/check.h"
+#include "base/timer.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/vec_dot.h"
@@ -296,9 +297,11 @@ void Segment::FfnUnit(ThreadPool& pool, int layer, int64_t n) {
 }
 
 void Segment::Head(ThreadPool& pool, const float* x, int64_t n, float* logits) {
+  const Stopwatch timer;
   const auto& w = model_.weights();
   Norm(w.output_norm, w.output_norm_b, x, xn_.data(), n);
   Linear(pool, weights_.output(), {}, xn_.data(), n, logits);
+  head_seconds_ += timer.Seconds();
 }
 
 }  // namespace ll::runtime

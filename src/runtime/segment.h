@@ -41,6 +41,10 @@ class Segment {
   size_t kv_bytes() const { return kv_.bytes(); }
   int64_t n_embd() const { return config_.n_embd; }
   int64_t n_vocab() const { return config_.n_vocab; }
+  // Wall time spent in the head (final norm and output matrix) since construction. The
+  // placement calibrates the head apart from the blocks: its cost per FLOP differs from theirs
+  // (a wide matrix, a different weight type), and a plan may move it to another device.
+  double head_seconds() const { return head_seconds_; }
 
   // Runs positions [pos, pos + n) of sequence `seq`. Exactly one of tokens / input is used:
   // tokens when spec().embed, else input ([n][n_embd]). Results go to `output`, resized to
@@ -69,6 +73,7 @@ class Segment {
   KvCache kv_;
   PackedWeights weights_;  // this segment's weight views, repacked where the kernels prefer it
   kernels::MatMulScratch scratch_;
+  double head_seconds_ = 0;
 
   // Work buffers, [n_batch][...] row-major; allocated once.
   std::vector<float> x_;       // [n_batch][n_embd] residual stream

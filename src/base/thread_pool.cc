@@ -57,6 +57,13 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
   paced_cpu_seconds_ = ThreadCpuSeconds();
 }
 
+void ThreadPool::Settle() {
+  if (!pacer_.active() || paced_thread_ != std::this_thread::get_id()) return;
+  const double now = ThreadCpuSeconds();
+  pacer_.Pay(now - paced_cpu_seconds_);
+  paced_cpu_seconds_ = now;
+}
+
 void ThreadPool::RunJob(const std::function<void(int, int)>& fn) {
   if (n_threads_ == 1) {
     fn(0, 1);

@@ -46,6 +46,12 @@ class ThreadPool {
   // Calls fn(i, size()) for i in [0, size()), in parallel; blocks until all return.
   void Run(const std::function<void(int, int)>& fn);
 
+  // Paced: pays now for the work the calling thread did since its previous Run (otherwise
+  // charged to the next Run). Called before a result leaves the device, so that an emulated
+  // slow device takes its own time for the work around its matrix products (sampling,
+  // encoding) before it sends, not after, and that time counts in the step that did it.
+  void Settle();
+
   // Splits [0, n) into size() near-equal contiguous chunks: the chunk of thread i.
   static std::pair<long, long> Chunk(long n, int i, int count) {
     const long per = n / count, extra = n % count;

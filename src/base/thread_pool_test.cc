@@ -136,5 +136,28 @@ TEST(PacerTest, PacedPoolChargesCpuTimeNotWaiting) {
   EXPECT_GE(pool.pause_called_for_seconds() - before, 0.030);
 }
 
+// Settle pays for the work since the previous Run at once, and the next Run does not charge it
+// again.
+TEST(PacerTest, SettlePaysForTheWorkSinceTheLastRunOnce) {
+  ThreadPool pool(1, 0.25);
+  pool.Settle();  // before any Run: nothing to pay, no effect
+  EXPECT_EQ(pool.pause_called_for_seconds(), 0.0);
+  pool.Run([](int, int) {});
+  const double before = pool.pause_called_for_seconds();
+  const double until = ThreadCpuSeconds() + 10e-3;
+  while (ThreadCpuSeconds() < until) {
+  }
+  pool.Settle();
+  const double settled = pool.pause_called_for_seconds() - before;
+  EXPECT_GE(settled, 0.030);
+  EXPECT_LT(settled, 0.045);  // CPU time, not the wall time of a busy host
+  pool.Run([](int, int) {});
+  EXPECT_LT(pool.pause_called_for_seconds() - before - settled, 0.005);
+  // An unpaced pool has nothing to settle.
+  ThreadPool fast(1);
+  fast.Settle();
+  EXPECT_EQ(fast.pause_called_for_seconds(), 0.0);
+}
+
 }  // namespace
 }  // namespace ll

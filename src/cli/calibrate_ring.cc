@@ -133,7 +133,7 @@ std::string DescribeCalibration(const partition::Calibration& cal) {
     }
   }
   if (cal.head_alone > 0 || cal.head_pipeline > 0) {
-    std::snprintf(buf, sizeof(buf), "; head %.2f / %.2f of its device's blocks", cal.head_alone,
+    std::snprintf(buf, sizeof(buf), "; head (timed apart) %.2f / %.2f", cal.head_alone,
                   cal.head_pipeline);
     line += buf;
   }

@@ -482,7 +482,9 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
     const int64_t next_pos = static_cast<int64_t>(m.pos) + m.n_tokens;
     t.continued =
         first_ && !end && hr.generated < hr.n_predict && next_pos + 1 < segment_->options().n_ctx;
-    // The head's time: its matrix in Forward and the sampling, not the send below.
+    // The head's time: its matrix in Forward and the sampling (paid for now on a paced
+    // device), not the send below.
+    pool_.Settle();
     stats_.head_us += static_cast<uint64_t>(
         (segment_->head_seconds() - head_before + sampling.Seconds()) * 1e6);
     if (t.continued) {
@@ -512,6 +514,7 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
     f.has_sampling = m.has_sampling;
     f.sampling = std::move(m.sampling);
     out = std::move(f);
+    pool_.Settle();  // the codec's work, before the result leaves
   }
   stats_.compute_us += static_cast<uint64_t>(compute.Seconds() * 1e6);
   Stopwatch send;

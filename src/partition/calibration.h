@@ -12,9 +12,9 @@
 // request) less its measured compute and predicted link times is what each hop costs beyond
 // the probed round trip (waking the receiving device, the transport's queues); it is added to
 // every link, as extra round-trip time. Where the head was timed apart, its stage's factor is
-// that of the stage without the head, and the head's own measured / predicted time holds for
-// the head on every device (a bare matrix product, which the profile times well everywhere,
-// while the blocks' factors carry each device's non-matrix work). Each device measured both ways also gets an idle-gap
+// that of the stage without the head, and the head's time relative to those blocks holds for
+// the head on every device (a unit's cost beyond its FLOPs is no property of the device that
+// held it in the trial). Each device measured both ways also gets an idle-gap
 // profile (DeviceProfile::IdleGapFactor): with one request it idled for the rest of the trial's
 // cycle between steps, with n_seq in flight for much less, and a plan whose one-request cycle
 // is shorter is predicted with its steps in between. Pure function; any thread.
@@ -53,9 +53,9 @@ struct CalibrationFactor {
 struct Calibration {
   Cluster cluster;  // the input cluster with corrected decode and pipeline rates and links
   double hop_overhead_ms = 0;              // added to every hop (0 when the trial did not show any)
-  // The head's measured / predicted time, one request and full pipeline, which every device's
-  // head then runs at (DeviceProfile::head_factor: this over the device's own factor); 0: the
-  // trial did not time the head apart.
+  // The head's measured / predicted time, one request and full pipeline; every device's head
+  // runs at this over the head device's blocks' factor times its own blocks' factor
+  // (DeviceProfile::head_factor); 0: the trial did not time the head apart.
   double head_alone = 0;
   double head_pipeline = 0;
   std::vector<CalibrationFactor> factors;  // one per device, in cluster order

@@ -56,9 +56,9 @@ struct DeviceProfile {
 
   // The output head's time over what the rates say (calibration fills both from the trial's
   // head, timed apart on its worker; 1: as the rates say). Why: the calibrated rates carry a
-  // block's non-matrix work (norms, attention, the activation codec), which differs by device,
-  // the head is a bare matrix product, and with one factor per device the trial's head device
-  // was predicted 20-30 % slow once a plan moved the head elsewhere and the new one fast.
+  // block's non-matrix work (norms, attention, the activation codec), the head is a bare
+  // matrix product, and with one factor per device the trial's head device was predicted
+  // 20-30 % slow once a plan moved the head elsewhere and the new one fast.
   double head_factor = 1;           // one request
   double head_pipeline_factor = 1;  // every device busy
 };

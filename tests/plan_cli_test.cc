@@ -191,6 +191,19 @@ TEST(PlanCliTest, BenchComparesPlacementsWithPredictions) {
     }
     EXPECT_GE(p["calibration"]["hop_overhead_ms"].get<double>(), 0.0);
     EXPECT_EQ(p["calibration"]["trial_passes"].get<int>(), 2);
+    // The head's time is reported by the device that holds it, and only by it.
+    for (const auto& d : p["per_device"]) {
+      const bool head = d["segment"].get<std::string>().find("head") != std::string::npos;
+      EXPECT_EQ(d["head_ms_per_step_1"].get<double>() > 0, head) << d.dump();
+      EXPECT_LT(d["head_ms_per_step_1"].get<double>(), d["compute_ms_per_step_1"].get<double>());
+    }
+    // The rounds' spread covers the pipelined runs' (and says whether the host was unsteady).
+    const auto& full = p["runs"][2];
+    const double median = full["aggregate_tokens_per_s"].get<double>();
+    const double spread = 100 * (full["aggregate_spread"][1].get<double>() -
+                                 full["aggregate_spread"][0].get<double>()) / median;
+    EXPECT_GE(p["rounds_spread_pct"].get<double>(), spread - 1e-9);
+    EXPECT_EQ(p["unsteady"].get<bool>(), p["rounds_spread_pct"].get<double>() > 25.0);
   }
   EXPECT_DOUBLE_EQ(j["placements"][0]["single_vs_first"].get<double>(), 1.0);
 }

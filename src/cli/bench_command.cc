@@ -79,7 +79,20 @@ struct PlacementFigures {
   std::string label;
   double single = 0, single_predicted = 0;        // one request, decode tokens/s
   double aggregate = 0, aggregate_predicted = 0;  // n_seq in flight, tokens/s
+  // The widest spread of its rounds, (max - min) / median in %, over the one-request and the
+  // full-pipeline figures.
+  double spread_pct = 0;
 };
+
+// Rounds of one placement spreading by more than this mean the host changed speed during the
+// run: steady runs on the development VM spread by up to about 15 %, and in the runs whose
+// rounds spread by a third or more (docs/placement.md) the medians depended on which rounds
+// fell into a slow spell, and so did the prediction errors.
+constexpr double kUnsteadySpreadPct = 25.0;
+
+double SpreadPct(const Spread& s) {
+  return s.median > 0 ? 100.0 * (s.max - s.min) / s.median : 0.0;
+}
 
 double ErrorPct(double measured, double predicted) {
   return measured > 0 && predicted > 0 ? 100.0 * (predicted - measured) / measured : 0.0;
@@ -268,8 +281,14 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       }
       const double per_token = tokens ? static_cast<double>(bytes) / tokens : 0.0;
       const Spread a = Summarise(slot.agg[inflight]), s1 = Summarise(slot.single[inflight]);
-      if (inflight == 1) fig.single = s1.median;
-      if (inflight == kInFlight.back()) fig.aggregate = a.median;
+      if (inflight == 1) {
+        fig.single = s1.median;
+        fig.spread_pct = std::max(fig.spread_pct, SpreadPct(s1));
+      }
+      if (inflight == kInFlight.back()) {
+        fig.aggregate = a.median;
+        fig.spread_pct = std::max(fig.spread_pct, SpreadPct(a));
+      }
       in_flight.push_back({{"in_flight", inflight},
                            {"aggregate_tokens_per_s", a.median},
                            {"aggregate_spread", {a.min, a.max}},
@@ -322,8 +341,17 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
                             {"devices", n_devices},
                             {"devices_used", slot.devices.size()},
                             {"runs", in_flight},
-                            {"per_device", devs}};
+                            {"per_device", devs},
+                            {"rounds_spread_pct", fig.spread_pct},
+                            {"unsteady", fig.spread_pct > kUnsteadySpreadPct}};
     if (!calibration.is_null()) entry["calibration"] = calibration;
+    if (!json && fig.spread_pct > kUnsteadySpreadPct) {
+      std::printf(
+          "  warning: its rounds spread by %.0f %% of their median: the host's speed changed "
+          "during the run, and the figures below depend on which rounds fell into a slow spell "
+          "(run again, or with more rounds)\n",
+          fig.spread_pct);
+    }
     if (plan) {
       fig.single_predicted = plan->single_request_tokens_per_s();
       fig.aggregate_predicted = plan->pipeline_tokens_per_s();
@@ -355,16 +383,17 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
                 (std::to_string(kInFlight.back()) + " in flight").c_str(), "ratio*", "predicted",
                 "error");
     for (const PlacementFigures& p : summary) {
-      std::printf("%-20s %12.2f %7.2fx %10.2f %+6.0f%% | %12.2f %9.2fx %10.2f %+6.0f%%\n",
+      std::printf("%-20s %12.2f %7.2fx %10.2f %+6.0f%% | %12.2f %9.2fx %10.2f %+6.0f%%%s\n",
                   p.label.c_str(), p.single, base > 0 ? p.single / base : 0.0, p.single_predicted,
                   ErrorPct(p.single, p.single_predicted), p.aggregate,
                   base > 0 ? p.aggregate / base : 0.0, p.aggregate_predicted,
-                  ErrorPct(p.aggregate, p.aggregate_predicted));
+                  ErrorPct(p.aggregate, p.aggregate_predicted),
+                  p.spread_pct > kUnsteadySpreadPct ? "  (unsteady)" : "");
     }
     std::printf(
         "tokens/s; ratios against %s's one-request figure (* aggregate over it); error = "
-        "(predicted - measured) / measured\n",
-        summary.front().label.c_str());
+        "(predicted - measured) / measured; unsteady: its rounds spread by more than %.0f %%\n",
+        summary.front().label.c_str(), kUnsteadySpreadPct);
   }
   return out;
 }

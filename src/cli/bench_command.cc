@@ -266,6 +266,8 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
                                           {"alone", x.alone},
                                           {"pipeline", x.pipeline},
                                           {"warm", x.warm},
+                                          {"step_ms", x.step_ms},
+                                          {"step_pipeline_ms", x.step_pipeline_ms},
                                           {"measured", x.measured}});
       }
       if (slot.plan && slot.costs) partition::Evaluate(*slot.costs, cal.cluster, *slot.plan);
@@ -323,6 +325,8 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
            {"compute_ms_per_step_full", PerStepMs(full[i].compute_us, full[i].steps)},
            {"head_ms_per_step_1", PerStepMs(one[i].head_us, one[i].steps)},
            {"head_ms_per_step_full", PerStepMs(full[i].head_us, full[i].steps)},
+           {"overhead_ms_per_step_1", PerStepMs(one[i].overhead_us, one[i].steps)},
+           {"overhead_ms_per_step_full", PerStepMs(full[i].overhead_us, full[i].steps)},
            {"send_ms_per_step_full", PerStepMs(full[i].send_us, full[i].steps)},
            {"predicted_compute_ms_per_token", plan ? nlohmann::json(predicted) : nullptr},
            {"bytes_sent_per_token",

@@ -16,6 +16,7 @@ std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
     d.tokens -= before[i].tokens;
     d.compute_us -= before[i].compute_us;
     d.head_us -= before[i].head_us;
+    d.overhead_us -= before[i].overhead_us;
     d.send_us -= before[i].send_us;
     d.wait_us -= before[i].wait_us;
     d.bytes_sent -= before[i].bytes_sent;
@@ -34,6 +35,7 @@ void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d) {
     sum[i].tokens += d[i].tokens;
     sum[i].compute_us += d[i].compute_us;
     sum[i].head_us += d[i].head_us;
+    sum[i].overhead_us += d[i].overhead_us;
     sum[i].send_us += d[i].send_us;
     sum[i].wait_us += d[i].wait_us;
     sum[i].bytes_sent += d[i].bytes_sent;
@@ -83,6 +85,8 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
   samples.full.resize(n_stages);
   samples.head_alone.resize(n_stages);
   samples.head_full.resize(n_stages);
+  samples.overhead_alone.resize(n_stages);
+  samples.overhead_full.resize(n_stages);
   for (int pass = 0; pass < passes; ++pass) {
     for (int inflight : {1, n_in_flight}) {
       LL_ASSIGN_OR_RETURN(std::vector<net::Stats> before, coord.CollectStats());
@@ -94,6 +98,8 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
             PerStepMs(d[k].compute_us, d[k].steps));
         (inflight == 1 ? samples.head_alone : samples.head_full)[k].push_back(
             PerStepMs(d[k].head_us, d[k].steps));
+        (inflight == 1 ? samples.overhead_alone : samples.overhead_full)[k].push_back(
+            PerStepMs(d[k].overhead_us, d[k].steps));
       }
       if (inflight == 1) samples.token_ms.push_back(ms);
     }
@@ -106,7 +112,8 @@ Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cl
                                                     const TrialSamples& samples) {
   const size_t n = plan.stages.size();
   if (samples.alone.size() != n || samples.full.size() != n || samples.head_alone.size() != n ||
-      samples.head_full.size() != n) {
+      samples.head_full.size() != n || samples.overhead_alone.size() != n ||
+      samples.overhead_full.size() != n) {
     return Status::Error("calibration samples are for another plan");
   }
   // Medians: on a shared host a device's speed moves by up to 1.5x from one second to the
@@ -114,8 +121,9 @@ Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cl
   // two passes, used before, made every prediction optimistic by about 10 %.)
   std::vector<partition::StageTiming> timings(plan.stages.size());
   for (size_t k = 0; k < timings.size(); ++k) {
-    timings[k] = {Median(samples.alone[k]), Median(samples.full[k]),
-                  Median(samples.head_alone[k]), Median(samples.head_full[k])};
+    timings[k] = {Median(samples.alone[k]),          Median(samples.full[k]),
+                  Median(samples.head_alone[k]),     Median(samples.head_full[k]),
+                  Median(samples.overhead_alone[k]), Median(samples.overhead_full[k])};
   }
   return partition::Calibrate(cluster, plan, timings, Median(samples.token_ms));
 }
@@ -127,6 +135,10 @@ std::string DescribeCalibration(const partition::Calibration& cal) {
     std::snprintf(buf, sizeof(buf), " %s %.2f / %.2f%s", f.device.c_str(), f.alone, f.pipeline,
                   f.measured ? "" : " (not in the plan: mean)");
     line += buf;
+    if (f.step_ms > 0) {
+      std::snprintf(buf, sizeof(buf), " (+%.2f / %.2f ms per step)", f.step_ms, f.step_pipeline_ms);
+      line += buf;
+    }
     if (f.warm > 0) {
       std::snprintf(buf, sizeof(buf), " (warm steps x%.2f)", f.warm);
       line += buf;

@@ -38,6 +38,7 @@ Status WarmUpRing(engine::Coordinator& coord, int tokens, int n_in_flight);
 struct TrialSamples {
   std::vector<std::vector<double>> alone, full;
   std::vector<std::vector<double>> head_alone, head_full;
+  std::vector<std::vector<double>> overhead_alone, overhead_full;  // the fixed cost per step
   std::vector<double> token_ms;
 };
 

@@ -438,8 +438,12 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
   Stopwatch compute;
   const double head_before = segment_->head_seconds();
   const std::vector<float> hidden = DecodeHidden(m);
+  pool_.Settle();  // the decoding's pace is the step's overhead, not its first unit's
+  const Stopwatch forward;
   Status s = segment_->Forward(pool_, static_cast<int>(m.seq), m.pos, m.tokens, hidden,
                                m.want_logits && spec.head, output_);
+  const double forward_seconds = forward.Seconds();
+  double sampling_seconds = 0;
   if (!s.ok()) return Refuse(s.message(), m.request);
   stats_.steps += 1;
   stats_.tokens += m.n_tokens;
@@ -485,8 +489,9 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
     // The head's time: its matrix in Forward and the sampling (paid for now on a paced
     // device), not the send below.
     pool_.Settle();
+    sampling_seconds = sampling.Seconds();
     stats_.head_us += static_cast<uint64_t>(
-        (segment_->head_seconds() - head_before + sampling.Seconds()) * 1e6);
+        (segment_->head_seconds() - head_before + sampling_seconds) * 1e6);
     if (t.continued) {
       net::Forward f;
       f.request = m.request;
@@ -516,7 +521,10 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
     out = std::move(f);
     pool_.Settle();  // the codec's work, before the result leaves
   }
-  stats_.compute_us += static_cast<uint64_t>(compute.Seconds() * 1e6);
+  const double compute_seconds = compute.Seconds();
+  stats_.compute_us += static_cast<uint64_t>(compute_seconds * 1e6);
+  stats_.overhead_us += static_cast<uint64_t>(
+      std::max(0.0, compute_seconds - forward_seconds - sampling_seconds) * 1e6);
   Stopwatch send;
   const auto bytes = net::Encode({model_hash_, std::move(out)});
   Status sent = next_->Send(bytes);

@@ -135,6 +135,7 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U64(x.weight_bytes);
                    w.U64(x.kv_bytes);
                    w.U64(x.head_us);
+                   w.U64(x.overhead_us);
                  },
                  [&](const Shutdown&) {},
                  [&](const WeightsChunk& x) {
@@ -329,6 +330,7 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.weight_bytes = r.U64("weight_bytes");
       x.kv_bytes = r.U64("kv_bytes");
       x.head_us = r.U64("head_us");
+      x.overhead_us = r.U64("overhead_us");
       m = x;
       break;
     }

@@ -144,6 +144,9 @@ struct Stats {
   uint64_t bytes_sent = 0;  // forward/token payload bytes sent
   uint64_t weight_bytes = 0, kv_bytes = 0;
   uint64_t head_us = 0;  // part of compute_us in the head: final norm, output matrix, sampling
+  // Part of compute_us outside the model's layers and head: decoding the input, encoding the
+  // output (a fixed cost per step, however many layers the device holds).
+  uint64_t overhead_us = 0;
 };
 
 struct Shutdown {};

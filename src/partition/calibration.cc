@@ -2,9 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 namespace ll::partition {
 namespace {
+
+// A stage's time per step and two parts of it: the head's and the fixed cost per step; the
+// rest is its layers'.
+struct StageParts {
+  double total = 0, head = 0, step = 0;
+  double layers() const { return total - head - step; }
+};
 
 // Geometric mean of the positive values, 1 when there are none.
 double GeoMean(const std::vector<double>& v) {
@@ -42,20 +50,22 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     total_alone += s.compute_ms;
     total_pipeline += s.pipeline_compute_ms;
   }
-  // A stage's factor from its measured and predicted time. Where the head was timed apart (and
-  // the rest of the stage is enough to count), it is the rest's, and `head` gets the head's own
-  // measured / predicted time.
+  // A stage's factor from its measured and predicted time: that of its layers, where the head
+  // and the fixed cost per step were timed apart (and the layers are enough to count); `head`
+  // gets the head's own measured / predicted time, `step` the measured fixed cost.
   const int head_device = plan.stages.back().device;
-  auto factor = [](double measured, double predicted, double head_measured,
-                   double head_predicted, double total, double& head) {
-    if (head_measured > 0 && head_predicted > 0 && head_measured < measured &&
-        predicted - head_predicted > 0.01 * total) {
-      head = head_measured / head_predicted;
-      return (measured - head_measured) / (predicted - head_predicted);
+  auto factor = [](StageParts measured, StageParts predicted, double total, double& head,
+                   double& step) {
+    if (!(measured.head > 0 && predicted.head > 0)) measured.head = predicted.head = 0;
+    if (!(measured.step > 0)) measured.step = predicted.step = 0;
+    if (!(measured.layers() > 0 && predicted.layers() > 0.01 * total)) {
+      measured.head = predicted.head = measured.step = predicted.step = 0;
     }
-    return measured / predicted;
+    if (predicted.head > 0) head = measured.head / predicted.head;
+    if (measured.step > 0) step = measured.step;
+    return measured.layers() / predicted.layers();
   };
-  std::vector<double> alone, pipeline;
+  std::vector<double> alone, pipeline, step_alone, step_pipeline;
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     const Stage& s = plan.stages[k];
     if (s.device < 0 || s.device >= cluster.size()) {
@@ -65,17 +75,22 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     }
     CalibrationFactor& f = out.factors[s.device];
     const StageTiming& t = timings[k];
+    const DeviceProfile& d = cluster.devices[s.device];
     if (s.compute_ms > 0.01 * total_alone && t.compute_ms_alone > 0) {
-      f.alone = factor(t.compute_ms_alone, s.compute_ms, t.head_ms_alone, s.head_compute_ms,
-                       total_alone, out.head_alone);
+      f.alone = factor({t.compute_ms_alone, t.head_ms_alone, t.overhead_ms_alone},
+                       {s.compute_ms, s.head_compute_ms, d.step_ms}, total_alone, out.head_alone,
+                       f.step_ms);
       f.measured = true;
       alone.push_back(f.alone);
+      if (f.step_ms > 0) step_alone.push_back(f.step_ms);
     }
     if (s.pipeline_compute_ms > 0.01 * total_pipeline && t.compute_ms_pipeline > 0) {
-      f.pipeline = factor(t.compute_ms_pipeline, s.pipeline_compute_ms, t.head_ms_pipeline,
-                          s.head_pipeline_compute_ms, total_pipeline, out.head_pipeline);
+      f.pipeline = factor({t.compute_ms_pipeline, t.head_ms_pipeline, t.overhead_ms_pipeline},
+                          {s.pipeline_compute_ms, s.head_pipeline_compute_ms, d.step_pipeline_ms},
+                          total_pipeline, out.head_pipeline, f.step_pipeline_ms);
       f.measured = true;
       pipeline.push_back(f.pipeline);
+      if (f.step_pipeline_ms > 0) step_pipeline.push_back(f.step_pipeline_ms);
     }
   }
   const double mean_alone = GeoMean(alone), mean_pipeline = GeoMean(pipeline);
@@ -86,6 +101,15 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
       f.alone = mean_alone;
       f.pipeline = mean_pipeline;
     }
+    // The fixed cost per step as measured; a device whose was not gets the mean of those that
+    // were, and without any, its own scaled like its rates.
+    auto fixed = [](double measured, const std::vector<double>& all, double old, double factor) {
+      if (measured > 0) return measured;
+      if (!all.empty()) return std::accumulate(all.begin(), all.end(), 0.0) / all.size();
+      return old * factor;
+    };
+    p.step_ms = fixed(f.step_ms, step_alone, p.step_ms, f.alone);
+    p.step_pipeline_ms = fixed(f.step_pipeline_ms, step_pipeline, p.step_pipeline_ms, f.pipeline);
     p.SlowDown(f.alone, f.pipeline);
     // The head's time relative to its device's blocks holds on every device: what moves a
     // device's blocks off its profile (the host's speed at the time, how it wakes from idling)
@@ -133,15 +157,19 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
   double cycle = 0, links = 0;
   std::vector<double> alone_ms, pipeline_ms;
   for (const Stage& s : plan.stages) {
-    // The stage on the corrected rates: its blocks at the device's factor, its head at the
-    // head's.
+    // The stage on the corrected rates: its layers at the device's factor, its head at the
+    // head's, and the device's fixed cost per step.
     const CalibrationFactor& f = out.factors[s.device];
+    const DeviceProfile& old = cluster.devices[s.device];
+    const DeviceProfile& now = out.cluster.devices[s.device];
     const double head_alone = out.head_alone > 0 ? out.head_alone : f.alone;
     const double head_pipeline = out.head_pipeline > 0 ? out.head_pipeline : f.pipeline;
-    alone_ms.push_back((s.compute_ms - s.head_compute_ms) * f.alone +
-                       s.head_compute_ms * head_alone);
-    pipeline_ms.push_back((s.pipeline_compute_ms - s.head_pipeline_compute_ms) * f.pipeline +
-                          s.head_pipeline_compute_ms * head_pipeline);
+    alone_ms.push_back((s.compute_ms - s.head_compute_ms - old.step_ms) * f.alone +
+                       s.head_compute_ms * head_alone + now.step_ms);
+    pipeline_ms.push_back(
+        (s.pipeline_compute_ms - s.head_pipeline_compute_ms - old.step_pipeline_ms) *
+            f.pipeline +
+        s.head_pipeline_compute_ms * head_pipeline + now.step_pipeline_ms);
     links += s.link_ms + (plan.stages.size() > 1 ? out.hop_overhead_ms : 0.0);
     cycle += alone_ms.back();
   }

@@ -11,7 +11,9 @@
 // time (a cluster file with bulk link figures only), the trial's measured time per token (one
 // request) less its measured compute and predicted link times is what each hop costs beyond
 // the probed round trip (waking the receiving device, the transport's queues); it is added to
-// every link, as extra round-trip time. Where the head was timed apart, its stage's factor is
+// every link, as extra round-trip time. Where the workers timed a step's fixed cost apart
+// (decoding the input, encoding the output), it becomes the device's step_ms and the factors
+// are of the layers alone. Where the head was timed apart, its stage's factor is
 // that of the stage without the head, and the head's time relative to those blocks holds for
 // the head on every device (a unit's cost beyond its FLOPs is no property of the device that
 // held it in the trial). Each device measured both ways also gets an idle-gap
@@ -36,6 +38,10 @@ struct StageTiming {
   // The part of each spent in the head (the stage that holds it; 0 = not timed apart).
   double head_ms_alone = 0;
   double head_ms_pipeline = 0;
+  // The part outside the layers and the head: decoding the input, encoding the output, a fixed
+  // cost per step (0 = not timed apart).
+  double overhead_ms_alone = 0;
+  double overhead_ms_pipeline = 0;
 };
 
 struct CalibrationFactor {
@@ -48,6 +54,10 @@ struct CalibrationFactor {
   // Time of a step with n_seq in flight over one alone (the idle-gap profile set on the
   // device, DeviceProfile::warm_ratio); 0: none was set.
   double warm = 0;
+  // The fixed cost per step measured (DeviceProfile::step_ms), one request and full pipeline;
+  // 0: not measured.
+  double step_ms = 0;
+  double step_pipeline_ms = 0;
 };
 
 struct Calibration {

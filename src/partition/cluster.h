@@ -61,6 +61,14 @@ struct DeviceProfile {
   // 20-30 % slow once a plan moved the head elsewhere and the new one fast.
   double head_factor = 1;           // one request
   double head_pipeline_factor = 1;  // every device busy
+
+  // A fixed cost per step beyond the units (decoding the input, encoding the output), one
+  // request and every device busy; calibration measures it (0 before). Why: folded into the
+  // rates by the trial's stages of four blocks, it went missing from the solved plans' stages
+  // of one or two half-blocks, predicted 20-60 % fast.
+  double step_ms = 0;
+  double step_pipeline_ms = 0;
+  double StepMs(bool pipeline) const { return pipeline ? step_pipeline_ms : step_ms; }
 };
 
 struct LinkProfile {

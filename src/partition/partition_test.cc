@@ -312,6 +312,12 @@ Instance RandomInstance(std::mt19937& rng) {
       in.cluster.devices.back().pipeline_decode_gflops =
           in.cluster.devices.back().decode_gflops * contention(rng);
     }
+    if (rng() % 2) {  // calibrated: a fixed cost per step, the head's own factors
+      dev.step_ms = unit(rng) * 2;
+      dev.step_pipeline_ms = unit(rng) * 2;
+      dev.head_factor = unit(rng);
+      dev.head_pipeline_factor = unit(rng);
+    }
   }
   in.cluster.default_link = {"", "", bw(rng), rtt(rng)};
   for (int a = 0; a < k; ++a)
@@ -558,6 +564,48 @@ TEST(CalibrationTest, TheHeadTimedApartKeepsItsFactorWhenItMoves) {
   EXPECT_NEAR(old->factors[1].alone, t[1].compute_ms_alone / tail.compute_ms, 1e-12);
   EXPECT_GT(old->factors[1].alone, 1.55);
   EXPECT_EQ(old->cluster.devices[0].head_factor, 1.0);
+}
+
+// The fixed cost per step timed apart: it becomes the device's step_ms (the mean of the
+// measured ones where a device was not measured), the factors are of the layers alone, and a
+// plan of small stages pays it once per stage.
+TEST(CalibrationTest, TheFixedCostPerStepIsMeasuredApartAndPaidByEveryStage) {
+  ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
+  Cluster cl;
+  cl.devices = {Device("a", 1000 * kMiB, 2), Device("b", 1000 * kMiB, 1),
+                Device("c", 1000 * kMiB, 2)};
+  cl.default_link = {"", "", 1e5, 0.0};
+  const Plan trial = MakePlan(costs, cl, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
+  // a's layers 2x, b's as predicted; fixed costs 0.6 and 0.2 ms alone, 0.4 and 0.2 busy.
+  std::vector<StageTiming> t = {
+      {2 * trial.stages[0].compute_ms + 0.6, 2 * trial.stages[0].pipeline_compute_ms + 0.4, 0, 0,
+       0.6, 0.4},
+      {trial.stages[1].compute_ms + 0.2, trial.stages[1].pipeline_compute_ms + 0.2, 0, 0, 0.2,
+       0.2}};
+  auto cal = Calibrate(cl, trial, t);
+  ASSERT_TRUE(cal.ok()) << cal.message();
+  EXPECT_NEAR(cal->factors[0].alone, 2.0, 1e-12);
+  EXPECT_NEAR(cal->factors[0].pipeline, 2.0, 1e-12);
+  EXPECT_NEAR(cal->factors[1].alone, 1.0, 1e-12);
+  EXPECT_NEAR(cal->cluster.devices[0].step_ms, 0.6, 1e-12);
+  EXPECT_NEAR(cal->cluster.devices[0].step_pipeline_ms, 0.4, 1e-12);
+  EXPECT_NEAR(cal->cluster.devices[1].step_ms, 0.2, 1e-12);
+  EXPECT_NEAR(cal->cluster.devices[2].step_ms, 0.4, 1e-12);  // not in the trial: the mean
+  EXPECT_NEAR(cal->cluster.devices[2].step_pipeline_ms, 0.3, 1e-12);
+  const Plan again = MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
+  for (size_t k = 0; k < again.stages.size(); ++k) {
+    EXPECT_NEAR(again.stages[k].compute_ms, t[k].compute_ms_alone, 1e-9);
+    EXPECT_NEAR(again.stages[k].pipeline_compute_ms, t[k].compute_ms_pipeline, 1e-9);
+  }
+  // One half-block on a: its fixed cost and twice the unit's predicted time.
+  const Plan small = MakePlan(costs, cal->cluster, {0, 1}, {0, 2, 18}, Objective::kLatency, 4);
+  const Plan small_raw = MakePlan(costs, cl, {0, 1}, {0, 2, 18}, Objective::kLatency, 4);
+  EXPECT_NEAR(small.stages[0].compute_ms, 0.6 + 2 * small_raw.stages[0].compute_ms, 1e-9);
+  // The solvers count it once per used device: the MILP's optimum is the DP's.
+  auto milp = SolveMilp(costs, cal->cluster, {Objective::kLatency});
+  auto dp = SolveDpAllOrders(costs, cal->cluster, Objective::kLatency, 4);
+  ASSERT_TRUE(milp.ok() && dp.ok());
+  EXPECT_NEAR(milp->objective_ms(), dp->objective_ms(), 1e-6 * dp->objective_ms());
 }
 
 // The idle-gap profile: a device measured faster with n_seq in flight (short idle gaps between

@@ -102,7 +102,9 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
     Stage& s = plan.stages[i];
     const DeviceProfile& d = cluster.devices[s.device];
     double mem = costs.work_bytes_per_stage;
-    s.compute_ms = s.pipeline_compute_ms = s.head_compute_ms = s.head_pipeline_compute_ms = 0;
+    s.compute_ms = d.StepMs(false);
+    s.pipeline_compute_ms = d.StepMs(true);
+    s.head_compute_ms = s.head_pipeline_compute_ms = 0;
     for (int u = s.first; u < s.last; ++u) {
       const UnitCost& unit = costs.units[u];
       const double alone = UnitMs(d, unit, false), busy = UnitMs(d, unit, true);

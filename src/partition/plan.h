@@ -3,7 +3,8 @@
 // only needs `stages` (device + SegmentSpec). Any thread.
 //
 // Cost model (all per generated token, decode; times in ms; see docs/placement.md):
-//   compute_ms(stage)  = FLOPs of its units / (device decode GFLOP/s * 1e6): one request
+//   compute_ms(stage)  = FLOPs of its units / (device decode GFLOP/s * 1e6), plus the device's
+//                        fixed cost per step (step_ms, calibrated; 0 before): one request
 //   pipeline_compute_ms(stage) = the same at the device's pipeline_decode_gflops (all devices
 //                        busy at once; cluster.h)
 //   link_ms(stage)     = outgoing hop: activation bytes (n_embd*4) to the next stage, or for the

@@ -65,7 +65,7 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     if (measured.step > 0) step = measured.step;
     return measured.layers() / predicted.layers();
   };
-  std::vector<double> alone, pipeline, step_alone, step_pipeline;
+  std::vector<double> alone, pipeline;
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     const Stage& s = plan.stages[k];
     if (s.device < 0 || s.device >= cluster.size()) {
@@ -82,7 +82,6 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
                        f.step_ms);
       f.measured = true;
       alone.push_back(f.alone);
-      if (f.step_ms > 0) step_alone.push_back(f.step_ms);
     }
     if (s.pipeline_compute_ms > 0.01 * total_pipeline && t.compute_ms_pipeline > 0) {
       f.pipeline = factor({t.compute_ms_pipeline, t.head_ms_pipeline, t.overhead_ms_pipeline},
@@ -90,7 +89,6 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
                           total_pipeline, out.head_pipeline, f.step_pipeline_ms);
       f.measured = true;
       pipeline.push_back(f.pipeline);
-      if (f.step_pipeline_ms > 0) step_pipeline.push_back(f.step_pipeline_ms);
     }
   }
   const double mean_alone = GeoMean(alone), mean_pipeline = GeoMean(pipeline);
@@ -101,15 +99,8 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
       f.alone = mean_alone;
       f.pipeline = mean_pipeline;
     }
-    // The fixed cost per step as measured; a device whose was not gets the mean of those that
-    // were, and without any, its own scaled like its rates.
-    auto fixed = [](double measured, const std::vector<double>& all, double old, double factor) {
-      if (measured > 0) return measured;
-      if (!all.empty()) return std::accumulate(all.begin(), all.end(), 0.0) / all.size();
-      return old * factor;
-    };
-    p.step_ms = fixed(f.step_ms, step_alone, p.step_ms, f.alone);
-    p.step_pipeline_ms = fixed(f.step_pipeline_ms, step_pipeline, p.step_pipeline_ms, f.pipeline);
+    p.step_ms = f.step_ms > 0 ? f.step_ms : p.step_ms * f.alone;
+    p.step_pipeline_ms = f.step_pipeline_ms > 0 ? f.step_pipeline_ms : p.step_pipeline_ms * f.pipeline;
     p.SlowDown(f.alone, f.pipeline);
     // The head's time relative to its device's blocks holds on every device: what moves a
     // device's blocks off its profile (the host's speed at the time, how it wakes from idling)
@@ -119,6 +110,29 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     const CalibrationFactor& h = out.factors[head_device];
     if (out.head_alone > 0) p.head_factor *= out.head_alone / h.alone;
     if (out.head_pipeline > 0) p.head_pipeline_factor *= out.head_pipeline / h.pipeline;
+  }
+  // A device whose fixed cost per step was not measured (left out of the trial, or its stage
+  // had no input to decode: the first) gets the mean of the measured ones in work, at its own
+  // (corrected) rate: a slower device decodes and encodes slower too.
+  double step_work = 0, step_pipeline_work = 0;  // ms x GFLOP/s
+  int n_step = 0, n_step_pipeline = 0;
+  for (size_t d = 0; d < cluster.devices.size(); ++d) {
+    const DeviceProfile& p = out.cluster.devices[d];
+    if (out.factors[d].step_ms > 0) {
+      step_work += out.factors[d].step_ms * p.decode_gflops;
+      ++n_step;
+    }
+    if (out.factors[d].step_pipeline_ms > 0) {
+      step_pipeline_work += out.factors[d].step_pipeline_ms * p.PipelineGflops();
+      ++n_step_pipeline;
+    }
+  }
+  for (size_t d = 0; d < cluster.devices.size(); ++d) {
+    DeviceProfile& p = out.cluster.devices[d];
+    if (out.factors[d].step_ms <= 0 && n_step > 0) p.step_ms = step_work / n_step / p.decode_gflops;
+    if (out.factors[d].step_pipeline_ms <= 0 && n_step_pipeline > 0) {
+      p.step_pipeline_ms = step_pipeline_work / n_step_pipeline / p.PipelineGflops();
+    }
   }
   // What a token took beyond the stages' measured compute and the links' predicted transfers,
   // spread over the hops (a one-stage plan has none). Only where a hop of the trial plan has no

@@ -93,12 +93,12 @@ double DeviceProfile::DecodeMs(const Work& work) const {
 
 double DeviceProfile::PipelineMs(const Work& work) const {
   // Every rate scaled alike: the concurrent profile measures the blended rate only.
-  const double busy = pipeline_decode_gflops > 0 ? pipeline_decode_gflops : decode_gflops;
+  const double busy = PipelineGflops();
   return DecodeMs(work) * (decode_gflops / busy);
 }
 
 void DeviceProfile::SlowDown(double factor, double pipeline_factor) {
-  const double busy = pipeline_decode_gflops > 0 ? pipeline_decode_gflops : decode_gflops;
+  const double busy = PipelineGflops();
   decode_gflops /= factor;
   for (TypeRate& r : decode_gflops_by_type) r.gflops /= factor;
   pipeline_decode_gflops = busy / pipeline_factor;

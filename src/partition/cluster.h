@@ -35,6 +35,10 @@ struct DeviceProfile {
   double DecodeMs(const Work& work) const;
   double PipelineMs(const Work& work) const;
   double DecodeMs(double flops) const { return DecodeMs(Work::Other(flops)); }
+  // The blended rate while every device computes (pipeline_decode_gflops, or decode_gflops).
+  double PipelineGflops() const {
+    return pipeline_decode_gflops > 0 ? pipeline_decode_gflops : decode_gflops;
+  }
   double PipelineMs(double flops) const { return PipelineMs(Work::Other(flops)); }
   // Every rate divided by `factor` (calibration: measured / predicted time), the pipeline rate
   // by `pipeline_factor`.

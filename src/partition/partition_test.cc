@@ -566,9 +566,9 @@ TEST(CalibrationTest, TheHeadTimedApartKeepsItsFactorWhenItMoves) {
   EXPECT_EQ(old->cluster.devices[0].head_factor, 1.0);
 }
 
-// The fixed cost per step timed apart: it becomes the device's step_ms (the mean of the
-// measured ones where a device was not measured), the factors are of the layers alone, and a
-// plan of small stages pays it once per stage.
+// The fixed cost per step timed apart: it becomes the device's step_ms (where a device was not
+// measured, the mean of the measured ones in work, at its own rate), the factors are of the
+// layers alone, and a plan of small stages pays it once per stage.
 TEST(CalibrationTest, TheFixedCostPerStepIsMeasuredApartAndPaidByEveryStage) {
   ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
   Cluster cl;
@@ -590,8 +590,12 @@ TEST(CalibrationTest, TheFixedCostPerStepIsMeasuredApartAndPaidByEveryStage) {
   EXPECT_NEAR(cal->cluster.devices[0].step_ms, 0.6, 1e-12);
   EXPECT_NEAR(cal->cluster.devices[0].step_pipeline_ms, 0.4, 1e-12);
   EXPECT_NEAR(cal->cluster.devices[1].step_ms, 0.2, 1e-12);
-  EXPECT_NEAR(cal->cluster.devices[2].step_ms, 0.4, 1e-12);  // not in the trial: the mean
-  EXPECT_NEAR(cal->cluster.devices[2].step_pipeline_ms, 0.3, 1e-12);
+  // c, not in the trial, at 2 / sqrt(2) GFLOP/s (the mean factor): the mean of a's 0.6 ms at
+  // 1 GFLOP/s and b's 0.2 ms at 1 GFLOP/s, 0.4 ms x GFLOP/s, at its rate.
+  const DeviceProfile& c = cal->cluster.devices[2];
+  EXPECT_NEAR(c.decode_gflops, std::sqrt(2.0), 1e-12);
+  EXPECT_NEAR(c.step_ms, 0.4 / std::sqrt(2.0), 1e-12);
+  EXPECT_NEAR(c.step_pipeline_ms, 0.3 / c.PipelineGflops(), 1e-12);
   const Plan again = MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
   for (size_t k = 0; k < again.stages.size(); ++k) {
     EXPECT_NEAR(again.stages[k].compute_ms, t[k].compute_ms_alone, 1e-9);

@@ -71,7 +71,9 @@ TEST(ThreadPoolTest, ChunksCoverRangeWithoutOverlap) {
 TEST(PacerTest, SleepsWhatIsOwedAndPaysBackOvershoot) {
   Pacer pacer(0.25);
   for (int i = 0; i < 40; ++i) pacer.Pay(0.5e-3);  // 20 ms of work -> 60 ms of pause owed
-  EXPECT_NEAR(pacer.slept_seconds() + pacer.owed_seconds(), 0.060, 1e-9);
+  // Exactly 60 ms, unless one sleep overshot by more than the 2 ms of credit carried (a loaded
+  // host, e.g. the test suite run in parallel): the excess is forgiven, never owed again.
+  EXPECT_GE(pacer.slept_seconds() + pacer.owed_seconds(), 0.060 - 1e-9);
   EXPECT_LT(pacer.owed_seconds(), 200e-6);
   EXPECT_GE(pacer.slept_seconds(), 0.060 - 200e-6);
   Pacer full(1.0);

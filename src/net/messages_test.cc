@@ -114,7 +114,8 @@ TEST(MessagesTest, StatsCarryTheHeadAndTheOverheadApart) {
   EXPECT_EQ(s.head_us, 2500u);
   EXPECT_EQ(s.overhead_us, 300u);
   // A Stats body cut before head_us (a version-5 sender) is refused, not read short.
-  std::vector<uint8_t> bytes = Encode({0, Stats{"watch", 10, 12, 9000, 40, 500, 2048, 1, 2, 2500, 300}});
+  std::vector<uint8_t> bytes =
+      Encode({0, Stats{"watch", 10, 12, 9000, 40, 500, 2048, 1, 2, 2500, 300}});
   bytes.resize(bytes.size() - 16);
   const uint32_t body = static_cast<uint32_t>(bytes.size() - kHeaderBytes);
   std::memcpy(bytes.data() + 16, &body, sizeof body);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 namespace ll::partition {
 namespace {
@@ -100,7 +99,8 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
       f.pipeline = mean_pipeline;
     }
     p.step_ms = f.step_ms > 0 ? f.step_ms : p.step_ms * f.alone;
-    p.step_pipeline_ms = f.step_pipeline_ms > 0 ? f.step_pipeline_ms : p.step_pipeline_ms * f.pipeline;
+    p.step_pipeline_ms =
+        f.step_pipeline_ms > 0 ? f.step_pipeline_ms : p.step_pipeline_ms * f.pipeline;
     p.SlowDown(f.alone, f.pipeline);
     // The head's time relative to its device's blocks holds on every device: what moves a
     // device's blocks off its profile (the host's speed at the time, how it wakes from idling)
@@ -181,8 +181,7 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     alone_ms.push_back((s.compute_ms - s.head_compute_ms - old.step_ms) * f.alone +
                        s.head_compute_ms * head_alone + now.step_ms);
     pipeline_ms.push_back(
-        (s.pipeline_compute_ms - s.head_pipeline_compute_ms - old.step_pipeline_ms) *
-            f.pipeline +
+        (s.pipeline_compute_ms - s.head_pipeline_compute_ms - old.step_pipeline_ms) * f.pipeline +
         s.head_pipeline_compute_ms * head_pipeline + now.step_pipeline_ms);
     links += s.link_ms + (plan.stages.size() > 1 ? out.hop_overhead_ms : 0.0);
     cycle += alone_ms.back();

@@ -62,7 +62,7 @@ struct CalibrationFactor {
 
 struct Calibration {
   Cluster cluster;  // the input cluster with corrected decode and pipeline rates and links
-  double hop_overhead_ms = 0;              // added to every hop (0 when the trial did not show any)
+  double hop_overhead_ms = 0;  // added to every hop (0 when the trial did not show any)
   // The head's measured / predicted time, one request and full pipeline; every device's head
   // runs at this over the head device's blocks' factor times its own blocks' factor
   // (DeviceProfile::head_factor); 0: the trial did not time the head apart.
@@ -71,10 +71,10 @@ struct Calibration {
   std::vector<CalibrationFactor> factors;  // one per device, in cluster order
 };
 
-// `plan` was evaluated on `cluster` (without idle-gap profiles: the raw profile) and run; `timings` has one entry per plan stage (ring
-// order). Devices the plan left out get the geometric mean of the measured factors.
-// `token_ms_alone` is the measured time per generated token with one request (0: unknown, no
-// hop correction). Rejects timings that do not match the plan.
+// `plan` was evaluated on `cluster` (without idle-gap profiles: the raw profile) and run; `timings`
+// has one entry per plan stage (ring order). Devices the plan left out get the geometric mean of
+// the measured factors. `token_ms_alone` is the measured time per generated token with one request
+// (0: unknown, no hop correction). Rejects timings that do not match the plan.
 Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
                               const std::vector<StageTiming>& timings, double token_ms_alone = 0);
 

@@ -48,8 +48,8 @@ struct DeviceProfile {
   // step (calibration fills it; warm_ratio 0: it does not). A device that idles between steps
   // runs the next one slower than one kept busy (its clock ramps down, its caches go cold):
   // decode_gflops holds after an idle gap of cold_gap_ms, and after warm_gap_ms (shorter) a
-  // step takes warm_ratio (in (0, 1]) times as long. Why: the trial ring's long cycle left every device
-  // idle 30-50 ms between steps, and a plan with fewer or faster stages, whose devices idle
+  // step takes warm_ratio (in (0, 1]) times as long. Why: the trial ring's long cycle left every
+  // device idle 30-50 ms between steps, and a plan with fewer or faster stages, whose devices idle
   // 8-20 ms, ran its steps 10-30 % faster than the trial's rates predicted.
   double cold_gap_ms = 0;
   double warm_gap_ms = 0;

@@ -190,7 +190,12 @@ TEST(PlanCliTest, BenchComparesPlacementsWithPredictions) {
       EXPECT_GT(d["pipeline"].get<double>(), 0.0);
     }
     EXPECT_GE(p["calibration"]["hop_overhead_ms"].get<double>(), 0.0);
-    EXPECT_EQ(p["calibration"]["trial_passes"].get<int>(), 2);
+    // -r 2, and up to twice that while a placement's rounds spread by more than 25 %: one
+    // trial pass per counted round.
+    const int rounds = p["rounds"].get<int>();
+    EXPECT_GE(rounds, 2);
+    EXPECT_LE(rounds, 4);
+    EXPECT_EQ(p["calibration"]["trial_passes"].get<int>(), rounds);
     // The head's time is reported by the device that holds it, and only by it.
     for (const auto& d : p["per_device"]) {
       const bool head = d["segment"].get<std::string>().find("head") != std::string::npos;

@@ -27,6 +27,7 @@ struct BenchFlags {
   int n_prompt = 64;
   int n_gen = 32;
   int reps = 3;
+  int max_reps = 0;  // rounds at most while a placement is unsteady (0: twice reps)
   int devices = 0;  // 0: single device only
   std::string output_format = "text";
   std::vector<std::string> workers;  // running workers (e.g. scripts/emu-cluster) for the ring
@@ -193,9 +194,31 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
   // next) matters on a shared host: a device's speed there moves by up to 1.5x for seconds at
   // a time, and a slow spell then costs every placement one repetition, which the median
   // drops, instead of all of one placement's.
-  for (int r = 0; r <= f.reps; ++r) {
+  // While a placement's rounds spread by more than kUnsteadySpreadPct (the host changed speed
+  // mid-run), more rounds follow, up to max_reps: the median of more rounds depends less on
+  // which of them fell into a slow spell.
+  const int max_reps = f.max_reps > 0 ? std::max(f.max_reps, f.reps) : 2 * f.reps;
+  // A placement's widest spread over its rounds: one request, and the most in flight.
+  auto rounds_spread = [](const Slot& slot) {
+    const auto one = slot.single.find(kInFlight.front());
+    const auto full = slot.agg.find(kInFlight.back());
+    if (one == slot.single.end() || full == slot.agg.end()) return 0.0;
+    return std::max(SpreadPct(Summarise(one->second)), SpreadPct(Summarise(full->second)));
+  };
+  auto unsteady = [&] {
+    return std::any_of(slots.begin(), slots.end(),
+                       [&](const Slot& s) { return rounds_spread(s) > kUnsteadySpreadPct; });
+  };
+  for (int r = 0; r <= f.reps || (r <= max_reps && unsteady()); ++r) {
     if (!json) {
-      std::printf(r == 0 ? "round 0 (warm-up) ...\n" : "round %d of %d ...\n", r, f.reps);
+      if (r == 0) {
+        std::printf("round 0 (warm-up) ...\n");
+      } else if (r <= f.reps) {
+        std::printf("round %d of %d ...\n", r, f.reps);
+      } else {
+        std::printf("round %d (of at most %d: rounds spread by more than %.0f %%) ...\n", r,
+                    max_reps, kUnsteadySpreadPct);
+      }
       std::fflush(stdout);
     }
     for (Slot& slot : slots) {
@@ -274,6 +297,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     }
     nlohmann::json in_flight = nlohmann::json::array();
     PlacementFigures fig{slot.label};
+    fig.spread_pct = rounds_spread(slot);
     for (int inflight : kInFlight) {
       const std::vector<net::Stats>& delta = slot.stats[inflight];
       uint64_t bytes = 0, tokens = 0;
@@ -283,14 +307,8 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       }
       const double per_token = tokens ? static_cast<double>(bytes) / tokens : 0.0;
       const Spread a = Summarise(slot.agg[inflight]), s1 = Summarise(slot.single[inflight]);
-      if (inflight == 1) {
-        fig.single = s1.median;
-        fig.spread_pct = std::max(fig.spread_pct, SpreadPct(s1));
-      }
-      if (inflight == kInFlight.back()) {
-        fig.aggregate = a.median;
-        fig.spread_pct = std::max(fig.spread_pct, SpreadPct(a));
-      }
+      if (inflight == 1) fig.single = s1.median;
+      if (inflight == kInFlight.back()) fig.aggregate = a.median;
       in_flight.push_back({{"in_flight", inflight},
                            {"aggregate_tokens_per_s", a.median},
                            {"aggregate_spread", {a.min, a.max}},
@@ -346,6 +364,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
                             {"devices_used", slot.devices.size()},
                             {"runs", in_flight},
                             {"per_device", devs},
+                            {"rounds", slot.agg[kInFlight.back()].size()},
                             {"rounds_spread_pct", fig.spread_pct},
                             {"unsteady", fig.spread_pct > kUnsteadySpreadPct}};
     if (!calibration.is_null()) entry["calibration"] = calibration;
@@ -480,6 +499,10 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 8192));
   cmd->add_option("-n,--n-gen", f->n_gen, "Generated tokens (decode)")->check(CLI::Range(1, 8192));
   cmd->add_option("-r,--reps", f->reps, "Repetitions (median reported)")->check(CLI::Range(1, 100));
+  cmd->add_option("--max-reps", f->max_reps,
+                  "Ring rounds at most: while a placement's rounds spread by more than 25 %, "
+                  "more follow (default: twice -r; -r itself: never)")
+      ->check(CLI::Range(1, 200));
   cmd->add_option("--devices", f->devices, "Also run a local ring of this many worker processes")
       ->check(CLI::Range(0, 64));
   cmd->add_option("--workers", f->workers,

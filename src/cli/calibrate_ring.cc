@@ -81,28 +81,32 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
   if (!plan) return Status::Error("calibration needs a plan with predictions");
   if (tokens < 1 || n_in_flight < 1) return Status::Error("calibration needs tokens to run");
   const size_t n_stages = plan->stages.size();
-  samples.alone.resize(n_stages);
-  samples.full.resize(n_stages);
-  samples.head_alone.resize(n_stages);
-  samples.head_full.resize(n_stages);
-  samples.overhead_alone.resize(n_stages);
-  samples.overhead_full.resize(n_stages);
+  samples.stages.resize(n_stages);
   for (int pass = 0; pass < passes; ++pass) {
+    std::vector<partition::StageTiming> timing(n_stages);
     for (int inflight : {1, n_in_flight}) {
       LL_ASSIGN_OR_RETURN(std::vector<net::Stats> before, coord.CollectStats());
       LL_ASSIGN_OR_RETURN(const double ms, TrialRun(coord, tokens, inflight));
       LL_ASSIGN_OR_RETURN(std::vector<net::Stats> after, coord.CollectStats());
       const std::vector<net::Stats> d = StatsDelta(before, after);
       for (size_t k = 0; k < d.size() && k < n_stages; ++k) {
-        (inflight == 1 ? samples.alone : samples.full)[k].push_back(
-            PerStepMs(d[k].compute_us, d[k].steps));
-        (inflight == 1 ? samples.head_alone : samples.head_full)[k].push_back(
-            PerStepMs(d[k].head_us, d[k].steps));
-        (inflight == 1 ? samples.overhead_alone : samples.overhead_full)[k].push_back(
-            PerStepMs(d[k].overhead_us, d[k].steps));
+        partition::StageTiming& t = timing[k];
+        const double compute = PerStepMs(d[k].compute_us, d[k].steps);
+        const double head = PerStepMs(d[k].head_us, d[k].steps);
+        const double overhead = PerStepMs(d[k].overhead_us, d[k].steps);
+        if (inflight == 1) {
+          t.compute_ms_alone = compute;
+          t.head_ms_alone = head;
+          t.overhead_ms_alone = overhead;
+        } else {
+          t.compute_ms_pipeline = compute;
+          t.head_ms_pipeline = head;
+          t.overhead_ms_pipeline = overhead;
+        }
       }
       if (inflight == 1) samples.token_ms.push_back(ms);
     }
+    for (size_t k = 0; k < n_stages; ++k) samples.stages[k].push_back(timing[k]);
   }
   return Status::Ok();
 }
@@ -110,20 +114,23 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
 Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cluster,
                                                     const partition::Plan& plan,
                                                     const TrialSamples& samples) {
-  const size_t n = plan.stages.size();
-  if (samples.alone.size() != n || samples.full.size() != n || samples.head_alone.size() != n ||
-      samples.head_full.size() != n || samples.overhead_alone.size() != n ||
-      samples.overhead_full.size() != n) {
+  if (samples.stages.size() != plan.stages.size()) {
     return Status::Error("calibration samples are for another plan");
   }
   // Medians: on a shared host a device's speed moves by up to 1.5x from one second to the
   // next (docs/placement.md), and the runs being predicted take medians too. (The faster of
   // two passes, used before, made every prediction optimistic by about 10 %.)
-  std::vector<partition::StageTiming> timings(plan.stages.size());
+  using partition::StageTiming;
+  std::vector<StageTiming> timings(plan.stages.size());
   for (size_t k = 0; k < timings.size(); ++k) {
-    timings[k] = {Median(samples.alone[k]),          Median(samples.full[k]),
-                  Median(samples.head_alone[k]),     Median(samples.head_full[k]),
-                  Median(samples.overhead_alone[k]), Median(samples.overhead_full[k])};
+    for (double StageTiming::*field :
+         {&StageTiming::compute_ms_alone, &StageTiming::compute_ms_pipeline,
+          &StageTiming::head_ms_alone, &StageTiming::head_ms_pipeline,
+          &StageTiming::overhead_ms_alone, &StageTiming::overhead_ms_pipeline}) {
+      std::vector<double> passes;
+      for (const StageTiming& t : samples.stages[k]) passes.push_back(t.*field);
+      timings[k].*field = Median(passes);
+    }
   }
   return partition::Calibrate(cluster, plan, timings, Median(samples.token_ms));
 }

@@ -32,13 +32,11 @@ double PerStepMs(uint64_t us, uint64_t steps);
 // measurement should not count.
 Status WarmUpRing(engine::Coordinator& coord, int tokens, int n_in_flight);
 
-// What trial passes measured on one plan: per stage (ring order) the compute ms per step of
-// each pass with one request and with `n_in_flight` and the part of it in the head (0 on the
-// other stages), and the time per token with one request.
+// What trial passes measured on one plan: per stage (ring order) one StageTiming per pass (ms
+// per step with one request and with `n_in_flight`, with the parts in the head and outside the
+// layers), and per pass the time per token with one request.
 struct TrialSamples {
-  std::vector<std::vector<double>> alone, full;
-  std::vector<std::vector<double>> head_alone, head_full;
-  std::vector<std::vector<double>> overhead_alone, overhead_full;  // the fixed cost per step
+  std::vector<std::vector<partition::StageTiming>> stages;
   std::vector<double> token_ms;
 };
 

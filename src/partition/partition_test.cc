@@ -430,14 +430,37 @@ TEST(SolverTest, ThroughputPlanUsesPipelineRatesLatencyPlanRatesAlone) {
   EXPECT_DOUBLE_EQ(back->devices[1].pipeline_decode_gflops, 0.25);
 }
 
+// Three devices a, b, c with ample memory at the given rates (GFLOP/s) on fast links: the
+// calibration tests' cluster.
+Cluster ThreeDevices(double a, double b, double c) {
+  Cluster cl;
+  cl.devices = {Device("a", 1000 * kMiB, a), Device("b", 1000 * kMiB, b),
+                Device("c", 1000 * kMiB, c)};
+  cl.default_link = {"", "", 1e5, 0.0};
+  return cl;
+}
+
+// `plan` re-made on the calibrated cluster predicts every stage as `t` measured it.
+void ExpectPredictedAsMeasured(const ModelCosts& costs, const Cluster& calibrated,
+                               const Plan& plan, const std::vector<StageTiming>& t) {
+  std::vector<int> order, cuts{0};
+  for (const Stage& st : plan.stages) {
+    order.push_back(st.device);
+    cuts.push_back(st.last);
+  }
+  const Plan again = MakePlan(costs, calibrated, order, cuts, plan.objective, plan.n_seq);
+  for (size_t k = 0; k < again.stages.size(); ++k) {
+    EXPECT_NEAR(again.stages[k].compute_ms, t[k].compute_ms_alone, 1e-9) << "stage " << k;
+    EXPECT_NEAR(again.stages[k].pipeline_compute_ms, t[k].compute_ms_pipeline, 1e-9)
+        << "stage " << k;
+  }
+}
+
 // Calibration: a device measured 2x slower than predicted gets half the rate, so the same plan
 // re-evaluated predicts what was measured; a device the plan left out gets the geometric mean.
 TEST(CalibrationTest, RatesFollowTheMeasuredStagesAndReplanningUsesThem) {
   ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
-  Cluster cl;
-  cl.devices = {Device("a", 1000 * kMiB, 2), Device("b", 1000 * kMiB, 2),
-                Device("c", 1000 * kMiB, 2)};
-  cl.default_link = {"", "", 1e5, 0.0};
+  const Cluster cl = ThreeDevices(2, 2, 2);
   const Plan trial = MakePlan(costs, cl, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
   ASSERT_EQ(trial.stages.size(), 2u);
   // Measured: a 2x slower alone and 3x in the pipeline; b exactly as predicted alone, 1.5x.
@@ -454,11 +477,7 @@ TEST(CalibrationTest, RatesFollowTheMeasuredStagesAndReplanningUsesThem) {
   EXPECT_FALSE(cal->factors[2].measured);
   EXPECT_NEAR(cal->factors[2].alone, std::sqrt(2.0), 1e-12);
   EXPECT_NEAR(cal->factors[2].pipeline, std::sqrt(4.5), 1e-12);
-  const Plan again = MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
-  for (size_t k = 0; k < again.stages.size(); ++k) {
-    EXPECT_NEAR(again.stages[k].compute_ms, t[k].compute_ms_alone, 1e-9);
-    EXPECT_NEAR(again.stages[k].pipeline_compute_ms, t[k].compute_ms_pipeline, 1e-9);
-  }
+  ExpectPredictedAsMeasured(costs, cal->cluster, trial, t);
   // The solver now gives the slowed device a smaller share.
   auto solved = SolveMilp(costs, cal->cluster, {Objective::kThroughput});
   ASSERT_TRUE(solved.ok()) << solved.message();
@@ -494,10 +513,7 @@ TEST(CalibrationTest, RatesFollowTheMeasuredStagesAndReplanningUsesThem) {
 // to its device's blocks follows the head to whichever device a plan puts it on.
 TEST(CalibrationTest, TheHeadTimedApartKeepsItsFactorWhenItMoves) {
   ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
-  Cluster cl;
-  cl.devices = {Device("a", 1000 * kMiB, 2), Device("b", 1000 * kMiB, 1),
-                Device("c", 1000 * kMiB, 2)};
-  cl.default_link = {"", "", 1e5, 0.0};
+  const Cluster cl = ThreeDevices(2, 1, 2);
   const Plan trial = MakePlan(costs, cl, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
   const Stage& tail = trial.stages[1];
   ASSERT_TRUE(tail.segment.head);
@@ -523,11 +539,7 @@ TEST(CalibrationTest, TheHeadTimedApartKeepsItsFactorWhenItMoves) {
     EXPECT_NEAR(d.head_pipeline_factor, 1.0, 1e-12) << d.name;
   }
   // The trial plan is predicted as measured.
-  const Plan again = MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
-  for (size_t k = 0; k < again.stages.size(); ++k) {
-    EXPECT_NEAR(again.stages[k].compute_ms, t[k].compute_ms_alone, 1e-9);
-    EXPECT_NEAR(again.stages[k].pipeline_compute_ms, t[k].compute_ms_pipeline, 1e-9);
-  }
+  ExpectPredictedAsMeasured(costs, cal->cluster, trial, t);
   // The head moved to a: b's blocks at 1.5x, a's head at twice a's rate, as b's head was twice
   // b's blocks.
   const Plan moved = MakePlan(costs, cal->cluster, {1, 0}, {0, 9, 18}, Objective::kThroughput, 4);
@@ -571,10 +583,7 @@ TEST(CalibrationTest, TheHeadTimedApartKeepsItsFactorWhenItMoves) {
 // layers alone, and a plan of small stages pays it once per stage.
 TEST(CalibrationTest, TheFixedCostPerStepIsMeasuredApartAndPaidByEveryStage) {
   ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
-  Cluster cl;
-  cl.devices = {Device("a", 1000 * kMiB, 2), Device("b", 1000 * kMiB, 1),
-                Device("c", 1000 * kMiB, 2)};
-  cl.default_link = {"", "", 1e5, 0.0};
+  const Cluster cl = ThreeDevices(2, 1, 2);
   const Plan trial = MakePlan(costs, cl, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
   // a's layers 2x, b's as predicted; fixed costs 0.6 and 0.2 ms alone, 0.4 and 0.2 busy.
   std::vector<StageTiming> t = {
@@ -596,11 +605,7 @@ TEST(CalibrationTest, TheFixedCostPerStepIsMeasuredApartAndPaidByEveryStage) {
   EXPECT_NEAR(c.decode_gflops, std::sqrt(2.0), 1e-12);
   EXPECT_NEAR(c.step_ms, 0.4 / std::sqrt(2.0), 1e-12);
   EXPECT_NEAR(c.step_pipeline_ms, 0.3 / c.PipelineGflops(), 1e-12);
-  const Plan again = MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
-  for (size_t k = 0; k < again.stages.size(); ++k) {
-    EXPECT_NEAR(again.stages[k].compute_ms, t[k].compute_ms_alone, 1e-9);
-    EXPECT_NEAR(again.stages[k].pipeline_compute_ms, t[k].compute_ms_pipeline, 1e-9);
-  }
+  ExpectPredictedAsMeasured(costs, cal->cluster, trial, t);
   // One half-block on a: its fixed cost and twice the unit's predicted time.
   const Plan small = MakePlan(costs, cal->cluster, {0, 1}, {0, 2, 18}, Objective::kLatency, 4);
   const Plan small_raw = MakePlan(costs, cl, {0, 1}, {0, 2, 18}, Objective::kLatency, 4);

@@ -180,8 +180,8 @@ TEST(PlanCliTest, BenchComparesPlacementsWithPredictions) {
     EXPECT_TRUE(p.contains("prediction_error_pct"));
     EXPECT_EQ(p["runs"].size(), 3u);  // 1, 2 and 4 requests in flight
     EXPECT_GT(p["runs"][0]["per_request_decode_tokens_per_s"].get<double>(), 0.0);
-    // Predicted from the trial plan's passes run just before this placement's, one in each
-    // counted round: every device has a measured factor.
+    // Predicted from the trial plan's passes run just before and just after this placement's
+    // runs, two for each counted round: every device has a measured factor.
     ASSERT_TRUE(p.contains("calibration")) << p.dump();
     ASSERT_EQ(p["calibration"]["devices"].size(), 2u);
     for (const auto& d : p["calibration"]["devices"]) {
@@ -190,12 +190,21 @@ TEST(PlanCliTest, BenchComparesPlacementsWithPredictions) {
       EXPECT_GT(d["pipeline"].get<double>(), 0.0);
     }
     EXPECT_GE(p["calibration"]["hop_overhead_ms"].get<double>(), 0.0);
-    // -r 2, and up to twice that while a placement's rounds spread by more than 25 %: one
-    // trial pass per counted round.
+    // -r 2, and up to twice that while a placement's rounds spread by more than 25 %: two
+    // trial passes per counted round, and each round compared with its own two alone.
     const int rounds = p["rounds"].get<int>();
     EXPECT_GE(rounds, 2);
     EXPECT_LE(rounds, 4);
-    EXPECT_EQ(p["calibration"]["trial_passes"].get<int>(), rounds);
+    EXPECT_EQ(p["calibration"]["trial_passes"].get<int>(), 2 * rounds);
+    ASSERT_EQ(p["per_round"].size(), static_cast<size_t>(rounds)) << p.dump();
+    const auto& spread4 = p["runs"][2]["aggregate_spread"];
+    for (const auto& q : p["per_round"]) {
+      EXPECT_GT(q["predicted_tokens_per_s"].get<double>(), 0.0) << q.dump();
+      EXPECT_GT(q["predicted_pipeline_tokens_per_s"].get<double>(), 0.0) << q.dump();
+      const double measured = q["pipeline_tokens_per_s"].get<double>();
+      EXPECT_GE(measured, spread4[0].get<double>());
+      EXPECT_LE(measured, spread4[1].get<double>());
+    }
     // The head's time is reported by the device that holds it, and only by it.
     for (const auto& d : p["per_device"]) {
       const bool head = d["segment"].get<std::string>().find("head") != std::string::npos;

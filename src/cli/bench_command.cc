@@ -85,6 +85,13 @@ struct PlacementFigures {
   double spread_pct = 0;
 };
 
+// One round of one placement: measured tokens/s (one request, and the most in flight) and
+// the prediction from the trial passes that ran just before and just after its runs.
+struct RoundPair {
+  double single = 0, single_predicted = 0;
+  double aggregate = 0, aggregate_predicted = 0;
+};
+
 // Rounds of one placement spreading by more than this mean the host changed speed during the
 // run: steady runs on the development VM spread by up to about 15 %, and in the runs whose
 // rounds spread by a third or more (docs/placement.md) the medians depended on which rounds
@@ -136,14 +143,15 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     std::vector<engine::DeviceInfo> devices;
     std::map<int, std::vector<double>> agg, single;  // per number in flight, one per round
     std::map<int, std::vector<net::Stats>> stats;    // per number in flight, summed over rounds
-    TrialSamples trial;  // the trial plan's passes run just before this placement's, per round
+    std::vector<size_t> before;  // per round: the trial pass (in `passes`) just before its runs
+    std::vector<RoundPair> pairs;  // per round: measured, and predicted from the passes around it
   };
   std::vector<Slot> slots;
   for (const auto& [placement, objective] : runs) {
     const std::string label = !f.split.empty()        ? "split"
                               : placement == "solved" ? "solved-" + objective
                                                       : placement;
-    slots.push_back({label, placement, objective, {}, {}, {}, {}, {}, {}, {}});
+    slots.push_back({label, placement, objective, {}, {}, {}, {}, {}, {}, {}, {}});
   }
   // `cluster`: the measurements to plan from (nullopt: profile the devices).
   auto connect = [&](const Slot& slot, const std::optional<partition::Cluster>& cluster) -> Status {
@@ -163,11 +171,13 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
   };
   // Profile once; calibrate on the first placement's plan as the profile makes it (the trial
   // plan), then plan every placement from the corrected rates. In every round below the trial
-  // plan runs one pass again just before each placement, and a placement's predictions are its
-  // plan evaluated on the calibration from the passes that preceded its own runs: on a shared
-  // host a device's speed moves for seconds at a time, and a calibration taken a minute away
-  // predicted the runs by up to 30 % off. No placement's own runs enter its prediction (only
-  // the trial plan's do, and only its own figures when it is the trial plan).
+  // plan runs one pass again just before each placement (and once more after the last), and a
+  // placement's predictions are its plan evaluated on the calibration from the passes just
+  // before and just after each of its rounds: on a shared host a device's speed moves for
+  // seconds at a time, and a calibration taken a minute away predicted the runs by up to 30 %
+  // off; passes on both sides cancel a change of speed that builds up across a round. No
+  // placement's own runs enter its prediction (only the trial plan's do, and only its own
+  // figures when it is the trial plan).
   LL_RETURN_IF_ERROR(connect(slots.front(), std::nullopt));
   std::optional<partition::Cluster> raw;   // as profiled
   std::optional<partition::Plan> trial_plan;
@@ -209,6 +219,22 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     return std::any_of(slots.begin(), slots.end(),
                        [&](const Slot& s) { return rounds_spread(s) > kUnsteadySpreadPct; });
   };
+  // Every trial pass of the rounds, in the order they ran: a placement's runs sit between the
+  // pass just before them and the next one.
+  std::vector<TrialSamples> passes;
+  auto trial_pass = [&]() -> Status {
+    LL_RETURN_IF_ERROR(connect(slots.front(), raw));
+    const auto& p = ring->coordinator->plan();
+    if (!p || p->stages.size() != trial_plan->stages.size()) {
+      return Status::Error("the trial plan changed between rounds");
+    }
+    LL_RETURN_IF_ERROR(WarmUpRing(*ring->coordinator, kWarmUpTokens, kInFlight.back()));
+    TrialSamples pass;
+    LL_RETURN_IF_ERROR(RunTrialPasses(*ring->coordinator, f.calibrate_tokens, kInFlight.back(), 1,
+                                      pass));
+    passes.push_back(std::move(pass));
+    return Status::Ok();
+  };
   for (int r = 0; r <= f.reps || (r <= max_reps && unsteady()); ++r) {
     if (!json) {
       if (r == 0) {
@@ -223,14 +249,8 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     }
     for (Slot& slot : slots) {
       if (r > 0 && calibrating) {
-        LL_RETURN_IF_ERROR(connect(slots.front(), raw));
-        const auto& p = ring->coordinator->plan();
-        if (!p || p->stages.size() != trial_plan->stages.size()) {
-          return Status::Error("the trial plan changed between rounds");
-        }
-        LL_RETURN_IF_ERROR(WarmUpRing(*ring->coordinator, kWarmUpTokens, kInFlight.back()));
-        LL_RETURN_IF_ERROR(RunTrialPasses(*ring->coordinator, f.calibrate_tokens,
-                                          kInFlight.back(), 1, slot.trial));
+        LL_RETURN_IF_ERROR(trial_pass());
+        slot.before.push_back(passes.size() - 1);
       }
       if (r == 0 || slots.size() > 1 || calibrating) LL_RETURN_IF_ERROR(connect(slot, measured));
       engine::Coordinator& coord = *ring->coordinator;
@@ -265,22 +285,47 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       }
     }
   }
+  // One more pass after the last placement's runs, so that every placement's runs sit between
+  // two passes.
+  if (calibrating && !passes.empty()) LL_RETURN_IF_ERROR(trial_pass());
   nlohmann::json out = nlohmann::json::array();
   std::vector<PlacementFigures> summary;
   for (Slot& slot : slots) {
     if (!json) std::printf("== placement %s\n", slot.label.c_str());
     nlohmann::json calibration;  // this placement's, when calibrated
     if (calibrating) {
+      if (slot.before.empty()) return Status::Error("no trial pass ran before " + slot.label);
+      // The passes around round k's runs: the one just before them and the next one.
+      auto around = [&](size_t k) {
+        std::vector<size_t> idx = {slot.before[k]};
+        if (slot.before[k] + 1 < passes.size()) idx.push_back(slot.before[k] + 1);
+        return idx;
+      };
+      auto samples = [&](const std::vector<size_t>& idx) {
+        TrialSamples m;
+        m.stages.resize(trial_plan->stages.size());
+        for (size_t i : idx) {
+          m.token_ms.push_back(passes[i].token_ms.front());
+          for (size_t k = 0; k < m.stages.size(); ++k) {
+            m.stages[k].push_back(passes[i].stages[k].front());
+          }
+        }
+        return m;
+      };
+      std::vector<size_t> all;
+      for (size_t k = 0; k < slot.before.size(); ++k) {
+        for (size_t i : around(k)) all.push_back(i);
+      }
       // The prediction: the plan evaluated on the calibration from the trial passes that ran
-      // just before this placement's runs.
+      // around this placement's runs.
       LL_ASSIGN_OR_RETURN(partition::Calibration cal,
-                          CalibrateFromSamples(*raw, *trial_plan, slot.trial));
+                          CalibrateFromSamples(*raw, *trial_plan, samples(all)));
       if (!json) {
-        std::printf("  calibrated on the %zu trial passes before these runs: %s\n",
-                    slot.trial.token_ms.size(), DescribeCalibration(cal).c_str());
+        std::printf("  calibrated on the %zu trial passes around these runs: %s\n", all.size(),
+                    DescribeCalibration(cal).c_str());
       }
       calibration = {{"hop_overhead_ms", cal.hop_overhead_ms},
-                     {"trial_passes", slot.trial.token_ms.size()},
+                     {"trial_passes", all.size()},
                      {"head_alone", cal.head_alone},
                      {"head_pipeline", cal.head_pipeline},
                      {"devices", nlohmann::json::array()}};
@@ -293,7 +338,20 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
                                           {"step_pipeline_ms", x.step_pipeline_ms},
                                           {"measured", x.measured}});
       }
-      if (slot.plan && slot.costs) partition::Evaluate(*slot.costs, cal.cluster, *slot.plan);
+      if (slot.plan && slot.costs) {
+        partition::Evaluate(*slot.costs, cal.cluster, *slot.plan);
+        // Per round: its runs against the passes around them alone (for reports: how far a
+        // host's changes of speed from one round to the next moved the figures).
+        for (size_t k = 0; k < slot.before.size(); ++k) {
+          LL_ASSIGN_OR_RETURN(partition::Calibration cal_k,
+                              CalibrateFromSamples(*raw, *trial_plan, samples(around(k))));
+          partition::Plan p = *slot.plan;
+          partition::Evaluate(*slot.costs, cal_k.cluster, p);
+          slot.pairs.push_back({slot.single[kInFlight.front()].at(k),
+                                p.single_request_tokens_per_s(),
+                                slot.agg[kInFlight.back()].at(k), p.pipeline_tokens_per_s()});
+        }
+      }
     }
     nlohmann::json in_flight = nlohmann::json::array();
     PlacementFigures fig{slot.label};
@@ -383,6 +441,32 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       entry["prediction_error_pct"] = ErrorPct(fig.single, fig.single_predicted);
       entry["pipeline_prediction_error_pct"] = ErrorPct(fig.aggregate, fig.aggregate_predicted);
       entry["plan"] = plan->ToJson();
+      if (!slot.pairs.empty()) {
+        nlohmann::json rounds = nlohmann::json::array();
+        std::string e1, e4;  // per round, for the text form
+        for (const RoundPair& q : slot.pairs) {
+          const double err1 = ErrorPct(q.single, q.single_predicted);
+          const double err4 = ErrorPct(q.aggregate, q.aggregate_predicted);
+          rounds.push_back({{"tokens_per_s", q.single},
+                            {"predicted_tokens_per_s", q.single_predicted},
+                            {"prediction_error_pct", err1},
+                            {"pipeline_tokens_per_s", q.aggregate},
+                            {"predicted_pipeline_tokens_per_s", q.aggregate_predicted},
+                            {"pipeline_prediction_error_pct", err4}});
+          char buf[32];
+          std::snprintf(buf, sizeof buf, " %+.0f", err1);
+          e1 += buf;
+          std::snprintf(buf, sizeof buf, " %+.0f", err4);
+          e4 += buf;
+        }
+        entry["per_round"] = rounds;
+        if (!json) {
+          std::printf(
+              "  each round against the trial passes around it alone: error %%%s (one request), "
+              "%%%s (%d in flight)\n",
+              e1.c_str(), e4.c_str(), kInFlight.back());
+        }
+      }
       if (!json) {
         std::printf(
             "  predicted %.1f tokens/s one request (%+.0f%%), %.1f with %d in flight (%+.0f%%)\n",

@@ -214,8 +214,10 @@ TEST(PlanCliTest, BenchComparesPlacementsWithPredictions) {
     // The rounds' spread covers the pipelined runs' (and says whether the host was unsteady).
     const auto& full = p["runs"][2];
     const double median = full["aggregate_tokens_per_s"].get<double>();
-    const double spread = 100 * (full["aggregate_spread"][1].get<double>() -
-                                 full["aggregate_spread"][0].get<double>()) / median;
+    const double spread =
+        100 *
+        (full["aggregate_spread"][1].get<double>() - full["aggregate_spread"][0].get<double>()) /
+        median;
     EXPECT_GE(p["rounds_spread_pct"].get<double>(), spread - 1e-9);
     EXPECT_EQ(p["unsteady"].get<bool>(), p["rounds_spread_pct"].get<double>() > 25.0);
   }

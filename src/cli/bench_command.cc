@@ -28,7 +28,7 @@ struct BenchFlags {
   int n_gen = 32;
   int reps = 3;
   int max_reps = 0;  // rounds at most while a placement is unsteady (0: twice reps)
-  int devices = 0;  // 0: single device only
+  int devices = 0;   // 0: single device only
   std::string output_format = "text";
   std::vector<std::string> workers;  // running workers (e.g. scripts/emu-cluster) for the ring
   std::string listen = "tcp://127.0.0.1:*";
@@ -143,7 +143,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     std::vector<engine::DeviceInfo> devices;
     std::map<int, std::vector<double>> agg, single;  // per number in flight, one per round
     std::map<int, std::vector<net::Stats>> stats;    // per number in flight, summed over rounds
-    std::vector<size_t> before;  // per round: the trial pass (in `passes`) just before its runs
+    std::vector<size_t> before;    // per round: the trial pass (in `passes`) just before its runs
     std::vector<RoundPair> pairs;  // per round: measured, and predicted from the passes around it
   };
   std::vector<Slot> slots;
@@ -179,7 +179,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
   // placement's own runs enter its prediction (only the trial plan's do, and only its own
   // figures when it is the trial plan).
   LL_RETURN_IF_ERROR(connect(slots.front(), std::nullopt));
-  std::optional<partition::Cluster> raw;   // as profiled
+  std::optional<partition::Cluster> raw;  // as profiled
   std::optional<partition::Plan> trial_plan;
   const bool calibrating = f.split.empty() && f.calibrate_tokens > 0;
   if (f.split.empty()) {
@@ -230,8 +230,8 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     }
     LL_RETURN_IF_ERROR(WarmUpRing(*ring->coordinator, kWarmUpTokens, kInFlight.back()));
     TrialSamples pass;
-    LL_RETURN_IF_ERROR(RunTrialPasses(*ring->coordinator, f.calibrate_tokens, kInFlight.back(), 1,
-                                      pass));
+    LL_RETURN_IF_ERROR(
+        RunTrialPasses(*ring->coordinator, f.calibrate_tokens, kInFlight.back(), 1, pass));
     passes.push_back(std::move(pass));
     return Status::Ok();
   };
@@ -348,8 +348,8 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
           partition::Plan p = *slot.plan;
           partition::Evaluate(*slot.costs, cal_k.cluster, p);
           slot.pairs.push_back({slot.single[kInFlight.front()].at(k),
-                                p.single_request_tokens_per_s(),
-                                slot.agg[kInFlight.back()].at(k), p.pipeline_tokens_per_s()});
+                                p.single_request_tokens_per_s(), slot.agg[kInFlight.back()].at(k),
+                                p.pipeline_tokens_per_s()});
         }
       }
     }

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -197,14 +199,24 @@ TEST(PlanCliTest, BenchComparesPlacementsWithPredictions) {
     EXPECT_LE(rounds, 4);
     EXPECT_EQ(p["calibration"]["trial_passes"].get<int>(), 2 * rounds);
     ASSERT_EQ(p["per_round"].size(), static_cast<size_t>(rounds)) << p.dump();
+    // The error reported is the median of the rounds' errors.
+    std::vector<double> errors;
     const auto& spread4 = p["runs"][2]["aggregate_spread"];
     for (const auto& q : p["per_round"]) {
+      errors.push_back(q["pipeline_prediction_error_pct"].get<double>());
       EXPECT_GT(q["predicted_tokens_per_s"].get<double>(), 0.0) << q.dump();
       EXPECT_GT(q["predicted_pipeline_tokens_per_s"].get<double>(), 0.0) << q.dump();
       const double measured = q["pipeline_tokens_per_s"].get<double>();
       EXPECT_GE(measured, spread4[0].get<double>());
       EXPECT_LE(measured, spread4[1].get<double>());
+      EXPECT_NEAR(errors.back(),
+                  100 * (q["predicted_pipeline_tokens_per_s"].get<double>() - measured) / measured,
+                  1e-9);
     }
+    std::sort(errors.begin(), errors.end());
+    const size_t n = errors.size();
+    EXPECT_NEAR(p["pipeline_prediction_error_pct"].get<double>(),
+                n % 2 ? errors[n / 2] : (errors[n / 2 - 1] + errors[n / 2]) / 2, 1e-9);
     // The head's time is reported by the device that holds it, and only by it.
     for (const auto& d : p["per_device"]) {
       const bool head = d["segment"].get<std::string>().find("head") != std::string::npos;

@@ -53,14 +53,6 @@ struct Spread {
   double median = 0, min = 0, max = 0;
 };
 
-// The median; of an even count, the mean of the middle two.
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 Spread Summarise(const std::vector<double>& v) {
   if (v.empty()) return {};
   const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
@@ -459,8 +451,8 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
         // The error is taken round by round, each round's runs against the passes seconds
         // around them, and its median reported: the medians of the runs and of the passes
         // can fall on different rounds, and on a host whose speed moves by a third within a
-        // minute that alone put the error of the medians 16 % off where every round but two
-        // was within 3 % (run AE, docs/placement.md).
+        // minute that alone put the error of the medians at -16 % where the median of the
+        // rounds' errors was -1 % (run AE, docs/placement.md).
         nlohmann::json rounds = nlohmann::json::array();
         std::vector<double> errors1, errors4;
         std::string e1, e4;  // per round, for the text form

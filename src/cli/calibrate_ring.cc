@@ -63,13 +63,14 @@ Result<double> TrialRun(engine::Coordinator& coord, int tokens, int inflight) {
   return tps > 0 ? 1000.0 / tps : 0.0;
 }
 
+}  // namespace
+
 double Median(std::vector<double> v) {
   if (v.empty()) return 0.0;
   std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
-
-}  // namespace
 
 Status WarmUpRing(engine::Coordinator& coord, int tokens, int n_in_flight) {
   return TrialRun(coord, tokens, n_in_flight).status();

@@ -23,6 +23,9 @@ std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
 // Adds the counters of `d` to `sum`, device by device (`sum` empty: becomes `d`).
 void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d);
 
+// The median (of an even count, the mean of the middle two; 0 when empty).
+double Median(std::vector<double> v);
+
 // ms per step from a microsecond counter (0 when no steps).
 double PerStepMs(uint64_t us, uint64_t steps);
 

@@ -223,9 +223,9 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     return std::any_of(slots.begin(), slots.end(),
                        [&](const Slot& s) { return rounds_spread(s) > kUnsteadySpreadPct; });
   };
-  // Every trial pass of the rounds, in the order they ran: a placement's runs sit between the
-  // pass just before them and the next one.
-  std::vector<TrialSamples> passes;
+  // Every trial pass of the rounds, in the order they ran (pass i: stages[k][i], token_ms[i]):
+  // a placement's runs sit between the pass just before them and the next one.
+  TrialSamples passes;
   auto trial_pass = [&]() -> Status {
     LL_RETURN_IF_ERROR(connect(slots.front(), raw));
     const auto& p = ring->coordinator->plan();
@@ -233,11 +233,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       return Status::Error("the trial plan changed between rounds");
     }
     LL_RETURN_IF_ERROR(WarmUpRing(*ring->coordinator, kWarmUpTokens, kInFlight.back()));
-    TrialSamples pass;
-    LL_RETURN_IF_ERROR(
-        RunTrialPasses(*ring->coordinator, f.calibrate_tokens, kInFlight.back(), 1, pass));
-    passes.push_back(std::move(pass));
-    return Status::Ok();
+    return RunTrialPasses(*ring->coordinator, f.calibrate_tokens, kInFlight.back(), 1, passes);
   };
   for (int r = 0; r <= f.reps || (r <= max_reps && unsteady()); ++r) {
     if (!json) {
@@ -254,7 +250,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     for (Slot& slot : slots) {
       if (r > 0 && calibrating) {
         LL_RETURN_IF_ERROR(trial_pass());
-        slot.before.push_back(passes.size() - 1);
+        slot.before.push_back(passes.token_ms.size() - 1);
       }
       if (r == 0 || slots.size() > 1 || calibrating) LL_RETURN_IF_ERROR(connect(slot, measured));
       engine::Coordinator& coord = *ring->coordinator;
@@ -291,7 +287,7 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
   }
   // One more pass after the last placement's runs, so that every placement's runs sit between
   // two passes.
-  if (calibrating && !passes.empty()) LL_RETURN_IF_ERROR(trial_pass());
+  if (calibrating && !passes.token_ms.empty()) LL_RETURN_IF_ERROR(trial_pass());
   nlohmann::json out = nlohmann::json::array();
   std::vector<PlacementFigures> summary;
   for (Slot& slot : slots) {
@@ -302,17 +298,15 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       // The passes around round k's runs: the one just before them and the next one.
       auto around = [&](size_t k) {
         std::vector<size_t> idx = {slot.before[k]};
-        if (slot.before[k] + 1 < passes.size()) idx.push_back(slot.before[k] + 1);
+        if (slot.before[k] + 1 < passes.token_ms.size()) idx.push_back(slot.before[k] + 1);
         return idx;
       };
       auto samples = [&](const std::vector<size_t>& idx) {
         TrialSamples m;
-        m.stages.resize(trial_plan->stages.size());
+        m.stages.resize(passes.stages.size());
         for (size_t i : idx) {
-          m.token_ms.push_back(passes[i].token_ms.front());
-          for (size_t k = 0; k < m.stages.size(); ++k) {
-            m.stages[k].push_back(passes[i].stages[k].front());
-          }
+          m.token_ms.push_back(passes.token_ms[i]);
+          for (size_t k = 0; k < m.stages.size(); ++k) m.stages[k].push_back(passes.stages[k][i]);
         }
         return m;
       };

@@ -1,6 +1,7 @@
 #include "cli/calibrate_ring.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "runtime/generator.h"
@@ -17,6 +18,7 @@ std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
     d.compute_us -= before[i].compute_us;
     d.head_us -= before[i].head_us;
     d.overhead_us -= before[i].overhead_us;
+    d.compute_sq_us2 -= before[i].compute_sq_us2;
     d.send_us -= before[i].send_us;
     d.wait_us -= before[i].wait_us;
     d.bytes_sent -= before[i].bytes_sent;
@@ -36,6 +38,7 @@ void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d) {
     sum[i].compute_us += d[i].compute_us;
     sum[i].head_us += d[i].head_us;
     sum[i].overhead_us += d[i].overhead_us;
+    sum[i].compute_sq_us2 += d[i].compute_sq_us2;
     sum[i].send_us += d[i].send_us;
     sum[i].wait_us += d[i].wait_us;
     sum[i].bytes_sent += d[i].bytes_sent;
@@ -43,6 +46,14 @@ void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d) {
 }
 
 double PerStepMs(uint64_t us, uint64_t steps) { return steps ? us / 1e3 / steps : 0.0; }
+
+double StepCv(const net::Stats& s) {
+  if (s.steps < 2 || s.compute_us == 0) return 0.0;
+  const double n = static_cast<double>(s.steps);
+  const double mean = s.compute_us / n;
+  const double var = static_cast<double>(s.compute_sq_us2) / n - mean * mean;
+  return var > 0 ? std::sqrt(var) / mean : 0.0;
+}
 
 namespace {
 
@@ -95,6 +106,7 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
         const double compute = PerStepMs(d[k].compute_us, d[k].steps);
         const double head = PerStepMs(d[k].head_us, d[k].steps);
         const double overhead = PerStepMs(d[k].overhead_us, d[k].steps);
+        const double cv = StepCv(d[k]);
         if (inflight == 1) {
           t.compute_ms_alone = compute;
           t.head_ms_alone = head;
@@ -103,6 +115,7 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
           t.compute_ms_pipeline = compute;
           t.head_ms_pipeline = head;
           t.overhead_ms_pipeline = overhead;
+          t.compute_cv_pipeline = cv;
         }
       }
       if (inflight == 1) samples.token_ms.push_back(ms);
@@ -127,7 +140,8 @@ Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cl
     for (double StageTiming::*field :
          {&StageTiming::compute_ms_alone, &StageTiming::compute_ms_pipeline,
           &StageTiming::head_ms_alone, &StageTiming::head_ms_pipeline,
-          &StageTiming::overhead_ms_alone, &StageTiming::overhead_ms_pipeline}) {
+          &StageTiming::overhead_ms_alone, &StageTiming::overhead_ms_pipeline,
+          &StageTiming::compute_cv_pipeline}) {
       std::vector<double> passes;
       for (const StageTiming& t : samples.stages[k]) passes.push_back(t.*field);
       timings[k].*field = Median(passes);
@@ -145,6 +159,10 @@ std::string DescribeCalibration(const partition::Calibration& cal) {
     line += buf;
     if (f.step_ms > 0) {
       std::snprintf(buf, sizeof(buf), " (+%.2f / %.2f ms per step)", f.step_ms, f.step_pipeline_ms);
+      line += buf;
+    }
+    if (f.cv > 0) {
+      std::snprintf(buf, sizeof(buf), " (steps vary x%.2f)", f.cv);
       line += buf;
     }
     if (f.warm > 0) {

@@ -29,6 +29,10 @@ double Median(std::vector<double> v);
 // ms per step from a microsecond counter (0 when no steps).
 double PerStepMs(uint64_t us, uint64_t steps);
 
+// How much the counted steps' compute varied: standard deviation / mean (0 with fewer than two
+// steps).
+double StepCv(const net::Stats& s);
+
 // Runs `n_in_flight` requests of `tokens` tokens at once and reports nothing: after a ring is
 // (re)connected every device maps its segment anew, and on a device whose memory is tight
 // (an emulated phone's cgroup limit) the first steps then fault its weights back in, which a

@@ -136,6 +136,7 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U64(x.kv_bytes);
                    w.U64(x.head_us);
                    w.U64(x.overhead_us);
+                   w.U64(x.compute_sq_us2);
                  },
                  [&](const Shutdown&) {},
                  [&](const WeightsChunk& x) {
@@ -331,6 +332,7 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.kv_bytes = r.U64("kv_bytes");
       x.head_us = r.U64("head_us");
       x.overhead_us = r.U64("overhead_us");
+      x.compute_sq_us2 = r.U64("compute_sq_us2");
       m = x;
       break;
     }

@@ -15,7 +15,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 6;
+constexpr uint16_t kProtocolVersion = 7;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -147,6 +147,10 @@ struct Stats {
   // Part of compute_us outside the model's layers and head: decoding the input, encoding the
   // output (a fixed cost per step, however many layers the device holds).
   uint64_t overhead_us = 0;
+  // Sum over steps of the square of each step's compute time (us^2): with compute_us and steps
+  // it gives how much the steps vary (their coefficient of variation), which decides how much a
+  // full pipeline loses to requests bunching behind a stage (partition/plan.h, ClosedPipelineMs).
+  uint64_t compute_sq_us2 = 0;
 };
 
 struct Shutdown {};
@@ -162,7 +166,6 @@ struct WeightsAck {
   uint64_t received = 0;  // bytes stored so far
 };
 
-// Asks a worker to time its kernels on a matrix like the model's (for placement).
 // Asks a worker to time its kernels on matrices like the model's (for placement): one pass runs
 // `matrices` in order, one token (decode) or n_batch tokens (prefill) at a time.
 struct ProfileMatrixShape {

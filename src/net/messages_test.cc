@@ -58,7 +58,7 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
       Token{5, 42, true, {0.5f, 1.5f}},
       EndRequest{5},
       StatsRequest{},
-      Stats{"dev1", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
+      Stats{"dev1", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
       Shutdown{},
       ErrorMsg{9, "boom"}};
   for (const Message& m : all) {
@@ -106,20 +106,25 @@ TEST(MessagesTest, LinkProbeFieldsRoundTripAndAreChecked) {
             std::string::npos);
 }
 
-TEST(MessagesTest, StatsCarryTheHeadAndTheOverheadApart) {
-  auto e = Decode(Encode({0, Stats{"watch", 10, 12, 9000, 40, 500, 2048, 1, 2, 2500, 300}}));
+TEST(MessagesTest, StatsCarryTheHeadTheOverheadAndTheSpreadApart) {
+  const Stats sent{"watch", 10, 12, 9000, 40, 500, 2048, 1, 2, 2500, 300, 8200000};
+  auto e = Decode(Encode({0, sent}));
   ASSERT_TRUE(e.ok()) << e.message();
   const auto& s = std::get<Stats>(e->message);
   EXPECT_EQ(s.compute_us, 9000u);
   EXPECT_EQ(s.head_us, 2500u);
   EXPECT_EQ(s.overhead_us, 300u);
-  // A Stats body cut before head_us (a version-5 sender) is refused, not read short.
-  std::vector<uint8_t> bytes =
-      Encode({0, Stats{"watch", 10, 12, 9000, 40, 500, 2048, 1, 2, 2500, 300}});
-  bytes.resize(bytes.size() - 16);
-  const uint32_t body = static_cast<uint32_t>(bytes.size() - kHeaderBytes);
-  std::memcpy(bytes.data() + 16, &body, sizeof body);
-  EXPECT_NE(Decode(bytes).message().find("head_us"), std::string::npos) << Decode(bytes).message();
+  EXPECT_EQ(s.compute_sq_us2, 8200000u);
+  // A Stats body cut short is refused with the first missing field named, not read short: before
+  // compute_sq_us2 (a version-6 sender), and before head_us (version 5).
+  for (const auto& [cut, field] : {std::pair<size_t, const char*>{8, "compute_sq_us2"},
+                                   std::pair<size_t, const char*>{24, "head_us"}}) {
+    std::vector<uint8_t> bytes = Encode({0, sent});
+    bytes.resize(bytes.size() - cut);
+    const uint32_t body = static_cast<uint32_t>(bytes.size() - kHeaderBytes);
+    std::memcpy(bytes.data() + 16, &body, sizeof body);
+    EXPECT_NE(Decode(bytes).message().find(field), std::string::npos) << Decode(bytes).message();
+  }
 }
 
 TEST(MessagesTest, ProfileReplyCarriesRatesPerType) {

@@ -90,6 +90,17 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
       pipeline.push_back(f.pipeline);
     }
   }
+  // Each measured device's step variation; the others get the mean of the measured ones.
+  double cv_sum = 0;
+  int n_cv = 0;
+  for (size_t k = 0; k < plan.stages.size(); ++k) {
+    const double cv = timings[k].compute_cv_pipeline;
+    if (cv > 0) {
+      out.factors[plan.stages[k].device].cv = cv;
+      cv_sum += cv;
+      ++n_cv;
+    }
+  }
   const double mean_alone = GeoMean(alone), mean_pipeline = GeoMean(pipeline);
   for (size_t d = 0; d < cluster.devices.size(); ++d) {
     CalibrationFactor& f = out.factors[d];
@@ -102,6 +113,10 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     p.step_pipeline_ms =
         f.step_pipeline_ms > 0 ? f.step_pipeline_ms : p.step_pipeline_ms * f.pipeline;
     p.SlowDown(f.alone, f.pipeline);
+    if (n_cv > 0) {
+      if (!(f.cv > 0)) f.cv = cv_sum / n_cv;
+      p.step_cv = f.cv;
+    }
     // The head's time relative to its device's blocks holds on every device: what moves a
     // device's blocks off its profile (the host's speed at the time, how it wakes from idling)
     // moves its head too, and what only the blocks have (norms, attention, the codec) is
@@ -169,7 +184,7 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
   // same work. Both gaps are the cost model's (the trial plan on the corrected rates and
   // links), so that the trial plan itself is predicted as measured.
   double cycle = 0, links = 0;
-  std::vector<double> alone_ms, pipeline_ms;
+  std::vector<double> alone_ms, pipeline_ms, cvs, hops;
   for (const Stage& s : plan.stages) {
     // The stage on the corrected rates: its layers at the device's factor, its head at the
     // head's, and the device's fixed cost per step.
@@ -183,11 +198,13 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     pipeline_ms.push_back(
         (s.pipeline_compute_ms - s.head_pipeline_compute_ms - old.step_pipeline_ms) * f.pipeline +
         s.head_pipeline_compute_ms * head_pipeline + now.step_pipeline_ms);
-    links += s.link_ms + (plan.stages.size() > 1 ? out.hop_overhead_ms : 0.0);
+    hops.push_back(s.link_ms + (plan.stages.size() > 1 ? out.hop_overhead_ms : 0.0));
+    cvs.push_back(now.step_cv);
+    links += hops.back();
     cycle += alone_ms.back();
   }
   cycle += links;
-  const double period = ClosedPipelineMs(pipeline_ms, links, plan.n_seq);
+  const double period = ClosedPipelineMs(pipeline_ms, cvs, hops, plan.n_seq);
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     if (!(timings[k].compute_ms_alone > 0 && timings[k].compute_ms_pipeline > 0)) continue;
     DeviceProfile& p = out.cluster.devices[plan.stages[k].device];

@@ -131,6 +131,9 @@ Status Cluster::Validate() const {
     if (!(d.memory_budget_bytes >= 0))
       return Status::Error(where + ": memory_budget_bytes must be >= 0");
     if (d.threads < 1) return Status::Error(where + ": threads must be >= 1");
+    if (!(d.step_cv >= 0 && d.step_cv <= 10)) {
+      return Status::Error(where + ": step_time_cv must be in [0, 10] (standard deviation / mean)");
+    }
   }
   auto check_link = [](const LinkProfile& l, const std::string& where) {
     if (!(l.bandwidth_mbit_s > 0)) return Status::Error(where + ": bandwidth_mbit_s must be > 0");
@@ -178,6 +181,7 @@ Result<Cluster> Cluster::FromJson(const json& j) {
     LL_RETURN_IF_ERROR(ReadNumber(d, where, "prefill_gflops", false, p.prefill_gflops));
     LL_RETURN_IF_ERROR(
         ReadNumber(d, where, "pipeline_decode_gflops", false, p.pipeline_decode_gflops));
+    LL_RETURN_IF_ERROR(ReadNumber(d, where, "step_time_cv", false, p.step_cv));
     if (d.contains("decode_gflops_by_type")) {
       LL_ASSIGN_OR_RETURN(p.decode_gflops_by_type,
                           ReadTypeRates(d.at("decode_gflops_by_type"), where));
@@ -233,7 +237,8 @@ json Cluster::ToJson() const {
                 {"threads", d.threads},
                 {"decode_gflops", d.decode_gflops},
                 {"prefill_gflops", d.prefill_gflops},
-                {"pipeline_decode_gflops", d.pipeline_decode_gflops}};
+                {"pipeline_decode_gflops", d.pipeline_decode_gflops},
+                {"step_time_cv", d.step_cv}};
     if (!d.decode_gflops_by_type.empty()) {
       json by_type = json::object();
       for (const TypeRate& r : d.decode_gflops_by_type) {

@@ -73,6 +73,14 @@ struct DeviceProfile {
   double step_ms = 0;
   double step_pipeline_ms = 0;
   double StepMs(bool pipeline) const { return pipeline ? step_pipeline_ms : step_ms; }
+
+  // How much a step's time varies in a full pipeline: standard deviation / mean (calibration
+  // measures it; cluster files may give it as "step_time_cv"). A pipeline of equal stages loses
+  // throughput to the variation (ClosedPipelineMs). The default is what this project's devices
+  // measured in trial pipelines (docs/placement.md); 0 would predict the bound, which balanced
+  // plans do not reach.
+  static constexpr double kDefaultStepCv = 0.2;
+  double step_cv = kDefaultStepCv;
 };
 
 struct LinkProfile {

@@ -328,40 +328,92 @@ Instance RandomInstance(std::mt19937& rng) {
   return in;
 }
 
-// The closed-pipeline figure: a lone stage is always busy, one request sees the sum, two
-// requests through two equal stages follow the recurrence by hand, and the figure lies
-// between the bottleneck bound and exact MVA's (exponential service: s (K + N - 1) / N per
-// token for K equal stages), falling as requests are added.
-TEST(PlanTest, ClosedPipelineFollowsMeanValueAnalysis) {
-  EXPECT_NEAR(ClosedPipelineMs({3}, 0, 5), 3.0, 1e-12);
-  // k = 1: R = 1 each, cycle 2, X = 1/2, Q = 1/2, U = 1/2; k = 2: R = 1 + 1/2 - 1/4 = 1.25,
-  // cycle 2.5, X = 0.8 tokens per ms.
-  EXPECT_NEAR(ClosedPipelineMs({1, 1}, 0, 2), 1 / 0.8, 1e-12);
-  const double equal = ClosedPipelineMs({2, 2, 2, 2}, 0, 4);
-  EXPECT_GT(equal, 2.0);
-  EXPECT_LT(equal, 2.0 * (4 + 4 - 1) / 4);
-  EXPECT_NEAR(ClosedPipelineMs({1, 2, 3}, 0.5, 1), 6.5, 1e-12);
+// Exact mean-value analysis of a closed ring of exponential FIFO stages and a pure delay: the
+// figure is exact for cv 1 (product form), which the simulation must reproduce.
+double ExactMvaMs(const std::vector<double>& service, double delay, int n) {
+  std::vector<double> queue(service.size(), 0.0);
+  double x = 0;
+  for (int k = 1; k <= n; ++k) {
+    std::vector<double> time(service.size());
+    double cycle = delay;
+    for (size_t s = 0; s < service.size(); ++s) cycle += time[s] = service[s] * (1 + queue[s]);
+    x = k / cycle;
+    for (size_t s = 0; s < service.size(); ++s) queue[s] = x * time[s];
+  }
+  return 1 / x;
+}
+
+// The closed-pipeline figure: steps that never vary give the bound max(slowest, cycle / n);
+// exponential steps give exact MVA's figure; in between the loss grows with the variation,
+// most for equal stages, and hardly at all where one stage is much slower than the rest.
+TEST(PlanTest, ClosedPipelineLosesToVariationAsQueueingTheorySays) {
+  const std::vector<double> none1 = {0}, none2 = {0, 0}, none3 = {0, 0, 0}, none4 = {0, 0, 0, 0};
+  EXPECT_DOUBLE_EQ(ClosedPipelineMs({3}, none1, {0}, 5), 3.0);
+  EXPECT_DOUBLE_EQ(ClosedPipelineMs({1, 1}, none2, {0, 0}, 2), 1.0);
+  EXPECT_DOUBLE_EQ(ClosedPipelineMs({2, 2, 2, 2}, none4, {0, 0, 0, 0}, 2), 4.0);
+  EXPECT_DOUBLE_EQ(ClosedPipelineMs({1, 2, 3}, none3, {0.5, 0, 0}, 1), 6.5);
+  // One request sees the cycle however much the steps vary.
+  EXPECT_DOUBLE_EQ(ClosedPipelineMs({1, 2, 3}, {0.5, 0.5, 0.5}, {0.5, 0, 0}, 1), 6.5);
+
+  // cv 1: exact MVA within the simulation's sampling error (about 0.8 %, one standard deviation).
+  const std::vector<double> ones4 = {1, 1, 1, 1};
+  EXPECT_NEAR(ClosedPipelineMs({2, 2, 2, 2}, ones4, {0, 0, 0, 0}, 4), 2.0 * (4 + 4 - 1) / 4,
+              0.05 * 3.5);
   const std::vector<double> s = {4.16, 9.28, 6.93, 9.15};
+  const std::vector<double> hops = {0.25, 0.25, 0.25, 0.25};
   for (int n = 1; n <= 8; ++n) {
-    const double ms = ClosedPipelineMs(s, 1.0, n);
+    const double exp_ms = ClosedPipelineMs(s, ones4, hops, n);
+    EXPECT_NEAR(exp_ms, ExactMvaMs(s, 1.0, n), 0.05 * exp_ms) << n;
+    const double ms = ClosedPipelineMs(s, {0.2, 0.2, 0.2, 0.2}, hops, n);
     EXPECT_GE(ms, std::max(30.52 / n, 9.28) - 1e-9) << n;
     EXPECT_LE(ms, 30.52 + 1e-9) << n;
+    EXPECT_LE(ms, exp_ms + 1e-9) << n;
     if (n > 1) {
-      EXPECT_LT(ms, ClosedPipelineMs(s, 1.0, n - 1)) << n;
+      EXPECT_LT(ms, ClosedPipelineMs(s, {0.2, 0.2, 0.2, 0.2}, hops, n - 1)) << n;
     }
   }
-  // Plans use it with their pipeline rates and n_seq; one request is the latency.
+
+  // Equal stages lose more the more their steps vary; the figure is the same every time.
+  const std::vector<double> equal = {5, 5, 5, 5}, short_hops = {0.3, 0.3, 0.3, 0.3};
+  double previous = ClosedPipelineMs(equal, none4, short_hops, 4);
+  EXPECT_DOUBLE_EQ(previous, 5.3);
+  for (double cv : {0.1, 0.2, 0.3, 0.5, 1.0}) {
+    const std::vector<double> cvs(4, cv);
+    const double ms = ClosedPipelineMs(equal, cvs, short_hops, 4);
+    EXPECT_GT(ms, previous) << cv;
+    EXPECT_EQ(ms, ClosedPipelineMs(equal, cvs, short_hops, 4)) << cv;
+    previous = ms;
+  }
+  // ... at cv 0.2 by 5-20 % (the queueing literature's range for four equal stages).
+  const double at_02 = ClosedPipelineMs(equal, {0.2, 0.2, 0.2, 0.2}, short_hops, 4);
+  EXPECT_GT(at_02, 5.3 * 1.05);
+  EXPECT_LT(at_02, 5.3 * 1.2);
+  // A stage twice as slow as the next keeps its queue: the bound holds within 2 %.
+  EXPECT_NEAR(ClosedPipelineMs({3, 8}, {0.3, 0.3}, {1, 1}, 4), 8.0, 0.02 * 8);
+
+  // Plans use it with their pipeline rates, their devices' step_cv and n_seq; one request is
+  // the latency.
   ModelCosts costs = UniformCosts(4, 10 * kMiB, 2e9);
   Cluster cl;
   cl.devices = {Device("a", kGiB, 10), Device("b", kGiB, 20)};
+  cl.devices[0].step_cv = 0.3;
+  cl.devices[1].step_cv = 0.1;
   Plan p = MakePlan(costs, cl, {0, 1}, {0, 3, 6}, Objective::kThroughput, 4);
-  EXPECT_NEAR(p.pipeline_ms,
-              ClosedPipelineMs({p.stages[0].pipeline_compute_ms, p.stages[1].pipeline_compute_ms},
-                               p.stages[0].link_ms + p.stages[1].link_ms, 4),
-              1e-12);
+  EXPECT_DOUBLE_EQ(p.pipeline_ms,
+                   ClosedPipelineMs({p.stages[0].pipeline_compute_ms,
+                                     p.stages[1].pipeline_compute_ms},
+                                    {0.3, 0.1}, {p.stages[0].link_ms, p.stages[1].link_ms}, 4));
   EXPECT_NEAR(p.pipeline_tokens_per_s(), 1000 / p.pipeline_ms, 1e-9);
+  cl.devices[0].step_cv = cl.devices[1].step_cv = 0;
+  const Plan steady = MakePlan(costs, cl, {0, 1}, {0, 3, 6}, Objective::kThroughput, 4);
+  const Stage &a = steady.stages[0], &b = steady.stages[1];
+  EXPECT_DOUBLE_EQ(steady.pipeline_ms,
+                   std::max({a.pipeline_compute_ms, b.pipeline_compute_ms,
+                             (a.pipeline_compute_ms + b.pipeline_compute_ms + a.link_ms +
+                              b.link_ms) / 4}));
+  EXPECT_LT(steady.pipeline_ms, p.pipeline_ms);
   p.n_seq = 1;
-  EXPECT_NEAR(p.pipeline_tokens_per_s(), p.single_request_tokens_per_s(), 1e-12);
+  EXPECT_NEAR(p.pipeline_tokens_per_s(), p.single_request_tokens_per_s(), 1e-9);
 }
 
 TEST(SolverTest, MilpEqualsTheBestOrderDpOnRandomInstances) {
@@ -507,6 +559,51 @@ TEST(CalibrationTest, RatesFollowTheMeasuredStagesAndReplanningUsesThem) {
   auto bad = Calibrate(cl, trial, {t[0]});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.message().find("1 stage timings for a plan of 2 stages"), std::string::npos);
+}
+
+// How much each device's steps varied in the trial pipeline becomes its step_cv, a device left
+// out gets the mean of the measured ones, and the pipeline figure follows: steadier steps,
+// more tokens/s.
+TEST(CalibrationTest, StepVariationIsMeasuredPerDeviceAndMovesThePipelineFigure) {
+  ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
+  const Cluster cl = ThreeDevices(2, 2, 2);
+  const Plan trial = MakePlan(costs, cl, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
+  std::vector<StageTiming> t = {{trial.stages[0].compute_ms, trial.stages[0].pipeline_compute_ms},
+                                {trial.stages[1].compute_ms, trial.stages[1].pipeline_compute_ms}};
+  auto unmeasured = Calibrate(cl, trial, t);
+  ASSERT_TRUE(unmeasured.ok()) << unmeasured.message();
+  for (const DeviceProfile& d : unmeasured->cluster.devices) {
+    EXPECT_EQ(d.step_cv, DeviceProfile::kDefaultStepCv) << d.name;
+  }
+  t[0].compute_cv_pipeline = 0.05;
+  t[1].compute_cv_pipeline = 0.45;
+  auto cal = Calibrate(cl, trial, t);
+  ASSERT_TRUE(cal.ok()) << cal.message();
+  EXPECT_DOUBLE_EQ(cal->cluster.devices[0].step_cv, 0.05);
+  EXPECT_DOUBLE_EQ(cal->cluster.devices[1].step_cv, 0.45);
+  EXPECT_DOUBLE_EQ(cal->cluster.devices[2].step_cv, 0.25);
+  EXPECT_DOUBLE_EQ(cal->factors[2].cv, 0.25);
+  // The same balanced plan on steadier devices is predicted faster.
+  Cluster steady = cal->cluster;
+  for (DeviceProfile& d : steady.devices) d.step_cv = 0.05;
+  const Plan noisy = MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
+  const Plan calm = MakePlan(costs, steady, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
+  EXPECT_LT(calm.pipeline_ms, noisy.pipeline_ms);
+  // A cluster file may give it; out of range is refused with the field named.
+  auto file = Cluster::Parse(
+      R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1,
+          "step_time_cv": 0.12}]})");
+  ASSERT_TRUE(file.ok()) << file.message();
+  EXPECT_DOUBLE_EQ(file->devices[0].step_cv, 0.12);
+  auto again = Cluster::FromJson(file->ToJson());
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_DOUBLE_EQ(again->devices[0].step_cv, 0.12);
+  auto bad = Cluster::Parse(
+      R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1,
+          "step_time_cv": 11}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("step_time_cv must be in [0, 10]"), std::string::npos)
+      << bad.message();
 }
 
 // The head timed apart: its stage's factor is that of its blocks, and the head's time relative

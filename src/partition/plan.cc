@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <queue>
+#include <random>
 
 #include "base/check.h"
 
@@ -27,35 +29,72 @@ double Plan::pipeline_tokens_per_s() const {
   return pipeline_ms > 0 ? 1000.0 / pipeline_ms : 0.0;
 }
 
-double ClosedPipelineMs(const std::vector<double>& service_ms, double delay_ms, int n) {
-  // Mean-value analysis of a closed network: n requests circulate through one FIFO queue per
-  // stage (service_ms each) and a pure delay (the links). With k requests in it, a request
-  // arriving at stage s finds the mean queue of the network with k - 1 requests, Q_s, of which
-  // the one in service (probability U_s, the utilisation) has on average half its service left
-  // (a stage's work is the same every token: deterministic service, where exact MVA assumes
-  // exponential service and a whole one): R_s = service_s * (1 + Q_s - U_s / 2). The cycle
-  // time is the delay plus the sum, throughput X = k / cycle, never above the slowest stage's
-  // rate; Q_s = X R_s, U_s = X service_s.
-  double slowest = 0;
-  for (double s : service_ms) slowest = std::max(slowest, s);
-  std::vector<double> queue(service_ms.size(), 0.0), util(service_ms.size(), 0.0);
-  double x = 0;  // tokens per ms
-  for (int k = 1; k <= n; ++k) {
-    std::vector<double> time(service_ms.size());
-    double cycle = delay_ms;
-    for (size_t s = 0; s < service_ms.size(); ++s) {
-      time[s] = service_ms[s] * (1.0 + queue[s] - util[s] / 2);
-      cycle += time[s];
-    }
-    if (cycle <= 0) return 0;
-    x = k / cycle;
-    if (slowest > 0) x = std::min(x, 1.0 / slowest);
-    for (size_t s = 0; s < service_ms.size(); ++s) {
-      queue[s] = x * time[s];
-      util[s] = x * service_ms[s];
-    }
+namespace {
+
+// Tokens simulated before and while measuring the period: the start (all requests at the first
+// stage) fades within a few rounds; over 4000 tokens the estimate's sampling error is about
+// 0.8 % (standard deviation) at cv 1 and a fifth of that at cv 0.2. About 1 ms for four stages.
+constexpr int kWarmUpTokens = 200;
+constexpr int kMeasuredTokens = 4000;
+// Every call draws the same stream: plans compared with each other see the same luck, and a
+// plan's figure is the same every time it is evaluated.
+constexpr uint64_t kSeed = 0x6c696e6775616c69ULL;
+
+}  // namespace
+
+double ClosedPipelineMs(const std::vector<double>& service_ms, const std::vector<double>& cv,
+                        const std::vector<double>& hop_ms, int n) {
+  const size_t k = service_ms.size();
+  LL_CHECK(cv.size() == k && hop_ms.size() == k);
+  if (k == 0 || n < 1) return 0;
+  double cycle = 0, slowest = 0;
+  bool varies = false;
+  for (size_t s = 0; s < k; ++s) {
+    cycle += service_ms[s] + hop_ms[s];
+    slowest = std::max(slowest, service_ms[s]);
+    varies = varies || (cv[s] > 0 && service_ms[s] > 0);
   }
-  return x > 0 ? 1.0 / x : 0.0;
+  // Steps that never vary: each stage either keeps its queue or idles for good, so the ring
+  // runs at the slowest stage or at n requests per cycle, whichever is slower.
+  const double bound = std::max(slowest, cycle / n);
+  if (n == 1 || !varies || cycle <= 0) return bound;
+  // Steps that vary: a request held up at one stage arrives late at the next, which may idle
+  // meanwhile, and the loss grows with the variation and with how equal the stages are (none
+  // when one stage is much slower than the rest: its queue never empties). A simulation of the
+  // closed ring, each step's time drawn from a gamma distribution with the stage's mean and
+  // cv (cv 1 is exponential service, where mean-value analysis is exact).
+  std::mt19937_64 rng(kSeed);
+  std::vector<std::gamma_distribution<double>> draw;
+  for (size_t s = 0; s < k; ++s) {
+    const double c = std::max(0.0, cv[s]);
+    const double shape = c > 0 ? 1.0 / (c * c) : 1.0;
+    draw.emplace_back(shape, service_ms[s] / shape);
+  }
+  auto step = [&](size_t s) {
+    return cv[s] > 0 && service_ms[s] > 0 ? draw[s](rng) : service_ms[s];
+  };
+  // Requests in order of their arrival at a stage; each stage serves them first come, first
+  // served, starting when both the request and the stage are free.
+  using Arrival = std::pair<double, size_t>;  // time, stage
+  std::priority_queue<Arrival, std::vector<Arrival>, std::greater<>> arrivals;
+  for (int r = 0; r < n; ++r) arrivals.push({0.0, 0});
+  std::vector<double> free_at(k, 0.0);
+  double measure_from = 0, last = 0;
+  for (int tokens = 0; tokens < kWarmUpTokens + kMeasuredTokens;) {
+    const auto [t, s] = arrivals.top();
+    arrivals.pop();
+    free_at[s] = std::max(t, free_at[s]) + step(s);
+    const double next = free_at[s] + hop_ms[s];
+    if (s + 1 == k) {
+      ++tokens;
+      if (tokens == kWarmUpTokens) measure_from = next;
+      last = next;
+    }
+    arrivals.push({next, (s + 1) % k});
+  }
+  const double simulated = (last - measure_from) / kMeasuredTokens;
+  // Drawn steps average their means only within the sample's error: never below the bound.
+  return std::clamp(simulated, bound, cycle);
 }
 
 double Plan::predicted_tokens_per_s() const {
@@ -149,13 +188,13 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
     if (moved < 1e-9) break;
   }
   for (const Stage& s : plan.stages) plan.latency_ms += s.compute_ms + s.link_ms;
-  std::vector<double> service;
-  double links = 0;
+  std::vector<double> service, cv, hops;
   for (const Stage& s : plan.stages) {
     service.push_back(s.pipeline_compute_ms);
-    links += s.link_ms;
+    cv.push_back(cluster.devices[s.device].step_cv);
+    hops.push_back(s.link_ms);
   }
-  plan.pipeline_ms = ClosedPipelineMs(service, links, plan.n_seq);
+  plan.pipeline_ms = ClosedPipelineMs(service, cv, hops, plan.n_seq);
 }
 
 nlohmann::json Plan::ToJson() const {

@@ -304,9 +304,13 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       auto samples = [&](const std::vector<size_t>& idx) {
         TrialSamples m;
         m.stages.resize(passes.stages.size());
+        m.pipeline_steps.resize(passes.pipeline_steps.size());
         for (size_t i : idx) {
           m.token_ms.push_back(passes.token_ms[i]);
           for (size_t k = 0; k < m.stages.size(); ++k) m.stages[k].push_back(passes.stages[k][i]);
+          for (size_t k = 0; k < m.pipeline_steps.size(); ++k) {
+            m.pipeline_steps[k].push_back(passes.pipeline_steps[k][i]);
+          }
         }
         return m;
       };
@@ -403,7 +407,9 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
            {"overhead_ms_per_step_1", PerStepMs(one[i].overhead_us, one[i].steps)},
            {"overhead_ms_per_step_full", PerStepMs(full[i].overhead_us, full[i].steps)},
            {"send_ms_per_step_full", PerStepMs(full[i].send_us, full[i].steps)},
-           {"compute_cv_full", StepCv(full[i])},
+           {"compute_cv_full", full[i].compute_steps.Cv()},
+           {"compute_ms_p50_full", full[i].compute_steps.QuantileUs(0.5) / 1e3},
+           {"compute_ms_p95_full", full[i].compute_steps.QuantileUs(0.95) / 1e3},
            {"predicted_compute_ms_per_token", plan ? nlohmann::json(predicted) : nullptr},
            {"bytes_sent_per_token",
             full[i].tokens ? double(full[i].bytes_sent) / full[i].tokens : 0.0}});

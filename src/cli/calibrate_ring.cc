@@ -18,7 +18,7 @@ std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
     d.compute_us -= before[i].compute_us;
     d.head_us -= before[i].head_us;
     d.overhead_us -= before[i].overhead_us;
-    d.compute_sq_us2 -= before[i].compute_sq_us2;
+    d.compute_steps = after[i].compute_steps.Since(before[i].compute_steps);
     d.send_us -= before[i].send_us;
     d.wait_us -= before[i].wait_us;
     d.bytes_sent -= before[i].bytes_sent;
@@ -38,7 +38,7 @@ void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d) {
     sum[i].compute_us += d[i].compute_us;
     sum[i].head_us += d[i].head_us;
     sum[i].overhead_us += d[i].overhead_us;
-    sum[i].compute_sq_us2 += d[i].compute_sq_us2;
+    sum[i].compute_steps.Merge(d[i].compute_steps);
     sum[i].send_us += d[i].send_us;
     sum[i].wait_us += d[i].wait_us;
     sum[i].bytes_sent += d[i].bytes_sent;
@@ -46,14 +46,6 @@ void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d) {
 }
 
 double PerStepMs(uint64_t us, uint64_t steps) { return steps ? us / 1e3 / steps : 0.0; }
-
-double StepCv(const net::Stats& s) {
-  if (s.steps < 2 || s.compute_us == 0) return 0.0;
-  const double n = static_cast<double>(s.steps);
-  const double mean = s.compute_us / n;
-  const double var = static_cast<double>(s.compute_sq_us2) / n - mean * mean;
-  return var > 0 ? std::sqrt(var) / mean : 0.0;
-}
 
 namespace {
 
@@ -94,6 +86,7 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
   if (tokens < 1 || n_in_flight < 1) return Status::Error("calibration needs tokens to run");
   const size_t n_stages = plan->stages.size();
   samples.stages.resize(n_stages);
+  samples.pipeline_steps.resize(n_stages);
   for (int pass = 0; pass < passes; ++pass) {
     std::vector<partition::StageTiming> timing(n_stages);
     for (int inflight : {1, n_in_flight}) {
@@ -106,7 +99,6 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
         const double compute = PerStepMs(d[k].compute_us, d[k].steps);
         const double head = PerStepMs(d[k].head_us, d[k].steps);
         const double overhead = PerStepMs(d[k].overhead_us, d[k].steps);
-        const double cv = StepCv(d[k]);
         if (inflight == 1) {
           t.compute_ms_alone = compute;
           t.head_ms_alone = head;
@@ -115,7 +107,7 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
           t.compute_ms_pipeline = compute;
           t.head_ms_pipeline = head;
           t.overhead_ms_pipeline = overhead;
-          t.compute_cv_pipeline = cv;
+          samples.pipeline_steps[k].push_back(d[k].compute_steps);
         }
       }
       if (inflight == 1) samples.token_ms.push_back(ms);
@@ -140,12 +132,18 @@ Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cl
     for (double StageTiming::*field :
          {&StageTiming::compute_ms_alone, &StageTiming::compute_ms_pipeline,
           &StageTiming::head_ms_alone, &StageTiming::head_ms_pipeline,
-          &StageTiming::overhead_ms_alone, &StageTiming::overhead_ms_pipeline,
-          &StageTiming::compute_cv_pipeline}) {
+          &StageTiming::overhead_ms_alone, &StageTiming::overhead_ms_pipeline}) {
       std::vector<double> passes;
       for (const StageTiming& t : samples.stages[k]) passes.push_back(t.*field);
       timings[k].*field = Median(passes);
     }
+    // The spread from every pass's steps together: a pass has 100-200 steps per device, too
+    // few for the one-in-fifty long steps that matter.
+    net::StepHistogram steps;
+    if (k < samples.pipeline_steps.size()) {
+      for (const net::StepHistogram& h : samples.pipeline_steps[k]) steps.Merge(h);
+    }
+    timings[k].step_quantiles_pipeline = steps.RelativeQuantiles(kStepQuantiles);
   }
   return partition::Calibrate(cluster, plan, timings, Median(samples.token_ms));
 }

@@ -29,9 +29,6 @@ double Median(std::vector<double> v);
 // ms per step from a microsecond counter (0 when no steps).
 double PerStepMs(uint64_t us, uint64_t steps);
 
-// How much the counted steps' compute varied: standard deviation / mean (0 with fewer than two
-// steps).
-double StepCv(const net::Stats& s);
 
 // Runs `n_in_flight` requests of `tokens` tokens at once and reports nothing: after a ring is
 // (re)connected every device maps its segment anew, and on a device whose memory is tight
@@ -45,7 +42,12 @@ Status WarmUpRing(engine::Coordinator& coord, int tokens, int n_in_flight);
 struct TrialSamples {
   std::vector<std::vector<partition::StageTiming>> stages;
   std::vector<double> token_ms;
+  // Per stage, per pass: the steps with n_in_flight, timed one by one.
+  std::vector<std::vector<net::StepHistogram>> pipeline_steps;
 };
+
+// Equally likely step times relative to the mean that CalibrateFromSamples gives a device.
+inline constexpr int kStepQuantiles = 100;
 
 // `passes` trial passes on the ring's current plan (its tokens are not reported): each
 // generates `tokens` tokens from a one-token prompt (so every step is a decode step) with one
@@ -53,8 +55,8 @@ struct TrialSamples {
 Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, int passes,
                       TrialSamples& samples);
 
-// The calibration the samples give (each device's median compute per step, the median token
-// time): `plan` was made from `cluster` and is the plan the samples were measured on.
+// The calibration the samples give (each device's median compute per step, the spread of all
+// its steps in the pipeline, the median token time): `plan` was made from `cluster` and is the plan the samples were measured on.
 Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cluster,
                                                     const partition::Plan& plan,
                                                     const TrialSamples& samples);

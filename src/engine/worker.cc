@@ -524,7 +524,7 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
   const double compute_seconds = compute.Seconds();
   const auto compute_us = static_cast<uint64_t>(compute_seconds * 1e6);
   stats_.compute_us += compute_us;
-  stats_.compute_sq_us2 += compute_us * compute_us;
+  stats_.compute_steps.Add(compute_us);
   stats_.overhead_us += static_cast<uint64_t>(
       std::max(0.0, compute_seconds - forward_seconds - sampling_seconds) * 1e6);
   Stopwatch send;

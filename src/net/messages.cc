@@ -136,7 +136,12 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U64(x.kv_bytes);
                    w.U64(x.head_us);
                    w.U64(x.overhead_us);
-                   w.U64(x.compute_sq_us2);
+                   const auto buckets = x.compute_steps.NonZero();
+                   w.U32(static_cast<uint32_t>(buckets.size()));
+                   for (const auto& [bucket, count] : buckets) {
+                     w.U16(static_cast<uint16_t>(bucket));
+                     w.U64(count);
+                   }
                  },
                  [&](const Shutdown&) {},
                  [&](const WeightsChunk& x) {
@@ -332,7 +337,16 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.kv_bytes = r.U64("kv_bytes");
       x.head_us = r.U64("head_us");
       x.overhead_us = r.U64("overhead_us");
-      x.compute_sq_us2 = r.U64("compute_sq_us2");
+      const uint32_t n_buckets = r.U32("compute_steps count");
+      if (r.ok() && n_buckets > StepHistogram::kBuckets) r.Fail("too many compute_steps buckets");
+      for (uint32_t i = 0; i < n_buckets && r.ok(); ++i) {
+        const uint16_t bucket = r.U16("compute_steps bucket");
+        const uint64_t count = r.U64("compute_steps count");
+        if (r.ok() && bucket >= StepHistogram::kBuckets) {
+          r.Fail("compute_steps bucket " + std::to_string(bucket) + " out of range");
+        }
+        if (r.ok()) x.compute_steps.Add(bucket, count);
+      }
       m = x;
       break;
     }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "net/step_histogram.h"
 
 namespace ll::net {
 
@@ -147,10 +148,10 @@ struct Stats {
   // Part of compute_us outside the model's layers and head: decoding the input, encoding the
   // output (a fixed cost per step, however many layers the device holds).
   uint64_t overhead_us = 0;
-  // Sum over steps of the square of each step's compute time (us^2): with compute_us and steps
-  // it gives how much the steps vary (their coefficient of variation), which decides how much a
-  // full pipeline loses to requests bunching behind a stage (partition/plan.h, ClosedPipelineMs).
-  uint64_t compute_sq_us2 = 0;
+  // Each step's compute time (what compute_us sums), in a histogram: how much the steps vary,
+  // which decides how much a full pipeline loses to requests bunching behind a stage
+  // (partition/plan.h, ClosedPipelineMs).
+  StepHistogram compute_steps;
 };
 
 struct Shutdown {};

@@ -58,7 +58,7 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
       Token{5, 42, true, {0.5f, 1.5f}},
       EndRequest{5},
       StatsRequest{},
-      Stats{"dev1", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+      Stats{"dev1", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, {}},
       Shutdown{},
       ErrorMsg{9, "boom"}};
   for (const Message& m : all) {
@@ -107,18 +107,20 @@ TEST(MessagesTest, LinkProbeFieldsRoundTripAndAreChecked) {
 }
 
 TEST(MessagesTest, StatsCarryTheHeadTheOverheadAndTheSpreadApart) {
-  const Stats sent{"watch", 10, 12, 9000, 40, 500, 2048, 1, 2, 2500, 300, 8200000};
+  Stats sent{"watch", 10, 12, 9000, 40, 500, 2048, 1, 2, 2500, 300, {}};
+  sent.compute_steps.Add(900);
   auto e = Decode(Encode({0, sent}));
   ASSERT_TRUE(e.ok()) << e.message();
   const auto& s = std::get<Stats>(e->message);
   EXPECT_EQ(s.compute_us, 9000u);
   EXPECT_EQ(s.head_us, 2500u);
   EXPECT_EQ(s.overhead_us, 300u);
-  EXPECT_EQ(s.compute_sq_us2, 8200000u);
+  EXPECT_EQ(s.compute_steps.count(), 1u);
   // A Stats body cut short is refused with the first missing field named, not read short: before
-  // compute_sq_us2 (a version-6 sender), and before head_us (version 5).
-  for (const auto& [cut, field] : {std::pair<size_t, const char*>{8, "compute_sq_us2"},
-                                   std::pair<size_t, const char*>{24, "head_us"}}) {
+  // compute_steps (a version-6 sender: 4 bytes of count, one 10-byte bucket), and before
+  // head_us (version 5).
+  for (const auto& [cut, field] : {std::pair<size_t, const char*>{14, "compute_steps count"},
+                                   std::pair<size_t, const char*>{30, "head_us"}}) {
     std::vector<uint8_t> bytes = Encode({0, sent});
     bytes.resize(bytes.size() - cut);
     const uint32_t body = static_cast<uint32_t>(bytes.size() - kHeaderBytes);

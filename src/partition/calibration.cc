@@ -90,16 +90,19 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
       pipeline.push_back(f.pipeline);
     }
   }
-  // Each measured device's step variation; the others get the mean of the measured ones.
+  // Each measured device's step spread; the others get the mean cv of the measured ones.
   double cv_sum = 0;
   int n_cv = 0;
   for (size_t k = 0; k < plan.stages.size(); ++k) {
-    const double cv = timings[k].compute_cv_pipeline;
-    if (cv > 0) {
-      out.factors[plan.stages[k].device].cv = cv;
-      cv_sum += cv;
-      ++n_cv;
-    }
+    const std::vector<double>& q = timings[k].step_quantiles_pipeline;
+    if (q.empty()) continue;
+    double sq = 0;
+    for (double x : q) sq += (x - 1) * (x - 1);
+    CalibrationFactor& f = out.factors[plan.stages[k].device];
+    f.cv = std::sqrt(sq / static_cast<double>(q.size()));
+    out.cluster.devices[plan.stages[k].device].step_quantiles = q;
+    cv_sum += f.cv;
+    ++n_cv;
   }
   const double mean_alone = GeoMean(alone), mean_pipeline = GeoMean(pipeline);
   for (size_t d = 0; d < cluster.devices.size(); ++d) {
@@ -114,7 +117,7 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
         f.step_pipeline_ms > 0 ? f.step_pipeline_ms : p.step_pipeline_ms * f.pipeline;
     p.SlowDown(f.alone, f.pipeline);
     if (n_cv > 0) {
-      if (!(f.cv > 0)) f.cv = cv_sum / n_cv;
+      if (p.step_quantiles.empty()) f.cv = cv_sum / n_cv;
       p.step_cv = f.cv;
     }
     // The head's time relative to its device's blocks holds on every device: what moves a
@@ -184,7 +187,8 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
   // same work. Both gaps are the cost model's (the trial plan on the corrected rates and
   // links), so that the trial plan itself is predicted as measured.
   double cycle = 0, links = 0;
-  std::vector<double> alone_ms, pipeline_ms, cvs, hops;
+  std::vector<double> alone_ms, pipeline_ms, hops;
+  std::vector<StepSpread> spread;
   for (const Stage& s : plan.stages) {
     // The stage on the corrected rates: its layers at the device's factor, its head at the
     // head's, and the device's fixed cost per step.
@@ -199,12 +203,12 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
         (s.pipeline_compute_ms - s.head_pipeline_compute_ms - old.step_pipeline_ms) * f.pipeline +
         s.head_pipeline_compute_ms * head_pipeline + now.step_pipeline_ms);
     hops.push_back(s.link_ms + (plan.stages.size() > 1 ? out.hop_overhead_ms : 0.0));
-    cvs.push_back(now.step_cv);
+    spread.push_back(now.Spread());
     links += hops.back();
     cycle += alone_ms.back();
   }
   cycle += links;
-  const double period = ClosedPipelineMs(pipeline_ms, cvs, hops, plan.n_seq);
+  const double period = ClosedPipelineMs(pipeline_ms, spread, hops, plan.n_seq);
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     if (!(timings[k].compute_ms_alone > 0 && timings[k].compute_ms_pipeline > 0)) continue;
     DeviceProfile& p = out.cluster.devices[plan.stages[k].device];

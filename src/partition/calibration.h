@@ -19,8 +19,8 @@
 // held it in the trial). Each device measured both ways also gets an idle-gap
 // profile (DeviceProfile::IdleGapFactor): with one request it idled for the rest of the trial's
 // cycle between steps, with n_seq in flight for much less, and a plan whose one-request cycle
-// is shorter is predicted with its steps in between. How much each device's steps varied in
-// the pipeline becomes its step_cv (the closed ring's loss to variation, ClosedPipelineMs).
+// is shorter is predicted with its steps in between. How each device's steps spread in the
+// pipeline becomes its step_quantiles (the closed ring's loss to variation, ClosedPipelineMs).
 // Pure function; any thread.
 #pragma once
 
@@ -44,9 +44,9 @@ struct StageTiming {
   // cost per step (0 = not timed apart).
   double overhead_ms_alone = 0;
   double overhead_ms_pipeline = 0;
-  // How much the steps varied with n_seq in flight: standard deviation / mean of a step's
-  // compute (DeviceProfile::step_cv; 0 = not measured).
-  double compute_cv_pipeline = 0;
+  // How the steps spread with n_seq in flight: equally likely step times relative to the mean
+  // (DeviceProfile::step_quantiles; empty = not measured).
+  std::vector<double> step_quantiles_pipeline = {};
 };
 
 struct CalibrationFactor {
@@ -63,8 +63,8 @@ struct CalibrationFactor {
   // 0: not measured.
   double step_ms = 0;
   double step_pipeline_ms = 0;
-  // The variation of its steps in the pipeline set on the device (DeviceProfile::step_cv):
-  // measured, or for a device not measured the mean of those that were.
+  // The spread of its steps in the pipeline set on the device (DeviceProfile::step_cv; with
+  // its measured quantiles), or for a device not measured the mean of those that were.
   double cv = 0;
 };
 

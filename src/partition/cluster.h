@@ -15,6 +15,14 @@
 
 namespace ll::partition {
 
+// How the steps of a stage spread around their mean: `quantiles` (equally likely step times
+// relative to the mean, measured) when there are any, else a gamma distribution with
+// coefficient of variation `cv` (standard deviation / mean; 0: every step takes the mean).
+struct StepSpread {
+  double cv = 0;
+  std::vector<double> quantiles;
+};
+
 struct DeviceProfile {
   std::string name;
   double memory_budget_bytes = 0;  // what the device may use for the model
@@ -74,13 +82,17 @@ struct DeviceProfile {
   double step_pipeline_ms = 0;
   double StepMs(bool pipeline) const { return pipeline ? step_pipeline_ms : step_ms; }
 
-  // How much a step's time varies in a full pipeline: standard deviation / mean (calibration
-  // measures it; cluster files may give it as "step_time_cv"). A pipeline of equal stages loses
-  // throughput to the variation (ClosedPipelineMs). The default is what this project's devices
-  // measured in trial pipelines (docs/placement.md); 0 would predict the bound, which balanced
-  // plans do not reach.
+  // How a step's time spreads around its mean in a full pipeline (ClosedPipelineMs: a pipeline
+  // of equal stages loses throughput to it). Calibration measures it: step_quantiles, equally
+  // likely step times relative to the mean (mean 1), and step_cv, their standard deviation.
+  // Without quantiles (a cluster file's device: "step_time_cv"), steps follow a gamma
+  // distribution with step_cv. The default is about what this project's devices measured in
+  // trial pipelines (docs/placement.md); 0 would predict the bound, which balanced plans do
+  // not reach.
   static constexpr double kDefaultStepCv = 0.2;
   double step_cv = kDefaultStepCv;
+  std::vector<double> step_quantiles;
+  StepSpread Spread() const { return {step_cv, step_quantiles}; }
 };
 
 struct LinkProfile {

@@ -346,17 +346,23 @@ double ExactMvaMs(const std::vector<double>& service, double delay, int n) {
 // The closed-pipeline figure: steps that never vary give the bound max(slowest, cycle / n);
 // exponential steps give exact MVA's figure; in between the loss grows with the variation,
 // most for equal stages, and hardly at all where one stage is much slower than the rest.
+std::vector<StepSpread> Cvs(const std::vector<double>& cv) {
+  std::vector<StepSpread> out;
+  for (double c : cv) out.push_back({c, {}});
+  return out;
+}
+
 TEST(PlanTest, ClosedPipelineLosesToVariationAsQueueingTheorySays) {
-  const std::vector<double> none1 = {0}, none2 = {0, 0}, none3 = {0, 0, 0}, none4 = {0, 0, 0, 0};
+  const auto none1 = Cvs({0}), none2 = Cvs({0, 0}), none3 = Cvs({0, 0, 0}), none4 = Cvs({0, 0, 0, 0});
   EXPECT_DOUBLE_EQ(ClosedPipelineMs({3}, none1, {0}, 5), 3.0);
   EXPECT_DOUBLE_EQ(ClosedPipelineMs({1, 1}, none2, {0, 0}, 2), 1.0);
   EXPECT_DOUBLE_EQ(ClosedPipelineMs({2, 2, 2, 2}, none4, {0, 0, 0, 0}, 2), 4.0);
   EXPECT_DOUBLE_EQ(ClosedPipelineMs({1, 2, 3}, none3, {0.5, 0, 0}, 1), 6.5);
   // One request sees the cycle however much the steps vary.
-  EXPECT_DOUBLE_EQ(ClosedPipelineMs({1, 2, 3}, {0.5, 0.5, 0.5}, {0.5, 0, 0}, 1), 6.5);
+  EXPECT_DOUBLE_EQ(ClosedPipelineMs({1, 2, 3}, Cvs({0.5, 0.5, 0.5}), {0.5, 0, 0}, 1), 6.5);
 
   // cv 1: exact MVA within the simulation's sampling error (about 0.8 %, one standard deviation).
-  const std::vector<double> ones4 = {1, 1, 1, 1};
+  const auto ones4 = Cvs({1, 1, 1, 1}), fifths = Cvs({0.2, 0.2, 0.2, 0.2});
   EXPECT_NEAR(ClosedPipelineMs({2, 2, 2, 2}, ones4, {0, 0, 0, 0}, 4), 2.0 * (4 + 4 - 1) / 4,
               0.05 * 3.5);
   const std::vector<double> s = {4.16, 9.28, 6.93, 9.15};
@@ -364,12 +370,12 @@ TEST(PlanTest, ClosedPipelineLosesToVariationAsQueueingTheorySays) {
   for (int n = 1; n <= 8; ++n) {
     const double exp_ms = ClosedPipelineMs(s, ones4, hops, n);
     EXPECT_NEAR(exp_ms, ExactMvaMs(s, 1.0, n), 0.05 * exp_ms) << n;
-    const double ms = ClosedPipelineMs(s, {0.2, 0.2, 0.2, 0.2}, hops, n);
+    const double ms = ClosedPipelineMs(s, fifths, hops, n);
     EXPECT_GE(ms, std::max(30.52 / n, 9.28) - 1e-9) << n;
     EXPECT_LE(ms, 30.52 + 1e-9) << n;
     EXPECT_LE(ms, exp_ms + 1e-9) << n;
     if (n > 1) {
-      EXPECT_LT(ms, ClosedPipelineMs(s, {0.2, 0.2, 0.2, 0.2}, hops, n - 1)) << n;
+      EXPECT_LT(ms, ClosedPipelineMs(s, fifths, hops, n - 1)) << n;
     }
   }
 
@@ -378,19 +384,31 @@ TEST(PlanTest, ClosedPipelineLosesToVariationAsQueueingTheorySays) {
   double previous = ClosedPipelineMs(equal, none4, short_hops, 4);
   EXPECT_DOUBLE_EQ(previous, 5.3);
   for (double cv : {0.1, 0.2, 0.3, 0.5, 1.0}) {
-    const std::vector<double> cvs(4, cv);
+    const auto cvs = Cvs(std::vector<double>(4, cv));
     const double ms = ClosedPipelineMs(equal, cvs, short_hops, 4);
     EXPECT_GT(ms, previous) << cv;
     EXPECT_EQ(ms, ClosedPipelineMs(equal, cvs, short_hops, 4)) << cv;
     previous = ms;
   }
   // ... at cv 0.2 by 5-20 % (the queueing literature's range for four equal stages).
-  const double at_02 = ClosedPipelineMs(equal, {0.2, 0.2, 0.2, 0.2}, short_hops, 4);
+  const double at_02 = ClosedPipelineMs(equal, fifths, short_hops, 4);
   EXPECT_GT(at_02, 5.3 * 1.05);
   EXPECT_LT(at_02, 5.3 * 1.2);
   // A stage twice as slow as the next keeps its queue: the bound holds within 2 %.
-  EXPECT_NEAR(ClosedPipelineMs({3, 8}, {0.3, 0.3}, {1, 1}, 4), 8.0, 0.02 * 8);
+  EXPECT_NEAR(ClosedPipelineMs({3, 8}, Cvs({0.3, 0.3}), {1, 1}, 4), 8.0, 0.02 * 8);
 
+  // Measured quantiles are drawn as they are: steps bunched at the mean with one in fifty
+  // 5x long lose less than gamma steps of the same standard deviation (cv 0.57), more than
+  // steps that never vary.
+  std::vector<double> bunched(100, 0.92);
+  bunched[98] = bunched[99] = 0.92 * 5;
+  double mean = 0;
+  for (double x : bunched) mean += x / 100;
+  for (double& x : bunched) x /= mean;
+  const std::vector<StepSpread> measured(4, StepSpread{0.57, bunched});
+  const double with_tails = ClosedPipelineMs(equal, measured, short_hops, 4);
+  EXPECT_GT(with_tails, 5.3 * 1.02);
+  EXPECT_LT(with_tails, ClosedPipelineMs(equal, Cvs({0.57, 0.57, 0.57, 0.57}), short_hops, 4));
   // Plans use it with their pipeline rates, their devices' step_cv and n_seq; one request is
   // the latency.
   ModelCosts costs = UniformCosts(4, 10 * kMiB, 2e9);
@@ -402,7 +420,7 @@ TEST(PlanTest, ClosedPipelineLosesToVariationAsQueueingTheorySays) {
   EXPECT_DOUBLE_EQ(p.pipeline_ms,
                    ClosedPipelineMs({p.stages[0].pipeline_compute_ms,
                                      p.stages[1].pipeline_compute_ms},
-                                    {0.3, 0.1}, {p.stages[0].link_ms, p.stages[1].link_ms}, 4));
+                                    Cvs({0.3, 0.1}), {p.stages[0].link_ms, p.stages[1].link_ms}, 4));
   EXPECT_NEAR(p.pipeline_tokens_per_s(), 1000 / p.pipeline_ms, 1e-9);
   cl.devices[0].step_cv = cl.devices[1].step_cv = 0;
   const Plan steady = MakePlan(costs, cl, {0, 1}, {0, 3, 6}, Objective::kThroughput, 4);
@@ -575,29 +593,43 @@ TEST(CalibrationTest, StepVariationIsMeasuredPerDeviceAndMovesThePipelineFigure)
   for (const DeviceProfile& d : unmeasured->cluster.devices) {
     EXPECT_EQ(d.step_cv, DeviceProfile::kDefaultStepCv) << d.name;
   }
-  t[0].compute_cv_pipeline = 0.05;
-  t[1].compute_cv_pipeline = 0.45;
+  // Half the steps at 1 - c and half at 1 + c of the mean: standard deviation c.
+  auto two_point = [](double c) {
+    std::vector<double> q(50, 1 - c);
+    q.resize(100, 1 + c);
+    return q;
+  };
+  t[0].step_quantiles_pipeline = two_point(0.05);
+  t[1].step_quantiles_pipeline = two_point(0.45);
   auto cal = Calibrate(cl, trial, t);
   ASSERT_TRUE(cal.ok()) << cal.message();
-  EXPECT_DOUBLE_EQ(cal->cluster.devices[0].step_cv, 0.05);
-  EXPECT_DOUBLE_EQ(cal->cluster.devices[1].step_cv, 0.45);
-  EXPECT_DOUBLE_EQ(cal->cluster.devices[2].step_cv, 0.25);
-  EXPECT_DOUBLE_EQ(cal->factors[2].cv, 0.25);
+  EXPECT_NEAR(cal->cluster.devices[0].step_cv, 0.05, 1e-12);
+  EXPECT_NEAR(cal->cluster.devices[1].step_cv, 0.45, 1e-12);
+  EXPECT_EQ(cal->cluster.devices[1].step_quantiles, two_point(0.45));
+  EXPECT_NEAR(cal->cluster.devices[2].step_cv, 0.25, 1e-12);
+  EXPECT_TRUE(cal->cluster.devices[2].step_quantiles.empty());
+  EXPECT_NEAR(cal->factors[2].cv, 0.25, 1e-12);
   // The same balanced plan on steadier devices is predicted faster.
   Cluster steady = cal->cluster;
-  for (DeviceProfile& d : steady.devices) d.step_cv = 0.05;
+  for (DeviceProfile& d : steady.devices) d.step_quantiles = two_point(0.05);
   const Plan noisy = MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
   const Plan calm = MakePlan(costs, steady, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
   EXPECT_LT(calm.pipeline_ms, noisy.pipeline_ms);
-  // A cluster file may give it; out of range is refused with the field named.
+  // A cluster file may give it (a calibrated cluster keeps its quantiles when saved); out of
+  // range is refused with the field named.
   auto file = Cluster::Parse(
       R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1,
           "step_time_cv": 0.12}]})");
   ASSERT_TRUE(file.ok()) << file.message();
   EXPECT_DOUBLE_EQ(file->devices[0].step_cv, 0.12);
-  auto again = Cluster::FromJson(file->ToJson());
+  auto again = Cluster::FromJson(cal->cluster.ToJson());
   ASSERT_TRUE(again.ok()) << again.message();
-  EXPECT_DOUBLE_EQ(again->devices[0].step_cv, 0.12);
+  EXPECT_EQ(again->devices[1].step_quantiles, two_point(0.45));
+  auto skewed = Cluster::Parse(
+      R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1,
+          "step_time_quantiles": [0.5, 0.7]}]})");
+  ASSERT_FALSE(skewed.ok());
+  EXPECT_NE(skewed.message().find("must average 1"), std::string::npos) << skewed.message();
   auto bad = Cluster::Parse(
       R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1,
           "step_time_cv": 11}]})");

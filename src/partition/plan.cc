@@ -42,36 +42,41 @@ constexpr uint64_t kSeed = 0x6c696e6775616c69ULL;
 
 }  // namespace
 
-double ClosedPipelineMs(const std::vector<double>& service_ms, const std::vector<double>& cv,
-                        const std::vector<double>& hop_ms, int n) {
+double ClosedPipelineMs(const std::vector<double>& service_ms,
+                        const std::vector<StepSpread>& spread, const std::vector<double>& hop_ms,
+                        int n) {
   const size_t k = service_ms.size();
-  LL_CHECK(cv.size() == k && hop_ms.size() == k);
+  LL_CHECK(spread.size() == k && hop_ms.size() == k);
   if (k == 0 || n < 1) return 0;
   double cycle = 0, slowest = 0;
   bool varies = false;
   for (size_t s = 0; s < k; ++s) {
     cycle += service_ms[s] + hop_ms[s];
     slowest = std::max(slowest, service_ms[s]);
-    varies = varies || (cv[s] > 0 && service_ms[s] > 0);
+    varies = varies || (service_ms[s] > 0 && (spread[s].cv > 0 || !spread[s].quantiles.empty()));
   }
   // Steps that never vary: each stage either keeps its queue or idles for good, so the ring
   // runs at the slowest stage or at n requests per cycle, whichever is slower.
   const double bound = std::max(slowest, cycle / n);
   if (n == 1 || !varies || cycle <= 0) return bound;
   // Steps that vary: a request held up at one stage arrives late at the next, which may idle
-  // meanwhile, and the loss grows with the variation and with how equal the stages are (none
+  // meanwhile, and the loss grows with the spread and with how equal the stages are (none
   // when one stage is much slower than the rest: its queue never empties). A simulation of the
-  // closed ring, each step's time drawn from a gamma distribution with the stage's mean and
-  // cv (cv 1 is exponential service, where mean-value analysis is exact).
+  // closed ring: each step's time drawn from the stage's measured quantiles (scaled to its
+  // mean), or from a gamma distribution with its mean and cv (cv 1 is exponential service,
+  // where mean-value analysis is exact).
   std::mt19937_64 rng(kSeed);
-  std::vector<std::gamma_distribution<double>> draw;
+  std::vector<std::gamma_distribution<double>> gamma;
   for (size_t s = 0; s < k; ++s) {
-    const double c = std::max(0.0, cv[s]);
+    const double c = std::max(0.0, spread[s].cv);
     const double shape = c > 0 ? 1.0 / (c * c) : 1.0;
-    draw.emplace_back(shape, service_ms[s] / shape);
+    gamma.emplace_back(shape, service_ms[s] / shape);
   }
   auto step = [&](size_t s) {
-    return cv[s] > 0 && service_ms[s] > 0 ? draw[s](rng) : service_ms[s];
+    const std::vector<double>& q = spread[s].quantiles;
+    if (service_ms[s] <= 0) return 0.0;
+    if (!q.empty()) return service_ms[s] * q[rng() % q.size()];
+    return spread[s].cv > 0 ? gamma[s](rng) : service_ms[s];
   };
   // Requests in order of their arrival at a stage; each stage serves them first come, first
   // served, starting when both the request and the stage are free.
@@ -188,13 +193,14 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
     if (moved < 1e-9) break;
   }
   for (const Stage& s : plan.stages) plan.latency_ms += s.compute_ms + s.link_ms;
-  std::vector<double> service, cv, hops;
+  std::vector<double> service, hops;
+  std::vector<StepSpread> spread;
   for (const Stage& s : plan.stages) {
     service.push_back(s.pipeline_compute_ms);
-    cv.push_back(cluster.devices[s.device].step_cv);
+    spread.push_back(cluster.devices[s.device].Spread());
     hops.push_back(s.link_ms);
   }
-  plan.pipeline_ms = ClosedPipelineMs(service, cv, hops, plan.n_seq);
+  plan.pipeline_ms = ClosedPipelineMs(service, spread, hops, plan.n_seq);
 }
 
 nlohmann::json Plan::ToJson() const {

@@ -14,7 +14,7 @@
 //   bottleneck_ms      = max over stages of pipeline_compute_ms + link_ms (a full pipeline's
 //                        period; what the throughput objective minimises)
 //   pipeline_ms        = ms per token with n_seq requests in flight: the closed ring with each
-//                        stage's steps varying by its device's step_cv (ClosedPipelineMs), which
+//                        stage's steps spread as its device's measured (ClosedPipelineMs), which
 //                        also counts the requests that queue behind a stage while others idle
 //                        (between max(latency / n_seq, bottleneck) and latency)
 //   memory_bytes       = weights + KV (n_ctx x n_seq) + head logits + work buffers of the stage
@@ -82,15 +82,15 @@ Plan MakePlan(const ModelCosts& costs, const Cluster& cluster, const std::vector
               const std::vector<int>& cuts, Objective objective, int n_seq);
 
 // ms per token of a closed pipeline: n requests in flight through one FIFO stage per entry of
-// service_ms (mean ms per token each), whose steps vary with coefficient of variation cv
-// (standard deviation / mean, per stage), each followed by a pure delay of hop_ms (its
-// outgoing link). Steps that never vary give the bound max(slowest stage, cycle / n); steps
-// that vary lose more the more equal the stages are, which a seeded simulation of the ring
-// measures (plan.cc). Why not mean-value analysis: it assumes exponential service (cv 1);
-// with a deterministic residual it was still 18-32 % pessimistic for the balanced solved plans
-// on the emulated clusters, whose measured steps vary by cv 0.1-0.3.
-double ClosedPipelineMs(const std::vector<double>& service_ms, const std::vector<double>& cv,
-                        const std::vector<double>& hop_ms, int n);
+// service_ms (mean ms per token each), whose steps spread as `spread` says (per stage), each
+// followed by a pure delay of hop_ms (its outgoing link). Steps that never vary give the bound
+// max(slowest stage, cycle / n); steps that vary lose more the more equal the stages are,
+// which a seeded simulation of the ring measures (plan.cc). Why not mean-value analysis: it
+// assumes exponential service (cv 1); with a deterministic residual it was still 18-32 %
+// pessimistic for the balanced solved plans on the emulated clusters.
+double ClosedPipelineMs(const std::vector<double>& service_ms,
+                        const std::vector<StepSpread>& spread, const std::vector<double>& hop_ms,
+                        int n);
 
 // Fills the predictions of `plan` from the cost model above.
 void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan);

@@ -106,8 +106,11 @@ void DeviceProfile::SlowDown(double factor, double pipeline_factor) {
 
 double DeviceProfile::IdleGapFactor(double gap_ms) const {
   if (!(warm_ratio > 0 && cold_gap_ms > warm_gap_ms)) return 1.0;
-  const double x = std::clamp((gap_ms - warm_gap_ms) / (cold_gap_ms - warm_gap_ms), 0.0, 1.0);
-  return warm_ratio + (1.0 - warm_ratio) * x;
+  // Linear between the two measured gaps, continued below the shorter down to half of it and
+  // flat from there (see cluster.h).
+  const double lowest = -0.5 * warm_gap_ms / (cold_gap_ms - warm_gap_ms);
+  const double x = std::clamp((gap_ms - warm_gap_ms) / (cold_gap_ms - warm_gap_ms), lowest, 1.0);
+  return std::max(0.0, warm_ratio + (1.0 - warm_ratio) * x);
 }
 
 const LinkProfile& Cluster::Link(int i, int j) const {

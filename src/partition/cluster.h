@@ -62,8 +62,14 @@ struct DeviceProfile {
   double cold_gap_ms = 0;
   double warm_gap_ms = 0;
   double warm_ratio = 0;
-  // Multiplier of DecodeMs for a step after `gap_ms` of idling: warm_ratio at or below
-  // warm_gap_ms, 1 at or beyond cold_gap_ms, linear in between (never extrapolated).
+  // Multiplier of DecodeMs for a step after `gap_ms` of idling: 1 at or beyond cold_gap_ms,
+  // warm_ratio at warm_gap_ms, linear in between and continued below warm_gap_ms down to half
+  // of it, flat below that. Why continued: on this host (a VM whose idle cores its hypervisor
+  // hands to others) the penalty kept falling below the trial pipeline's gap: a device measured
+  // 1.69x its profile after 35 ms idle and 1.23x after 16 ms ran at 1.03x after 0.5-7 ms
+  // (2-device solved plans, run S2 in docs/placement.md), and the pipelines of such plans,
+  // predicted at the 16 ms rate, were 20-30 % slow. Why only to half: no trial measures a
+  // shorter gap, and in the runs before (flat profiles) nothing moved at all below it.
   double IdleGapFactor(double gap_ms) const;
 
   // The output head's time over what the rates say (calibration fills both from the trial's

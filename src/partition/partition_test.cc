@@ -759,7 +759,10 @@ TEST(CalibrationTest, ShorterRingsArePredictedWithWarmerSteps) {
   EXPECT_DOUBLE_EQ(d.IdleGapFactor(100), 1.0);  // not extrapolated
   EXPECT_DOUBLE_EQ(d.IdleGapFactor(25), 0.9);
   EXPECT_DOUBLE_EQ(d.IdleGapFactor(10), 0.8);
-  EXPECT_DOUBLE_EQ(d.IdleGapFactor(0), 0.8);
+  // Continued below the shorter gap down to half of it, flat below.
+  EXPECT_DOUBLE_EQ(d.IdleGapFactor(7.5), 0.8 - 0.2 * 2.5 / 30);
+  EXPECT_DOUBLE_EQ(d.IdleGapFactor(5), 0.8 - 0.2 * 5 / 30);
+  EXPECT_DOUBLE_EQ(d.IdleGapFactor(0), d.IdleGapFactor(5));
 
   ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
   Cluster cl;
@@ -795,6 +798,27 @@ TEST(CalibrationTest, ShorterRingsArePredictedWithWarmerSteps) {
     const double cold = p.DecodeMs(w);
     EXPECT_LT(s.compute_ms, cold) << s.device_name;
     EXPECT_NEAR(s.compute_ms, cold * p.IdleGapFactor(cycle - s.compute_ms), 1e-6) << s.device_name;
+  }
+  // The trial plan's pipeline: as measured, each device at the gap it had in the trial.
+  const Plan same_pipeline = MakePlan(costs, cal->cluster, {0, 1, 2}, {0, 6, 12, 18},
+                                      Objective::kThroughput, 4);
+  for (size_t k = 0; k < same_pipeline.stages.size(); ++k) {
+    EXPECT_NEAR(same_pipeline.stages[k].pipeline_compute_ms, t[k].compute_ms_pipeline, 1e-6);
+  }
+  // Two devices in a full pipeline: other gaps than the trial pipeline's, so other step times
+  // than its rates, at the fixed point of steps and period.
+  const Plan two_pipeline =
+      MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
+  for (const Stage& s : two_pipeline.stages) {
+    const DeviceProfile& p = cal->cluster.devices[s.device];
+    Work w;
+    for (int u = s.first; u < s.last; ++u) w.Add(costs.units[u].work);
+    const double rates = p.PipelineMs(w) + p.step_pipeline_ms;
+    const double gap = two_pipeline.pipeline_ms - s.pipeline_compute_ms;
+    EXPECT_GT(std::abs(gap - p.warm_gap_ms), 0.01) << s.device_name;
+    EXPECT_NEAR(s.pipeline_compute_ms, rates * p.IdleGapFactor(gap) / p.warm_ratio,
+                1e-3 * rates)
+        << s.device_name;
   }
   // Steps slower in the pipeline than alone (devices sharing a host slow each other) say nothing
   // about one request: the ratio is capped at 1, so the one-request figures keep the rates alone.

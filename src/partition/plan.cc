@@ -201,6 +201,34 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
     hops.push_back(s.link_ms);
   }
   plan.pipeline_ms = ClosedPipelineMs(service, spread, hops, plan.n_seq);
+  // A full pipeline: each device idles for the rest of the period between its steps. The
+  // pipeline rates hold at the trial pipeline's gap (warm_gap_ms); a plan whose period leaves a
+  // device a shorter or longer gap runs its steps faster or slower, as the idle-gap profile
+  // says. The period depends on the steps: iterate (the bottleneck above stays the rates', the
+  // program's objective).
+  bool gaps = false;
+  for (const Stage& s : plan.stages) gaps = gaps || cluster.devices[s.device].warm_ratio > 0;
+  if (plan.n_seq > 1 && m > 1 && gaps) {
+    const std::vector<double> base = service;
+    for (int it = 0; it < 20; ++it) {
+      double moved = 0;
+      for (size_t i = 0; i < m; ++i) {
+        const DeviceProfile& d = cluster.devices[plan.stages[i].device];
+        if (!(d.warm_ratio > 0)) continue;
+        const double gap = std::max(0.0, plan.pipeline_ms - service[i]);
+        const double t = base[i] * d.IdleGapFactor(gap) / d.IdleGapFactor(d.warm_gap_ms);
+        moved = std::max(moved, std::abs(t - service[i]));
+        service[i] = t;
+      }
+      plan.pipeline_ms = ClosedPipelineMs(service, spread, hops, plan.n_seq);
+      if (moved < 1e-6 * plan.pipeline_ms) break;
+    }
+    for (size_t i = 0; i < m; ++i) {
+      Stage& s = plan.stages[i];
+      if (base[i] > 0) s.head_pipeline_compute_ms *= service[i] / base[i];
+      s.pipeline_compute_ms = service[i];
+    }
+  }
 }
 
 nlohmann::json Plan::ToJson() const {

@@ -90,19 +90,15 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
       pipeline.push_back(f.pipeline);
     }
   }
-  // Each measured device's step spread; the others get the mean cv of the measured ones.
-  double cv_sum = 0;
-  int n_cv = 0;
+  // Each measured device's step spread, reported (CalibrationFactor::cv) but not set on the
+  // device: measured on this host it overstated what the pipelines lost (see cluster.h,
+  // DeviceProfile::step_cv).
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     const std::vector<double>& q = timings[k].step_quantiles_pipeline;
     if (q.empty()) continue;
     double sq = 0;
     for (double x : q) sq += (x - 1) * (x - 1);
-    CalibrationFactor& f = out.factors[plan.stages[k].device];
-    f.cv = std::sqrt(sq / static_cast<double>(q.size()));
-    out.cluster.devices[plan.stages[k].device].step_quantiles = q;
-    cv_sum += f.cv;
-    ++n_cv;
+    out.factors[plan.stages[k].device].cv = std::sqrt(sq / static_cast<double>(q.size()));
   }
   const double mean_alone = GeoMean(alone), mean_pipeline = GeoMean(pipeline);
   for (size_t d = 0; d < cluster.devices.size(); ++d) {
@@ -116,10 +112,6 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     p.step_pipeline_ms =
         f.step_pipeline_ms > 0 ? f.step_pipeline_ms : p.step_pipeline_ms * f.pipeline;
     p.SlowDown(f.alone, f.pipeline);
-    if (n_cv > 0) {
-      if (p.step_quantiles.empty()) f.cv = cv_sum / n_cv;
-      p.step_cv = f.cv;
-    }
     // The head's time relative to its device's blocks holds on every device: what moves a
     // device's blocks off its profile (the host's speed at the time, how it wakes from idling)
     // moves its head too, and what only the blocks have (norms, attention, the codec) is

@@ -19,8 +19,8 @@
 // held it in the trial). Each device measured both ways also gets an idle-gap
 // profile (DeviceProfile::IdleGapFactor): with one request it idled for the rest of the trial's
 // cycle between steps, with n_seq in flight for much less, and a plan whose one-request cycle
-// is shorter is predicted with its steps in between. How each device's steps spread in the
-// pipeline becomes its step_quantiles (the closed ring's loss to variation, ClosedPipelineMs).
+// is shorter is predicted with its steps in between. How much each device's steps varied in the
+// pipeline is reported with its factors.
 // Pure function; any thread.
 #pragma once
 
@@ -63,8 +63,8 @@ struct CalibrationFactor {
   // 0: not measured.
   double step_ms = 0;
   double step_pipeline_ms = 0;
-  // The spread of its steps in the pipeline set on the device (DeviceProfile::step_cv; with
-  // its measured quantiles), or for a device not measured the mean of those that were.
+  // How much its steps varied in the trial pipeline (standard deviation / mean; 0: not
+  // measured). Reported only: see DeviceProfile::step_cv.
   double cv = 0;
 };
 

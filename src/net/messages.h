@@ -1,4 +1,4 @@
-// The LinguaLinked wire protocol, version 6 (specified in docs/wire-protocol.md): message types,
+// The LinguaLinked wire protocol, version 7 (specified in docs/wire-protocol.md): message types,
 // their fields, and encode/decode functions. Decoding validates every field (lengths, ranges,
 // counts against the bytes present) and returns a Status naming what is wrong; it never reads
 // out of bounds. Pure functions, thread-safe.

@@ -30,6 +30,21 @@ Pacer::Pacer(double speed) : speed_(speed) {
   if (active()) ::prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 }
 
+void Pacer::PayFor(uint64_t key, double work_seconds, double waited_seconds) {
+  if (!active()) return;
+  Recent& r = recent_[key];
+  double charged = work_seconds;
+  if (r.count >= 3) {
+    const int n = std::min(r.count, kRecentRuns);
+    const double least = *std::min_element(r.work.begin(), r.work.begin() + n);
+    charged = std::min(work_seconds, kClipRatio * least + kClipSlackSeconds);
+    clipped_ += work_seconds - charged;
+  }
+  r.work[static_cast<size_t>(r.count % kRecentRuns)] = work_seconds;
+  ++r.count;
+  Pay(charged, waited_seconds);
+}
+
 void Pacer::Pay(double work_seconds, double waited_seconds) {
   if (!active() || (work_seconds <= 0 && waited_seconds <= 0)) return;
   owed_ += std::max(0.0, work_seconds) * (1.0 / speed_ - 1.0) - std::max(0.0, waited_seconds);

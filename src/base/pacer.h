@@ -12,8 +12,20 @@
 // 4.9 ms per step on such a device). A slow core is slow evenly; pacing each parallel job of
 // the thread pool (tens of microseconds to a few milliseconds) is much closer to that.
 //
+// A job is charged at most twice (plus 0.1 ms) the least CPU time of the same job (same key)
+// in its last 8 runs. Why: this host is a VM without steal-time accounting, so a stretch the
+// hypervisor takes from the guest inside a job counts as the job's CPU time, and a device at
+// 35 % paused 1.86 times that again: its steps' 95th percentile reached 4.5x their median
+// (docs/placement.md, run R5), where a phone's own core does not slow down because the host
+// of its emulation was busy. Jobs that grow (attention over a longer context, a host slower
+// for a minute) raise the minimum within a few runs and are charged in full.
+//
 // Owned by one ThreadPool and called only from the thread that calls ThreadPool::Run.
 #pragma once
+
+#include <array>
+#include <cstdint>
+#include <unordered_map>
 
 namespace ll {
 
@@ -32,16 +44,33 @@ class Pacer {
   // (credit beyond a couple of milliseconds is dropped).
   void Pay(double work_seconds, double waited_seconds = 0);
 
+  // The same for a job known by `key` (the same key: the same work, e.g. the same kernel at
+  // the same point of a step): its work is charged at most kClipRatio times the least of its
+  // recent runs, plus kClipSlackSeconds.
+  void PayFor(uint64_t key, double work_seconds, double waited_seconds = 0);
+
+  static constexpr int kRecentRuns = 8;
+  static constexpr double kClipRatio = 2.0;
+  static constexpr double kClipSlackSeconds = 100e-6;
+
   // Seconds slept so far, and the pause still owed (negative: overslept, or waited for a core);
   // together they are the pause the work so far called for less the waits credited (for tests
   // and reports).
   double slept_seconds() const { return slept_; }
   double owed_seconds() const { return owed_; }
+  // Work seconds not charged because a job ran longer than its recent runs allow.
+  double clipped_seconds() const { return clipped_; }
 
  private:
   double speed_;
   double owed_ = 0;   // seconds of pause still owed (negative: overslept, paid in advance)
   double slept_ = 0;  // total seconds actually slept
+  double clipped_ = 0;
+  struct Recent {
+    std::array<double, kRecentRuns> work{};
+    int count = 0;  // runs recorded (the array holds the last min(count, kRecentRuns))
+  };
+  std::unordered_map<uint64_t, Recent> recent_;
 };
 
 }  // namespace ll

@@ -52,7 +52,17 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
   const double cpu = ThreadCpuSeconds() - cpu_start, wall = NowSeconds() - wall_start;
   // The job's wall time beyond its CPU time is time it waited for the core (the time between
   // Runs also holds waits for messages, so it gets no such credit).
-  pacer_.Pay(between + cpu, wall - cpu);
+  // A step has a few hundred Runs; a caller that never settles gets no keys (no table that
+  // grows without end).
+  constexpr uint64_t kMaxKeyedRuns = 4096;
+  if (runs_since_settle_ < kMaxKeyedRuns) {
+    const uint64_t key =
+        static_cast<uint64_t>(fn.target_type().hash_code()) * 0x9e3779b97f4a7c15ULL +
+        runs_since_settle_++;
+    pacer_.PayFor(key, between + cpu, wall - cpu);
+  } else {
+    pacer_.Pay(between + cpu, wall - cpu);
+  }
   paced_thread_ = self;
   paced_cpu_seconds_ = ThreadCpuSeconds();
 }
@@ -60,8 +70,10 @@ void ThreadPool::Run(const std::function<void(int, int)>& fn) {
 void ThreadPool::Settle() {
   if (!pacer_.active() || paced_thread_ != std::this_thread::get_id()) return;
   const double now = ThreadCpuSeconds();
-  pacer_.Pay(now - paced_cpu_seconds_);
+  // Keyed by the number of Runs before it: the work since the last Run at this point of a step.
+  pacer_.PayFor(~runs_since_settle_, now - paced_cpu_seconds_);
   paced_cpu_seconds_ = now;
+  runs_since_settle_ = 0;
 }
 
 void ThreadPool::RunJob(const std::function<void(int, int)>& fn) {

@@ -14,7 +14,9 @@
 // core has the wait deducted from its pause. A slow core is slow at all of that, and it is not
 // slower because another process took the core for a while: charged on wall time, a job
 // preempted for 1 ms on a device at 20 % paid 4 ms more pause, so a paced device's speed
-// depended on what shared its core (up to 1.5x on the emulated cluster, by ring order).
+// depended on what shared its core (up to 1.5x on the emulated cluster, by ring order). Each
+// Run is charged as a job known by its place since the last Settle and its function's type,
+// so that a stretch the host took inside it is not paused for again (Pacer::PayFor).
 #pragma once
 
 #include <atomic>
@@ -69,6 +71,9 @@ class ThreadPool {
   // used between two Runs is charged at the second).
   std::thread::id paced_thread_;
   double paced_cpu_seconds_ = 0;
+  // Runs since the last Settle: with the job's type, the key its pause is charged under (the
+  // same kernel at the same point of a step is the same work, step after step).
+  uint64_t runs_since_settle_ = 0;
   std::vector<std::thread> workers_;
   // Published by Run before it bumps generation_ (which orders the write for the workers).
   const std::function<void(int, int)>* job_ = nullptr;

@@ -1,7 +1,6 @@
 #include "cli/calibrate_ring.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 
 #include "runtime/generator.h"

@@ -62,8 +62,8 @@ double ClosedPipelineMs(const std::vector<double>& service_ms,
   // Steps that vary: a request held up at one stage arrives late at the next, which may idle
   // meanwhile, and the loss grows with the spread and with how equal the stages are (none
   // when one stage is much slower than the rest: its queue never empties). A simulation of the
-  // closed ring: each step's time drawn from the stage's measured quantiles (scaled to its
-  // mean), or from a gamma distribution with its mean and cv (cv 1 is exponential service,
+  // closed ring: each step's time drawn from the stage's quantiles where given (scaled to its
+  // mean), else from a gamma distribution with its mean and cv (cv 1 is exponential service,
   // where mean-value analysis is exact).
   std::mt19937_64 rng(kSeed);
   std::vector<std::gamma_distribution<double>> gamma;

@@ -29,7 +29,6 @@ double Median(std::vector<double> v);
 // ms per step from a microsecond counter (0 when no steps).
 double PerStepMs(uint64_t us, uint64_t steps);
 
-
 // Runs `n_in_flight` requests of `tokens` tokens at once and reports nothing: after a ring is
 // (re)connected every device maps its segment anew, and on a device whose memory is tight
 // (an emulated phone's cgroup limit) the first steps then fault its weights back in, which a
@@ -56,7 +55,8 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
                       TrialSamples& samples);
 
 // The calibration the samples give (each device's median compute per step, the spread of all
-// its steps in the pipeline, the median token time): `plan` was made from `cluster` and is the plan the samples were measured on.
+// its steps in the pipeline, the median token time): `plan` was made from `cluster` and is the plan
+// the samples were measured on.
 Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cluster,
                                                     const partition::Plan& plan,
                                                     const TrialSamples& samples);

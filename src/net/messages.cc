@@ -337,11 +337,11 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.kv_bytes = r.U64("kv_bytes");
       x.head_us = r.U64("head_us");
       x.overhead_us = r.U64("overhead_us");
-      const uint32_t n_buckets = r.U32("compute_steps count");
+      const uint32_t n_buckets = r.U32("compute_steps buckets");
       if (r.ok() && n_buckets > StepHistogram::kBuckets) r.Fail("too many compute_steps buckets");
       for (uint32_t i = 0; i < n_buckets && r.ok(); ++i) {
         const uint16_t bucket = r.U16("compute_steps bucket");
-        const uint64_t count = r.U64("compute_steps count");
+        const uint64_t count = r.U64("compute_steps bucket count");
         if (r.ok() && bucket >= StepHistogram::kBuckets) {
           r.Fail("compute_steps bucket " + std::to_string(bucket) + " out of range");
         }

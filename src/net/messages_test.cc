@@ -119,7 +119,7 @@ TEST(MessagesTest, StatsCarryTheHeadTheOverheadAndTheSpreadApart) {
   // A Stats body cut short is refused with the first missing field named, not read short: before
   // compute_steps (a version-6 sender: 4 bytes of count, one 10-byte bucket), and before
   // head_us (version 5).
-  for (const auto& [cut, field] : {std::pair<size_t, const char*>{14, "compute_steps count"},
+  for (const auto& [cut, field] : {std::pair<size_t, const char*>{14, "compute_steps buckets"},
                                    std::pair<size_t, const char*>{30, "head_us"}}) {
     std::vector<uint8_t> bytes = Encode({0, sent});
     bytes.resize(bytes.size() - cut);

@@ -7,13 +7,12 @@ namespace ll::net {
 
 int StepHistogram::BucketOf(uint64_t us) {
   if (us <= 1) return 0;
-  const int b = static_cast<int>(std::floor(std::log2(static_cast<double>(us)) * kBucketsPerOctave));
+  const int b =
+      static_cast<int>(std::floor(std::log2(static_cast<double>(us)) * kBucketsPerOctave));
   return std::clamp(b, 0, kBuckets - 1);
 }
 
-double StepHistogram::BucketMiddleUs(int i) {
-  return std::exp2((i + 0.5) / kBucketsPerOctave);
-}
+double StepHistogram::BucketMiddleUs(int i) { return std::exp2((i + 0.5) / kBucketsPerOctave); }
 
 void StepHistogram::Add(int bucket, uint64_t count) {
   if (count == 0) return;
@@ -57,7 +56,8 @@ std::vector<double> StepHistogram::RelativeQuantiles(int points) const {
   int i = 0;
   for (int k = 0; k < points; ++k) {
     const double rank = (k + 0.5) / points * static_cast<double>(total_);
-    while (i < kBuckets - 1 && static_cast<double>(below + counts_[static_cast<size_t>(i)]) <= rank) {
+    while (i < kBuckets - 1 &&
+           static_cast<double>(below + counts_[static_cast<size_t>(i)]) <= rank) {
       below += counts_[static_cast<size_t>(i)];
       ++i;
     }

@@ -43,7 +43,8 @@ TEST(StepHistogramTest, QuantilesKeepTheBunchAndTheLongSteps) {
   EXPECT_NEAR(q[97], 5000 / mean, 0.05);  // the 98th percentile is still the bunch
   EXPECT_NEAR(d.QuantileUs(0.5), 5000, 0.05 * 5000);
   EXPECT_NEAR(d.QuantileUs(0.99), 25000, 0.05 * 25000);
-  const double sd = std::sqrt((490 * std::pow(5000 - mean, 2) + 10 * std::pow(25000 - mean, 2)) / 500);
+  const double sd =
+      std::sqrt((490 * std::pow(5000 - mean, 2) + 10 * std::pow(25000 - mean, 2)) / 500);
   EXPECT_NEAR(d.Cv(), sd / mean, 0.03);
   EXPECT_TRUE(StepHistogram().RelativeQuantiles(100).empty());
   StepHistogram merged = d;

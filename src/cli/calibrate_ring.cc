@@ -142,7 +142,7 @@ Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cl
     if (k < samples.pipeline_steps.size()) {
       for (const net::StepHistogram& h : samples.pipeline_steps[k]) steps.Merge(h);
     }
-    timings[k].step_quantiles_pipeline = steps.RelativeQuantiles(kStepQuantiles);
+    timings[k].step_cv_pipeline = steps.Cv();
   }
   return partition::Calibrate(cluster, plan, timings, Median(samples.token_ms));
 }

@@ -45,9 +45,6 @@ struct TrialSamples {
   std::vector<std::vector<net::StepHistogram>> pipeline_steps;
 };
 
-// Equally likely step times relative to the mean that CalibrateFromSamples gives a device.
-inline constexpr int kStepQuantiles = 100;
-
 // `passes` trial passes on the ring's current plan (its tokens are not reported): each
 // generates `tokens` tokens from a one-token prompt (so every step is a decode step) with one
 // request and then with `n_in_flight` at once; the samples are appended to `samples`.

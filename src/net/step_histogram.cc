@@ -45,33 +45,6 @@ std::vector<std::pair<uint32_t, uint64_t>> StepHistogram::NonZero() const {
   return out;
 }
 
-std::vector<double> StepHistogram::RelativeQuantiles(int points) const {
-  if (total_ < 2 || points < 1) return {};
-  double sum = 0;
-  for (int i = 0; i < kBuckets; ++i) sum += counts_[static_cast<size_t>(i)] * BucketMiddleUs(i);
-  const double mean = sum / static_cast<double>(total_);
-  std::vector<double> q;
-  q.reserve(static_cast<size_t>(points));
-  uint64_t below = 0;  // steps in the buckets before i
-  int i = 0;
-  for (int k = 0; k < points; ++k) {
-    const double rank = (k + 0.5) / points * static_cast<double>(total_);
-    while (i < kBuckets - 1 &&
-           static_cast<double>(below + counts_[static_cast<size_t>(i)]) <= rank) {
-      below += counts_[static_cast<size_t>(i)];
-      ++i;
-    }
-    q.push_back(BucketMiddleUs(i) / mean);
-  }
-  // Equally likely points whose mean is exactly 1: a plan's stage then draws steps whose mean
-  // is the stage's predicted time.
-  double m = 0;
-  for (double x : q) m += x;
-  m /= points;
-  for (double& x : q) x /= m;
-  return q;
-}
-
 double StepHistogram::QuantileUs(double p) const {
   if (total_ == 0) return 0;
   const double rank = std::clamp(p, 0.0, 1.0) * static_cast<double>(total_);

@@ -34,9 +34,6 @@ class StepHistogram {
   // Non-zero buckets as (bucket, count), in bucket order (the wire form).
   std::vector<std::pair<uint32_t, uint64_t>> NonZero() const;
 
-  // `points` equally likely step times relative to the mean step (their mean is 1): the
-  // (k + 0.5) / points quantiles. Empty when fewer than 2 steps were counted.
-  std::vector<double> RelativeQuantiles(int points) const;
   // The step time (bucket middle, us) below which a fraction p of the steps fall (0: none).
   double QuantileUs(double p) const;
   // Standard deviation / mean of the counted steps (bucket middles; 0 below 2 steps).

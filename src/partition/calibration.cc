@@ -94,11 +94,8 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
   // device: measured on this host it overstated what the pipelines lost (see cluster.h,
   // DeviceProfile::step_cv).
   for (size_t k = 0; k < plan.stages.size(); ++k) {
-    const std::vector<double>& q = timings[k].step_quantiles_pipeline;
-    if (q.empty()) continue;
-    double sq = 0;
-    for (double x : q) sq += (x - 1) * (x - 1);
-    out.factors[plan.stages[k].device].cv = std::sqrt(sq / static_cast<double>(q.size()));
+    if (timings[k].step_cv_pipeline > 0)
+      out.factors[plan.stages[k].device].cv = timings[k].step_cv_pipeline;
   }
   const double mean_alone = GeoMean(alone), mean_pipeline = GeoMean(pipeline);
   for (size_t d = 0; d < cluster.devices.size(); ++d) {
@@ -180,7 +177,7 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
   // links), so that the trial plan itself is predicted as measured.
   double cycle = 0, links = 0;
   std::vector<double> alone_ms, pipeline_ms, hops;
-  std::vector<StepSpread> spread;
+  std::vector<double> cv;
   for (const Stage& s : plan.stages) {
     // The stage on the corrected rates: its layers at the device's factor, its head at the
     // head's, and the device's fixed cost per step.
@@ -195,12 +192,12 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
         (s.pipeline_compute_ms - s.head_pipeline_compute_ms - old.step_pipeline_ms) * f.pipeline +
         s.head_pipeline_compute_ms * head_pipeline + now.step_pipeline_ms);
     hops.push_back(s.link_ms + (plan.stages.size() > 1 ? out.hop_overhead_ms : 0.0));
-    spread.push_back(now.Spread());
+    cv.push_back(now.step_cv);
     links += hops.back();
     cycle += alone_ms.back();
   }
   cycle += links;
-  const double period = ClosedPipelineMs(pipeline_ms, spread, hops, plan.n_seq);
+  const double period = ClosedPipelineMs(pipeline_ms, cv, hops, plan.n_seq);
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     if (!(timings[k].compute_ms_alone > 0 && timings[k].compute_ms_pipeline > 0)) continue;
     DeviceProfile& p = out.cluster.devices[plan.stages[k].device];

@@ -44,9 +44,8 @@ struct StageTiming {
   // cost per step (0 = not timed apart).
   double overhead_ms_alone = 0;
   double overhead_ms_pipeline = 0;
-  // How the steps spread with n_seq in flight: equally likely step times relative to the mean
-  // (DeviceProfile::step_quantiles; empty = not measured).
-  std::vector<double> step_quantiles_pipeline = {};
+  // How the steps spread with n_seq in flight: standard deviation / mean (0 = not measured).
+  double step_cv_pipeline = 0;
 };
 
 struct CalibrationFactor {

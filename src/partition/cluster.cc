@@ -137,15 +137,6 @@ Status Cluster::Validate() const {
     if (!(d.step_cv >= 0 && d.step_cv <= 10)) {
       return Status::Error(where + ": step_time_cv must be in [0, 10] (standard deviation / mean)");
     }
-    if (!d.step_quantiles.empty()) {
-      double sum = 0;
-      for (double x : d.step_quantiles) sum += x;
-      const double mean = sum / static_cast<double>(d.step_quantiles.size());
-      if (!(std::abs(mean - 1.0) < 0.01)) {
-        return Status::Error(where + ": step_time_quantiles are relative to the mean step and " +
-                             "must average 1 (they average " + std::to_string(mean) + ")");
-      }
-    }
   }
   auto check_link = [](const LinkProfile& l, const std::string& where) {
     if (!(l.bandwidth_mbit_s > 0)) return Status::Error(where + ": bandwidth_mbit_s must be > 0");
@@ -194,16 +185,6 @@ Result<Cluster> Cluster::FromJson(const json& j) {
     LL_RETURN_IF_ERROR(
         ReadNumber(d, where, "pipeline_decode_gflops", false, p.pipeline_decode_gflops));
     LL_RETURN_IF_ERROR(ReadNumber(d, where, "step_time_cv", false, p.step_cv));
-    if (d.contains("step_time_quantiles")) {
-      const json& q = d.at("step_time_quantiles");
-      if (!q.is_array()) return Status::Error(where + ": \"step_time_quantiles\" must be an array");
-      for (const json& x : q) {
-        if (!x.is_number() || !(x.get<double>() >= 0) || !std::isfinite(x.get<double>())) {
-          return Status::Error(where + ": \"step_time_quantiles\" must hold numbers >= 0");
-        }
-        p.step_quantiles.push_back(x.get<double>());
-      }
-    }
     if (d.contains("decode_gflops_by_type")) {
       LL_ASSIGN_OR_RETURN(p.decode_gflops_by_type,
                           ReadTypeRates(d.at("decode_gflops_by_type"), where));
@@ -261,7 +242,6 @@ json Cluster::ToJson() const {
                 {"prefill_gflops", d.prefill_gflops},
                 {"pipeline_decode_gflops", d.pipeline_decode_gflops},
                 {"step_time_cv", d.step_cv}};
-    if (!d.step_quantiles.empty()) dev["step_time_quantiles"] = d.step_quantiles;
     if (!d.decode_gflops_by_type.empty()) {
       json by_type = json::object();
       for (const TypeRate& r : d.decode_gflops_by_type) {

@@ -15,14 +15,6 @@
 
 namespace ll::partition {
 
-// How the steps of a stage spread around their mean: `quantiles` (equally likely step times
-// relative to the mean, measured) when there are any, else a gamma distribution with
-// coefficient of variation `cv` (standard deviation / mean; 0: every step takes the mean).
-struct StepSpread {
-  double cv = 0;
-  std::vector<double> quantiles;
-};
-
 struct DeviceProfile {
   std::string name;
   double memory_budget_bytes = 0;  // what the device may use for the model
@@ -89,21 +81,19 @@ struct DeviceProfile {
   double StepMs(bool pipeline) const { return pipeline ? step_pipeline_ms : step_ms; }
 
   // How a step's time spreads around its mean in a full pipeline (ClosedPipelineMs: a pipeline
-  // of equal stages loses throughput to it): step_quantiles, equally likely step times
-  // relative to the mean (mean 1; a cluster file's "step_time_quantiles"), else a gamma
-  // distribution with coefficient of variation step_cv ("step_time_cv"). The default is not
-  // measured per device: the workers do report every step's time (Stats::compute_steps), but
-  // on this host their spread mixes each device's own long steps with pauses of the whole
-  // machine, which stall every stage at once and cost a pipeline no more than their length;
-  // drawn independently per stage, the trial's measured quantiles predicted the balanced
-  // solved plans 16-22 % slow. Fed the stage times measured in 60 placements of 16 benchmark
-  // runs, gamma steps at cv 0.25 put the pipelines' time per token within -9..+16 % of what
-  // was measured (the balanced solved-throughput plans -5..+8 %), the bound (cv 0) -15..+16 %
-  // and the mean-value analysis used before up to +32 % (docs/placement.md).
+  // of equal stages loses throughput to it): a gamma distribution with coefficient of variation
+  // step_cv (standard deviation / mean; 0: every step takes the mean; a cluster file's
+  // "step_time_cv"). The default is not measured per device: the workers do report every
+  // step's time (Stats::compute_steps), but on this host their spread mixes each device's own
+  // long steps with pauses of the whole machine, which stall every stage at once and cost a
+  // pipeline no more than their length; drawn independently per stage, the trial's measured
+  // step times predicted the balanced solved plans 16-22 % slow. Fed the stage times measured
+  // in 60 placements of 16 benchmark runs, gamma steps at cv 0.25 put the pipelines' time per
+  // token within -9..+16 % of what was measured (the balanced solved-throughput plans
+  // -5..+8 %), the bound (cv 0) -15..+16 % and the mean-value analysis used before up to
+  // +32 % (docs/placement.md).
   static constexpr double kDefaultStepCv = 0.25;
   double step_cv = kDefaultStepCv;
-  std::vector<double> step_quantiles;
-  StepSpread Spread() const { return {step_cv, step_quantiles}; }
 };
 
 struct LinkProfile {

@@ -346,23 +346,21 @@ double ExactMvaMs(const std::vector<double>& service, double delay, int n) {
 // The closed-pipeline figure: steps that never vary give the bound max(slowest, cycle / n);
 // exponential steps give exact MVA's figure; in between the loss grows with the variation,
 // most for equal stages, and hardly at all where one stage is much slower than the rest.
-std::vector<StepSpread> Cvs(const std::vector<double>& cv) {
-  std::vector<StepSpread> out;
-  for (double c : cv) out.push_back({c, {}});
-  return out;
-}
 
 TEST(PlanTest, ClosedPipelineLosesToVariationAsQueueingTheorySays) {
-  const auto none1 = Cvs({0}), none2 = Cvs({0, 0}), none3 = Cvs({0, 0, 0}), none4 = Cvs({0, 0, 0, 0});
+  const auto none1 = std::vector<double>({0}), none2 = std::vector<double>({0, 0}),
+             none3 = std::vector<double>({0, 0, 0}), none4 = std::vector<double>({0, 0, 0, 0});
   EXPECT_DOUBLE_EQ(ClosedPipelineMs({3}, none1, {0}, 5), 3.0);
   EXPECT_DOUBLE_EQ(ClosedPipelineMs({1, 1}, none2, {0, 0}, 2), 1.0);
   EXPECT_DOUBLE_EQ(ClosedPipelineMs({2, 2, 2, 2}, none4, {0, 0, 0, 0}, 2), 4.0);
   EXPECT_DOUBLE_EQ(ClosedPipelineMs({1, 2, 3}, none3, {0.5, 0, 0}, 1), 6.5);
   // One request sees the cycle however much the steps vary.
-  EXPECT_DOUBLE_EQ(ClosedPipelineMs({1, 2, 3}, Cvs({0.5, 0.5, 0.5}), {0.5, 0, 0}, 1), 6.5);
+  EXPECT_DOUBLE_EQ(
+      ClosedPipelineMs({1, 2, 3}, std::vector<double>({0.5, 0.5, 0.5}), {0.5, 0, 0}, 1), 6.5);
 
   // cv 1: exact MVA within the simulation's sampling error (about 0.8 %, one standard deviation).
-  const auto ones4 = Cvs({1, 1, 1, 1}), fifths = Cvs({0.2, 0.2, 0.2, 0.2});
+  const auto ones4 = std::vector<double>({1, 1, 1, 1}),
+             fifths = std::vector<double>({0.2, 0.2, 0.2, 0.2});
   EXPECT_NEAR(ClosedPipelineMs({2, 2, 2, 2}, ones4, {0, 0, 0, 0}, 4), 2.0 * (4 + 4 - 1) / 4,
               0.05 * 3.5);
   const std::vector<double> s = {4.16, 9.28, 6.93, 9.15};
@@ -384,7 +382,7 @@ TEST(PlanTest, ClosedPipelineLosesToVariationAsQueueingTheorySays) {
   double previous = ClosedPipelineMs(equal, none4, short_hops, 4);
   EXPECT_DOUBLE_EQ(previous, 5.3);
   for (double cv : {0.1, 0.2, 0.3, 0.5, 1.0}) {
-    const auto cvs = Cvs(std::vector<double>(4, cv));
+    const auto cvs = std::vector<double>(4, cv);
     const double ms = ClosedPipelineMs(equal, cvs, short_hops, 4);
     EXPECT_GT(ms, previous) << cv;
     EXPECT_EQ(ms, ClosedPipelineMs(equal, cvs, short_hops, 4)) << cv;
@@ -395,20 +393,14 @@ TEST(PlanTest, ClosedPipelineLosesToVariationAsQueueingTheorySays) {
   EXPECT_GT(at_02, 5.3 * 1.05);
   EXPECT_LT(at_02, 5.3 * 1.2);
   // A stage twice as slow as the next keeps its queue: the bound holds within 2 %.
-  EXPECT_NEAR(ClosedPipelineMs({3, 8}, Cvs({0.3, 0.3}), {1, 1}, 4), 8.0, 0.02 * 8);
+  EXPECT_NEAR(ClosedPipelineMs({3, 8}, std::vector<double>({0.3, 0.3}), {1, 1}, 4), 8.0, 0.02 * 8);
 
-  // Measured quantiles are drawn as they are: steps bunched at the mean with one in fifty
-  // 5x long lose less than gamma steps of the same standard deviation (cv 0.57), more than
-  // steps that never vary.
-  std::vector<double> bunched(100, 0.92);
-  bunched[98] = bunched[99] = 0.92 * 5;
-  double mean = 0;
-  for (double x : bunched) mean += x / 100;
-  for (double& x : bunched) x /= mean;
-  const std::vector<StepSpread> measured(4, StepSpread{0.57, bunched});
-  const double with_tails = ClosedPipelineMs(equal, measured, short_hops, 4);
-  EXPECT_GT(with_tails, 5.3 * 1.02);
-  EXPECT_LT(with_tails, ClosedPipelineMs(equal, Cvs({0.57, 0.57, 0.57, 0.57}), short_hops, 4));
+  // A stage with cv 0 among varying ones takes its mean every step: between all-0 and all-varying.
+  const double mixed =
+      ClosedPipelineMs(equal, std::vector<double>({0, 0.3, 0, 0.3}), short_hops, 4);
+  EXPECT_GT(mixed, 5.3);
+  EXPECT_LT(mixed,
+            ClosedPipelineMs(equal, std::vector<double>({0.3, 0.3, 0.3, 0.3}), short_hops, 4));
   // Plans use it with their pipeline rates, their devices' step_cv and n_seq; one request is
   // the latency.
   ModelCosts costs = UniformCosts(4, 10 * kMiB, 2e9);
@@ -417,18 +409,18 @@ TEST(PlanTest, ClosedPipelineLosesToVariationAsQueueingTheorySays) {
   cl.devices[0].step_cv = 0.3;
   cl.devices[1].step_cv = 0.1;
   Plan p = MakePlan(costs, cl, {0, 1}, {0, 3, 6}, Objective::kThroughput, 4);
-  EXPECT_DOUBLE_EQ(p.pipeline_ms,
-                   ClosedPipelineMs({p.stages[0].pipeline_compute_ms,
-                                     p.stages[1].pipeline_compute_ms},
-                                    Cvs({0.3, 0.1}), {p.stages[0].link_ms, p.stages[1].link_ms}, 4));
+  EXPECT_DOUBLE_EQ(p.pipeline_ms, ClosedPipelineMs({p.stages[0].pipeline_compute_ms,
+                                                    p.stages[1].pipeline_compute_ms},
+                                                   std::vector<double>({0.3, 0.1}),
+                                                   {p.stages[0].link_ms, p.stages[1].link_ms}, 4));
   EXPECT_NEAR(p.pipeline_tokens_per_s(), 1000 / p.pipeline_ms, 1e-9);
   cl.devices[0].step_cv = cl.devices[1].step_cv = 0;
   const Plan steady = MakePlan(costs, cl, {0, 1}, {0, 3, 6}, Objective::kThroughput, 4);
   const Stage &a = steady.stages[0], &b = steady.stages[1];
-  EXPECT_DOUBLE_EQ(steady.pipeline_ms,
-                   std::max({a.pipeline_compute_ms, b.pipeline_compute_ms,
-                             (a.pipeline_compute_ms + b.pipeline_compute_ms + a.link_ms +
-                              b.link_ms) / 4}));
+  EXPECT_DOUBLE_EQ(
+      steady.pipeline_ms,
+      std::max({a.pipeline_compute_ms, b.pipeline_compute_ms,
+                (a.pipeline_compute_ms + b.pipeline_compute_ms + a.link_ms + b.link_ms) / 4}));
   EXPECT_LT(steady.pipeline_ms, p.pipeline_ms);
   p.n_seq = 1;
   EXPECT_NEAR(p.pipeline_tokens_per_s(), p.single_request_tokens_per_s(), 1e-9);
@@ -581,21 +573,15 @@ TEST(CalibrationTest, RatesFollowTheMeasuredStagesAndReplanningUsesThem) {
 
 // How much each device's steps varied in the trial pipeline is reported with its factors but
 // leaves its step_cv (the default, or the cluster file's) alone; the pipeline figure follows
-// step_cv or measured quantiles where a cluster file gives them.
+// step_cv.
 TEST(CalibrationTest, StepSpreadIsReportedAndClusterFilesMayGiveIt) {
   ModelCosts costs = UniformCosts(16, 10 * kMiB, 1e7);
   const Cluster cl = ThreeDevices(2, 2, 2);
   const Plan trial = MakePlan(costs, cl, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
   std::vector<StageTiming> t = {{trial.stages[0].compute_ms, trial.stages[0].pipeline_compute_ms},
                                 {trial.stages[1].compute_ms, trial.stages[1].pipeline_compute_ms}};
-  // Half the steps at 1 - c and half at 1 + c of the mean: standard deviation c.
-  auto two_point = [](double c) {
-    std::vector<double> q(50, 1 - c);
-    q.resize(100, 1 + c);
-    return q;
-  };
-  t[0].step_quantiles_pipeline = two_point(0.05);
-  t[1].step_quantiles_pipeline = two_point(0.45);
+  t[0].step_cv_pipeline = 0.05;
+  t[1].step_cv_pipeline = 0.45;
   auto cal = Calibrate(cl, trial, t);
   ASSERT_TRUE(cal.ok()) << cal.message();
   EXPECT_NEAR(cal->factors[0].cv, 0.05, 1e-12);
@@ -603,32 +589,23 @@ TEST(CalibrationTest, StepSpreadIsReportedAndClusterFilesMayGiveIt) {
   EXPECT_EQ(cal->factors[2].cv, 0.0);
   for (const DeviceProfile& d : cal->cluster.devices) {
     EXPECT_EQ(d.step_cv, DeviceProfile::kDefaultStepCv) << d.name;
-    EXPECT_TRUE(d.step_quantiles.empty()) << d.name;
   }
-  // The same balanced plan on steadier devices is predicted faster, with step_cv or quantiles.
-  Cluster steady = cal->cluster, tight = cal->cluster;
+  // The same balanced plan on steadier devices is predicted faster.
+  Cluster steady = cal->cluster;
   for (DeviceProfile& d : steady.devices) d.step_cv = 0.05;
-  for (DeviceProfile& d : tight.devices) d.step_quantiles = two_point(0.05);
   const Plan noisy = MakePlan(costs, cal->cluster, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
   const Plan calm = MakePlan(costs, steady, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
-  const Plan quantiles = MakePlan(costs, tight, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
   EXPECT_LT(calm.pipeline_ms, noisy.pipeline_ms);
-  EXPECT_LT(quantiles.pipeline_ms, noisy.pipeline_ms);
-  // A cluster file may give either; they survive a save, and bad ones are refused with the
-  // field named.
+  // A cluster file may give it; it survives a save, and a bad one is refused with the field
+  // named.
   auto file = Cluster::Parse(
       R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1,
-          "step_time_cv": 0.12, "step_time_quantiles": [0.9, 1.1]}]})");
+          "step_time_cv": 0.12}]})");
   ASSERT_TRUE(file.ok()) << file.message();
   EXPECT_DOUBLE_EQ(file->devices[0].step_cv, 0.12);
   auto again = Cluster::FromJson(file->ToJson());
   ASSERT_TRUE(again.ok()) << again.message();
-  EXPECT_EQ(again->devices[0].step_quantiles, (std::vector<double>{0.9, 1.1}));
-  auto skewed = Cluster::Parse(
-      R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1,
-          "step_time_quantiles": [0.5, 0.7]}]})");
-  ASSERT_FALSE(skewed.ok());
-  EXPECT_NE(skewed.message().find("must average 1"), std::string::npos) << skewed.message();
+  EXPECT_DOUBLE_EQ(again->devices[0].step_cv, 0.12);
   auto bad = Cluster::Parse(
       R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1,
           "step_time_cv": 11}]})");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <queue>
 #include <random>
 
@@ -42,18 +43,17 @@ constexpr uint64_t kSeed = 0x6c696e6775616c69ULL;
 
 }  // namespace
 
-double ClosedPipelineMs(const std::vector<double>& service_ms,
-                        const std::vector<StepSpread>& spread, const std::vector<double>& hop_ms,
-                        int n) {
+double ClosedPipelineMs(const std::vector<double>& service_ms, const std::vector<double>& cv,
+                        const std::vector<double>& hop_ms, int n) {
   const size_t k = service_ms.size();
-  LL_CHECK(spread.size() == k && hop_ms.size() == k);
+  LL_CHECK(cv.size() == k && hop_ms.size() == k);
   if (k == 0 || n < 1) return 0;
   double cycle = 0, slowest = 0;
   bool varies = false;
   for (size_t s = 0; s < k; ++s) {
     cycle += service_ms[s] + hop_ms[s];
     slowest = std::max(slowest, service_ms[s]);
-    varies = varies || (service_ms[s] > 0 && (spread[s].cv > 0 || !spread[s].quantiles.empty()));
+    varies = varies || (service_ms[s] > 0 && cv[s] > 0);
   }
   // Steps that never vary: each stage either keeps its queue or idles for good, so the ring
   // runs at the slowest stage or at n requests per cycle, whichever is slower.
@@ -62,22 +62,17 @@ double ClosedPipelineMs(const std::vector<double>& service_ms,
   // Steps that vary: a request held up at one stage arrives late at the next, which may idle
   // meanwhile, and the loss grows with the spread and with how equal the stages are (none
   // when one stage is much slower than the rest: its queue never empties). A simulation of the
-  // closed ring: each step's time drawn from the stage's quantiles where given (scaled to its
-  // mean), else from a gamma distribution with its mean and cv (cv 1 is exponential service,
-  // where mean-value analysis is exact).
+  // closed ring: each step's time drawn from a gamma distribution with the stage's mean and
+  // cv (cv 1 is exponential service, where mean-value analysis is exact); stages with cv 0
+  // take their mean every step.
   std::mt19937_64 rng(kSeed);
-  std::vector<std::gamma_distribution<double>> gamma;
+  std::vector<std::optional<std::gamma_distribution<double>>> gamma(k);
   for (size_t s = 0; s < k; ++s) {
-    const double c = std::max(0.0, spread[s].cv);
-    const double shape = c > 0 ? 1.0 / (c * c) : 1.0;
-    gamma.emplace_back(shape, service_ms[s] / shape);
+    if (!(cv[s] > 0 && service_ms[s] > 0)) continue;
+    const double shape = 1.0 / (cv[s] * cv[s]);
+    gamma[s].emplace(shape, service_ms[s] / shape);
   }
-  auto step = [&](size_t s) {
-    const std::vector<double>& q = spread[s].quantiles;
-    if (service_ms[s] <= 0) return 0.0;
-    if (!q.empty()) return service_ms[s] * q[rng() % q.size()];
-    return spread[s].cv > 0 ? gamma[s](rng) : service_ms[s];
-  };
+  auto step = [&](size_t s) { return gamma[s] ? (*gamma[s])(rng) : std::max(0.0, service_ms[s]); };
   // Requests in order of their arrival at a stage; each stage serves them first come, first
   // served, starting when both the request and the stage are free.
   using Arrival = std::pair<double, size_t>;  // time, stage
@@ -194,13 +189,13 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
   }
   for (const Stage& s : plan.stages) plan.latency_ms += s.compute_ms + s.link_ms;
   std::vector<double> service, hops;
-  std::vector<StepSpread> spread;
+  std::vector<double> cv;
   for (const Stage& s : plan.stages) {
     service.push_back(s.pipeline_compute_ms);
-    spread.push_back(cluster.devices[s.device].Spread());
+    cv.push_back(cluster.devices[s.device].step_cv);
     hops.push_back(s.link_ms);
   }
-  plan.pipeline_ms = ClosedPipelineMs(service, spread, hops, plan.n_seq);
+  plan.pipeline_ms = ClosedPipelineMs(service, cv, hops, plan.n_seq);
   // A full pipeline: each device idles for the rest of the period between its steps. The
   // pipeline rates hold at the trial pipeline's gap (warm_gap_ms); a plan whose period leaves a
   // device a shorter or longer gap runs its steps faster or slower, as the idle-gap profile
@@ -220,7 +215,7 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
         moved = std::max(moved, std::abs(t - service[i]));
         service[i] = t;
       }
-      plan.pipeline_ms = ClosedPipelineMs(service, spread, hops, plan.n_seq);
+      plan.pipeline_ms = ClosedPipelineMs(service, cv, hops, plan.n_seq);
       if (moved < 1e-6 * plan.pipeline_ms) break;
     }
     for (size_t i = 0; i < m; ++i) {

@@ -82,15 +82,15 @@ Plan MakePlan(const ModelCosts& costs, const Cluster& cluster, const std::vector
               const std::vector<int>& cuts, Objective objective, int n_seq);
 
 // ms per token of a closed pipeline: n requests in flight through one FIFO stage per entry of
-// service_ms (mean ms per token each), whose steps spread as `spread` says (per stage), each
+// service_ms (mean ms per token each), whose steps spread with coefficient of variation cv
+// (per stage; gamma distributed), each
 // followed by a pure delay of hop_ms (its outgoing link). Steps that never vary give the bound
 // max(slowest stage, cycle / n); steps that vary lose more the more equal the stages are,
 // which a seeded simulation of the ring measures (plan.cc). Why not mean-value analysis: it
 // assumes exponential service (cv 1); with a deterministic residual it was still 18-32 %
 // pessimistic for the balanced solved plans on the emulated clusters.
 double ClosedPipelineMs(const std::vector<double>& service_ms,
-                        const std::vector<StepSpread>& spread, const std::vector<double>& hop_ms,
-                        int n);
+                        const std::vector<double>& cv, const std::vector<double>& hop_ms, int n);
 
 // Fills the predictions of `plan` from the cost model above.
 void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan);

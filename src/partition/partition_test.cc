@@ -774,7 +774,14 @@ TEST(CalibrationTest, ShorterRingsArePredictedWithWarmerSteps) {
     const double cold = p.DecodeMs(w);
     EXPECT_LT(s.compute_ms, cold) << s.device_name;
     EXPECT_NEAR(s.compute_ms, cold * p.IdleGapFactor(cycle - s.compute_ms), 1e-6) << s.device_name;
+    // The head's share of the stage moves with it.
+    if (costs.units[s.last - 1].head) {
+      const double head_cold = UnitMs(p, costs.units[s.last - 1], false);
+      ASSERT_GT(head_cold, 0);
+      EXPECT_NEAR(s.head_compute_ms / s.compute_ms, head_cold / cold, 1e-9);
+    }
   }
+  EXPECT_GT(two.stages.back().head_compute_ms, 0);
   // The trial plan's pipeline: as measured, each device at the gap it had in the trial.
   const Plan same_pipeline = MakePlan(costs, cal->cluster, {0, 1, 2}, {0, 6, 12, 18},
                                       Objective::kThroughput, 4);

@@ -187,6 +187,10 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
     }
     if (moved < 1e-9) break;
   }
+  // The head's share moves with its stage (as in the pipeline below).
+  for (size_t i = 0; i < m; ++i) {
+    if (cold[i] > 0) plan.stages[i].head_compute_ms *= plan.stages[i].compute_ms / cold[i];
+  }
   for (const Stage& s : plan.stages) plan.latency_ms += s.compute_ms + s.link_ms;
   std::vector<double> service, hops;
   std::vector<double> cv;

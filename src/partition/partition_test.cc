@@ -346,7 +346,6 @@ double ExactMvaMs(const std::vector<double>& service, double delay, int n) {
 // The closed-pipeline figure: steps that never vary give the bound max(slowest, cycle / n);
 // exponential steps give exact MVA's figure; in between the loss grows with the variation,
 // most for equal stages, and hardly at all where one stage is much slower than the rest.
-
 TEST(PlanTest, ClosedPipelineLosesToVariationAsQueueingTheorySays) {
   const auto none1 = std::vector<double>({0}), none2 = std::vector<double>({0, 0}),
              none3 = std::vector<double>({0, 0, 0}), none4 = std::vector<double>({0, 0, 0, 0});

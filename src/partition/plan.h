@@ -83,8 +83,8 @@ Plan MakePlan(const ModelCosts& costs, const Cluster& cluster, const std::vector
 
 // ms per token of a closed pipeline: n requests in flight through one FIFO stage per entry of
 // service_ms (mean ms per token each), whose steps spread with coefficient of variation cv
-// (per stage; gamma distributed), each
-// followed by a pure delay of hop_ms (its outgoing link). Steps that never vary give the bound
+// (per stage; gamma distributed), each followed by a pure delay of hop_ms (its outgoing
+// link). Steps that never vary give the bound
 // max(slowest stage, cycle / n); steps that vary lose more the more equal the stages are,
 // which a seeded simulation of the ring measures (plan.cc). Why not mean-value analysis: it
 // assumes exponential service (cv 1); with a deterministic residual it was still 18-32 %

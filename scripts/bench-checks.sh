@@ -37,37 +37,41 @@ gen=${LINGUALINKED_MAKE_GGUF:-build/release/tools/make-random-gguf}
 spm=../shared/models/vocab/ggml-vocab-llama-spm.gguf
 gpt2=../shared/models/vocab/ggml-vocab-gpt-2.gguf
 
-# The model each check runs: a file name and the make-random-gguf arguments that write it.
+# The model each check runs: sets `file` and `args`, the make-random-gguf arguments that write it.
 model_for() {
   local llama250m=(--arch llama --n-embd 1024 --n-layer 16 --n-head 16 --n-head-kv 4 --n-ff 2816
                    --vocab-from "$spm")
   case $1 in
-    3dev-q8_0) echo "llama250m-q8_0.gguf ${llama250m[*]} --type q8_0" ;;
-    4dev-q4_0) echo "llama250m-q4_0.gguf ${llama250m[*]} --type q4_0" ;;
-    2dev-f16) echo "llama250m-f16.gguf ${llama250m[*]} --type f16" ;;
-    4dev-qwen2) echo "qwen2-14l-q4_k_m.gguf --arch qwen2 --n-embd 768 --n-layer 14 --n-head 12" \
-                     "--n-head-kv 2 --n-ff 4096 --type q4_k_m --vocab-from $gpt2" ;;
+    3dev-q8_0) file="llama250m-q8_0.gguf"; args=("${llama250m[@]}" --type q8_0) ;;
+    4dev-q4_0) file="llama250m-q4_0.gguf"; args=("${llama250m[@]}" --type q4_0) ;;
+    2dev-f16) file="llama250m-f16.gguf"; args=("${llama250m[@]}" --type f16) ;;
+    4dev-qwen2) file="qwen2-14l-q4_k_m.gguf"
+                args=(--arch qwen2 --n-embd 768 --n-layer 14 --n-head 12 --n-head-kv 2 --n-ff 4096
+                      --type q4_k_m --vocab-from "$gpt2") ;;
     *) return 1 ;;
   esac
 }
+
+# Every name checked before any cluster runs.
+for n in "${names[@]}"; do
+  profile=scripts/emu-profiles/check-$n.json
+  [ -f "$profile" ] || { echo "error: no profile $profile" >&2; exit 2; }
+  model_for "$n" || { echo "error: no model is known for check $n" >&2; exit 2; }
+done
 
 mkdir -p "$out" "$models"
 done_names=()
 failed=()
 for n in "${names[@]}"; do
-  profile=scripts/emu-profiles/check-$n.json
-  [ -f "$profile" ] || { echo "error: no profile $profile" >&2; exit 2; }
-  spec=$(model_for "$n") || { echo "error: no model is known for check $n" >&2; exit 2; }
-  read -r file args <<<"$spec"
+  model_for "$n"
   if [ ! -f "$models/$file" ]; then
     echo "bench-checks: writing $models/$file" >&2
-    # shellcheck disable=SC2086  # args is a word list by construction
-    "$gen" $args -o "$models/$file.tmp" >&2
+    "$gen" "${args[@]}" -o "$models/$file.tmp" >&2
     mv "$models/$file.tmp" "$models/$file"
   fi
   echo "bench-checks: $n ($file), log in $out/$n.log" >&2
-  if bash scripts/bench-emu.sh "$profile" "$models/$file" "${bench[@]}" --output-format json \
-    >"$out/$n.json" 2>"$out/$n.log"; then
+  if bash scripts/bench-emu.sh "scripts/emu-profiles/check-$n.json" "$models/$file" "${bench[@]}" \
+    --output-format json >"$out/$n.json" 2>"$out/$n.log"; then
     done_names+=("$n")
   else
     echo "bench-checks: $n failed (exit $?); its log: $out/$n.log" >&2

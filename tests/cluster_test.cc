@@ -399,5 +399,54 @@ TEST(ClusterTest, LinksAreProbedBetweenDevicesDirectly) {
   for (auto& t : threads) t.join();
 }
 
+// What a step's compute time was made of, as the workers report it: an emulated device at half
+// speed pauses for about as long as it runs, an unpaced one never; neither reports more running
+// and pausing than its steps took.
+TEST(ClusterTest, StatsSplitComputeIntoRunningPausingAndStalled) {
+  Loaded l = Load("stories260K/stories260K.gguf");
+  std::vector<std::unique_ptr<net::Transport>> transports;
+  std::vector<std::unique_ptr<engine::Worker>> workers;
+  std::vector<std::thread> threads;
+  engine::ClusterOptions co = Options(64);
+  for (int i = 0; i < 2; ++i) {
+    transports.push_back(net::MakeZmqTransport());
+    engine::WorkerOptions wo;
+    wo.name = "s" + std::to_string(i);
+    wo.cache_dir = ::testing::TempDir() + "ll_stats_cache";
+    wo.speed = i == 0 ? 1.0 : 0.5;
+    auto w = engine::Worker::Create(*transports[i], wo);
+    ASSERT_TRUE(w.ok()) << w.message();
+    co.workers.push_back((*w)->endpoint());
+    workers.push_back(std::move(*w));
+  }
+  for (auto& w : workers) threads.emplace_back([&w] { (void)w->Run(); });
+  auto transport = net::MakeZmqTransport();
+  {
+    auto coord = engine::Coordinator::Connect(*transport, kModels + "stories260K/stories260K.gguf",
+                                              *l.model, *l.tokenizer, co);
+    ASSERT_TRUE(coord.ok()) << coord.message();
+    const auto prompt = l.tokenizer->Encode("Once upon a time", true);
+    auto got = (*coord)->Run({{prompt, Greedy(24)}});
+    ASSERT_TRUE(got.ok()) << got.message();
+    auto stats = (*coord)->CollectStats();
+    ASSERT_TRUE(stats.ok()) << stats.message();
+    ASSERT_EQ(stats->size(), 2u);
+    for (const net::Stats& s : *stats) {
+      EXPECT_GT(s.steps, 0u) << s.name;
+      EXPECT_GT(s.cpu_us, 0u) << s.name;
+      // Both are parts of compute_us (each rounded down per step).
+      EXPECT_LE(s.cpu_us + s.pause_us, s.compute_us + s.steps) << s.name;
+      if (s.name == "s0") {
+        EXPECT_EQ(s.pause_us, 0u);
+      } else {
+        // At half speed the pause is the work again; sleeps shorter than the pacer's threshold
+        // are deferred, so only a lower bound that leaves room for that.
+        EXPECT_GT(s.pause_us, s.cpu_us / 4) << s.name;
+      }
+    }
+  }  // the coordinator's destructor shuts the workers down
+  for (auto& t : threads) t.join();
+}
+
 }  // namespace
 }  // namespace ll

@@ -44,6 +44,8 @@ class ThreadPool {
   // The pause all Runs so far called for (slept or still owed, less waits credited), in
   // seconds; 0 unpaced.
   double pause_called_for_seconds() const { return pacer_.slept_seconds() + pacer_.owed_seconds(); }
+  // The pause actually slept so far (wall time of the sleeps), in seconds; 0 unpaced.
+  double slept_seconds() const { return pacer_.slept_seconds(); }
 
   // Calls fn(i, size()) for i in [0, size()), in parallel; blocks until all return.
   void Run(const std::function<void(int, int)>& fn);

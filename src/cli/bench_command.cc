@@ -410,17 +410,26 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
            {"compute_cv_full", full[i].compute_steps.Cv()},
            {"compute_ms_p50_full", full[i].compute_steps.QuantileUs(0.5) / 1e3},
            {"compute_ms_p95_full", full[i].compute_steps.QuantileUs(0.95) / 1e3},
+           {"cpu_ms_per_step_1", PerStepMs(one[i].cpu_us, one[i].steps)},
+           {"cpu_ms_per_step_full", PerStepMs(full[i].cpu_us, full[i].steps)},
+           {"pause_ms_per_step_1", PerStepMs(one[i].pause_us, one[i].steps)},
+           {"pause_ms_per_step_full", PerStepMs(full[i].pause_us, full[i].steps)},
+           {"stalled_ms_per_step_1", StalledMsPerStep(one[i])},
+           {"stalled_ms_per_step_full", StalledMsPerStep(full[i])},
+           {"major_faults_per_step_full",
+            full[i].steps ? double(full[i].major_faults) / full[i].steps : 0.0},
            {"predicted_compute_ms_per_token", plan ? nlohmann::json(predicted) : nullptr},
            {"bytes_sent_per_token",
             full[i].tokens ? double(full[i].bytes_sent) / full[i].tokens : 0.0}});
       if (!json) {
         std::printf(
             "  %-8s %-22s compute ms/step %.2f (1 in flight) %.2f (%d in flight), predicted %.2f "
-            "| send ms/step %.2f / %.2f\n",
+            "| send ms/step %.2f / %.2f | stalled ms/step %.2f / %.2f\n",
             one[i].name.c_str(), d.spec.ToString().c_str(),
             PerStepMs(one[i].compute_us, one[i].steps),
             PerStepMs(full[i].compute_us, full[i].steps), kInFlight.back(), predicted,
-            PerStepMs(one[i].send_us, one[i].steps), PerStepMs(full[i].send_us, full[i].steps));
+            PerStepMs(one[i].send_us, one[i].steps), PerStepMs(full[i].send_us, full[i].steps),
+            StalledMsPerStep(one[i]), StalledMsPerStep(full[i]));
       }
     }
     nlohmann::json entry = {{"placement", slot.label},

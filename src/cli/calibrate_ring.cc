@@ -21,6 +21,9 @@ std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
     d.send_us -= before[i].send_us;
     d.wait_us -= before[i].wait_us;
     d.bytes_sent -= before[i].bytes_sent;
+    d.cpu_us -= before[i].cpu_us;
+    d.pause_us -= before[i].pause_us;
+    d.major_faults -= before[i].major_faults;
     delta.push_back(d);
   }
   return delta;
@@ -41,10 +44,18 @@ void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d) {
     sum[i].send_us += d[i].send_us;
     sum[i].wait_us += d[i].wait_us;
     sum[i].bytes_sent += d[i].bytes_sent;
+    sum[i].cpu_us += d[i].cpu_us;
+    sum[i].pause_us += d[i].pause_us;
+    sum[i].major_faults += d[i].major_faults;
   }
 }
 
 double PerStepMs(uint64_t us, uint64_t steps) { return steps ? us / 1e3 / steps : 0.0; }
+
+double StalledMsPerStep(const net::Stats& s) {
+  const uint64_t accounted = s.cpu_us + s.pause_us;
+  return s.compute_us > accounted ? PerStepMs(s.compute_us - accounted, s.steps) : 0.0;
+}
 
 namespace {
 

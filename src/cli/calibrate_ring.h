@@ -29,6 +29,11 @@ double Median(std::vector<double> v);
 // ms per step from a microsecond counter (0 when no steps).
 double PerStepMs(uint64_t us, uint64_t steps);
 
+// ms per step the device's step thread was stalled in its steps: compute time neither spent
+// running (cpu_us) nor pausing (pause_us, an emulated slow device), i.e. waiting for a core,
+// for a page from disk or for the pool's other threads (0 when no steps).
+double StalledMsPerStep(const net::Stats& s);
+
 // Runs `n_in_flight` requests of `tokens` tokens at once and reports nothing: after a ring is
 // (re)connected every device maps its segment anew, and on a device whose memory is tight
 // (an emulated phone's cgroup limit) the first steps then fault its weights back in, which a

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "base/thread_usage.h"
 #include "base/timer.h"
 #include "engine/activation_codec.h"
 #include "engine/segment_file.h"
@@ -436,6 +437,9 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
                   m.request);
   }
   Stopwatch compute;
+  const double cpu_before = ThreadCpuSeconds();
+  const double slept_before = pool_.slept_seconds();
+  const uint64_t faults_before = ThreadMajorFaults();
   const double head_before = segment_->head_seconds();
   const std::vector<float> hidden = DecodeHidden(m);
   pool_.Settle();  // the decoding's pace is the step's overhead, not its first unit's
@@ -522,11 +526,19 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
     pool_.Settle();  // the codec's work, before the result leaves
   }
   const double compute_seconds = compute.Seconds();
+  // Its parts, read at the same point. The sleeps' own CPU time (the timer calls) counts as
+  // pause, not twice, so running and pausing never add up to more than the step took.
+  const double slept_seconds = std::min(compute_seconds, pool_.slept_seconds() - slept_before);
+  const double cpu_seconds =
+      std::min(compute_seconds - slept_seconds, ThreadCpuSeconds() - cpu_before);
   const auto compute_us = static_cast<uint64_t>(compute_seconds * 1e6);
   stats_.compute_us += compute_us;
   stats_.compute_steps.Add(compute_us);
   stats_.overhead_us += static_cast<uint64_t>(
       std::max(0.0, compute_seconds - forward_seconds - sampling_seconds) * 1e6);
+  stats_.cpu_us += static_cast<uint64_t>(std::max(0.0, cpu_seconds) * 1e6);
+  stats_.pause_us += static_cast<uint64_t>(std::max(0.0, slept_seconds) * 1e6);
+  stats_.major_faults += ThreadMajorFaults() - faults_before;
   Stopwatch send;
   const auto bytes = net::Encode({model_hash_, std::move(out)});
   Status sent = next_->Send(bytes);

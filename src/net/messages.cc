@@ -142,6 +142,9 @@ void EncodeBody(Writer& w, const Message& m) {
                      w.U16(static_cast<uint16_t>(bucket));
                      w.U64(count);
                    }
+                   w.U64(x.cpu_us);
+                   w.U64(x.pause_us);
+                   w.U64(x.major_faults);
                  },
                  [&](const Shutdown&) {},
                  [&](const WeightsChunk& x) {
@@ -347,6 +350,9 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
         }
         if (r.ok()) x.compute_steps.Add(bucket, count);
       }
+      x.cpu_us = r.U64("cpu_us");
+      x.pause_us = r.U64("pause_us");
+      x.major_faults = r.U64("major_faults");
       m = x;
       break;
     }

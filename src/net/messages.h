@@ -1,4 +1,4 @@
-// The LinguaLinked wire protocol, version 7 (specified in docs/wire-protocol.md): message types,
+// The LinguaLinked wire protocol, version 8 (specified in docs/wire-protocol.md): message types,
 // their fields, and encode/decode functions. Decoding validates every field (lengths, ranges,
 // counts against the bytes present) and returns a Status naming what is wrong; it never reads
 // out of bounds. Pure functions, thread-safe.
@@ -16,7 +16,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 7;
+constexpr uint16_t kProtocolVersion = 8;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -152,6 +152,15 @@ struct Stats {
   // which decides how much a full pipeline loses to requests bunching behind a stage
   // (partition/plan.h, ClosedPipelineMs).
   StepHistogram compute_steps;
+  // What compute_us was made of, on the thread that runs the steps: its CPU time, the pause an
+  // emulated slow device took (0 unpaced), and the major page faults it waited for. The rest
+  // (compute_us - cpu_us - pause_us) is time that thread was stalled: waiting for a core another
+  // process held, for a page from disk, for the pool's other threads. It tells a busy host from
+  // a slow device when a device's steps vary (docs/placement.md). A host's hypervisor taking the
+  // core (steal) shows as CPU time: a guest without steal accounting cannot see it apart.
+  uint64_t cpu_us = 0;
+  uint64_t pause_us = 0;
+  uint64_t major_faults = 0;
 };
 
 struct Shutdown {};

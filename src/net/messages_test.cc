@@ -58,7 +58,7 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
       Token{5, 42, true, {0.5f, 1.5f}},
       EndRequest{5},
       StatsRequest{},
-      Stats{"dev1", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, {}},
+      Stats{"dev1", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, {}, 11, 12, 13},
       Shutdown{},
       ErrorMsg{9, "boom"}};
   for (const Message& m : all) {
@@ -107,8 +107,11 @@ TEST(MessagesTest, LinkProbeFieldsRoundTripAndAreChecked) {
 }
 
 TEST(MessagesTest, StatsCarryTheHeadTheOverheadAndTheSpreadApart) {
-  Stats sent{"watch", 10, 12, 9000, 40, 500, 2048, 1, 2, 2500, 300, {}};
+  Stats sent{"watch", 10, 12, 9000, 40, 500, 2048, 1, 2, 2500, 300, {}, 0, 0, 0};
   sent.compute_steps.Add(900);
+  sent.cpu_us = 4000;
+  sent.pause_us = 3500;
+  sent.major_faults = 6;
   auto e = Decode(Encode({0, sent}));
   ASSERT_TRUE(e.ok()) << e.message();
   const auto& s = std::get<Stats>(e->message);
@@ -116,11 +119,15 @@ TEST(MessagesTest, StatsCarryTheHeadTheOverheadAndTheSpreadApart) {
   EXPECT_EQ(s.head_us, 2500u);
   EXPECT_EQ(s.overhead_us, 300u);
   EXPECT_EQ(s.compute_steps.count(), 1u);
-  // A Stats body cut short is refused with the first missing field named, not read short: before
-  // compute_steps (a version-6 sender: 4 bytes of count, one 10-byte bucket), and before
-  // head_us (version 5).
-  for (const auto& [cut, field] : {std::pair<size_t, const char*>{14, "compute_steps buckets"},
-                                   std::pair<size_t, const char*>{30, "head_us"}}) {
+  EXPECT_EQ(s.cpu_us, 4000u);
+  EXPECT_EQ(s.pause_us, 3500u);
+  EXPECT_EQ(s.major_faults, 6u);
+  // A Stats body cut short is refused with the first missing field named, not read short: the
+  // last field, before compute_steps (a version-6 sender: the three u64s of version 8, 4 bytes
+  // of count, one 10-byte bucket), and before head_us (version 5).
+  for (const auto& [cut, field] : {std::pair<size_t, const char*>{8, "major_faults"},
+                                   std::pair<size_t, const char*>{38, "compute_steps buckets"},
+                                   std::pair<size_t, const char*>{54, "head_us"}}) {
     std::vector<uint8_t> bytes = Encode({0, sent});
     bytes.resize(bytes.size() - cut);
     const uint32_t body = static_cast<uint32_t>(bytes.size() - kHeaderBytes);

@@ -47,7 +47,7 @@ TEST(StepHistogramTest, QuantilesKeepTheBunchAndTheLongSteps) {
 }
 
 TEST(StepHistogramTest, TravelsInStatsAndBadBucketsAreRefused) {
-  Stats s{"watch", 3, 3, 15000, 30, 0, 100, 1, 1, 0, 0, {}};
+  Stats s{"watch", 3, 3, 15000, 30, 0, 100, 1, 1, 0, 0, {}, 0, 0, 0};
   for (uint64_t us : {4000, 5000, 6000}) s.compute_steps.Add(us);
   auto e = Decode(Encode({0, s}));
   ASSERT_TRUE(e.ok()) << e.message();
@@ -55,7 +55,8 @@ TEST(StepHistogramTest, TravelsInStatsAndBadBucketsAreRefused) {
   EXPECT_EQ(got.NonZero(), s.compute_steps.NonZero());
   // A bucket index beyond the histogram is refused with the field named.
   std::vector<uint8_t> bytes = Encode({0, s});
-  const size_t last_bucket = bytes.size() - 10;  // u16 bucket + u64 count of the last pair
+  // The last pair (u16 bucket, u64 count) is followed by cpu_us, pause_us and major_faults.
+  const size_t last_bucket = bytes.size() - 24 - 10;
   bytes[last_bucket] = 0xff;
   bytes[last_bucket + 1] = 0x7f;
   const std::string message = Decode(bytes).message();

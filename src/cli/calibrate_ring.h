@@ -30,8 +30,8 @@ double Median(std::vector<double> v);
 double PerStepMs(uint64_t us, uint64_t steps);
 
 // ms per step the device's step thread was stalled in its steps: compute time neither spent
-// running (cpu_us) nor pausing (pause_us, an emulated slow device), i.e. waiting for a core,
-// for a page from disk or for the pool's other threads (0 when no steps).
+// running (cpu_us) nor pausing (pause_us, an emulated slow device), i.e. waiting for a core
+// or for a page from disk (0 when no steps).
 double StalledMsPerStep(const net::Stats& s);
 
 // Runs `n_in_flight` requests of `tokens` tokens at once and reports nothing: after a ring is

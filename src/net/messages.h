@@ -155,9 +155,10 @@ struct Stats {
   // What compute_us was made of, on the thread that runs the steps: its CPU time, the pause an
   // emulated slow device took (0 unpaced), and the major page faults it waited for. The rest
   // (compute_us - cpu_us - pause_us) is time that thread was stalled: waiting for a core another
-  // process held, for a page from disk, for the pool's other threads. It tells a busy host from
-  // a slow device when a device's steps vary (docs/placement.md). A host's hypervisor taking the
-  // core (steal) shows as CPU time: a guest without steal accounting cannot see it apart.
+  // process held or for a page from disk (it spins, on CPU, while the pool's other threads
+  // finish). It tells a busy host from a slow device when a device's steps vary
+  // (docs/placement.md). A hypervisor taking the core (steal) shows as CPU time: a guest
+  // without steal accounting cannot see it apart.
   uint64_t cpu_us = 0;
   uint64_t pause_us = 0;
   uint64_t major_faults = 0;

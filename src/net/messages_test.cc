@@ -122,9 +122,9 @@ TEST(MessagesTest, StatsCarryTheHeadTheOverheadAndTheSpreadApart) {
   EXPECT_EQ(s.cpu_us, 4000u);
   EXPECT_EQ(s.pause_us, 3500u);
   EXPECT_EQ(s.major_faults, 6u);
-  // A Stats body cut short is refused with the first missing field named, not read short: the
-  // last field, before compute_steps (a version-6 sender: the three u64s of version 8, 4 bytes
-  // of count, one 10-byte bucket), and before head_us (version 5).
+  // A Stats body cut short is refused with the first missing field named, not read short:
+  // without its last field; without versions 7 and 8's additions (a version-6 sender: three
+  // u64s, a 4-byte bucket count and one 10-byte bucket); without head_us (version 5).
   for (const auto& [cut, field] : {std::pair<size_t, const char*>{8, "major_faults"},
                                    std::pair<size_t, const char*>{38, "compute_steps buckets"},
                                    std::pair<size_t, const char*>{54, "head_us"}}) {

@@ -9,6 +9,8 @@
 namespace ll {
 
 // Major page faults of the calling thread so far (0 where the OS does not report them).
+// The same call's CPU times are not used for the thread's CPU time (ThreadCpuSeconds in
+// base/timer.h is): on this kernel they advance by scheduler ticks, so short steps read 0.
 inline uint64_t ThreadMajorFaults() {
   rusage usage{};
   if (getrusage(RUSAGE_THREAD, &usage) != 0) return 0;

@@ -183,8 +183,7 @@ std::string DescribeCalibration(const partition::Calibration& cal) {
                   cal.head_pipeline);
     line += buf;
   }
-  std::snprintf(buf, sizeof(buf), "; %.2f ms per hop beyond the probed links",
-                cal.hop_overhead_ms);
+  std::snprintf(buf, sizeof(buf), "; %.2f ms per hop beyond the probed links", cal.hop_overhead_ms);
   return line + buf;
 }
 

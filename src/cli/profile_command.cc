@@ -2,8 +2,8 @@
 
 #include <cstdio>
 #include <memory>
-#include <string>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "cli/measured_cluster.h"
 #include "cli/result_json.h"

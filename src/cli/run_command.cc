@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <memory>
 
+#include "cli/calibrate_ring.h"
 #include "cli/generation_options.h"
 #include "cli/result_json.h"
-#include "cli/calibrate_ring.h"
 #include "cli/ring_flags.h"
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"

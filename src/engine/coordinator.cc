@@ -330,11 +330,9 @@ Status Coordinator::ProfileCluster() {
   // as the ring encodes it (what a decode step sends).
   net::Forward one_token;
   one_token.n_tokens = 1;
-  LL_RETURN_IF_ERROR(EncodeHidden(options_.wire,
-                                  std::vector<float>(static_cast<size_t>(model_.config().n_embd)),
-                                  one_token));
-  const auto message_bytes =
-      static_cast<uint32_t>(net::Encode({0, std::move(one_token)}).size());
+  LL_RETURN_IF_ERROR(EncodeHidden(
+      options_.wire, std::vector<float>(static_cast<size_t>(model_.config().n_embd)), one_token));
+  const auto message_bytes = static_cast<uint32_t>(net::Encode({0, std::move(one_token)}).size());
   for (size_t a = 0; a < devices_.size(); ++a) {
     for (size_t b = a + 1; b < devices_.size(); ++b) {
       const uint64_t nonce = next_request_id_++;

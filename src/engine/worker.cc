@@ -136,8 +136,7 @@ void Worker::OnProfileRequest(const net::ProfileRequest& m) {
   reply.decode_gflops = static_cast<float>(rates->decode_gflops);
   reply.prefill_gflops = static_cast<float>(rates->prefill_gflops);
   for (const partition::TypeRate& t : rates->decode_by_type) {
-    reply.decode_by_type.push_back(
-        {static_cast<uint32_t>(t.type), static_cast<float>(t.gflops)});
+    reply.decode_by_type.push_back({static_cast<uint32_t>(t.type), static_cast<float>(t.gflops)});
   }
   reply.memory_available_bytes = partition::AvailableMemoryBytes();
   reply.cached = cached;
@@ -494,8 +493,8 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
     // device), not the send below.
     pool_.Settle();
     sampling_seconds = sampling.Seconds();
-    stats_.head_us += static_cast<uint64_t>(
-        (segment_->head_seconds() - head_before + sampling_seconds) * 1e6);
+    stats_.head_us +=
+        static_cast<uint64_t>((segment_->head_seconds() - head_before + sampling_seconds) * 1e6);
     if (t.continued) {
       net::Forward f;
       f.request = m.request;

@@ -240,11 +240,11 @@ struct LinkProbe {
 
 struct LinkReport {
   uint64_t nonce = 0;
-  float rtt_ms = 0;          // median of the empty round trips
-  float send_mbit_s = 0;     // A -> B
-  float receive_mbit_s = 0;  // B -> A
+  float rtt_ms = 0;            // median of the empty round trips
+  float send_mbit_s = 0;       // A -> B
+  float receive_mbit_s = 0;    // B -> A
   uint32_t message_bytes = 0;  // as asked (0: not measured)
-  float message_ms = 0;  // one-way time of one such message, the slower direction (median)
+  float message_ms = 0;        // one-way time of one such message, the slower direction (median)
 };
 
 struct ErrorMsg {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -50,7 +50,8 @@ Result<LinkProfile> ReadLink(const json& j, const std::string& where, bool named
   LL_RETURN_IF_ERROR(ReadNumber(j, where, "message_bytes", false, l.message_bytes));
   LL_RETURN_IF_ERROR(ReadNumber(j, where, "message_ms", false, l.message_ms));
   if (j.contains("message_bytes") != j.contains("message_ms")) {
-    return Status::Error(where + ": \"message_bytes\" and \"message_ms\" go together (the "
+    return Status::Error(where +
+                         ": \"message_bytes\" and \"message_ms\" go together (the "
                          "one-way time of one message of that size)");
   }
   return l;

@@ -4,9 +4,9 @@
 // fill the same LinkProfile fields. Plain data; copyable; any thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <algorithm>
 #include <string>
 #include <vector>
 

@@ -132,8 +132,7 @@ Result<ModelCosts> ComputeCosts(const model::Model& model, const CostOptions& o)
     Work work;
     for (const model::WeightView* m : mats) {
       if (!m->present() || m->n_out <= 1) continue;
-      work.AddMatrix(m->type,
-                     2.0 * static_cast<double>(m->n_in) * static_cast<double>(m->n_out));
+      work.AddMatrix(m->type, 2.0 * static_cast<double>(m->n_in) * static_cast<double>(m->n_out));
     }
     work.other = std::max(0.0, u.flops_per_token() - work.total());
     u.work = work;

@@ -25,9 +25,9 @@ struct UnitCost {
   bool head = false;   // final norm + output matrix (always the last placement unit)
   int unit_begin = 0;  // model half-block units [unit_begin, unit_end); empty for embed/head
   int unit_end = 0;
-  double weight_bytes = 0;     // bytes of weights mapped by the device
-  double kv_bytes = 0;         // KV cache for n_ctx positions x n_seq sequences
-  double extra_bytes = 0;      // buffers owned by this unit (logits of the head)
+  double weight_bytes = 0;  // bytes of weights mapped by the device
+  double kv_bytes = 0;      // KV cache for n_ctx positions x n_seq sequences
+  double extra_bytes = 0;   // buffers owned by this unit (logits of the head)
   // Decode FLOPs for one token (see costs.cc for the formula), split by weight type
   // (ComputeCosts; CostsFromConfig knows no types and puts them all in `other`).
   Work work;

@@ -164,8 +164,8 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
     cbc.Row(t, 'L', 0);
   }
   // Compute: c[k] >= sum_e ms(e on d) x[e][k] + F_d y[k][d] - M_d (1 - y[k][d]) for every
-  // device d, with M_d the whole model's time on d and F_d its fixed cost per step. (Tried instead: exact products z = x*y; the LP was larger
-  // and CBC slower on the test instances.)
+  // device d, with M_d the whole model's time on d and F_d its fixed cost per step. (Tried instead:
+  // exact products z = x*y; the LP was larger and CBC slower on the test instances.)
   for (int k = 0; k < K; ++k)
     for (int d = 0; d < K; ++d) {
       // One request: the device's rate alone; the slowest stage of a full pipeline: its rate

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 #include <random>
 
 #include "model/model.h"
@@ -127,11 +127,11 @@ TEST(ClusterTest, RatesPerWeightTypeTimeTheirOwnFlops) {
   EXPECT_EQ(d.DecodeGflops(kernels::DType::kQ4_K), 20);
   EXPECT_EQ(d.DecodeGflops(kernels::DType::kQ6_K), 4);
   EXPECT_EQ(d.DecodeGflops(kernels::DType::kQ8_0), 10);
-  Work w = Work::Other(1e7);                        // 1 ms at 10 GFLOP/s
-  w.AddMatrix(kernels::DType::kQ4_K, 4e7);          // 2 ms at 20
-  w.AddMatrix(kernels::DType::kQ6_K, 2e7);          // 5 ms at 4
-  w.AddMatrix(kernels::DType::kQ8_0, 3e7);          // 3 ms at 10
-  w.Add(Work{{{kernels::DType::kQ6_K, 2e7}}, 0});   // merged: 10 ms at 4
+  Work w = Work::Other(1e7);                       // 1 ms at 10 GFLOP/s
+  w.AddMatrix(kernels::DType::kQ4_K, 4e7);         // 2 ms at 20
+  w.AddMatrix(kernels::DType::kQ6_K, 2e7);         // 5 ms at 4
+  w.AddMatrix(kernels::DType::kQ8_0, 3e7);         // 3 ms at 10
+  w.Add(Work{{{kernels::DType::kQ6_K, 2e7}}, 0});  // merged: 10 ms at 4
   EXPECT_EQ(w.matrix.size(), 3u);
   EXPECT_NEAR(w.total(), 1.2e8, 1e-3);
   EXPECT_NEAR(d.DecodeMs(w), 1 + 2 + 10 + 3, 1e-9);
@@ -150,7 +150,8 @@ TEST(ClusterTest, RatesPerWeightTypeTimeTheirOwnFlops) {
            {R"({"q4_K": 1, "Q4_K": 2})", "given twice"},
            {R"([1])", "must be an object"}}) {
     auto r = Cluster::Parse(R"({"devices": [{"name": "a", "memory_budget_bytes": 1,
-        "decode_gflops": 1, "decode_gflops_by_type": )" + text + "}]}");
+        "decode_gflops": 1, "decode_gflops_by_type": )" +
+                            text + "}]}");
     ASSERT_FALSE(r.ok()) << text;
     EXPECT_NE(r.message().find(expect), std::string::npos) << r.message();
   }
@@ -502,8 +503,8 @@ Cluster ThreeDevices(double a, double b, double c) {
 }
 
 // `plan` re-made on the calibrated cluster predicts every stage as `t` measured it.
-void ExpectPredictedAsMeasured(const ModelCosts& costs, const Cluster& calibrated,
-                               const Plan& plan, const std::vector<StageTiming>& t) {
+void ExpectPredictedAsMeasured(const ModelCosts& costs, const Cluster& calibrated, const Plan& plan,
+                               const std::vector<StageTiming>& t) {
   std::vector<int> order, cuts{0};
   for (const Stage& st : plan.stages) {
     order.push_back(st.device);
@@ -626,11 +627,10 @@ TEST(CalibrationTest, TheHeadTimedApartKeepsItsFactorWhenItMoves) {
   const double blocks = tail.compute_ms - tail.head_compute_ms;
   const double blocks_busy = tail.pipeline_compute_ms - tail.head_pipeline_compute_ms;
   // a as predicted; b's blocks 1.5x alone and 1.2x busy, its head 3x alone and 1.2x busy.
-  std::vector<StageTiming> t = {
-      {trial.stages[0].compute_ms, trial.stages[0].pipeline_compute_ms},
-      {1.5 * blocks + 3 * tail.head_compute_ms,
-       1.2 * blocks_busy + 1.2 * tail.head_pipeline_compute_ms, 3 * tail.head_compute_ms,
-       1.2 * tail.head_pipeline_compute_ms}};
+  std::vector<StageTiming> t = {{trial.stages[0].compute_ms, trial.stages[0].pipeline_compute_ms},
+                                {1.5 * blocks + 3 * tail.head_compute_ms,
+                                 1.2 * blocks_busy + 1.2 * tail.head_pipeline_compute_ms,
+                                 3 * tail.head_compute_ms, 1.2 * tail.head_pipeline_compute_ms}};
   auto cal = Calibrate(cl, trial, t);
   ASSERT_TRUE(cal.ok()) << cal.message();
   EXPECT_NEAR(cal->factors[1].alone, 1.5, 1e-12);
@@ -657,9 +657,9 @@ TEST(CalibrationTest, TheHeadTimedApartKeepsItsFactorWhenItMoves) {
   const int n_units = static_cast<int>(costs.units.size());
   double best = 1e300;
   for (int cut = 1; cut < n_units; ++cut) {
-    best = std::min(best, MakePlan(costs, cal->cluster, {1, 0}, {0, cut, n_units},
-                                   Objective::kThroughput, 4)
-                              .objective_ms());
+    best = std::min(
+        best, MakePlan(costs, cal->cluster, {1, 0}, {0, cut, n_units}, Objective::kThroughput, 4)
+                  .objective_ms());
   }
   auto dp = SolveDpFixedOrder(costs, cal->cluster, {1, 0}, Objective::kThroughput, 4);
   ASSERT_TRUE(dp.ok()) << dp.message();
@@ -690,11 +690,10 @@ TEST(CalibrationTest, TheFixedCostPerStepIsMeasuredApartAndPaidByEveryStage) {
   const Cluster cl = ThreeDevices(2, 1, 2);
   const Plan trial = MakePlan(costs, cl, {0, 1}, {0, 9, 18}, Objective::kThroughput, 4);
   // a's layers 2x, b's as predicted; fixed costs 0.6 and 0.2 ms alone, 0.4 and 0.2 busy.
-  std::vector<StageTiming> t = {
-      {2 * trial.stages[0].compute_ms + 0.6, 2 * trial.stages[0].pipeline_compute_ms + 0.4, 0, 0,
-       0.6, 0.4},
-      {trial.stages[1].compute_ms + 0.2, trial.stages[1].pipeline_compute_ms + 0.2, 0, 0, 0.2,
-       0.2}};
+  std::vector<StageTiming> t = {{2 * trial.stages[0].compute_ms + 0.6,
+                                 2 * trial.stages[0].pipeline_compute_ms + 0.4, 0, 0, 0.6, 0.4},
+                                {trial.stages[1].compute_ms + 0.2,
+                                 trial.stages[1].pipeline_compute_ms + 0.2, 0, 0, 0.2, 0.2}};
   auto cal = Calibrate(cl, trial, t);
   ASSERT_TRUE(cal.ok()) << cal.message();
   EXPECT_NEAR(cal->factors[0].alone, 2.0, 1e-12);
@@ -755,8 +754,8 @@ TEST(CalibrationTest, ShorterRingsArePredictedWithWarmerSteps) {
   }
   EXPECT_DOUBLE_EQ(cal->factors[1].warm, 0.8);
   // The trial plan: as measured.
-  const Plan same = MakePlan(costs, cal->cluster, {0, 1, 2}, {0, 6, 12, 18},
-                             Objective::kLatency, 4);
+  const Plan same =
+      MakePlan(costs, cal->cluster, {0, 1, 2}, {0, 6, 12, 18}, Objective::kLatency, 4);
   for (size_t k = 0; k < same.stages.size(); ++k) {
     EXPECT_NEAR(same.stages[k].compute_ms, t[k].compute_ms_alone, 1e-9);
   }
@@ -782,8 +781,8 @@ TEST(CalibrationTest, ShorterRingsArePredictedWithWarmerSteps) {
   }
   EXPECT_GT(two.stages.back().head_compute_ms, 0);
   // The trial plan's pipeline: as measured, each device at the gap it had in the trial.
-  const Plan same_pipeline = MakePlan(costs, cal->cluster, {0, 1, 2}, {0, 6, 12, 18},
-                                      Objective::kThroughput, 4);
+  const Plan same_pipeline =
+      MakePlan(costs, cal->cluster, {0, 1, 2}, {0, 6, 12, 18}, Objective::kThroughput, 4);
   for (size_t k = 0; k < same_pipeline.stages.size(); ++k) {
     EXPECT_NEAR(same_pipeline.stages[k].pipeline_compute_ms, t[k].compute_ms_pipeline, 1e-6);
   }
@@ -798,8 +797,7 @@ TEST(CalibrationTest, ShorterRingsArePredictedWithWarmerSteps) {
     const double rates = p.PipelineMs(w) + p.step_pipeline_ms;
     const double gap = two_pipeline.pipeline_ms - s.pipeline_compute_ms;
     EXPECT_GT(std::abs(gap - p.warm_gap_ms), 0.01) << s.device_name;
-    EXPECT_NEAR(s.pipeline_compute_ms, rates * p.IdleGapFactor(gap) / p.warm_ratio,
-                1e-3 * rates)
+    EXPECT_NEAR(s.pipeline_compute_ms, rates * p.IdleGapFactor(gap) / p.warm_ratio, 1e-3 * rates)
         << s.device_name;
   }
   // Steps slower in the pipeline than alone (devices sharing a host slow each other) say nothing

@@ -48,9 +48,9 @@ struct Stage {
   // idle-gap factor, which Evaluate applies to compute_ms as a whole).
   double head_compute_ms = 0;
   double head_pipeline_compute_ms = 0;
-  double link_ms = 0;              // outgoing hop per token
-  double memory_bytes = 0;         // needed on the device
-  double budget_bytes = 0;         // the device's budget
+  double link_ms = 0;       // outgoing hop per token
+  double memory_bytes = 0;  // needed on the device
+  double budget_bytes = 0;  // the device's budget
 };
 
 struct Plan {
@@ -89,8 +89,8 @@ Plan MakePlan(const ModelCosts& costs, const Cluster& cluster, const std::vector
 // which a seeded simulation of the ring measures (plan.cc). Why not mean-value analysis: it
 // assumes exponential service (cv 1); with a deterministic residual it was still 18-32 %
 // pessimistic for the balanced solved plans on the emulated clusters.
-double ClosedPipelineMs(const std::vector<double>& service_ms,
-                        const std::vector<double>& cv, const std::vector<double>& hop_ms, int n);
+double ClosedPipelineMs(const std::vector<double>& service_ms, const std::vector<double>& cv,
+                        const std::vector<double>& hop_ms, int n);
 
 // Fills the predictions of `plan` from the cost model above.
 void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan);

@@ -30,7 +30,7 @@ struct Work {
                      // device's blended rate
 
   double total() const;
-  void Add(const Work& w);                   // merges the matrix entries by type
+  void Add(const Work& w);  // merges the matrix entries by type
   void AddMatrix(kernels::DType t, double flops);
   static Work Other(double flops) { return Work{{}, flops}; }
 };

@@ -28,8 +28,8 @@ int32_t Sampler::Greedy(std::span<const float> logits) {
 int32_t Sampler::Sample(std::span<const float> logits, std::span<const int32_t> history) {
   // Greedy without a penalty to apply needs no copy: building the candidates of a 32000-token
   // vocabulary took a few tenths of a millisecond of the head's step on the development VM.
-  const bool penalize = params_.repeat_penalty != 1.0f && params_.repeat_last_n > 0 &&
-                        !history.empty();
+  const bool penalize =
+      params_.repeat_penalty != 1.0f && params_.repeat_last_n > 0 && !history.empty();
   if (params_.temperature <= 0.0f && !penalize) return Greedy(logits);
   candidates_.clear();
   candidates_.reserve(logits.size());

@@ -7,13 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v clang-format >/dev/null || { echo "clang-format not installed: skipped" >&2; exit 77; }
-bad=()
-while IFS= read -r f; do
-  clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad+=("$f")
-done < <(find src tests tools bench -name '*.cc' -o -name '*.h' | sort)
-if [ ${#bad[@]} -gt 0 ]; then
-  echo "not clang-formatted (run: clang-format -i FILE):" >&2
-  printf '  %s\n' "${bad[@]}" >&2
-  exit 1
+# One clang-format for every file: it checks them all and names each one that differs.
+if out=$(find src tests tools bench \( -name '*.cc' -o -name '*.h' \) -print0 |
+         xargs -0 clang-format --dry-run -Werror 2>&1); then
+  echo "all sources clang-formatted"
+  exit 0
 fi
-echo "all sources clang-formatted"
+files=$(grep -o '^[^:]*:[0-9]*:[0-9]*: error' <<<"$out" | cut -d: -f1 | sort -u || true)
+if [ -z "$files" ]; then  # clang-format itself failed (a bad .clang-format, say): its words
+  echo "$out" >&2
+else
+  echo "not clang-formatted (run: clang-format -i FILE):" >&2
+  sed 's/^/  /' <<<"$files" >&2
+fi
+exit 1

@@ -16,6 +16,7 @@
 #include "cli/ring_flags.h"
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"
+#include "runtime/decode_window.h"
 #include "runtime/executor.h"
 
 namespace ll::cli {
@@ -48,6 +49,10 @@ const std::vector<int> kInFlight = {1, 2, 4};
 // Tokens of the short run after each (re)connection that touches every device's weights and KV
 // slots before anything is timed (WarmUpRing).
 constexpr int kWarmUpTokens = 8;
+
+// A decode window (runtime/decode_window.h) with fewer tokens than this per request in flight
+// gives a rough aggregate: a warning says so.
+constexpr double kMinWindowTokens = 4;
 
 struct Spread {
   double median = 0, min = 0, max = 0;
@@ -145,8 +150,11 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     std::optional<partition::Plan> plan;
     std::optional<partition::ModelCosts> costs;
     std::vector<engine::DeviceInfo> devices;
-    std::map<int, std::vector<double>> agg, single;  // per number in flight, one per round
-    std::map<int, std::vector<net::Stats>> stats;    // per number in flight, summed over rounds
+    // Per number in flight, one per round: the aggregate decode rate while every request
+    // decoded (runtime/decode_window.h), the tokens that window held, generated tokens over the
+    // run's wall time (prompts included), and the first request's decode rate.
+    std::map<int, std::vector<double>> agg, window_tokens, wall, single;
+    std::map<int, std::vector<net::Stats>> stats;  // per number in flight, summed over rounds
     std::vector<size_t> before;    // per round: the trial pass (in `passes`) just before its runs
     std::vector<RoundPair> pairs;  // per round: measured, and predicted from the passes around it
   };
@@ -155,7 +163,11 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     const std::string label = !f.split.empty()        ? "split"
                               : placement == "solved" ? "solved-" + objective
                                                       : placement;
-    slots.push_back({label, placement, objective, {}, {}, {}, {}, {}, {}, {}, {}});
+    Slot slot;
+    slot.label = label;
+    slot.placement = placement;
+    slot.objective = objective;
+    slots.push_back(std::move(slot));
   }
   // `cluster`: the measurements to plan from (nullopt: profile the devices).
   auto connect = [&](const Slot& slot, const std::optional<partition::Cluster>& cluster) -> Status {
@@ -166,6 +178,9 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       co.profile = f.split.empty();
       co.measured = cluster;
       co.n_batch = std::max(1, f.n_prompt);
+      // Plans and predictions count attention at the runs' mean context: decode steps attend
+      // over the prompt and half the generated tokens on average.
+      co.attention_context = f.n_prompt + f.n_gen / 2;
     };
     if (!ring) {
       LL_ASSIGN_OR_RETURN(ring, StartRing(rf, f.model_path, model, tokenizer, n_ctx, adjust));
@@ -190,7 +205,13 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
     raw = measured = ring->coordinator->measured_cluster();
     if (calibrating) {
       trial_plan = ring->coordinator->plan();
-      if (!trial_plan) return Status::Error("calibration needs a plan with predictions");
+      if (!trial_plan || !ring->coordinator->costs()) {
+        return Status::Error("calibration needs a plan with predictions");
+      }
+      // As the trial passes run it: over their own short context (TrialAttentionContext).
+      partition::Evaluate(
+          ring->coordinator->costs()->AtAttentionContext(TrialAttentionContext(f.calibrate_tokens)),
+          *raw, *trial_plan);
       std::function<void(const std::string&)> say;  // progress (none in JSON mode)
       if (!json) {
         say = [&](const std::string& line) {
@@ -279,7 +300,10 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
         if (r == 0) continue;
         size_t generated = 0;
         for (const auto& x : res) generated += x.generated_ids.size();
-        slot.agg[inflight].push_back(generated / secs);
+        const runtime::DecodeWindow window = runtime::AllDecodingWindow(res);
+        slot.agg[inflight].push_back(window.tokens_per_s());
+        slot.window_tokens[inflight].push_back(window.tokens);
+        slot.wall[inflight].push_back(generated / secs);
         slot.single[inflight].push_back(res[0].decode_tokens_per_s());
         AddStats(slot.stats[inflight], StatsDelta(before, after));
       }
@@ -368,20 +392,32 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
       }
       const double per_token = tokens ? static_cast<double>(bytes) / tokens : 0.0;
       const Spread a = Summarise(slot.agg[inflight]), s1 = Summarise(slot.single[inflight]);
+      const Spread wall = Summarise(slot.wall[inflight]);
+      const Spread window = Summarise(slot.window_tokens[inflight]);
       if (inflight == 1) fig.single = s1.median;
       if (inflight == kInFlight.back()) fig.aggregate = a.median;
       in_flight.push_back({{"in_flight", inflight},
                            {"aggregate_tokens_per_s", a.median},
                            {"aggregate_spread", {a.min, a.max}},
                            {"aggregate_vs_single_device", a.median / single_device_tg},
+                           {"decode_window_tokens", window.median},
+                           {"wall_tokens_per_s", wall.median},
                            {"per_request_decode_tokens_per_s", s1.median},
                            {"wire_bytes_per_token", per_token}});
       if (!json) {
         std::printf(
             "ring of %zu devices, %d in flight: aggregate %.1f tokens/s [%.1f, %.1f] (%.2fx one "
-            "device) | per request %.1f tokens/s | wire %.0f bytes/token (all links)\n",
+            "device; decoding, %.0f tokens) | with the prompts %.1f tokens/s | per request %.1f "
+            "tokens/s | wire %.0f bytes/token (all links)\n",
             slot.devices.size(), inflight, a.median, a.min, a.max, a.median / single_device_tg,
-            s1.median, per_token);
+            window.median, wall.median, s1.median, per_token);
+      }
+      if (window.min < kMinWindowTokens * inflight) {
+        std::fprintf(stderr,
+                     "warning: %s, %d in flight: in some rounds the requests decoded at once for "
+                     "only %.0f tokens (the prompts of the others took the rest): the aggregate "
+                     "is rough; generate more tokens (-n) or use shorter prompts (-p)\n",
+                     slot.label.c_str(), inflight, window.min);
       }
     }
     // Per device: measured compute and send ms per step with one request and with the most in

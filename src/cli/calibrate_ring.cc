@@ -197,8 +197,14 @@ Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord, int t
   LL_RETURN_IF_ERROR(WarmUpRing(coord, tokens, n_in_flight));
   TrialSamples samples;
   LL_RETURN_IF_ERROR(RunTrialPasses(coord, tokens, n_in_flight, 3, samples));
+  // The plan as the trial ran it: attention over the trial's short context.
+  partition::Plan trial = *plan;
+  if (coord.costs()) {
+    partition::Evaluate(coord.costs()->AtAttentionContext(TrialAttentionContext(tokens)),
+                        coord.measured_cluster(), trial);
+  }
   LL_ASSIGN_OR_RETURN(partition::Calibration cal,
-                      CalibrateFromSamples(coord.measured_cluster(), *plan, samples));
+                      CalibrateFromSamples(coord.measured_cluster(), trial, samples));
   if (say) {
     say("calibrated on this plan (" + std::to_string(tokens) + " tokens, 1 and " +
         std::to_string(n_in_flight) + " in flight): " + DescribeCalibration(cal));

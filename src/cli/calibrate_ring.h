@@ -56,9 +56,13 @@ struct TrialSamples {
 Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, int passes,
                       TrialSamples& samples);
 
+// Positions of context a trial pass of `tokens` tokens attends over on average (a one-token
+// prompt, then decode steps up to `tokens` positions).
+inline int64_t TrialAttentionContext(int tokens) { return 1 + tokens / 2; }
+
 // The calibration the samples give (each device's median compute per step, the spread of all
-// its steps in the pipeline, the median token time): `plan` was made from `cluster` and is the plan
-// the samples were measured on.
+// its steps in the pipeline, the median token time): `plan` is the plan the samples were
+// measured on, evaluated on `cluster` at the trial's context (TrialAttentionContext).
 Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cluster,
                                                     const partition::Plan& plan,
                                                     const TrialSamples& samples);

@@ -40,8 +40,9 @@ int RunProfile(const ProfileFlags& f) {
     PrintJson(j);
     return 0;
   }
-  std::printf("%-14s %7s %12s %16s %17s %18s  %s\n", "device", "threads", "budget",
-              "decode GFLOP/s", "prefill GFLOP/s", "all busy GFLOP/s", "decode per type");
+  std::printf("%-14s %7s %12s %16s %17s %18s %19s  %s\n", "device", "threads", "budget",
+              "decode GFLOP/s", "prefill GFLOP/s", "all busy GFLOP/s", "attention GFLOP/s",
+              "decode per type");
   for (const partition::DeviceProfile& d : c.devices) {
     const double busy = d.pipeline_decode_gflops > 0 ? d.pipeline_decode_gflops : d.decode_gflops;
     std::string by_type;
@@ -51,9 +52,9 @@ int RunProfile(const ProfileFlags& f) {
                     std::string(kernels::DTypeName(t.type)).c_str(), t.gflops);
       by_type += part;
     }
-    std::printf("%-14s %7d %12s %16.2f %17.2f %18.2f  %s\n", d.name.c_str(), d.threads,
+    std::printf("%-14s %7d %12s %16.2f %17.2f %18.2f %19.2f  %s\n", d.name.c_str(), d.threads,
                 partition::FormatBytes(d.memory_budget_bytes).c_str(), d.decode_gflops,
-                d.prefill_gflops, busy, by_type.c_str());
+                d.prefill_gflops, busy, d.AttentionGflops(), by_type.c_str());
   }
   if (!c.links.empty()) {
     std::printf("\n%-30s %12s %9s %18s\n", "link", "Mbit/s", "rtt ms", "message ms (bytes)");

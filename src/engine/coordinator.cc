@@ -252,6 +252,11 @@ Status Coordinator::ProfileCluster() {
   request.n_batch = static_cast<uint32_t>(options_.n_batch);
   request.seconds = static_cast<float>(options_.profile_seconds);
   request.refresh = options_.refresh_profile;
+  // Attention over the context runs at its own rate (partition::Work::attention).
+  const model::ModelConfig& mc = model_.config();
+  request.attention_head_dim = static_cast<uint32_t>(mc.head_dim);
+  request.attention_heads = static_cast<uint32_t>(mc.n_head);
+  request.attention_kv_heads = static_cast<uint32_t>(mc.n_head_kv);
   if (request.matrices.empty()) return Status::Error("the model has no matrices to profile");
   auto status = [&](const std::string& line) {
     if (options_.on_status) options_.on_status(line);
@@ -282,9 +287,10 @@ Status Coordinator::ProfileCluster() {
     if (!by_type.empty()) by_type += ")";
     char line[512];
     std::snprintf(line, sizeof line,
-                  "profiled %s (%zu matrices): decode %.2f GFLOP/s%s, prefill %.2f GFLOP/s%s",
+                  "profiled %s (%zu matrices): decode %.2f GFLOP/s%s, prefill %.2f GFLOP/s, "
+                  "attention %.2f GFLOP/s%s",
                   d.name.c_str(), request.matrices.size(), rates->decode_gflops, by_type.c_str(),
-                  rates->prefill_gflops, rates->cached ? " (cached)" : "");
+                  rates->prefill_gflops, rates->attention_gflops, rates->cached ? " (cached)" : "");
     status(line);
     p.name = d.name;
     // The budget the device announced, unless the OS says less is free.
@@ -296,6 +302,7 @@ Status Coordinator::ProfileCluster() {
     p.threads = static_cast<int>(d.threads);
     p.decode_gflops = rates->decode_gflops;
     p.prefill_gflops = rates->prefill_gflops;
+    p.attention_gflops = rates->attention_gflops;
     cluster_.devices.push_back(p);
   }
   // Then all devices at once: the rates a full pipeline gets (lower where devices share a host,
@@ -370,6 +377,7 @@ Status Coordinator::PlanPlacement() {
   co.n_ctx = options_.n_ctx;
   co.n_seq = options_.n_seq;
   co.n_batch = options_.n_batch;
+  co.attention_context = options_.attention_context;
   LL_ASSIGN_OR_RETURN(partition::ModelCosts costs, partition::ComputeCosts(model_, co));
   partition::Plan plan;
   switch (options_.placement) {
@@ -456,6 +464,7 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
     bool first = true;
   };
   std::vector<runtime::GenerationResult> results(requests.size());
+  const Stopwatch since_start;  // GenerationResult::token_seconds
   std::deque<size_t> pending;
   for (size_t i = 0; i < requests.size(); ++i) {
     LL_RETURN_IF_ERROR(requests[i].options.sampling.Validate());
@@ -550,6 +559,7 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
       done = true;
     } else {
       r.generated_ids.push_back(tok->token);
+      r.token_seconds.push_back(since_start.Seconds());
       const size_t before = r.text.size();
       const std::string piece = tokenizer_.TokenToPiece(tok->token);
       r.text += piece;

@@ -42,6 +42,8 @@ struct ClusterOptions {
   int64_t n_ctx = 512;
   int n_seq = 4;  // requests that can be in flight at once
   int64_t n_batch = 64;
+  // Positions of context the plan counts attention at (partition::CostOptions; 0: n_ctx / 2).
+  int64_t attention_context = 0;
   int timeout_ms = 60000;  // no message from the ring for this long is an error
   // Called while waiting; a non-ok Status aborts (e.g. a child worker process died).
   std::function<Status()> liveness;

@@ -123,9 +123,11 @@ void Worker::OnProfileRequest(const net::ProfileRequest& m) {
   key.n_batch = m.n_batch;
   key.threads = options_.threads;
   key.speed = pool_.speed();
+  key.attention = {m.attention_head_dim, m.attention_heads, m.attention_kv_heads};
   bool cached = false;
   // A concurrent measurement depends on what else ran at the time: never cached.
-  auto rates = m.concurrent ? partition::MeasureDeviceRates(pool_, key.set, key.n_batch, m.seconds)
+  auto rates = m.concurrent ? partition::MeasureDeviceRates(pool_, key.set, key.n_batch, m.seconds,
+                                                            key.attention)
                             : partition::CachedDeviceRates(pool_, options_.cache_dir, key,
                                                            m.seconds, m.refresh, &cached);
   if (!rates.ok()) {
@@ -138,6 +140,7 @@ void Worker::OnProfileRequest(const net::ProfileRequest& m) {
   for (const partition::TypeRate& t : rates->decode_by_type) {
     reply.decode_by_type.push_back({static_cast<uint32_t>(t.type), static_cast<float>(t.gflops)});
   }
+  reply.attention_gflops = static_cast<float>(rates->attention_gflops);
   reply.memory_available_bytes = partition::AvailableMemoryBytes();
   reply.cached = cached;
   reply.nonce = m.nonce;

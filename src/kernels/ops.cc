@@ -170,6 +170,18 @@ LL_OPS_CLONES void WeightedSum(const float* w, int64_t n, const float* v, int64_
   }
 }
 
+void AttendHead(const float* q, const float* k, const float* v, int64_t kv_stride, int64_t n_kv,
+                int64_t head_dim, float scale, float slope, float* scores, float* out) {
+  // As ggml's soft_max: scores scaled, then the ALiBi bias slope * -(distance) added by one
+  // fused multiply-add (llama.cpp's mask holds -|distance|; its compiled loop fuses).
+  for (int64_t j = 0; j < n_kv; ++j) {
+    const float scaled = DotF32VecDot(q, k + j * kv_stride, head_dim) * scale;
+    scores[j] = slope != 0.0f ? std::fma(slope, -static_cast<float>(n_kv - 1 - j), scaled) : scaled;
+  }
+  Softmax(scores, n_kv);
+  WeightedSum(scores, n_kv, v, kv_stride, head_dim, out);
+}
+
 void Gelu(float* x, int64_t n) {
   constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
   constexpr float kCoef = 0.044715f;

@@ -51,6 +51,20 @@ float DotF32VecDot(const float* a, const float* b, int64_t n);
 void WeightedSum(const float* w, int64_t n, const float* v, int64_t v_stride, int64_t dim,
                  float* out);
 
+// One query head's attention over n_kv positions: scores[j] = (q . k_j) * scale, plus the ALiBi
+// bias slope * -(n_kv - 1 - j) by one fused multiply-add (slope 0: none), then Softmax, then
+// out = WeightedSum of the v_j. Position j's key is k + j * kv_stride, its value v + j *
+// kv_stride (head_dim values each); `scores` holds n_kv values. Each query of a batch and each
+// head is one call (Segment's attention, and the device profile's timing of it).
+void AttendHead(const float* q, const float* k, const float* v, int64_t kv_stride, int64_t n_kv,
+                int64_t head_dim, float scale, float slope, float* scores, float* out);
+
+// The FLOPs AttendHead is counted at: a multiply-add for each of head_dim values of each
+// position's key and value (the cost model's 4 * head_dim per position and head).
+inline double AttendHeadFlops(int64_t n_kv, int64_t head_dim) {
+  return 4.0 * static_cast<double>(n_kv) * static_cast<double>(head_dim);
+}
+
 // In place GELU (tanh approximation evaluated on the f16-rounded input, as llama.cpp does).
 void Gelu(float* x, int64_t n);
 

@@ -60,5 +60,36 @@ TEST(OpsTest, SiluMulEqualsScalarFormula) {
   }
 }
 
+// One head's attention is the three steps it stands for, bit for bit, with and without ALiBi:
+// scaled scores (a fused bias by distance), softmax, the weighted sum of the values.
+TEST(OpsTest, AttendHeadIsScoresSoftmaxAndWeightedSum) {
+  const int64_t hd = 64, stride = 256;
+  for (int64_t n_kv : {1, 17, 300}) {
+    for (float slope : {0.0f, 0.125f}) {
+      std::vector<float> q(hd), k(n_kv * stride), v(n_kv * stride);
+      for (int64_t i = 0; i < hd; ++i) q[i] = std::sin(0.37f * static_cast<float>(i));
+      for (int64_t i = 0; i < n_kv * stride; ++i) {
+        k[i] = std::cos(0.11f * static_cast<float>(i));
+        v[i] = std::sin(0.05f * static_cast<float>(i) + 1.0f);
+      }
+      const float scale = 0.125f;
+      std::vector<float> want_scores(n_kv), want(hd), scores(n_kv), got(hd);
+      for (int64_t j = 0; j < n_kv; ++j) {
+        const float s = DotF32VecDot(q.data(), &k[j * stride], hd) * scale;
+        want_scores[j] = slope != 0.0f ? std::fma(slope, -static_cast<float>(n_kv - 1 - j), s) : s;
+      }
+      Softmax(want_scores.data(), n_kv);
+      WeightedSum(want_scores.data(), n_kv, v.data(), stride, hd, want.data());
+      AttendHead(q.data(), k.data(), v.data(), stride, n_kv, hd, scale, slope, scores.data(),
+                 got.data());
+      for (int64_t d = 0; d < hd; ++d) {
+        EXPECT_EQ(std::bit_cast<uint32_t>(got[d]), std::bit_cast<uint32_t>(want[d]))
+            << "n_kv=" << n_kv << " slope=" << slope << " d=" << d;
+      }
+    }
+  }
+  EXPECT_DOUBLE_EQ(AttendHeadFlops(256, 64), 4.0 * 256 * 64);
+}
+
 }  // namespace
 }  // namespace ll::kernels

@@ -166,6 +166,9 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U8(x.refresh ? 1 : 0);
                    w.U8(x.concurrent ? 1 : 0);
                    w.U64(x.nonce);
+                   w.U32(x.attention_head_dim);
+                   w.U32(x.attention_heads);
+                   w.U32(x.attention_kv_heads);
                  },
                  [&](const ProfileReply& x) {
                    w.F32(x.decode_gflops);
@@ -178,6 +181,7 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U64(x.memory_available_bytes);
                    w.U8(x.cached ? 1 : 0);
                    w.U64(x.nonce);
+                   w.F32(x.attention_gflops);
                  },
                  [&](const Ping& x) {
                    w.U64(x.nonce);
@@ -398,7 +402,18 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.refresh = r.U8("refresh") != 0;
       x.concurrent = r.U8("concurrent") != 0;
       x.nonce = r.U64("nonce");
+      x.attention_head_dim = r.U32("attention_head_dim");
+      x.attention_heads = r.U32("attention_heads");
+      x.attention_kv_heads = r.U32("attention_kv_heads");
       if (r.ok() && !(x.seconds > 0.0f && x.seconds <= 60.0f)) r.Fail("seconds not in (0, 60]");
+      if (r.ok() && x.attention_heads != 0 &&
+          !(x.attention_head_dim >= 1 && x.attention_head_dim <= 4096 &&
+            x.attention_heads <= 4096 && x.attention_kv_heads >= 1 &&
+            x.attention_heads % x.attention_kv_heads == 0)) {
+        r.Fail(
+            "attention shape not head_dim in [1, 4096], heads in [1, 4096] a multiple of "
+            "kv_heads");
+      }
       m = std::move(x);
       break;
     }
@@ -420,8 +435,12 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.memory_available_bytes = r.U64("memory_available_bytes");
       x.cached = r.U8("cached") != 0;
       x.nonce = r.U64("nonce");
+      x.attention_gflops = r.F32("attention_gflops");
       if (r.ok() && !(std::isfinite(x.decode_gflops) && std::isfinite(x.prefill_gflops))) {
         r.Fail("rates not finite");
+      }
+      if (r.ok() && !(std::isfinite(x.attention_gflops) && x.attention_gflops >= 0)) {
+        r.Fail("attention rate not finite and >= 0");
       }
       m = x;
       break;

@@ -1,4 +1,4 @@
-// The LinguaLinked wire protocol, version 8 (specified in docs/wire-protocol.md): message types,
+// The LinguaLinked wire protocol, version 9 (specified in docs/wire-protocol.md): message types,
 // their fields, and encode/decode functions. Decoding validates every field (lengths, ranges,
 // counts against the bytes present) and returns a Status naming what is wrong; it never reads
 // out of bounds. Pure functions, thread-safe.
@@ -16,7 +16,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 8;
+constexpr uint16_t kProtocolVersion = 9;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -193,6 +193,9 @@ struct ProfileRequest {
   // devices share a host): always measured, never cached.
   bool concurrent = false;
   uint64_t nonce = 0;  // echoed in the reply
+  // One layer's attention heads, to time attention over the context too (0 heads: do not);
+  // heads a multiple of kv_heads, each at most 4096.
+  uint32_t attention_head_dim = 0, attention_heads = 0, attention_kv_heads = 0;
 };
 
 struct ProfileTypeRate {
@@ -206,6 +209,7 @@ struct ProfileReply {
   uint64_t memory_available_bytes = 0;          // what the OS reports
   bool cached = false;                          // the rates come from the worker's profile cache
   uint64_t nonce = 0;                           // the request's
+  float attention_gflops = 0;  // attention over the context (0: not asked for), finite, >= 0
 };
 
 // Link probe: the receiver answers a Ping with a Pong carrying reply_bytes of payload, so the

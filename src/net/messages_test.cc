@@ -49,8 +49,8 @@ TEST(MessagesTest, EveryTypeRoundTrips) {
       AssignAck{false, true, "too big", 1, 2},
       WeightsChunk{4, 10, {1, 2, 3}},
       WeightsAck{7},
-      ProfileRequest{{{2, 64, 128}, {8, 256, 32}}, 16, 1.5f, true, true, 77},
-      ProfileReply{1.5f, 9.0f, {{12, 20.5f}, {14, 13.25f}}, 1u << 30, true, 77},
+      ProfileRequest{{{2, 64, 128}, {8, 256, 32}}, 16, 1.5f, true, true, 77, 64, 16, 4},
+      ProfileReply{1.5f, 9.0f, {{12, 20.5f}, {14, 13.25f}}, 1u << 30, true, 77, 2.5f},
       Ping{1, 100, {1, 2}, "tcp://10.0.0.2:5555"},
       Pong{1, {3}},
       LinkProbe{4, "tcp://b:1", "tcp://a:1", 1u << 20, 5, 4160},
@@ -100,9 +100,19 @@ TEST(MessagesTest, LinkProbeFieldsRoundTripAndAreChecked) {
   auto ping = Decode(Encode({0, Ping{3, 0, {}, "tcp://a:1"}}));
   ASSERT_TRUE(ping.ok()) << ping.message();
   EXPECT_EQ(std::get<Ping>(ping->message).reply_to, "tcp://a:1");
-  EXPECT_NE(Decode(Encode({0, ProfileRequest{{{2, 64, 128}}, 16, 0.0f, false, false, 0}}))
+  EXPECT_NE(Decode(Encode({0, ProfileRequest{{{2, 64, 128}}, 16, 0.0f, false, false, 0, 0, 0, 0}}))
                 .message()
                 .find("seconds"),
+            std::string::npos);
+  // Attention heads that are no multiple of the KV heads, and a negative attention rate.
+  EXPECT_NE(
+      Decode(Encode({0, ProfileRequest{{{2, 64, 128}}, 16, 1.0f, false, false, 0, 64, 10, 4}}))
+          .message()
+          .find("attention shape"),
+      std::string::npos);
+  EXPECT_NE(Decode(Encode({0, ProfileReply{1.5f, 9.0f, {}, 0, false, 1, -1.0f}}))
+                .message()
+                .find("attention rate"),
             std::string::npos);
 }
 
@@ -137,9 +147,11 @@ TEST(MessagesTest, StatsCarryTheHeadTheOverheadAndTheSpreadApart) {
 }
 
 TEST(MessagesTest, ProfileReplyCarriesRatesPerType) {
-  auto e = Decode(Encode({0, ProfileReply{1.5f, 9.0f, {{12, 20.5f}, {14, 13.25f}}, 7, false, 3}}));
+  auto e = Decode(
+      Encode({0, ProfileReply{1.5f, 9.0f, {{12, 20.5f}, {14, 13.25f}}, 7, false, 3, 2.25f}}));
   ASSERT_TRUE(e.ok()) << e.message();
   const auto& r = std::get<ProfileReply>(e->message);
+  EXPECT_EQ(r.attention_gflops, 2.25f);
   ASSERT_EQ(r.decode_by_type.size(), 2u);
   EXPECT_EQ(r.decode_by_type[1].dtype, 14u);
   EXPECT_EQ(r.decode_by_type[1].gflops, 13.25f);
@@ -152,10 +164,13 @@ TEST(MessagesTest, ProfileReplyCarriesRatesPerType) {
 }
 
 TEST(MessagesTest, ProfileRequestCarriesItsMatrixSet) {
-  auto e =
-      Decode(Encode({0, ProfileRequest{{{2, 64, 128}, {8, 256, 32}}, 16, 1.5f, true, true, 9}}));
+  auto e = Decode(Encode(
+      {0, ProfileRequest{{{2, 64, 128}, {8, 256, 32}}, 16, 1.5f, true, true, 9, 64, 16, 4}}));
   ASSERT_TRUE(e.ok()) << e.message();
   const auto& p = std::get<ProfileRequest>(e->message);
+  EXPECT_EQ(p.attention_head_dim, 64u);
+  EXPECT_EQ(p.attention_heads, 16u);
+  EXPECT_EQ(p.attention_kv_heads, 4u);
   ASSERT_EQ(p.matrices.size(), 2u);
   EXPECT_EQ(p.matrices[1].dtype, 8u);
   EXPECT_EQ(p.matrices[1].n_in, 256u);
@@ -198,8 +213,8 @@ TEST(MessagesTest, BadHeadersAreRefusedWithReasons) {
   bad[0] ^= 0xFF;
   EXPECT_NE(Decode(bad).message().find("magic"), std::string::npos);
   bad = good;
-  bad[4] = 9;  // version
-  EXPECT_NE(Decode(bad).message().find("version 9"), std::string::npos);
+  bad[4] = 10;  // version
+  EXPECT_NE(Decode(bad).message().find("version 10"), std::string::npos);
   bad = good;
   bad[6] = 200;  // type
   EXPECT_NE(Decode(bad).message().find("unknown message type"), std::string::npos);

@@ -87,7 +87,7 @@ double DeviceProfile::DecodeGflops(kernels::DType t) const {
 }
 
 double DeviceProfile::DecodeMs(const Work& work) const {
-  double ms = work.other / (decode_gflops * 1e6);
+  double ms = work.other / (decode_gflops * 1e6) + work.attention / (AttentionGflops() * 1e6);
   for (const TypeFlops& m : work.matrix) ms += m.flops / (DecodeGflops(m.type) * 1e6);
   return ms;
 }
@@ -101,6 +101,7 @@ double DeviceProfile::PipelineMs(const Work& work) const {
 void DeviceProfile::SlowDown(double factor, double pipeline_factor) {
   const double busy = PipelineGflops();
   decode_gflops /= factor;
+  attention_gflops /= factor;
   for (TypeRate& r : decode_gflops_by_type) r.gflops /= factor;
   pipeline_decode_gflops = busy / pipeline_factor;
 }
@@ -135,6 +136,9 @@ Status Cluster::Validate() const {
     if (!(d.memory_budget_bytes >= 0))
       return Status::Error(where + ": memory_budget_bytes must be >= 0");
     if (d.threads < 1) return Status::Error(where + ": threads must be >= 1");
+    if (!(d.attention_gflops >= 0)) {
+      return Status::Error(where + ": attention_gflops must be >= 0 (0: decode_gflops)");
+    }
     if (!(d.step_cv >= 0 && d.step_cv <= 10)) {
       return Status::Error(where + ": step_time_cv must be in [0, 10] (standard deviation / mean)");
     }
@@ -186,6 +190,7 @@ Result<Cluster> Cluster::FromJson(const json& j) {
     LL_RETURN_IF_ERROR(
         ReadNumber(d, where, "pipeline_decode_gflops", false, p.pipeline_decode_gflops));
     LL_RETURN_IF_ERROR(ReadNumber(d, where, "step_time_cv", false, p.step_cv));
+    LL_RETURN_IF_ERROR(ReadNumber(d, where, "attention_gflops", false, p.attention_gflops));
     if (d.contains("decode_gflops_by_type")) {
       LL_ASSIGN_OR_RETURN(p.decode_gflops_by_type,
                           ReadTypeRates(d.at("decode_gflops_by_type"), where));
@@ -250,6 +255,7 @@ json Cluster::ToJson() const {
       }
       dev["decode_gflops_by_type"] = by_type;
     }
+    if (d.attention_gflops > 0) dev["attention_gflops"] = d.attention_gflops;
     j["devices"].push_back(dev);
   }
   j["links"] = json::array();

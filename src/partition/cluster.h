@@ -27,6 +27,10 @@ struct DeviceProfile {
   // Decode GFLOP/s per weight type (optional; a type not listed runs at decode_gflops). In a
   // full pipeline each is scaled by pipeline_decode_gflops / decode_gflops.
   std::vector<TypeRate> decode_gflops_by_type;
+  // GFLOP/s on attention over the context (Work::attention; the profile times it at the model's
+  // head shape); 0 means decode_gflops. In a full pipeline scaled as the other rates.
+  double attention_gflops = 0;
+  double AttentionGflops() const { return attention_gflops > 0 ? attention_gflops : decode_gflops; }
 
   // The decode rate on weights of type t (decode_gflops when the type has no rate of its own).
   double DecodeGflops(kernels::DType t) const;

@@ -12,12 +12,17 @@ namespace {
 //   head:           2 * n_vocab * n_embd
 //   embedding:      n_embd (one row dequantised)
 // Norms, RoPE, softmax and residual adds are O(n_embd) and left out.
-double AttentionFlops(const model::ModelConfig& c, int64_t t) {
+// The attention half's matrix products (2 * params) and its attention over the context (the
+// rest, at the device's attention rate: Work::attention).
+double AttentionMatrixFlops(const model::ModelConfig& c) {
   const double q = static_cast<double>(c.n_head * c.head_dim);
   const double kv = static_cast<double>(c.n_embd_kv());
   const double e = static_cast<double>(c.n_embd);
-  const double params = e * q + 2 * e * kv + q * e;
-  return 2 * params + 4.0 * q * static_cast<double>(t);
+  return 2 * (e * q + 2 * e * kv + q * e);
+}
+
+double AttentionContextFlops(const model::ModelConfig& c, int64_t t) {
+  return 4.0 * static_cast<double>(c.n_head * c.head_dim) * static_cast<double>(t);
 }
 
 double FfnFlops(const model::ModelConfig& c) {
@@ -41,6 +46,15 @@ double ModelCosts::total_flops_per_token() const {
   return f;
 }
 
+ModelCosts ModelCosts::AtAttentionContext(int64_t t) const {
+  ModelCosts out = *this;
+  t = std::max<int64_t>(1, t);
+  const double scale = static_cast<double>(t) / static_cast<double>(attention_context);
+  for (UnitCost& u : out.units) u.work.attention *= scale;
+  out.attention_context = t;
+  return out;
+}
+
 double ModelCosts::total_memory_bytes() const {
   double m = work_bytes_per_stage;
   for (const UnitCost& u : units) m += u.memory_bytes();
@@ -56,6 +70,7 @@ ModelCosts CostsFromConfig(const model::ModelConfig& c,
   costs.work_bytes_per_stage = WorkBytes(c, o);
   const int64_t t =
       o.attention_context > 0 ? o.attention_context : std::max<int64_t>(1, o.n_ctx / 2);
+  costs.attention_context = t;
   const double kv_per_layer = static_cast<double>(c.kv_values_per_token_layer()) * sizeof(float) *
                               static_cast<double>(o.n_ctx) * o.n_seq;
 
@@ -75,7 +90,8 @@ ModelCosts CostsFromConfig(const model::ModelConfig& c,
       uc.weight_bytes += unit_weight_bytes[v];
       if (v % 2 == 0) {
         uc.kv_bytes += kv_per_layer;
-        uc.work.other += AttentionFlops(c, t);
+        uc.work.other += AttentionMatrixFlops(c);
+        uc.work.attention += AttentionContextFlops(c, t);
       } else {
         uc.work.other += FfnFlops(c);
       }
@@ -116,8 +132,8 @@ Result<ModelCosts> ComputeCosts(const model::Model& model, const CostOptions& o)
   const double head =
       static_cast<double>(w.output_norm.bytes + w.output_norm_b.bytes + w.output.bytes);
   ModelCosts costs = CostsFromConfig(c, units, embed, head, o);
-  // The matrix products of each unit by weight type; what is left (attention over the
-  // context, norms) stays in `other`.
+  // The matrix products of each unit by weight type; attention over the context stays in
+  // `attention`, what is left (norms, the embedding row) in `other`.
   for (UnitCost& u : costs.units) {
     std::vector<const model::WeightView*> mats;
     if (u.head) mats.push_back(w.output.present() ? &w.output : &w.token_embd);
@@ -134,6 +150,7 @@ Result<ModelCosts> ComputeCosts(const model::Model& model, const CostOptions& o)
       if (!m->present() || m->n_out <= 1) continue;
       work.AddMatrix(m->type, 2.0 * static_cast<double>(m->n_in) * static_cast<double>(m->n_out));
     }
+    work.attention = u.work.attention;
     work.other = std::max(0.0, u.flops_per_token() - work.total());
     u.work = work;
   }

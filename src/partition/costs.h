@@ -53,6 +53,11 @@ struct ModelCosts {
   double activation_bytes_per_token = 0;  // residual stream crossing a cut: n_embd * 4
   double token_bytes = 4;                 // a token id (into the first stage, back from the last)
   double work_bytes_per_stage = 0;        // activation/scratch buffers every stage allocates
+  int64_t attention_context = 1;          // positions each unit's Work::attention is counted at
+  // The same costs with attention over `t` positions of context (t >= 1): each unit's
+  // Work::attention scaled. Why: a plan is made for a typical context (n_ctx / 2), but a run
+  // (a benchmark's, a calibration's trial) is predicted at the context it actually attends over.
+  ModelCosts AtAttentionContext(int64_t t) const;
   double total_flops_per_token() const;
   // Everything the model needs if held by one device (one set of work buffers).
   double total_memory_bytes() const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -14,12 +15,52 @@
 #include "base/timer.h"
 #include "kernels/isa.h"
 #include "kernels/matmul.h"
+#include "kernels/ops.h"
 #include "kernels/q4_0x16.h"
 
 namespace ll::partition {
 
+namespace {
+
+// GFLOP/s of one token's attention over kProfileAttentionContext positions with `shape`'s heads,
+// split over the pool as a Segment splits them, passes back to back for `seconds`.
+double MeasureAttentionGflops(ThreadPool& pool, const AttentionShape& shape, double seconds) {
+  const int64_t hd = shape.head_dim, kvd = shape.n_head_kv * hd, n = kProfileAttentionContext;
+  const int64_t group = shape.n_head / shape.n_head_kv;
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> q(shape.n_head * hd), k(n * kvd), v(n * kvd), out(shape.n_head * hd);
+  for (auto* a : {&q, &k, &v}) {
+    for (float& x : *a) x = dist(rng);
+  }
+  std::vector<float> scores(static_cast<size_t>(pool.size()) * n);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  auto pass = [&] {
+    pool.Run([&](int ti, int tn) {
+      float* s = scores.data() + static_cast<size_t>(ti) * n;
+      const auto [begin, end] = ThreadPool::Chunk(shape.n_head, ti, tn);
+      for (int64_t h = begin; h < end; ++h) {
+        const int64_t kvh = h / group;
+        kernels::AttendHead(&q[h * hd], &k[kvh * hd], &v[kvh * hd], kvd, n, hd, scale, 0.0f, s,
+                            &out[h * hd]);
+      }
+    });
+  };
+  pass();
+  Stopwatch watch;
+  int64_t passes = 0;
+  do {
+    pass();
+    ++passes;
+  } while (watch.Seconds() < seconds);
+  return shape.n_head * kernels::AttendHeadFlops(n, hd) * passes / watch.Seconds() / 1e9;
+}
+
+}  // namespace
+
 Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, const std::vector<ProfileMatrix>& set,
-                                       int64_t n_batch, double seconds) {
+                                       int64_t n_batch, double seconds,
+                                       const AttentionShape& attention) {
   if (set.empty() || set.size() > 4096) {
     return Status::Error("profile set must have 1..4096 matrices");
   }
@@ -42,6 +83,11 @@ Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, const std::vector<Profi
     max_out = std::max(max_out, m.n_out);
   }
   if (total_bytes > 1024.0 * 1048576) return Status::Error("profile set above 1 GiB");
+  if (attention.n_head != 0 &&
+      !(attention.head_dim > 0 && attention.head_dim <= 4096 && attention.n_head_kv > 0 &&
+        attention.n_head <= 4096 && attention.n_head % attention.n_head_kv == 0)) {
+    return Status::Error("profile attention shape out of range");
+  }
   // Random weights in the real type: a few distinct random rows, repeated; quantizing tens of
   // MiB of random floats would take longer than the measurement.
   std::mt19937 rng(1);
@@ -119,6 +165,8 @@ Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, const std::vector<Profi
           {flops.matrix[k].type, flops.matrix[k].flops / secs.matrix[k].flops / 1e9});
     }
   }
+  if (attention.n_head > 0)
+    r.attention_gflops = MeasureAttentionGflops(pool, attention, seconds * 0.15);
   return r;
 }
 
@@ -209,6 +257,10 @@ Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache
     << CpuLimit()
     // Kernel revision: profiles measured before Q4_0 was repacked (q4_0x16) are stale.
     << " kernels q4_0x16";
+  if (key.attention.n_head > 0) {
+    k << " attention " << key.attention.n_head << "x" << key.attention.head_dim << "/"
+      << key.attention.n_head_kv;
+  }
   const std::string path =
       cache_dir.empty() ? "" : cache_dir + "/profile-" + HashHex(k.str()) + ".json";
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -229,7 +281,14 @@ Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache
       // Entries written before the rates per type existed are measured again.
       good = good && j.contains("decode_gflops_by_type") && j["decode_gflops_by_type"].is_object();
       if (good && j["decode_gflops"].get<double>() > 0 && j["prefill_gflops"].get<double>() > 0) {
-        DeviceRates r{j["decode_gflops"].get<double>(), j["prefill_gflops"].get<double>(), {}};
+        DeviceRates r{j["decode_gflops"].get<double>(), j["prefill_gflops"].get<double>(), {}, 0};
+        // The attention rate, when the key asks for one (entries from before it existed are
+        // measured again).
+        if (key.attention.n_head > 0) {
+          good = j.contains("attention_gflops") && j["attention_gflops"].is_number() &&
+                 j["attention_gflops"].get<double>() > 0;
+          if (good) r.attention_gflops = j["attention_gflops"].get<double>();
+        }
         for (const auto& [name, v] : j["decode_gflops_by_type"].items()) {
           const auto type = kernels::DTypeFromName(name);
           if (!type || !v.is_number() || !(v.get<double>() > 0)) {
@@ -245,7 +304,8 @@ Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache
       }
     }
   }
-  LL_ASSIGN_OR_RETURN(DeviceRates r, MeasureDeviceRates(pool, key.set, key.n_batch, seconds));
+  LL_ASSIGN_OR_RETURN(DeviceRates r,
+                      MeasureDeviceRates(pool, key.set, key.n_batch, seconds, key.attention));
   if (!path.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(cache_dir, ec);
@@ -259,6 +319,7 @@ Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache
                           {"decode_gflops", r.decode_gflops},
                           {"prefill_gflops", r.prefill_gflops},
                           {"decode_gflops_by_type", by_type},
+                          {"attention_gflops", r.attention_gflops},
                           {"measured_unix", now}}
                .dump(2)
         << "\n";

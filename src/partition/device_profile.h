@@ -21,22 +21,38 @@ struct ProfileMatrix {
   int64_t n_in = 0, n_out = 0;
 };
 
+// One layer's attention heads, for timing attention over the context (kernels::AttendHead) as
+// the model runs it; n_head == 0: not timed.
+struct AttentionShape {
+  int64_t head_dim = 0, n_head = 0, n_head_kv = 0;
+};
+
+// Positions of context the attention is timed over: long enough that a head's fixed cost per
+// call is a small share, as in the contexts where attention matters.
+constexpr int64_t kProfileAttentionContext = 256;
+
 struct DeviceRates {
   // Sustained rates: FLOP of the whole set per pass / seconds, passes back to back.
   double decode_gflops = 0;   // one token per pass
   double prefill_gflops = 0;  // n_batch tokens per pass
   // One token per pass, per weight type of the set: its matrices' FLOPs / their time.
   std::vector<TypeRate> decode_by_type;
+  // Attention over the context, one token's query per pass: AttendHeadFlops over the time (0:
+  // not timed).
+  double attention_gflops = 0;
 };
 
 // Times kernels::MatMul over `set`, the matrices of one decode step or a part of one, in order,
-// for about `seconds` in all (40 % decode, 30 % prefill), passes back to back. (Timing passes
+// for about `seconds` in all (40 % decode, 30 % prefill), passes back to back; and, when
+// `attention` has heads, one token's attention over kProfileAttentionContext positions
+// (15 %). (Timing passes
 // after idle periods was tried, to model devices that are faster in bursts, and did not predict
 // a ring's turns on CPU-quota devices better.) Callers make the set as large as the
 // weights it stands for (tens of MiB), so caches flatter it no more than they do the model.
 // The weights are random rows of the real type, repeated (speed does not depend on values).
 Result<DeviceRates> MeasureDeviceRates(ThreadPool& pool, const std::vector<ProfileMatrix>& set,
-                                       int64_t n_batch, double seconds = 1.0);
+                                       int64_t n_batch, double seconds = 1.0,
+                                       const AttentionShape& attention = {});
 
 // MemAvailable from /proc/meminfo, in bytes (0 if unknown).
 uint64_t AvailableMemoryBytes();
@@ -54,6 +70,7 @@ struct ProfileKey {
   int64_t n_batch = 0;
   int threads = 1;
   double speed = 1.0;  // the pool's pacing (ThreadPool speed): an emulated slower device
+  AttentionShape attention;
 };
 Result<DeviceRates> CachedDeviceRates(ThreadPool& pool, const std::string& cache_dir,
                                       const ProfileKey& key, double seconds, bool refresh,

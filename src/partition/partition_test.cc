@@ -178,7 +178,7 @@ TEST(ProfileTest, RatesPerTypeAreMeasuredAndCached) {
 
   const std::string dir = ::testing::TempDir() + "/ll-profile-cache-test";
   std::filesystem::remove_all(dir);
-  ProfileKey key{set, 8, 1, 1.0};
+  ProfileKey key{set, 8, 1, 1.0, {}};
   bool cached = true;
   auto first = CachedDeviceRates(pool, dir, key, 0.2, false, &cached);
   ASSERT_TRUE(first.ok()) << first.message();
@@ -189,6 +189,21 @@ TEST(ProfileTest, RatesPerTypeAreMeasuredAndCached) {
   ASSERT_EQ(second->decode_by_type.size(), 2u);
   EXPECT_EQ(second->decode_by_type[1].type, kernels::DType::kQ6_K);
   EXPECT_DOUBLE_EQ(second->decode_by_type[1].gflops, first->decode_by_type[1].gflops);
+  EXPECT_EQ(second->attention_gflops, 0);  // not asked for
+  // With an attention shape: timed, and cached under another key.
+  key.attention = {64, 8, 2};
+  auto with_attention = CachedDeviceRates(pool, dir, key, 0.2, false, &cached);
+  ASSERT_TRUE(with_attention.ok()) << with_attention.message();
+  EXPECT_FALSE(cached);
+  EXPECT_GT(with_attention->attention_gflops, 0);
+  auto again = CachedDeviceRates(pool, dir, key, 0.2, false, &cached);
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_TRUE(cached);
+  EXPECT_DOUBLE_EQ(again->attention_gflops, with_attention->attention_gflops);
+  key.attention = {64, 9, 2};  // heads no multiple of the KV heads
+  auto bad = MeasureDeviceRates(pool, set, 8, 0.2, key.attention);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("attention shape"), std::string::npos) << bad.message();
   std::filesystem::remove_all(dir);
 }
 
@@ -215,9 +230,48 @@ TEST(CostsTest, UnitsSplitTheirFlopsByWeightType) {
   EXPECT_DOUBLE_EQ(mats, 2.0 * L.w_gate.n_in * L.w_gate.n_out + 2.0 * L.w_up.n_in * L.w_up.n_out +
                              2.0 * L.w_down.n_in * L.w_down.n_out);
   EXPECT_EQ(ffn.work.matrix[0].type, L.w_gate.type);
-  // The attention half keeps its context-dependent work untyped.
-  EXPECT_GT(costs->units[1].work.other, 0);
+  // The attention half keeps its attention over the context apart: 4 * n_head * head_dim per
+  // position, at n_ctx / 2 positions unless told otherwise.
+  const model::ModelConfig& c = (*model)->config();
+  const CostOptions defaults;
+  EXPECT_EQ(costs->attention_context, defaults.n_ctx / 2);
+  EXPECT_DOUBLE_EQ(costs->units[1].work.attention,
+                   4.0 * c.n_head * c.head_dim * static_cast<double>(defaults.n_ctx / 2));
+  EXPECT_EQ(ffn.work.attention, 0);
   EXPECT_GT(costs->units[1].work.matrix.size(), 0u);
+  // The same costs at another context scale only that part.
+  const ModelCosts short_context = costs->AtAttentionContext(16);
+  EXPECT_EQ(short_context.attention_context, 16);
+  EXPECT_DOUBLE_EQ(short_context.units[1].work.attention, 4.0 * c.n_head * c.head_dim * 16);
+  EXPECT_DOUBLE_EQ(short_context.units[2].work.total(), ffn.work.total());
+  CostOptions at16;
+  at16.attention_context = 16;
+  auto direct = ComputeCosts(**model, at16);
+  ASSERT_TRUE(direct.ok()) << direct.message();
+  EXPECT_DOUBLE_EQ(direct->units[1].work.total(), short_context.units[1].work.total());
+}
+
+// Attention over the context runs at the device's attention rate, the rest at its matrix rates;
+// without an attention rate it runs at the blended one, and a slow-down scales it too.
+TEST(ClusterTest, AttentionWorkRunsAtItsOwnRate) {
+  DeviceProfile d = Device("a", 1e9, 20.0);
+  Work w = Work::Other(2e6);  // 0.1 ms at 20 GFLOP/s
+  w.attention = 1e6;          // 0.05 ms at 20, 0.5 ms at 2
+  EXPECT_NEAR(d.DecodeMs(w), 0.15, 1e-12);
+  d.attention_gflops = 2.0;
+  EXPECT_NEAR(d.DecodeMs(w), 0.6, 1e-12);
+  d.SlowDown(2.0, 2.0);
+  EXPECT_NEAR(d.DecodeMs(w), 1.2, 1e-12);
+  Cluster c;
+  c.devices = {d};
+  auto again = Cluster::FromJson(c.ToJson());
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_DOUBLE_EQ(again->devices[0].attention_gflops, 1.0);
+  auto bad = Cluster::Parse(
+      R"({"devices": [{"name": "a", "memory_budget_bytes": 1, "decode_gflops": 1,
+                       "attention_gflops": -1}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("attention_gflops"), std::string::npos) << bad.message();
 }
 
 TEST(ClusterTest, RefusesBadFilesWithClearMessages) {

@@ -3,7 +3,7 @@
 namespace ll::partition {
 
 double Work::total() const {
-  double f = other;
+  double f = other + attention;
   for (const TypeFlops& m : matrix) f += m.flops;
   return f;
 }
@@ -20,6 +20,7 @@ void Work::AddMatrix(kernels::DType t, double flops) {
 
 void Work::Add(const Work& w) {
   other += w.other;
+  attention += w.attention;
   for (const TypeFlops& m : w.matrix) AddMatrix(m.type, m.flops);
 }
 

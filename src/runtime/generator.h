@@ -35,6 +35,10 @@ struct GenerationResult {
   std::string error;        // why the request failed (stop_reason "error"), else empty
   double prefill_seconds = 0;
   double decode_seconds = 0;
+  // When each generated token arrived, in seconds since the call that ran the request began
+  // (Coordinator::Run fills it; one clock for all the requests of a call, so that a benchmark
+  // can tell when all of them were decoding at once). Empty where not measured.
+  std::vector<double> token_seconds;
   std::vector<float> first_logits;  // logits that chose the first token (tests, references)
 
   double prefill_tokens_per_s() const;

@@ -249,21 +249,12 @@ void Segment::AttentionUnit(ThreadPool& pool, int layer, int seq, int64_t pos, i
     for (int64_t task = begin; task < end; ++task) {
       const int64_t t = task / c.n_head, h = task % c.n_head, kvh = h / group;
       const int64_t n_kv = pos + t + 1;
-      const float* qv = &q_[t * qd + h * hd];
       const float slope = c.position == PositionKind::kAlibi
                               ? kernels::AlibiSlope(h, c.n_head, c.alibi_max_bias)
                               : 0.0f;
-      // As ggml's soft_max: scores scaled, then the ALiBi bias slope * -(distance) added by
-      // one fused multiply-add (llama.cpp's mask holds -|distance|; its compiled loop fuses).
-      for (int64_t j = 0; j < n_kv; ++j) {
-        const float dot = kernels::DotF32VecDot(qv, kv_.K(seq, local, j) + kvh * hd, hd);
-        const float scaled = dot * scale;
-        scores[j] =
-            slope != 0.0f ? std::fma(slope, -static_cast<float>(pos + t - j), scaled) : scaled;
-      }
-      kernels::Softmax(scores, n_kv);
-      kernels::WeightedSum(scores, n_kv, kv_.V(seq, local, 0) + kvh * hd, kvd, hd,
-                           &attn_[t * qd + h * hd]);
+      kernels::AttendHead(&q_[t * qd + h * hd], kv_.K(seq, local, 0) + kvh * hd,
+                          kv_.V(seq, local, 0) + kvh * hd, kvd, n_kv, hd, scale, slope, scores,
+                          &attn_[t * qd + h * hd]);
     }
   });
 

@@ -111,6 +111,11 @@ double SpreadPct(const Spread& s) {
   return s.median > 0 ? 100.0 * (s.max - s.min) / s.median : 0.0;
 }
 
+// ms per decode step (prompt batches left out: the plan predicts decode steps).
+double DecodeStepMs(const net::Stats& s) {
+  return PerStepMs(s.compute_us - s.prompt_compute_us, s.steps - s.prompt_steps);
+}
+
 double ErrorPct(double measured, double predicted) {
   return measured > 0 && predicted > 0 ? 100.0 * (predicted - measured) / measured : 0.0;
 }
@@ -435,9 +440,9 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
            {"segment", d.spec.ToString()},
            {"units", {d.spec.unit_begin, d.spec.unit_end}},
            {"layers", {d.spec.first_layer(), d.spec.end_layer()}},
-           {"compute_ms_per_step_1", PerStepMs(one[i].compute_us, one[i].steps)},
+           {"compute_ms_per_step_1", DecodeStepMs(one[i])},
            {"send_ms_per_step_1", PerStepMs(one[i].send_us, one[i].steps)},
-           {"compute_ms_per_step_full", PerStepMs(full[i].compute_us, full[i].steps)},
+           {"compute_ms_per_step_full", DecodeStepMs(full[i])},
            {"head_ms_per_step_1", PerStepMs(one[i].head_us, one[i].steps)},
            {"head_ms_per_step_full", PerStepMs(full[i].head_us, full[i].steps)},
            {"overhead_ms_per_step_1", PerStepMs(one[i].overhead_us, one[i].steps)},
@@ -461,9 +466,8 @@ Result<nlohmann::json> BenchRing(const BenchFlags& f, const model::Model& model,
         std::printf(
             "  %-8s %-22s compute ms/step %.2f (1 in flight) %.2f (%d in flight), predicted %.2f "
             "| send ms/step %.2f / %.2f | stalled ms/step %.2f / %.2f\n",
-            one[i].name.c_str(), d.spec.ToString().c_str(),
-            PerStepMs(one[i].compute_us, one[i].steps),
-            PerStepMs(full[i].compute_us, full[i].steps), kInFlight.back(), predicted,
+            one[i].name.c_str(), d.spec.ToString().c_str(), DecodeStepMs(one[i]),
+            DecodeStepMs(full[i]), kInFlight.back(), predicted,
             PerStepMs(one[i].send_us, one[i].steps), PerStepMs(full[i].send_us, full[i].steps),
             StalledMsPerStep(one[i]), StalledMsPerStep(full[i]));
       }

@@ -24,6 +24,8 @@ std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
     d.cpu_us -= before[i].cpu_us;
     d.pause_us -= before[i].pause_us;
     d.major_faults -= before[i].major_faults;
+    d.prompt_steps -= before[i].prompt_steps;
+    d.prompt_compute_us -= before[i].prompt_compute_us;
     delta.push_back(d);
   }
   return delta;
@@ -47,6 +49,8 @@ void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d) {
     sum[i].cpu_us += d[i].cpu_us;
     sum[i].pause_us += d[i].pause_us;
     sum[i].major_faults += d[i].major_faults;
+    sum[i].prompt_steps += d[i].prompt_steps;
+    sum[i].prompt_compute_us += d[i].prompt_compute_us;
   }
 }
 

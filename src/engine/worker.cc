@@ -536,6 +536,10 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
   const auto compute_us = static_cast<uint64_t>(compute_seconds * 1e6);
   stats_.compute_us += compute_us;
   stats_.compute_steps.Add(compute_us);
+  if (m.n_tokens > 1) {
+    stats_.prompt_steps += 1;
+    stats_.prompt_compute_us += compute_us;
+  }
   stats_.overhead_us += static_cast<uint64_t>(
       std::max(0.0, compute_seconds - forward_seconds - sampling_seconds) * 1e6);
   stats_.cpu_us += static_cast<uint64_t>(std::max(0.0, cpu_seconds) * 1e6);

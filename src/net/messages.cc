@@ -145,6 +145,8 @@ void EncodeBody(Writer& w, const Message& m) {
                    w.U64(x.cpu_us);
                    w.U64(x.pause_us);
                    w.U64(x.major_faults);
+                   w.U64(x.prompt_steps);
+                   w.U64(x.prompt_compute_us);
                  },
                  [&](const Shutdown&) {},
                  [&](const WeightsChunk& x) {
@@ -357,6 +359,8 @@ Result<Message> DecodeBody(MessageType type, Reader& r) {
       x.cpu_us = r.U64("cpu_us");
       x.pause_us = r.U64("pause_us");
       x.major_faults = r.U64("major_faults");
+      x.prompt_steps = r.U64("prompt_steps");
+      x.prompt_compute_us = r.U64("prompt_compute_us");
       m = x;
       break;
     }

@@ -162,6 +162,10 @@ struct Stats {
   uint64_t cpu_us = 0;
   uint64_t pause_us = 0;
   uint64_t major_faults = 0;
+  // The part of steps and compute_us in steps of more than one token (prompt batches): what is
+  // left is the decode steps, which a plan's figures per token are about.
+  uint64_t prompt_steps = 0;
+  uint64_t prompt_compute_us = 0;
 };
 
 struct Shutdown {};

@@ -122,6 +122,8 @@ TEST(MessagesTest, StatsCarryTheHeadTheOverheadAndTheSpreadApart) {
   sent.cpu_us = 4000;
   sent.pause_us = 3500;
   sent.major_faults = 6;
+  sent.prompt_steps = 2;
+  sent.prompt_compute_us = 1500;
   auto e = Decode(Encode({0, sent}));
   ASSERT_TRUE(e.ok()) << e.message();
   const auto& s = std::get<Stats>(e->message);
@@ -132,12 +134,16 @@ TEST(MessagesTest, StatsCarryTheHeadTheOverheadAndTheSpreadApart) {
   EXPECT_EQ(s.cpu_us, 4000u);
   EXPECT_EQ(s.pause_us, 3500u);
   EXPECT_EQ(s.major_faults, 6u);
+  EXPECT_EQ(s.prompt_steps, 2u);
+  EXPECT_EQ(s.prompt_compute_us, 1500u);
   // A Stats body cut short is refused with the first missing field named, not read short:
-  // without its last field; without versions 7 and 8's additions (a version-6 sender: three
-  // u64s, a 4-byte bucket count and one 10-byte bucket); without head_us (version 5).
-  for (const auto& [cut, field] : {std::pair<size_t, const char*>{8, "major_faults"},
-                                   std::pair<size_t, const char*>{38, "compute_steps buckets"},
-                                   std::pair<size_t, const char*>{54, "head_us"}}) {
+  // without its last field; without version 9's (two u64s); without versions 7 and 8's
+  // additions too (a version-6 sender: three u64s, a 4-byte bucket count and one 10-byte
+  // bucket); without head_us (version 5).
+  for (const auto& [cut, field] : {std::pair<size_t, const char*>{8, "prompt_compute_us"},
+                                   std::pair<size_t, const char*>{16, "prompt_steps"},
+                                   std::pair<size_t, const char*>{54, "compute_steps buckets"},
+                                   std::pair<size_t, const char*>{70, "head_us"}}) {
     std::vector<uint8_t> bytes = Encode({0, sent});
     bytes.resize(bytes.size() - cut);
     const uint32_t body = static_cast<uint32_t>(bytes.size() - kHeaderBytes);

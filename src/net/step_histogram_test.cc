@@ -55,8 +55,9 @@ TEST(StepHistogramTest, TravelsInStatsAndBadBucketsAreRefused) {
   EXPECT_EQ(got.NonZero(), s.compute_steps.NonZero());
   // A bucket index beyond the histogram is refused with the field named.
   std::vector<uint8_t> bytes = Encode({0, s});
-  // The last pair (u16 bucket, u64 count) is followed by cpu_us, pause_us and major_faults.
-  const size_t last_bucket = bytes.size() - 24 - 10;
+  // The last pair (u16 bucket, u64 count) is followed by cpu_us, pause_us, major_faults,
+  // prompt_steps and prompt_compute_us.
+  const size_t last_bucket = bytes.size() - 40 - 10;
   bytes[last_bucket] = 0xff;
   bytes[last_bucket + 1] = 0x7f;
   const std::string message = Decode(bytes).message();

@@ -387,10 +387,13 @@ TEST(ClusterTest, LinksAreProbedBetweenDevicesDirectly) {
       // One token's activation as the ring sends it: at least the n_embd f32 values.
       EXPECT_GE(link.message_bytes, 4.0 * l.model->config().n_embd) << link.a << "-" << link.b;
       EXPECT_GT(link.message_ms, 0.0) << link.a << "-" << link.b;
-      // p0 delays both its Pings and its Pongs: 12 ms or more on each of its round trips.
+      // p0 delays both its Pings and its Pongs: 12 ms or more on each of its round trips. The
+      // message time is a loaded round trip's median less half an empty one's, each over 5
+      // probes: about 6 ms, give or take the two medians' jitter on a busy host (5.6 once in CI
+      // while other suites ran), and near 0 if the delay were missed.
       if (link.a == "p0" || link.b == "p0") {
         EXPECT_GE(link.rtt_ms, 12.0) << link.a << "-" << link.b;
-        EXPECT_GE(link.message_ms, 6.0) << link.a << "-" << link.b;
+        EXPECT_GE(link.message_ms, 4.5) << link.a << "-" << link.b;
       }
     }
     EXPECT_TRUE((*coord)->devices().size() == 3u);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kernels/ops.h"
+
 namespace ll::partition {
 namespace {
 
@@ -22,7 +24,7 @@ double AttentionMatrixFlops(const model::ModelConfig& c) {
 }
 
 double AttentionContextFlops(const model::ModelConfig& c, int64_t t) {
-  return 4.0 * static_cast<double>(c.n_head * c.head_dim) * static_cast<double>(t);
+  return static_cast<double>(c.n_head) * kernels::AttendHeadFlops(t, c.head_dim);
 }
 
 double FfnFlops(const model::ModelConfig& c) {

@@ -27,9 +27,10 @@ struct TypeRate {
 struct Work {
   std::vector<TypeFlops> matrix;  // matrix products, at most one entry per type
   // Attention over the context (kernels::AttendHead: scores, softmax, weighted sum of values):
-  // at the device's attention rate. Why apart: it runs 5-10x fewer FLOP/s than the matrix
+  // at the device's attention rate. Why apart: it runs 4-6x fewer FLOP/s than the matrix
   // products (a dot product and a softmax per position, not a streamed weight matrix), so at
-  // the blended rate a 64-token prompt's context made decode 15-20 % slower than predicted.
+  // the blended rate the solved plans' decode after a 64-token prompt was predicted 12-22 %
+  // fast.
   double attention = 0;
   double other = 0;  // the rest (norms, the embedding row): at the device's blended rate
 

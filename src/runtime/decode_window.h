@@ -3,7 +3,7 @@
 // first part of the run on their prompts (a device busy with one request's prompt holds up the
 // others' decode steps) and the end on the stragglers, so generated tokens over wall time
 // mixes prefill into a decode figure; with 64-token prompts on the emulated cluster it read
-// 35-110 % under the rate of a full decode pipeline, which is what the planner predicts.
+// 25-52 % under the rate of a full decode pipeline, which is what the planner predicts.
 // Pure function; any thread.
 #pragma once
 

@@ -3,7 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "cli/bench_command.h"
+#include "cli/bench/bench_command.h"
 #include "cli/generate_command.h"
 #include "cli/inspect_command.h"
 #include "cli/plan_command.h"

@@ -5,12 +5,13 @@
 
 #include <string>
 
-#include "cli/ring_flags.h"
+#include "engine/ring.h"
 #include "partition/cluster.h"
 
 namespace ll::cli {
 
-Result<partition::Cluster> MeasureCluster(const std::string& model_path, const RingFlags& ring,
-                                          int64_t n_ctx, int n_seq, int64_t n_batch);
+Result<partition::Cluster> MeasureCluster(const std::string& model_path,
+                                          const engine::RingOptions& ring, int64_t n_ctx, int n_seq,
+                                          int64_t n_batch);
 
 }  // namespace ll::cli

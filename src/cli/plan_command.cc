@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/measured_cluster.h"
+#include "cli/ring_flags.h"
 #include "partition/baselines.h"
 #include "partition/milp_solver.h"
 
@@ -14,7 +15,7 @@ namespace {
 struct PlanFlags {
   std::string model_path;
   std::string cluster_path;
-  RingFlags ring;  // devices to measure when no cluster file is given
+  engine::RingOptions ring;  // devices to measure when no cluster file is given
   std::string objective = "throughput";
   int64_t n_ctx = 2048;
   int n_seq = 4;
@@ -141,7 +142,7 @@ void AddPlanCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--cluster", f->cluster_path, "Cluster file (JSON, docs/placement.md)")
       ->check(CLI::ExistingFile);
   f->ring.devices = 0;  // none unless asked for
-  f->ring.RegisterDevices(*cmd);
+  RegisterRingFlags(*cmd, f->ring, RingFlagSet::kDevices);
   cmd->add_option("--objective", f->objective, "latency or throughput")
       ->check(CLI::IsMember({"latency", "throughput"}));
   cmd->add_option("--n-ctx", f->n_ctx, "Context positions per sequence (sizes the KV cache)")

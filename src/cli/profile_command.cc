@@ -7,13 +7,14 @@
 
 #include "cli/measured_cluster.h"
 #include "cli/result_json.h"
+#include "cli/ring_flags.h"
 
 namespace ll::cli {
 namespace {
 
 struct ProfileFlags {
   std::string model_path;
-  RingFlags ring;
+  engine::RingOptions ring;
   int n_seq = 4;
   int64_t n_batch = 64;
   std::string write_cluster;
@@ -80,7 +81,7 @@ void AddProfileCommand(CLI::App& app, int& exit_code) {
                   "GGUF model file (its weight types and shapes are timed)")
       ->required()
       ->check(CLI::ExistingFile);
-  f->ring.RegisterDevices(*cmd);
+  RegisterRingFlags(*cmd, f->ring, RingFlagSet::kDevices);
   cmd->add_option("--n-batch", f->n_batch, "Prompt tokens per batch for the prefill rate")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   cmd->add_option("--write-cluster", f->write_cluster,

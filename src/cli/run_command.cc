@@ -3,12 +3,11 @@
 #include <cstdio>
 #include <memory>
 
-#include "cli/calibrate_ring.h"
+#include "balance/telemetry.h"
 #include "cli/generation_options.h"
 #include "cli/result_json.h"
 #include "cli/ring_flags.h"
-#include "engine/coordinator.h"
-#include "engine/local_cluster.h"
+#include "engine/ring.h"
 #include "partition/plan.h"
 
 namespace ll::cli {
@@ -16,7 +15,7 @@ namespace {
 
 struct RunFlags {
   GenerationFlags gen;
-  RingFlags ring;
+  engine::RingOptions ring;
 };
 
 int Fail(const std::string& message) {
@@ -31,10 +30,10 @@ int RunRun(const RunFlags& f) {
   if (!tokenizer.ok()) return Fail(tokenizer.message());
   auto prompt = f.gen.PromptIds(**tokenizer);
   if (!prompt.ok()) return Fail(prompt.message());
-  auto ring = StartRing(f.ring, f.gen.model_path, **model, **tokenizer,
-                        f.gen.resolved_ctx((*model)->config()));
+  auto ring = engine::Ring::Start(f.ring, f.gen.model_path, **model, **tokenizer,
+                                  f.gen.resolved_ctx((*model)->config()));
   if (!ring.ok()) return Fail(ring.message());
-  auto& coord = (*ring)->coordinator;
+  engine::Coordinator* coord = &(*ring)->coordinator();
 
   const bool json = f.gen.output_format == "json";
   runtime::PieceCallback stream;
@@ -54,8 +53,8 @@ int RunRun(const RunFlags& f) {
   if (!results.ok()) return Fail(results.message());
   auto after = coord->CollectStats();
   if (!after.ok()) return Fail(after.message());
-  const std::vector<net::Stats> stats = StatsDelta(*before, *after);
-  if (f.ring.workers.empty()) coord->Shutdown();  // workers we started; others keep serving
+  const std::vector<net::Stats> stats = balance::StatsDelta(*before, *after);
+  (*ring)->Shutdown();  // workers it started; others keep serving
 
   const runtime::GenerationResult& r = (*results)[0];
   if (!r.error.empty()) return Fail(r.error);
@@ -84,14 +83,16 @@ int RunRun(const RunFlags& f) {
     nlohmann::json j = ResultJson(r, req.options.sampling.seed, f.ring.threads_per_device);
     j["model"] = f.gen.model_path;
     j["devices"] = devs;
-    j["wire"] = f.ring.wire;
+    j["wire"] = net::WireEncodingName(f.ring.coordinator.wire);
     if (const auto& plan = coord->plan()) {
       j["placement"] = {{"kind", "solved"},
-                        {"objective", f.ring.objective},
+                        {"objective", partition::ObjectiveName(f.ring.coordinator.objective)},
                         {"predicted_tokens_per_s", plan->single_request_tokens_per_s()},
                         {"plan", plan->ToJson()}};
     } else {
-      j["placement"] = {{"kind", f.ring.split.empty() ? f.ring.placement : "split"}};
+      j["placement"] = {{"kind", f.ring.coordinator.cuts.empty()
+                                     ? engine::PlacementName(f.ring.coordinator.placement)
+                                     : "split"}};
     }
     PrintJson(j);
     return 0;
@@ -108,9 +109,21 @@ int RunRun(const RunFlags& f) {
                 d["wait_ms"].get<double>(), d["bytes_sent_per_token"].get<double>());
   }
   if (const auto& plan = coord->plan()) {
-    std::printf("\nplacement: %s (%s), predicted %.1f tokens/s for one request\n",
-                f.ring.placement.c_str(), f.ring.objective.c_str(),
-                plan->single_request_tokens_per_s());
+    // Profiles time the kernels alone; only a calibrated plan also knows each step's fixed
+    // costs, which dominate small models, so only its prediction is worth printing.
+    const char* placement = engine::PlacementName(f.ring.coordinator.placement);
+    const char* objective = partition::ObjectiveName(f.ring.coordinator.objective);
+    if ((*ring)->calibration()) {
+      std::printf(
+          "\nplacement: %s (%s), calibrated: predicted %.1f tokens/s for one request, measured "
+          "%.1f\n",
+          placement, objective, plan->single_request_tokens_per_s(), r.decode_tokens_per_s());
+    } else {
+      std::printf(
+          "\nplacement: %s (%s) from the devices' profiles (--calibrate-tokens 32 adds a trial "
+          "that predicts tokens/s)\n",
+          placement, objective);
+    }
     std::string left_out;
     for (const auto& d : coord->measured_cluster().devices) {
       bool used = false;
@@ -122,7 +135,9 @@ int RunRun(const RunFlags& f) {
                   left_out.c_str());
     }
   }
-  if (f.ring.wire != "f32") std::printf("\nwire encoding %s (lossy)\n", f.ring.wire.c_str());
+  if (f.ring.coordinator.wire != net::WireEncoding::kF32) {
+    std::printf("\nwire encoding %s (lossy)\n", net::WireEncodingName(f.ring.coordinator.wire));
+  }
   std::printf("\nprompt: %zu tokens, %.1f tokens/s | generated: %zu tokens, %.1f tokens/s (%s)\n",
               r.prompt_ids.size(), r.prefill_tokens_per_s(), r.generated_ids.size(),
               r.decode_tokens_per_s(), r.stop_reason.c_str());
@@ -136,7 +151,7 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd =
       app.add_subcommand("run", "Run a model across N local worker processes (a ring on loopback)");
   f->gen.Register(*cmd);
-  f->ring.Register(*cmd);
+  RegisterRingFlags(*cmd, f->ring, RingFlagSet::kFull);
   cmd->callback([f, &exit_code] { exit_code = RunRun(*f); });
 }
 

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/ring_flags.h"
+#include "engine/ring.h"
 #include "serve/http_server.h"
 
 namespace ll::cli {
@@ -11,7 +12,7 @@ namespace {
 
 struct ServeFlags {
   std::string model_path;
-  RingFlags ring;
+  engine::RingOptions ring;
   std::string host = "127.0.0.1";
   int port = 8080;
   int64_t n_ctx = 0;
@@ -28,19 +29,19 @@ int RunServe(const ServeFlags& f) {
   if (!tokenizer.ok()) return fail(tokenizer.message());
   const int64_t n_ctx =
       f.n_ctx > 0 ? f.n_ctx : std::min<int64_t>((*model)->config().n_ctx_train, 4096);
-  auto ring = StartRing(f.ring, f.model_path, **model, **tokenizer, n_ctx);
+  auto ring = engine::Ring::Start(f.ring, f.model_path, **model, **tokenizer, n_ctx);
   if (!ring.ok()) return fail(ring.message());
   serve::ServerOptions so;
   so.host = f.host;
   so.port = f.port;
   so.model_name = (*model)->config().name.empty() ? f.model_path : (*model)->config().name;
-  serve::HttpServer server(*(*ring)->coordinator, **model, **tokenizer, so);
+  serve::HttpServer server((*ring)->coordinator(), **model, **tokenizer, so);
   auto port = server.Bind();
   if (!port.ok()) return fail(port.message());
   // One line on stdout when ready (scripts and tests wait for it); the rest goes to stderr.
   std::printf("LISTENING http://%s:%d\n", f.host.c_str(), *port);
   std::fflush(stdout);
-  for (const auto& d : (*ring)->coordinator->devices()) {
+  for (const auto& d : (*ring)->devices()) {
     std::fprintf(stderr, "serve: %s holds %s\n", d.name.c_str(), d.spec.ToString().c_str());
   }
   server.Run();
@@ -57,9 +58,9 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       ->required()
       ->check(CLI::ExistingFile);
   // A service runs for long: a short trial at start-up that corrects the profiled speeds
-  // (cli/calibrate_ring.h) pays for itself in a better placement.
+  // (balance/trial.h) pays for itself in a better placement.
   f->ring.calibrate_tokens = 32;
-  f->ring.Register(*cmd);
+  RegisterRingFlags(*cmd, f->ring, RingFlagSet::kFull);
   cmd->add_option("--host", f->host, "Address to listen on");
   cmd->add_option("--port", f->port, "Port (0: any free port)")->check(CLI::Range(0, 65535));
   cmd->add_option("-c,--ctx-size", f->n_ctx, "Context length (0 = model's, at most 4096)");

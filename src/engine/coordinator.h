@@ -21,6 +21,7 @@
 #include "partition/costs.h"
 #include "partition/plan.h"
 #include "runtime/generator.h"
+#include "runtime/request.h"
 #include "runtime/segment_spec.h"
 
 namespace ll::engine {
@@ -83,10 +84,7 @@ struct DeviceInfo {
   uint64_t weights_sent_bytes = 0;  // segment file bytes shipped (0: mapped or cached)
 };
 
-struct Request {
-  std::vector<int32_t> prompt_ids;
-  runtime::GenerateOptions options;
-};
+using Request = runtime::Request;
 
 class Coordinator {
  public:

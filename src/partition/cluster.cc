@@ -106,15 +106,6 @@ void DeviceProfile::SlowDown(double factor, double pipeline_factor) {
   pipeline_decode_gflops = busy / pipeline_factor;
 }
 
-double DeviceProfile::IdleGapFactor(double gap_ms) const {
-  if (!(warm_ratio > 0 && cold_gap_ms > warm_gap_ms)) return 1.0;
-  // Linear between the two measured gaps, continued below the shorter down to half of it and
-  // flat from there (see cluster.h).
-  const double lowest = -0.5 * warm_gap_ms / (cold_gap_ms - warm_gap_ms);
-  const double x = std::clamp((gap_ms - warm_gap_ms) / (cold_gap_ms - warm_gap_ms), lowest, 1.0);
-  return std::max(0.0, warm_ratio + (1.0 - warm_ratio) * x);
-}
-
 const LinkProfile& Cluster::Link(int i, int j) const {
   const std::string& x = devices[i].name;
   const std::string& y = devices[j].name;
@@ -139,7 +130,7 @@ Status Cluster::Validate() const {
     if (!(d.attention_gflops >= 0)) {
       return Status::Error(where + ": attention_gflops must be >= 0 (0: decode_gflops)");
     }
-    if (!(d.step_cv >= 0 && d.step_cv <= 10)) {
+    if (!(d.calibration.step_cv >= 0 && d.calibration.step_cv <= 10)) {
       return Status::Error(where + ": step_time_cv must be in [0, 10] (standard deviation / mean)");
     }
   }
@@ -189,7 +180,7 @@ Result<Cluster> Cluster::FromJson(const json& j) {
     LL_RETURN_IF_ERROR(ReadNumber(d, where, "prefill_gflops", false, p.prefill_gflops));
     LL_RETURN_IF_ERROR(
         ReadNumber(d, where, "pipeline_decode_gflops", false, p.pipeline_decode_gflops));
-    LL_RETURN_IF_ERROR(ReadNumber(d, where, "step_time_cv", false, p.step_cv));
+    LL_RETURN_IF_ERROR(ReadNumber(d, where, "step_time_cv", false, p.calibration.step_cv));
     LL_RETURN_IF_ERROR(ReadNumber(d, where, "attention_gflops", false, p.attention_gflops));
     if (d.contains("decode_gflops_by_type")) {
       LL_ASSIGN_OR_RETURN(p.decode_gflops_by_type,
@@ -247,7 +238,7 @@ json Cluster::ToJson() const {
                 {"decode_gflops", d.decode_gflops},
                 {"prefill_gflops", d.prefill_gflops},
                 {"pipeline_decode_gflops", d.pipeline_decode_gflops},
-                {"step_time_cv", d.step_cv}};
+                {"step_time_cv", d.calibration.step_cv}};
     if (!d.decode_gflops_by_type.empty()) {
       json by_type = json::object();
       for (const TypeRate& r : d.decode_gflops_by_type) {

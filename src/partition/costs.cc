@@ -113,7 +113,7 @@ ModelCosts CostsFromConfig(const model::ModelConfig& c,
 double UnitMs(const DeviceProfile& d, const UnitCost& u, bool pipeline) {
   const double ms = pipeline ? d.PipelineMs(u.work) : d.DecodeMs(u.work);
   if (!u.head) return ms;
-  return ms * (pipeline ? d.head_pipeline_factor : d.head_factor);
+  return ms * (pipeline ? d.calibration.head_pipeline_factor : d.calibration.head_factor);
 }
 
 Result<ModelCosts> ComputeCosts(const model::Model& model, const CostOptions& o) {

@@ -43,7 +43,7 @@ Result<Plan> SolveDpFixedOrder(const ModelCosts& costs, const Cluster& cluster,
         if (best[j - 1][a] == kInf) continue;
         if (mem[b] - mem[a] + costs.work_bytes_per_stage > d.memory_budget_bytes) continue;
         const double stage =
-            ms[b] - ms[a] + d.StepMs(objective == Objective::kThroughput) + link[j - 1];
+            ms[b] - ms[a] + d.calibration.StepMs(objective == Objective::kThroughput) + link[j - 1];
         const double v = objective == Objective::kLatency ? best[j - 1][a] + stage
                                                           : std::max(best[j - 1][a], stage);
         if (v < best[j][b]) {

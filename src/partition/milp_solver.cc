@@ -179,7 +179,7 @@ Result<Plan> SolveMilp(const ModelCosts& costs, const Cluster& cluster, const So
         big_m += ms;
       }
       // The device's fixed cost per step counts where it is placed (y = 1) only.
-      t.push_back({y[k][d], -(big_m + dev.StepMs(!latency))});
+      t.push_back({y[k][d], -(big_m + dev.calibration.StepMs(!latency))});
       cbc.Row(t, 'G', -big_m);
     }
   // Hops between consecutive positions, and the return hop.

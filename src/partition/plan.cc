@@ -141,8 +141,8 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
     Stage& s = plan.stages[i];
     const DeviceProfile& d = cluster.devices[s.device];
     double mem = costs.work_bytes_per_stage;
-    s.compute_ms = d.StepMs(false);
-    s.pipeline_compute_ms = d.StepMs(true);
+    s.compute_ms = d.calibration.StepMs(false);
+    s.pipeline_compute_ms = d.calibration.StepMs(true);
     s.head_compute_ms = s.head_pipeline_compute_ms = 0;
     for (int u = s.first; u < s.last; ++u) {
       const UnitCost& unit = costs.units[u];
@@ -181,7 +181,8 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
     double moved = 0;
     for (size_t i = 0; i < m; ++i) {
       Stage& s = plan.stages[i];
-      const double t = cold[i] * cluster.devices[s.device].IdleGapFactor(cycle - s.compute_ms);
+      const double t =
+          cold[i] * cluster.devices[s.device].calibration.IdleGapFactor(cycle - s.compute_ms);
       moved = std::max(moved, std::abs(t - s.compute_ms));
       s.compute_ms = t;
     }
@@ -196,7 +197,7 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
   std::vector<double> cv;
   for (const Stage& s : plan.stages) {
     service.push_back(s.pipeline_compute_ms);
-    cv.push_back(cluster.devices[s.device].step_cv);
+    cv.push_back(cluster.devices[s.device].calibration.step_cv);
     hops.push_back(s.link_ms);
   }
   plan.pipeline_ms = ClosedPipelineMs(service, cv, hops, plan.n_seq);
@@ -206,16 +207,18 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
   // says. The period depends on the steps: iterate (the bottleneck above stays the rates', the
   // program's objective).
   bool gaps = false;
-  for (const Stage& s : plan.stages) gaps = gaps || cluster.devices[s.device].warm_ratio > 0;
+  for (const Stage& s : plan.stages)
+    gaps = gaps || cluster.devices[s.device].calibration.warm_ratio > 0;
   if (plan.n_seq > 1 && m > 1 && gaps) {
     const std::vector<double> base = service;
     for (int it = 0; it < 20; ++it) {
       double moved = 0;
       for (size_t i = 0; i < m; ++i) {
         const DeviceProfile& d = cluster.devices[plan.stages[i].device];
-        if (!(d.warm_ratio > 0)) continue;
+        if (!(d.calibration.warm_ratio > 0)) continue;
         const double gap = std::max(0.0, plan.pipeline_ms - service[i]);
-        const double t = base[i] * d.IdleGapFactor(gap) / d.IdleGapFactor(d.warm_gap_ms);
+        const double t = base[i] * d.calibration.IdleGapFactor(gap) /
+                         d.calibration.IdleGapFactor(d.calibration.warm_gap_ms);
         moved = std::max(moved, std::abs(t - service[i]));
         service[i] = t;
       }

@@ -1,72 +1,19 @@
-#include "cli/calibrate_ring.h"
+#include "balance/trial.h"
 
 #include <algorithm>
 #include <cstdio>
 
-#include "runtime/generator.h"
+#include "balance/telemetry.h"
+#include "base/median.h"
 
-namespace ll::cli {
-
-std::vector<net::Stats> StatsDelta(const std::vector<net::Stats>& before,
-                                   const std::vector<net::Stats>& after) {
-  std::vector<net::Stats> delta;
-  for (size_t i = 0; i < after.size() && i < before.size(); ++i) {
-    net::Stats d = after[i];
-    d.steps -= before[i].steps;
-    d.tokens -= before[i].tokens;
-    d.compute_us -= before[i].compute_us;
-    d.head_us -= before[i].head_us;
-    d.overhead_us -= before[i].overhead_us;
-    d.compute_steps = after[i].compute_steps.Since(before[i].compute_steps);
-    d.send_us -= before[i].send_us;
-    d.wait_us -= before[i].wait_us;
-    d.bytes_sent -= before[i].bytes_sent;
-    d.cpu_us -= before[i].cpu_us;
-    d.pause_us -= before[i].pause_us;
-    d.major_faults -= before[i].major_faults;
-    d.prompt_steps -= before[i].prompt_steps;
-    d.prompt_compute_us -= before[i].prompt_compute_us;
-    delta.push_back(d);
-  }
-  return delta;
-}
-
-void AddStats(std::vector<net::Stats>& sum, const std::vector<net::Stats>& d) {
-  if (sum.empty()) {
-    sum = d;
-    return;
-  }
-  for (size_t i = 0; i < sum.size() && i < d.size(); ++i) {
-    sum[i].steps += d[i].steps;
-    sum[i].tokens += d[i].tokens;
-    sum[i].compute_us += d[i].compute_us;
-    sum[i].head_us += d[i].head_us;
-    sum[i].overhead_us += d[i].overhead_us;
-    sum[i].compute_steps.Merge(d[i].compute_steps);
-    sum[i].send_us += d[i].send_us;
-    sum[i].wait_us += d[i].wait_us;
-    sum[i].bytes_sent += d[i].bytes_sent;
-    sum[i].cpu_us += d[i].cpu_us;
-    sum[i].pause_us += d[i].pause_us;
-    sum[i].major_faults += d[i].major_faults;
-    sum[i].prompt_steps += d[i].prompt_steps;
-    sum[i].prompt_compute_us += d[i].prompt_compute_us;
-  }
-}
-
-double PerStepMs(uint64_t us, uint64_t steps) { return steps ? us / 1e3 / steps : 0.0; }
-
-double StalledMsPerStep(const net::Stats& s) {
-  const uint64_t accounted = s.cpu_us + s.pause_us;
-  return s.compute_us > accounted ? PerStepMs(s.compute_us - accounted, s.steps) : 0.0;
-}
+namespace ll::balance {
 
 namespace {
 
 // Runs `inflight` requests of `tokens` decode tokens at once; returns the first one's ms per
 // decode token (0: none).
-Result<double> TrialRun(engine::Coordinator& coord, int tokens, int inflight) {
-  std::vector<engine::Request> reqs;
+Result<double> TrialRun(RingHandle& ring, int tokens, int inflight) {
+  std::vector<runtime::Request> reqs;
   for (int q = 0; q < inflight; ++q) {
     runtime::GenerateOptions o;
     o.n_predict = tokens;
@@ -75,41 +22,34 @@ Result<double> TrialRun(engine::Coordinator& coord, int tokens, int inflight) {
     // One token of prompt: every step is a decode step. Distinct ids so requests differ.
     reqs.push_back({{static_cast<int32_t>(1 + q)}, o});
   }
-  LL_ASSIGN_OR_RETURN(auto res, coord.Run(reqs));
+  LL_ASSIGN_OR_RETURN(auto res, ring.Run(reqs));
   const double tps = res[0].decode_tokens_per_s();
   return tps > 0 ? 1000.0 / tps : 0.0;
 }
 
 }  // namespace
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+Status WarmUpRing(RingHandle& ring, int tokens, int n_in_flight) {
+  return TrialRun(ring, tokens, n_in_flight).status();
 }
 
-Status WarmUpRing(engine::Coordinator& coord, int tokens, int n_in_flight) {
-  return TrialRun(coord, tokens, n_in_flight).status();
-}
-
-Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, int passes,
+Status RunTrialPasses(RingHandle& ring, int tokens, int n_in_flight, int passes,
                       TrialSamples& samples) {
-  const auto& plan = coord.plan();
+  const auto& plan = ring.plan();
   if (!plan) return Status::Error("calibration needs a plan with predictions");
   if (tokens < 1 || n_in_flight < 1) return Status::Error("calibration needs tokens to run");
   const size_t n_stages = plan->stages.size();
   samples.stages.resize(n_stages);
   samples.pipeline_steps.resize(n_stages);
   for (int pass = 0; pass < passes; ++pass) {
-    std::vector<partition::StageTiming> timing(n_stages);
+    std::vector<StageTiming> timing(n_stages);
     for (int inflight : {1, n_in_flight}) {
-      LL_ASSIGN_OR_RETURN(std::vector<net::Stats> before, coord.CollectStats());
-      LL_ASSIGN_OR_RETURN(const double ms, TrialRun(coord, tokens, inflight));
-      LL_ASSIGN_OR_RETURN(std::vector<net::Stats> after, coord.CollectStats());
+      LL_ASSIGN_OR_RETURN(std::vector<net::Stats> before, ring.CollectStats());
+      LL_ASSIGN_OR_RETURN(const double ms, TrialRun(ring, tokens, inflight));
+      LL_ASSIGN_OR_RETURN(std::vector<net::Stats> after, ring.CollectStats());
       const std::vector<net::Stats> d = StatsDelta(before, after);
       for (size_t k = 0; k < d.size() && k < n_stages; ++k) {
-        partition::StageTiming& t = timing[k];
+        StageTiming& t = timing[k];
         const double compute = PerStepMs(d[k].compute_us, d[k].steps);
         const double head = PerStepMs(d[k].head_us, d[k].steps);
         const double overhead = PerStepMs(d[k].overhead_us, d[k].steps);
@@ -131,16 +71,14 @@ Status RunTrialPasses(engine::Coordinator& coord, int tokens, int n_in_flight, i
   return Status::Ok();
 }
 
-Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cluster,
-                                                    const partition::Plan& plan,
-                                                    const TrialSamples& samples) {
+Result<Calibration> CalibrateFromSamples(const partition::Cluster& cluster,
+                                         const partition::Plan& plan, const TrialSamples& samples) {
   if (samples.stages.size() != plan.stages.size()) {
     return Status::Error("calibration samples are for another plan");
   }
   // Medians: on a shared host a device's speed moves by up to 1.5x from one second to the
   // next (docs/placement.md), and the runs being predicted take medians too. (The faster of
   // two passes, used before, made every prediction optimistic by about 10 %.)
-  using partition::StageTiming;
   std::vector<StageTiming> timings(plan.stages.size());
   for (size_t k = 0; k < timings.size(); ++k) {
     for (double StageTiming::*field :
@@ -159,10 +97,10 @@ Result<partition::Calibration> CalibrateFromSamples(const partition::Cluster& cl
     }
     timings[k].step_cv_pipeline = steps.Cv();
   }
-  return partition::Calibrate(cluster, plan, timings, Median(samples.token_ms));
+  return Calibrate(cluster, plan, timings, Median(samples.token_ms));
 }
 
-std::string DescribeCalibration(const partition::Calibration& cal) {
+std::string DescribeCalibration(const Calibration& cal) {
   std::string line = "measured / profiled compute per device, alone / pipeline:";
   char buf[160];
   for (const auto& f : cal.factors) {
@@ -191,24 +129,23 @@ std::string DescribeCalibration(const partition::Calibration& cal) {
   return line + buf;
 }
 
-Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord, int tokens,
-                                               int n_in_flight,
-                                               const std::function<void(const std::string&)>& say) {
-  const auto& plan = coord.plan();
+Result<Calibration> CalibrateOnRing(RingHandle& ring, int tokens, int n_in_flight,
+                                    const std::function<void(const std::string&)>& say) {
+  const auto& plan = ring.plan();
   if (!plan) return Status::Error("calibration needs a plan with predictions");
   if (tokens < 1 || n_in_flight < 1) return Status::Error("calibration needs tokens to run");
   // Warm-up: first touches of the weights and of every KV slot the trial uses.
-  LL_RETURN_IF_ERROR(WarmUpRing(coord, tokens, n_in_flight));
+  LL_RETURN_IF_ERROR(WarmUpRing(ring, tokens, n_in_flight));
   TrialSamples samples;
-  LL_RETURN_IF_ERROR(RunTrialPasses(coord, tokens, n_in_flight, 3, samples));
+  LL_RETURN_IF_ERROR(RunTrialPasses(ring, tokens, n_in_flight, 3, samples));
   // The plan as the trial ran it: attention over the trial's short context.
   partition::Plan trial = *plan;
-  if (coord.costs()) {
-    partition::Evaluate(coord.costs()->AtAttentionContext(TrialAttentionContext(tokens)),
-                        coord.measured_cluster(), trial);
+  if (ring.costs()) {
+    partition::Evaluate(ring.costs()->AtAttentionContext(TrialAttentionContext(tokens)),
+                        ring.measured_cluster(), trial);
   }
-  LL_ASSIGN_OR_RETURN(partition::Calibration cal,
-                      CalibrateFromSamples(coord.measured_cluster(), trial, samples));
+  LL_ASSIGN_OR_RETURN(Calibration cal,
+                      CalibrateFromSamples(ring.measured_cluster(), trial, samples));
   if (say) {
     say("calibrated on this plan (" + std::to_string(tokens) + " tokens, 1 and " +
         std::to_string(n_in_flight) + " in flight): " + DescribeCalibration(cal));
@@ -216,4 +153,4 @@ Result<partition::Calibration> CalibrateOnRing(engine::Coordinator& coord, int t
   return cal;
 }
 
-}  // namespace ll::cli
+}  // namespace ll::balance

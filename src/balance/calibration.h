@@ -17,11 +17,10 @@
 // that of the stage without the head, and the head's time relative to those blocks holds for
 // the head on every device (a unit's cost beyond its FLOPs is no property of the device that
 // held it in the trial). Each device measured both ways also gets an idle-gap
-// profile (DeviceProfile::IdleGapFactor): with one request it idled for the rest of the trial's
-// cycle between steps, with n_seq in flight for much less, and a plan whose one-request cycle
-// is shorter is predicted with its steps in between. How much each device's steps varied in the
-// pipeline is reported with its factors.
-// Pure function; any thread.
+// profile (partition::DeviceCalibration::IdleGapFactor): with one request it idled for the rest of
+// the trial's cycle between steps, with n_seq in flight for much less, and a plan whose one-request
+// cycle is shorter is predicted with its steps in between. How much each device's steps varied in
+// the pipeline is reported with its factors. Pure function; any thread.
 #pragma once
 
 #include <string>
@@ -31,7 +30,7 @@
 #include "partition/cluster.h"
 #include "partition/plan.h"
 
-namespace ll::partition {
+namespace ll::balance {
 
 // What one stage of the trial plan measured, per decode token (ms; 0 = not measured).
 struct StageTiming {
@@ -56,23 +55,24 @@ struct CalibrationFactor {
   double pipeline = 1;
   bool measured = false;  // false: the device was not in the trial plan (geometric mean used)
   // Time of a step with n_seq in flight over one alone (the idle-gap profile set on the
-  // device, DeviceProfile::warm_ratio); 0: none was set.
+  // device, DeviceCalibration::warm_ratio); 0: none was set.
   double warm = 0;
-  // The fixed cost per step measured (DeviceProfile::step_ms), one request and full pipeline;
+  // The fixed cost per step measured (DeviceCalibration::step_ms), one request and full pipeline;
   // 0: not measured.
   double step_ms = 0;
   double step_pipeline_ms = 0;
   // How much its steps varied in the trial pipeline (standard deviation / mean; 0: not
-  // measured). Reported only: see DeviceProfile::step_cv.
+  // measured). Reported only: see DeviceCalibration::step_cv.
   double cv = 0;
 };
 
 struct Calibration {
-  Cluster cluster;  // the input cluster with corrected decode and pipeline rates and links
+  partition::Cluster
+      cluster;  // the input cluster with corrected decode and pipeline rates and links
   double hop_overhead_ms = 0;  // added to every hop (0 when the trial did not show any)
   // The head's measured / predicted time, one request and full pipeline; every device's head
   // runs at this over the head device's blocks' factor times its own blocks' factor
-  // (DeviceProfile::head_factor); 0: the trial did not time the head apart.
+  // (DeviceCalibration::head_factor); 0: the trial did not time the head apart.
   double head_alone = 0;
   double head_pipeline = 0;
   std::vector<CalibrationFactor> factors;  // one per device, in cluster order
@@ -82,7 +82,7 @@ struct Calibration {
 // has one entry per plan stage (ring order). Devices the plan left out get the geometric mean of
 // the measured factors. `token_ms_alone` is the measured time per generated token with one request
 // (0: unknown, no hop correction). Rejects timings that do not match the plan.
-Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
+Result<Calibration> Calibrate(const partition::Cluster& cluster, const partition::Plan& plan,
                               const std::vector<StageTiming>& timings, double token_ms_alone = 0);
 
-}  // namespace ll::partition
+}  // namespace ll::balance

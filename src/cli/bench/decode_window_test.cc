@@ -1,12 +1,12 @@
-#include "runtime/decode_window.h"
+#include "cli/bench/decode_window.h"
 
 #include <gtest/gtest.h>
 
-namespace ll::runtime {
+namespace ll::cli {
 namespace {
 
-GenerationResult WithTimes(std::vector<double> t) {
-  GenerationResult r;
+runtime::GenerationResult WithTimes(std::vector<double> t) {
+  runtime::GenerationResult r;
   r.token_seconds = std::move(t);
   r.generated_ids.assign(r.token_seconds.size(), 1);
   return r;
@@ -37,4 +37,4 @@ TEST(DecodeWindowTest, NoOverlapOrNoTimesGivesAnEmptyWindow) {
 }
 
 }  // namespace
-}  // namespace ll::runtime
+}  // namespace ll::cli

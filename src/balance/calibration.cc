@@ -1,9 +1,17 @@
-#include "partition/calibration.h"
+#include "balance/calibration.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace ll::partition {
+namespace ll::balance {
+
+using partition::ClosedPipelineMs;
+using partition::Cluster;
+using partition::DeviceProfile;
+using partition::LinkProfile;
+using partition::Plan;
+using partition::Stage;
+
 namespace {
 
 // A stage's time per step and two parts of it: the head's and the fixed cost per step; the
@@ -77,22 +85,23 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     const DeviceProfile& d = cluster.devices[s.device];
     if (s.compute_ms > 0.01 * total_alone && t.compute_ms_alone > 0) {
       f.alone = factor({t.compute_ms_alone, t.head_ms_alone, t.overhead_ms_alone},
-                       {s.compute_ms, s.head_compute_ms, d.step_ms}, total_alone, out.head_alone,
-                       f.step_ms);
+                       {s.compute_ms, s.head_compute_ms, d.calibration.step_ms}, total_alone,
+                       out.head_alone, f.step_ms);
       f.measured = true;
       alone.push_back(f.alone);
     }
     if (s.pipeline_compute_ms > 0.01 * total_pipeline && t.compute_ms_pipeline > 0) {
-      f.pipeline = factor({t.compute_ms_pipeline, t.head_ms_pipeline, t.overhead_ms_pipeline},
-                          {s.pipeline_compute_ms, s.head_pipeline_compute_ms, d.step_pipeline_ms},
-                          total_pipeline, out.head_pipeline, f.step_pipeline_ms);
+      f.pipeline = factor(
+          {t.compute_ms_pipeline, t.head_ms_pipeline, t.overhead_ms_pipeline},
+          {s.pipeline_compute_ms, s.head_pipeline_compute_ms, d.calibration.step_pipeline_ms},
+          total_pipeline, out.head_pipeline, f.step_pipeline_ms);
       f.measured = true;
       pipeline.push_back(f.pipeline);
     }
   }
   // Each measured device's step spread, reported (CalibrationFactor::cv) but not set on the
   // device: measured on this host it overstated what the pipelines lost (see cluster.h,
-  // DeviceProfile::step_cv).
+  // DeviceCalibration::step_cv).
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     if (timings[k].step_cv_pipeline > 0)
       out.factors[plan.stages[k].device].cv = timings[k].step_cv_pipeline;
@@ -105,9 +114,9 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
       f.alone = mean_alone;
       f.pipeline = mean_pipeline;
     }
-    p.step_ms = f.step_ms > 0 ? f.step_ms : p.step_ms * f.alone;
-    p.step_pipeline_ms =
-        f.step_pipeline_ms > 0 ? f.step_pipeline_ms : p.step_pipeline_ms * f.pipeline;
+    p.calibration.step_ms = f.step_ms > 0 ? f.step_ms : p.calibration.step_ms * f.alone;
+    p.calibration.step_pipeline_ms =
+        f.step_pipeline_ms > 0 ? f.step_pipeline_ms : p.calibration.step_pipeline_ms * f.pipeline;
     p.SlowDown(f.alone, f.pipeline);
     // The head's time relative to its device's blocks holds on every device: what moves a
     // device's blocks off its profile (the host's speed at the time, how it wakes from idling)
@@ -115,8 +124,8 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     // about the same share everywhere. Measured on the emulated cluster, the head / blocks
     // ratio spread 0.9-1.16 over devices and runs; head measured / profiled alone 0.91-1.25.
     const CalibrationFactor& h = out.factors[head_device];
-    if (out.head_alone > 0) p.head_factor *= out.head_alone / h.alone;
-    if (out.head_pipeline > 0) p.head_pipeline_factor *= out.head_pipeline / h.pipeline;
+    if (out.head_alone > 0) p.calibration.head_factor *= out.head_alone / h.alone;
+    if (out.head_pipeline > 0) p.calibration.head_pipeline_factor *= out.head_pipeline / h.pipeline;
   }
   // A device whose fixed cost per step was not measured (left out of the trial, or its stage
   // had no input to decode: the first) gets the mean of the measured ones in work, at its own
@@ -136,9 +145,10 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
   }
   for (size_t d = 0; d < cluster.devices.size(); ++d) {
     DeviceProfile& p = out.cluster.devices[d];
-    if (out.factors[d].step_ms <= 0 && n_step > 0) p.step_ms = step_work / n_step / p.decode_gflops;
+    if (out.factors[d].step_ms <= 0 && n_step > 0)
+      p.calibration.step_ms = step_work / n_step / p.decode_gflops;
     if (out.factors[d].step_pipeline_ms <= 0 && n_step_pipeline > 0) {
-      p.step_pipeline_ms = step_pipeline_work / n_step_pipeline / p.PipelineGflops();
+      p.calibration.step_pipeline_ms = step_pipeline_work / n_step_pipeline / p.PipelineGflops();
     }
   }
   // What a token took beyond the stages' measured compute and the links' predicted transfers,
@@ -186,13 +196,14 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     const DeviceProfile& now = out.cluster.devices[s.device];
     const double head_alone = out.head_alone > 0 ? out.head_alone : f.alone;
     const double head_pipeline = out.head_pipeline > 0 ? out.head_pipeline : f.pipeline;
-    alone_ms.push_back((s.compute_ms - s.head_compute_ms - old.step_ms) * f.alone +
-                       s.head_compute_ms * head_alone + now.step_ms);
+    alone_ms.push_back((s.compute_ms - s.head_compute_ms - old.calibration.step_ms) * f.alone +
+                       s.head_compute_ms * head_alone + now.calibration.step_ms);
     pipeline_ms.push_back(
-        (s.pipeline_compute_ms - s.head_pipeline_compute_ms - old.step_pipeline_ms) * f.pipeline +
-        s.head_pipeline_compute_ms * head_pipeline + now.step_pipeline_ms);
+        (s.pipeline_compute_ms - s.head_pipeline_compute_ms - old.calibration.step_pipeline_ms) *
+            f.pipeline +
+        s.head_pipeline_compute_ms * head_pipeline + now.calibration.step_pipeline_ms);
     hops.push_back(s.link_ms + (plan.stages.size() > 1 ? out.hop_overhead_ms : 0.0));
-    cv.push_back(now.step_cv);
+    cv.push_back(now.calibration.step_cv);
     links += hops.back();
     cycle += alone_ms.back();
   }
@@ -207,12 +218,12 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     // same time (a shared host), which never happens with one request, and the pipeline rates
     // already carry it. At least 0.5: below that a trial pass was disturbed.
     if (cold_gap < warm_gap + 1.0 || warm_gap < 0) continue;
-    p.cold_gap_ms = cold_gap;
-    p.warm_gap_ms = warm_gap;
-    p.warm_ratio = std::clamp(pipeline_ms[k] / alone_ms[k], 0.5, 1.0);
-    out.factors[plan.stages[k].device].warm = p.warm_ratio;
+    p.calibration.cold_gap_ms = cold_gap;
+    p.calibration.warm_gap_ms = warm_gap;
+    p.calibration.warm_ratio = std::clamp(pipeline_ms[k] / alone_ms[k], 0.5, 1.0);
+    out.factors[plan.stages[k].device].warm = p.calibration.warm_ratio;
   }
   return out;
 }
 
-}  // namespace ll::partition
+}  // namespace ll::balance

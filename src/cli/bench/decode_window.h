@@ -11,18 +11,19 @@
 
 #include "runtime/generator.h"
 
-namespace ll::runtime {
+namespace ll::cli {
 
 struct DecodeWindow {
-  double begin_s = 0, end_s = 0;  // when the last request's first token and the first
-                                  // request's last token arrived (GenerationResult::token_seconds)
-  int tokens = 0;                 // tokens of all requests that arrived in (begin_s, end_s]
+  // When the last request's first token and the first request's last token arrived
+  // (runtime::GenerationResult::token_seconds).
+  double begin_s = 0, end_s = 0;
+  int tokens = 0;  // tokens of all requests that arrived in (begin_s, end_s]
   double tokens_per_s() const { return end_s > begin_s ? tokens / (end_s - begin_s) : 0.0; }
 };
 
 // The window of `results` (from one call: their token_seconds on one clock). A window with no
 // token (a request finished before another's first token, or a request has none) has
 // tokens == 0 and rate 0.
-DecodeWindow AllDecodingWindow(const std::vector<GenerationResult>& results);
+DecodeWindow AllDecodingWindow(const std::vector<runtime::GenerationResult>& results);
 
-}  // namespace ll::runtime
+}  // namespace ll::cli

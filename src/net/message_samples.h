@@ -9,9 +9,9 @@
 
 #include "net/messages.h"
 
-namespace ll::net::testing {
+namespace ll::net::samples {
 
-inline Forward SampleForwardF32() {
+inline Forward ForwardF32() {
   Forward f;
   f.request = 77;
   f.seq = 2;
@@ -33,7 +33,7 @@ inline Forward SampleForwardF32() {
   return f;
 }
 
-inline Forward SampleForwardTokens() {
+inline Forward ForwardTokens() {
   Forward f;
   f.request = 78;
   f.seq = 1;
@@ -44,7 +44,7 @@ inline Forward SampleForwardTokens() {
   return f;
 }
 
-inline Forward SampleForwardPacked(WireEncoding encoding) {
+inline Forward ForwardPacked(WireEncoding encoding) {
   Forward f;
   f.request = 79;
   f.seq = 3;
@@ -57,7 +57,7 @@ inline Forward SampleForwardPacked(WireEncoding encoding) {
   return f;
 }
 
-inline Stats SampleStats() {
+inline Stats StatsWithEveryField() {
   Stats s;
   s.name = "dev1";
   s.steps = 1;
@@ -81,7 +81,7 @@ inline Stats SampleStats() {
 }
 
 // In MessageType order; the golden test pins each one's bytes in this order.
-inline std::vector<Message> SampleMessages() {
+inline std::vector<Message> All() {
   return {
       Hello{3, "tcp://127.0.0.1:5000", 0x0102030405060708ull},
       HelloAck{2, "dev0", 512ull << 20, 7},
@@ -91,14 +91,14 @@ inline std::vector<Message> SampleMessages() {
              WeightsMode::kMapOwnFile, 0, 0, 0},
       AssignAck{true, false, "fine", 11, 22},
       AssignAck{false, true, "too big", 33, 44},
-      SampleForwardF32(),
-      SampleForwardTokens(),
-      SampleForwardPacked(WireEncoding::kF16),
-      SampleForwardPacked(WireEncoding::kQ8_0),
+      ForwardF32(),
+      ForwardTokens(),
+      ForwardPacked(WireEncoding::kF16),
+      ForwardPacked(WireEncoding::kQ8_0),
       Token{5, 42, true, {0.5f, 1.5f}},
       EndRequest{13},
       StatsRequest{},
-      SampleStats(),
+      StatsWithEveryField(),
       Shutdown{},
       ErrorMsg{9, "boom"},
       WeightsChunk{4, 10, {1, 2, 3}},
@@ -113,4 +113,4 @@ inline std::vector<Message> SampleMessages() {
   };
 }
 
-}  // namespace ll::net::testing
+}  // namespace ll::net::samples

@@ -19,7 +19,7 @@ struct Golden {
   const char* body;
 };
 
-// In the order of testing::SampleMessages().
+// In the order of samples::All().
 const Golden kGolden[] = {
     // Hello
     {"4c4c4e4b09000100887766554433221124000000",
@@ -117,18 +117,40 @@ std::string Hex(const std::vector<uint8_t>& bytes) {
   return s;
 }
 
+std::vector<uint8_t> FromHex(const std::string& hex) {
+  std::vector<uint8_t> bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return bytes;
+}
+
 TEST(MessagesGoldenTest, EveryTypeEncodesToThePinnedBytes) {
-  const std::vector<Message> samples = testing::SampleMessages();
-  ASSERT_EQ(samples.size(), std::size(kGolden));
-  std::vector<bool> seen(std::variant_size_v<Message>, false);
-  for (size_t i = 0; i < samples.size(); ++i) {
-    const Message& m = samples[i];
+  const std::vector<Message> all = samples::All();
+  ASSERT_EQ(all.size(), std::size(kGolden));
+  std::vector<bool> seen(kMessageTypeCount, false);
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Message& m = all[i];
     seen[m.index()] = true;
     const std::string expected = std::string(kGolden[i].header) + kGolden[i].body;
     EXPECT_EQ(Hex(Encode({kGoldenModelHash, m})), expected)
         << "sample " << i << " (" << MessageTypeName(TypeOf(m)) << ")";
   }
   for (size_t t = 0; t < seen.size(); ++t) EXPECT_TRUE(seen[t]) << "no sample of type " << t + 1;
+}
+
+// The decoder reads the pinned bytes back into the samples (not only what the encoder of the
+// day writes).
+TEST(MessagesGoldenTest, PinnedBytesDecodeToTheSamples) {
+  const std::vector<Message> all = samples::All();
+  ASSERT_EQ(all.size(), std::size(kGolden));
+  for (size_t i = 0; i < all.size(); ++i) {
+    auto e = Decode(FromHex(std::string(kGolden[i].header) + kGolden[i].body));
+    ASSERT_TRUE(e.ok()) << "sample " << i << ": " << e.message();
+    EXPECT_EQ(e->model_hash, kGoldenModelHash);
+    EXPECT_TRUE(e->message == all[i]) << "sample " << i << " (" << MessageTypeName(TypeOf(all[i]))
+                                      << ")";
+  }
 }
 
 }  // namespace

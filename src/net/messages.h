@@ -2,11 +2,17 @@
 // their fields, and encode/decode functions. Decoding validates every field (lengths, ranges,
 // counts against the bytes present) and returns a Status naming what is wrong; it never reads
 // out of bounds. Pure functions, thread-safe.
+//
+// Adding a message: give it the next MessageType number, define its struct here with that kType
+// and a kName, append it to Message (a static_assert checks that alternative i has type i + 1),
+// write its EncodeBody / DecodeBody pair in messages.cc (encoding and decoding dispatch on
+// Message, so a missing pair does not compile), and document its body in docs/wire-protocol.md.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -24,6 +30,8 @@ constexpr uint32_t kMaxBodyBytes = 1u << 30;
 constexpr uint32_t kCapMapOwnWeights = 1u << 0;  // worker maps its own copy of the GGUF
 constexpr uint32_t kCapHalfBlockCuts = 1u << 1;  // segments may start/end mid-block
 
+// A message's type on the wire. Each message struct names its own as kType; the numbers are the
+// structs' places in Message, from 1.
 enum class MessageType : uint16_t {
   kHello = 1,
   kHelloAck = 2,
@@ -55,22 +63,34 @@ size_t EncodedBytes(WireEncoding e, uint64_t count);
 
 // Where a worker gets its segment's weights.
 enum class WeightsMode : uint8_t { kMapOwnFile = 0, kReceive = 1 };
-const char* MessageTypeName(MessageType t);
 
 struct Hello {
+  static constexpr MessageType kType = MessageType::kHello;
+  static constexpr const char* kName = "Hello";
+
   uint32_t capabilities = 0;
   std::string reply_to;  // the coordinator's endpoint; the worker connects there to answer
   uint64_t model_hash = 0;
+
+  bool operator==(const Hello&) const = default;
 };
 
 struct HelloAck {
+  static constexpr MessageType kType = MessageType::kHelloAck;
+  static constexpr const char* kName = "HelloAck";
+
   uint32_t capabilities = 0;
   std::string name;
   uint64_t memory_budget_bytes = 0;
   uint32_t threads = 0;
+
+  bool operator==(const HelloAck&) const = default;
 };
 
 struct Assign {
+  static constexpr MessageType kType = MessageType::kAssign;
+  static constexpr const char* kName = "Assign";
+
   std::string model_path;  // the worker maps its own copy; its hash must equal the header's
   bool embed = false;
   uint32_t unit_begin = 0, unit_end = 0;
@@ -85,14 +105,21 @@ struct Assign {
   uint64_t weights_hash = 0;
   uint64_t weights_file_bytes = 0;
   uint64_t segment_weight_bytes = 0;
+
+  bool operator==(const Assign&) const = default;
 };
 
 struct AssignAck {
+  static constexpr MessageType kType = MessageType::kAssignAck;
+  static constexpr const char* kName = "AssignAck";
+
   bool ok = false;
   bool need_weights = false;  // kReceive and not in the worker's cache: send the file
   std::string error;
   uint64_t weight_bytes = 0;
   uint64_t kv_bytes = 0;
+
+  bool operator==(const AssignAck&) const = default;
 };
 
 struct SamplingBlock {
@@ -105,9 +132,14 @@ struct SamplingBlock {
   uint32_t n_predict = 0;
   bool ignore_eos = false;
   std::vector<int32_t> end_ids;  // end-of-generation token ids
+
+  bool operator==(const SamplingBlock&) const = default;
 };
 
 struct Forward {
+  static constexpr MessageType kType = MessageType::kForward;
+  static constexpr const char* kName = "Forward";
+
   uint64_t request = 0;
   uint32_t seq = 0;             // KV slot on every device
   uint32_t pos = 0;             // position of the first token
@@ -120,22 +152,43 @@ struct Forward {
   bool has_sampling = false;  // first step of a request: the head device creates its sampler
   SamplingBlock sampling;
   bool want_logits = false;  // return the logits with the token (tests, references)
+
+  bool operator==(const Forward&) const = default;
 };
 
 struct Token {
+  static constexpr MessageType kType = MessageType::kToken;
+  static constexpr const char* kName = "Token";
+
   uint64_t request = 0;
   int32_t token = 0;
   bool continued = false;     // the head already fed this token to the first device
   std::vector<float> logits;  // empty unless asked for
+
+  bool operator==(const Token&) const = default;
 };
 
 struct EndRequest {
+  static constexpr MessageType kType = MessageType::kEndRequest;
+  static constexpr const char* kName = "EndRequest";
+
   uint64_t request = 0;
+
+  bool operator==(const EndRequest&) const = default;
 };
 
-struct StatsRequest {};
+struct StatsRequest {
+  static constexpr MessageType kType = MessageType::kStatsRequest;
+  static constexpr const char* kName = "StatsRequest";
+
+
+  bool operator==(const StatsRequest&) const = default;
+};
 
 struct Stats {
+  static constexpr MessageType kType = MessageType::kStats;
+  static constexpr const char* kName = "Stats";
+
   std::string name;
   uint64_t steps = 0;       // forward messages processed
   uint64_t tokens = 0;      // tokens processed (prompt + generated)
@@ -166,19 +219,37 @@ struct Stats {
   // left is the decode steps, which a plan's figures per token are about.
   uint64_t prompt_steps = 0;
   uint64_t prompt_compute_us = 0;
+
+  bool operator==(const Stats&) const = default;
 };
 
-struct Shutdown {};
+struct Shutdown {
+  static constexpr MessageType kType = MessageType::kShutdown;
+  static constexpr const char* kName = "Shutdown";
+
+
+  bool operator==(const Shutdown&) const = default;
+};
 
 // A piece of the segment file (kReceive): bytes [offset, offset + data.size()) of total.
 struct WeightsChunk {
+  static constexpr MessageType kType = MessageType::kWeightsChunk;
+  static constexpr const char* kName = "WeightsChunk";
+
   uint64_t offset = 0;
   uint64_t total = 0;
   std::vector<uint8_t> data;
+
+  bool operator==(const WeightsChunk&) const = default;
 };
 
 struct WeightsAck {
+  static constexpr MessageType kType = MessageType::kWeightsAck;
+  static constexpr const char* kName = "WeightsAck";
+
   uint64_t received = 0;  // bytes stored so far
+
+  bool operator==(const WeightsAck&) const = default;
 };
 
 // Asks a worker to time its kernels on matrices like the model's (for placement): one pass runs
@@ -186,9 +257,14 @@ struct WeightsAck {
 struct ProfileMatrixShape {
   uint32_t dtype = 0;  // kernels::DType id
   uint32_t n_in = 0, n_out = 0;
+
+  bool operator==(const ProfileMatrixShape&) const = default;
 };
 
 struct ProfileRequest {
+  static constexpr MessageType kType = MessageType::kProfileRequest;
+  static constexpr const char* kName = "ProfileRequest";
+
   std::vector<ProfileMatrixShape> matrices;  // 1..4096
   uint32_t n_batch = 0;
   float seconds = 1.0f;  // measuring time, (0, 60]
@@ -200,35 +276,54 @@ struct ProfileRequest {
   // One layer's attention heads, to time attention over the context too (0 heads: do not);
   // heads a multiple of kv_heads, each at most 4096.
   uint32_t attention_head_dim = 0, attention_heads = 0, attention_kv_heads = 0;
+
+  bool operator==(const ProfileRequest&) const = default;
 };
 
 struct ProfileTypeRate {
   uint32_t dtype = 0;  // kernels::DType
   float gflops = 0;
+
+  bool operator==(const ProfileTypeRate&) const = default;
 };
 
 struct ProfileReply {
+  static constexpr MessageType kType = MessageType::kProfileReply;
+  static constexpr const char* kName = "ProfileReply";
+
   float decode_gflops = 0, prefill_gflops = 0;  // sustained
   std::vector<ProfileTypeRate> decode_by_type;  // 0..64 entries, each rate finite and > 0
   uint64_t memory_available_bytes = 0;          // what the OS reports
   bool cached = false;                          // the rates come from the worker's profile cache
   uint64_t nonce = 0;                           // the request's
   float attention_gflops = 0;  // attention over the context (0: not asked for), finite, >= 0
+
+  bool operator==(const ProfileReply&) const = default;
 };
 
 // Link probe: the receiver answers a Ping with a Pong carrying reply_bytes of payload, so the
 // sender measures round trips and both directions' bandwidth. reply_to empty: answer on the
 // connection to the coordinator; otherwise connect to reply_to (a device probing a device).
 struct Ping {
+  static constexpr MessageType kType = MessageType::kPing;
+  static constexpr const char* kName = "Ping";
+
   uint64_t nonce = 0;
   uint32_t reply_bytes = 0;
   std::vector<uint8_t> payload;
   std::string reply_to;
+
+  bool operator==(const Ping&) const = default;
 };
 
 struct Pong {
+  static constexpr MessageType kType = MessageType::kPong;
+  static constexpr const char* kName = "Pong";
+
   uint64_t nonce = 0;
   std::vector<uint8_t> payload;
+
+  bool operator==(const Pong&) const = default;
 };
 
 // The coordinator asks device A to measure its link to device B directly: A pings `target` with
@@ -238,31 +333,58 @@ struct Pong {
 // their sustained rate), asking for the answers at `self` (A's endpoint as the ring knows it),
 // and sends a LinkReport back.
 struct LinkProbe {
+  static constexpr MessageType kType = MessageType::kLinkProbe;
+  static constexpr const char* kName = "LinkProbe";
+
   uint64_t nonce = 0;
   std::string target;
   std::string self;
   uint32_t probe_bytes = 1u << 20;  // <= 64 MiB
   uint32_t rounds = 5;              // 1..100
   uint32_t message_bytes = 0;       // <= 64 MiB; 0: no message probe
+
+  bool operator==(const LinkProbe&) const = default;
 };
 
 struct LinkReport {
+  static constexpr MessageType kType = MessageType::kLinkReport;
+  static constexpr const char* kName = "LinkReport";
+
   uint64_t nonce = 0;
   float rtt_ms = 0;            // median of the empty round trips
   float send_mbit_s = 0;       // A -> B
   float receive_mbit_s = 0;    // B -> A
   uint32_t message_bytes = 0;  // as asked (0: not measured)
   float message_ms = 0;        // one-way time of one such message, the slower direction (median)
+
+  bool operator==(const LinkReport&) const = default;
 };
 
 struct ErrorMsg {
+  static constexpr MessageType kType = MessageType::kError;
+  static constexpr const char* kName = "Error";
+
   uint64_t request = 0;
   std::string message;
+
+  bool operator==(const ErrorMsg&) const = default;
 };
 
 using Message = std::variant<Hello, HelloAck, Assign, AssignAck, Forward, Token, EndRequest,
                              StatsRequest, Stats, Shutdown, ErrorMsg, WeightsChunk, WeightsAck,
                              ProfileRequest, ProfileReply, Ping, Pong, LinkProbe, LinkReport>;
+
+// Types on the wire are 1..kMessageTypeCount.
+constexpr size_t kMessageTypeCount = std::variant_size_v<Message>;
+
+namespace internal {
+template <size_t... I>
+constexpr bool AlternativesAreInTypeOrder(std::index_sequence<I...>) {
+  return ((static_cast<size_t>(std::variant_alternative_t<I, Message>::kType) == I + 1) && ...);
+}
+}  // namespace internal
+static_assert(internal::AlternativesAreInTypeOrder(std::make_index_sequence<kMessageTypeCount>()),
+              "Message's alternative i must be the struct whose kType is i + 1");
 
 struct Envelope {
   uint64_t model_hash = 0;  // 0 only on Hello-phase and control messages
@@ -272,5 +394,7 @@ struct Envelope {
 std::vector<uint8_t> Encode(const Envelope& envelope);
 Result<Envelope> Decode(std::span<const uint8_t> bytes);
 MessageType TypeOf(const Message& m);
+// The message's name ("Hello", ...; "Unknown" outside 1..kMessageTypeCount).
+const char* MessageTypeName(MessageType t);
 
 }  // namespace ll::net

@@ -39,6 +39,10 @@ class StepHistogram {
   // Standard deviation / mean of the counted steps (bucket middles; 0 below 2 steps).
   double Cv() const;
 
+  // Same counts in every bucket (counts_ is empty exactly while nothing was counted, so
+  // comparing the members is comparing the histograms).
+  bool operator==(const StepHistogram&) const = default;
+
  private:
   std::vector<uint64_t> counts_;  // kBuckets entries once anything was added
   uint64_t total_ = 0;

@@ -1,37 +1,12 @@
 #include "net/wire.h"
 
+#include <algorithm>
+
 namespace ll::net {
 
-void Writer::F32Array(std::span<const float> v) {
-  const size_t start = out_.size();
-  out_.resize(start + v.size() * 4);
-  uint8_t* p = out_.data() + start;
-  for (float f : v) {
-    uint32_t b;
-    std::memcpy(&b, &f, 4);
-    p[0] = static_cast<uint8_t>(b);
-    p[1] = static_cast<uint8_t>(b >> 8);
-    p[2] = static_cast<uint8_t>(b >> 16);
-    p[3] = static_cast<uint8_t>(b >> 24);
-    p += 4;
-  }
-}
-
-void Writer::I32Array(std::span<const int32_t> v) {
-  for (int32_t x : v) I32(x);
-}
-
-uint64_t Reader::Le(int n, const char* field) {
-  if (!error_.empty()) return 0;
-  if (remaining() < static_cast<size_t>(n)) {
-    Fail(std::string("truncated at field '") + field + "' (offset " + std::to_string(pos_) +
-         ", needs " + std::to_string(n) + " bytes, " + std::to_string(remaining()) + " left)");
-    return 0;
-  }
-  uint64_t v = 0;
-  for (int i = 0; i < n; ++i) v |= static_cast<uint64_t>(in_[pos_ + i]) << (8 * i);
-  pos_ += n;
-  return v;
+void Reader::FailTruncated(const char* field, size_t needed) {
+  Fail(std::string("truncated at field '") + field + "' (offset " + std::to_string(pos_) +
+       ", needs " + std::to_string(needed) + " bytes, " + std::to_string(remaining()) + " left)");
 }
 
 std::string Reader::Str(const char* field, uint32_t max_len) {
@@ -57,11 +32,7 @@ std::vector<float> Reader::F32Array(uint64_t count, const char* field) {
   }
   v.resize(count);
   const uint8_t* p = in_.data() + pos_;
-  for (uint64_t i = 0; i < count; ++i, p += 4) {
-    const uint32_t b = static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-                       static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-    std::memcpy(&v[i], &b, 4);
-  }
+  for (uint64_t i = 0; i < count; ++i, p += 4) v[i] = LoadLittleEndian<float>(p);
   pos_ += count * 4;
   return v;
 }
@@ -74,8 +45,10 @@ std::vector<int32_t> Reader::I32Array(uint64_t count, const char* field) {
          std::to_string(remaining()) + " bytes are left");
     return v;
   }
-  v.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) v.push_back(I32(field));
+  v.resize(count);
+  const uint8_t* p = in_.data() + pos_;
+  for (uint64_t i = 0; i < count; ++i, p += 4) v[i] = LoadLittleEndian<int32_t>(p);
+  pos_ += count * 4;
   return v;
 }
 

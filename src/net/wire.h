@@ -1,16 +1,17 @@
-// Little-endian encoders and bounds-checked decoders for the wire protocol (docs/wire-protocol.md).
-// Fields are written one by one with explicit shifts, never by copying a struct, so the format
-// is the same on every host. A Reader never reads past its span; the first failure sticks and
-// names the field, so a decoder can read a whole message and check once at the end.
+// Writer and Reader: the wire protocol's field encoders and bounds-checked field decoders
+// (docs/wire-protocol.md), on top of base/little_endian.h. Fields are written one by one,
+// little-endian, never by copying a struct, so the format is the same on every host. A Reader
+// never reads past its span; the first failure sticks and names the field, so a decoder can
+// read a whole message and check once at the end.
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/little_endian.h"
 #include "base/status.h"
 
 namespace ll::net {
@@ -18,30 +19,24 @@ namespace ll::net {
 class Writer {
  public:
   void U8(uint8_t v) { out_.push_back(v); }
-  void U16(uint16_t v) { Le(v, 2); }
-  void U32(uint32_t v) { Le(v, 4); }
-  void U64(uint64_t v) { Le(v, 8); }
-  void I32(int32_t v) { Le(static_cast<uint32_t>(v), 4); }
-  void I64(int64_t v) { Le(static_cast<uint64_t>(v), 8); }
-  void F32(float v) {
-    uint32_t b;
-    std::memcpy(&b, &v, 4);
-    U32(b);
-  }
+  void U16(uint16_t v) { AppendLittleEndian(out_, v); }
+  void U32(uint32_t v) { AppendLittleEndian(out_, v); }
+  void U64(uint64_t v) { AppendLittleEndian(out_, v); }
+  void I32(int32_t v) { AppendLittleEndian(out_, v); }
+  void I64(int64_t v) { AppendLittleEndian(out_, v); }
+  void F32(float v) { AppendLittleEndian(out_, v); }
   void Str(std::string_view s) {
     U32(static_cast<uint32_t>(s.size()));
     out_.insert(out_.end(), s.begin(), s.end());
   }
   void Bytes(std::span<const uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
-  void F32Array(std::span<const float> v);
-  void I32Array(std::span<const int32_t> v);
+  // The elements only; the count, where there is one, is a field of its own.
+  void F32Array(std::span<const float> v) { AppendLittleEndian(out_, v); }
+  void I32Array(std::span<const int32_t> v) { AppendLittleEndian(out_, v); }
 
   std::vector<uint8_t>& bytes() { return out_; }
 
  private:
-  void Le(uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) out_.push_back(static_cast<uint8_t>(v >> (8 * i)));
-  }
   std::vector<uint8_t> out_;
 };
 
@@ -49,18 +44,13 @@ class Reader {
  public:
   explicit Reader(std::span<const uint8_t> in) : in_(in) {}
 
-  uint8_t U8(const char* field) { return static_cast<uint8_t>(Le(1, field)); }
-  uint16_t U16(const char* field) { return static_cast<uint16_t>(Le(2, field)); }
-  uint32_t U32(const char* field) { return static_cast<uint32_t>(Le(4, field)); }
-  uint64_t U64(const char* field) { return Le(8, field); }
-  int32_t I32(const char* field) { return static_cast<int32_t>(U32(field)); }
-  int64_t I64(const char* field) { return static_cast<int64_t>(U64(field)); }
-  float F32(const char* field) {
-    const uint32_t b = U32(field);
-    float v;
-    std::memcpy(&v, &b, 4);
-    return v;
-  }
+  uint8_t U8(const char* field) { return Scalar<uint8_t>(field); }
+  uint16_t U16(const char* field) { return Scalar<uint16_t>(field); }
+  uint32_t U32(const char* field) { return Scalar<uint32_t>(field); }
+  uint64_t U64(const char* field) { return Scalar<uint64_t>(field); }
+  int32_t I32(const char* field) { return Scalar<int32_t>(field); }
+  int64_t I64(const char* field) { return Scalar<int64_t>(field); }
+  float F32(const char* field) { return Scalar<float>(field); }
   // Strings longer than max_len are refused (a peer cannot make us allocate gigabytes).
   std::string Str(const char* field, uint32_t max_len = 4096);
   // Arrays of `count` elements; count is checked against the bytes actually present.
@@ -77,7 +67,16 @@ class Reader {
   bool ok() const { return error_.empty(); }
 
  private:
-  uint64_t Le(int n, const char* field);
+  // The field's value, or 0 once the reader has failed (here or at an earlier field).
+  template <LittleEndianScalar T>
+  T Scalar(const char* field) {
+    if (!error_.empty()) return T{};
+    if (const std::optional<T> v = ReadLittleEndian<T>(in_, pos_)) return *v;
+    FailTruncated(field, sizeof(T));
+    return T{};
+  }
+  void FailTruncated(const char* field, size_t needed);
+
   std::span<const uint8_t> in_;
   size_t pos_ = 0;
   std::string error_;

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "base/check.h"
+#include "base/little_endian.h"
 
 namespace ll::model {
 namespace {
@@ -56,30 +57,14 @@ class Cursor {
   }
 
   Status Need(uint64_t n, const std::string& field) const {
-    if (n > remaining()) {
-      return Error(field, pos_,
-                   "truncated file (needs " + std::to_string(n) + " bytes, " +
-                       std::to_string(remaining()) + " left)");
-    }
+    if (n > remaining()) return Truncated(n, field);
     return Status::Ok();
   }
 
-  template <typename T>
+  template <LittleEndianScalar T>
   Result<T> Read(const std::string& field) {
-    LL_RETURN_IF_ERROR(Need(sizeof(T), field));
-    uint64_t v = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<uint64_t>(bytes_[pos_ + i]) << (8 * i);
-    pos_ += sizeof(T);
-    T out;
-    if constexpr (sizeof(T) == 8) {
-      std::memcpy(&out, &v, 8);
-    } else {
-      using U = std::conditional_t<sizeof(T) == 4, uint32_t,
-                                   std::conditional_t<sizeof(T) == 2, uint16_t, uint8_t>>;
-      const U narrow = static_cast<U>(v);
-      std::memcpy(&out, &narrow, sizeof(T));
-    }
-    return out;
+    if (const std::optional<T> v = ReadLittleEndian<T>(bytes_, pos_)) return *v;
+    return Truncated(sizeof(T), field);
   }
 
   Result<std::string_view> ReadString(const std::string& field) {
@@ -96,9 +81,15 @@ class Cursor {
   }
 
  private:
+  Status Truncated(uint64_t n, const std::string& field) const {
+    return Error(field, pos_,
+                 "truncated file (needs " + std::to_string(n) + " bytes, " +
+                     std::to_string(remaining()) + " left)");
+  }
+
   std::span<const uint8_t> bytes_;
   const std::string& name_;
-  uint64_t pos_ = 0;
+  size_t pos_ = 0;
 };
 
 Result<GgufValue> ReadValue(Cursor& c, GgufType type, const std::string& field, bool in_array);

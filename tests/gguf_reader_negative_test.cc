@@ -4,14 +4,21 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "model/gguf/gguf_file.h"
 #include "model/gguf/gguf_writer.h"
+#include "model/model.h"
 
 namespace ll::model {
 namespace {
@@ -362,6 +369,246 @@ TEST_F(GgufReaderNegativeTest, RandomHeaderCorruptionsNeverCrash) {
     }
   }
   EXPECT_GT(rejected, 1000);
+}
+
+
+// Hyper-parameters: damaged copies of the shared models, each with one key changed (GgufWriter
+// rewrites the file), must fail Model::Load with a message naming the key, its value and what
+// it disagrees with, before anything is sized by them. (Found by fuzzing: a
+// rope.dimension_count beyond the head size made `generate` corrupt the heap.)
+const std::string kModels = std::string(LL_SHARED_DIR) + "/models/";
+const std::string kStories = kModels + "stories260K/stories260K.gguf";
+
+// Replaces metadata key `key` (or, when absent, adds at the end) by what `add` writes; `add`
+// may write nothing, which removes the key.
+using KvEdit = std::function<void(GgufWriter&)>;
+
+class DamagedModelTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (const std::string& p : written_) std::filesystem::remove(p);
+  }
+
+  // A copy of `model` with `key` edited and the tensor `drop` (if any) left out; its path.
+  std::string Copy(const std::string& model, const std::string& key, const KvEdit& add,
+                   const std::string& drop = "") {
+    auto src = GgufFile::Open(model);
+    EXPECT_TRUE(src.ok()) << src.message();
+    if (!src.ok()) return "";
+    GgufWriter w;
+    bool replaced = false;
+    for (const auto& [k, v] : (*src)->metadata()) {
+      if (k == key) {
+        add(w);
+        replaced = true;
+      } else {
+        w.AddValue(k, v);
+      }
+    }
+    if (!replaced) add(w);
+    for (const GgufTensorInfo& t : (*src)->tensors()) {
+      if (t.name == drop) continue;
+      w.AddTensor(t.name, t.shape, t.type,
+                  std::vector<uint8_t>(t.data, t.data + static_cast<ptrdiff_t>(t.bytes)));
+    }
+    const std::string path = ::testing::TempDir() + "/ll-damaged-" + std::to_string(::getpid()) +
+                             "-" + std::to_string(written_.size()) + ".gguf";
+    const Status s = w.WriteToFile(path);
+    EXPECT_TRUE(s.ok()) << s.message();
+    written_.push_back(path);
+    return path;
+  }
+
+  // Model::Load's error for the copy, with the copy's path taken off the front.
+  std::string LoadError(const std::string& model, const std::string& key, const KvEdit& add,
+                        const std::string& drop = "") {
+    const std::string path = Copy(model, key, add, drop);
+    auto m = Model::Load(path);
+    EXPECT_FALSE(m.ok()) << key << ": the damaged model was accepted";
+    if (m.ok()) return "";
+    const std::string prefix = path + ": ";
+    EXPECT_EQ(m.message().rfind(prefix, 0), 0u) << m.message();
+    return m.message().substr(std::min(prefix.size(), m.message().size()));
+  }
+  std::string WithU32(const std::string& model, const std::string& key, uint32_t v) {
+    return LoadError(model, key, [&](GgufWriter& w) { w.AddUint32(key, v); });
+  }
+  std::string WithF32(const std::string& model, const std::string& key, float v) {
+    return LoadError(model, key, [&](GgufWriter& w) { w.AddFloat32(key, v); });
+  }
+
+  std::vector<std::string> written_;
+};
+
+TEST_F(DamagedModelTest, UndamagedCopyLoads) {
+  const std::string path = Copy(kStories, "general.name", [](GgufWriter& w) {
+    w.AddString("general.name", "copy");
+  });
+  auto m = Model::Load(path);
+  ASSERT_TRUE(m.ok()) << m.message();
+  EXPECT_EQ((*m)->config().n_rot, 8);
+}
+
+TEST_F(DamagedModelTest, RopeDimensionsWithinTheHeadAndEven) {
+  const std::string key = "llama.rope.dimension_count";
+  for (uint32_t v : {65536u, 16u << 20, 9u, 1000u}) {
+    EXPECT_EQ(WithU32(kStories, key, v),
+              key + " is " + std::to_string(v) + ", larger than the head size 8");
+  }
+  EXPECT_EQ(WithU32(kStories, key, 7), key + " is 7, not even (RoPE rotates pairs)");
+  EXPECT_EQ(WithU32(kStories, key, 0), key + " is 0, must be positive");
+  EXPECT_EQ(LoadError(kStories, key, [&](GgufWriter& w) { w.AddInt32(key, -2); }),
+            key + " is -2, must be positive");
+  EXPECT_EQ(LoadError(kStories, key, [&](GgufWriter& w) { w.AddString(key, "8"); }),
+            "metadata key '" + key + "' has type string, expected an integer");
+  // qwen2 files have no such key (the whole head rotates); one that sets it is held to it too.
+  EXPECT_EQ(WithU32(kModels + "synthetic/qwen2-64x2-random.gguf", "qwen2.rope.dimension_count", 18),
+            "qwen2.rope.dimension_count is 18, larger than the head size 16");
+  EXPECT_EQ(WithF32(kStories, "llama.rope.freq_base", 0),
+            "llama.rope.freq_base is 0, must be positive and finite");
+  EXPECT_EQ(WithF32(kStories, "llama.rope.freq_base", std::nanf("")),
+            "llama.rope.freq_base is nan, must be positive and finite");
+}
+
+TEST_F(DamagedModelTest, HeadCountsDivideTheWidths) {
+  EXPECT_EQ(WithU32(kStories, "llama.attention.head_count", 7),
+            "llama.attention.head_count is 7, which does not divide llama.embedding_length 64");
+  EXPECT_EQ(WithU32(kStories, "llama.attention.head_count", 0),
+            "llama.attention.head_count is 0, must be positive");
+  EXPECT_EQ(WithU32(kStories, "llama.attention.head_count_kv", 3),
+            "llama.attention.head_count_kv is 3, which does not divide "
+            "llama.attention.head_count 8");
+  EXPECT_EQ(WithU32(kStories, "llama.attention.head_count_kv", 0),
+            "llama.attention.head_count_kv is 0, must be positive");
+  // Divides, but disagrees with the K projection; absent, it defaults to the head count.
+  EXPECT_EQ(WithU32(kStories, "llama.attention.head_count_kv", 8),
+            "llama.attention.head_count_kv is 8, but tensor 'blk.0.attn_k.weight' has shape "
+            "{64, 32}, not {64, 64} (8 heads of 8)");
+  EXPECT_EQ(LoadError(kStories, "llama.attention.head_count_kv", [](GgufWriter&) {}),
+            "llama.attention.head_count_kv is 8 (the default), but tensor "
+            "'blk.0.attn_k.weight' has shape {64, 32}, not {64, 64} (8 heads of 8)");
+  // More heads make them smaller than the rotated dimensions.
+  EXPECT_EQ(WithU32(kStories, "llama.attention.head_count", 16),
+            "llama.rope.dimension_count is 8, larger than the head size 4");
+  EXPECT_EQ(WithU32(kStories, "llama.attention.key_length", 16),
+            "llama.attention.head_count is 8 and llama.attention.key_length is 16, but tensor "
+            "'blk.0.attn_q.weight' has shape {64, 64}, not {64, 128} (8 heads of 16)");
+  EXPECT_EQ(WithU32(kStories, "llama.attention.key_length", 0),
+            "llama.attention.key_length is 0, must be positive");
+  EXPECT_EQ(WithU32(kStories, "llama.attention.value_length", 16),
+            "llama.attention.value_length is 16, not the key head size 8 (different key and "
+            "value head sizes are not supported)");
+  // BLOOM's fused QKV projection.
+  const std::string bloom = kModels + "synthetic/bloom-64x3-random.gguf";
+  EXPECT_EQ(WithU32(bloom, "bloom.attention.head_count_kv", 2),
+            "bloom.attention.head_count is 4 and bloom.attention.head_count_kv is 2, but tensor "
+            "'blk.0.attn_qkv.weight' has shape {64, 192}, not {64, 128} (4 + 2 x 2 heads of 16)");
+  EXPECT_EQ(WithU32(bloom, "bloom.attention.head_count", 3),
+            "bloom.attention.head_count is 3, which does not divide bloom.embedding_length 64");
+}
+
+TEST_F(DamagedModelTest, WidthsMatchTheTensors) {
+  EXPECT_EQ(WithU32(kStories, "llama.feed_forward_length", 999),
+            "llama.feed_forward_length is 999, but tensor 'blk.0.ffn_up.weight' has shape "
+            "{64, 172}, not {64, 999}");
+  EXPECT_EQ(WithU32(kStories, "llama.feed_forward_length", 0),
+            "llama.feed_forward_length is 0, must be positive");
+  EXPECT_EQ(WithU32(kStories, "llama.feed_forward_length", 1u << 30),
+            "llama.feed_forward_length is 1073741824, more than the 1048576 this engine supports");
+  EXPECT_EQ(WithU32(kStories, "llama.embedding_length", 128),
+            "llama.embedding_length is 128, but tensor 'token_embd.weight' has shape {64, 512}");
+  EXPECT_EQ(WithU32(kStories, "llama.embedding_length", 0),
+            "llama.embedding_length is 0, must be positive");
+}
+
+TEST_F(DamagedModelTest, VocabularyMatchesTheEmbeddingRows) {
+  auto src = GgufFile::Open(kStories);
+  ASSERT_TRUE(src.ok()) << src.message();
+  auto tokens = (*src)->GetStringArray("tokenizer.ggml.tokens");
+  ASSERT_TRUE(tokens.ok()) << tokens.message();
+  std::vector<std::string_view> fewer(tokens->begin(), tokens->end() - 1);
+  EXPECT_EQ(LoadError(kStories, "tokenizer.ggml.tokens",
+                      [&](GgufWriter& w) { w.AddStringArray("tokenizer.ggml.tokens", fewer); }),
+            "tokenizer.ggml.tokens has 511 entries, but tensor 'token_embd.weight' has shape "
+            "{64, 512}");
+  EXPECT_EQ(LoadError(kStories, "llama.vocab_size",
+                      [](GgufWriter& w) { w.AddUint32("llama.vocab_size", 600); }),
+            "llama.vocab_size is 600, but tensor 'token_embd.weight' has shape {64, 512}");
+}
+
+TEST_F(DamagedModelTest, LayerCountMatchesTheBlocks) {
+  EXPECT_EQ(WithU32(kStories, "llama.block_count", 4),
+            "llama.block_count is 4, but the file has tensor 'blk.4.attn_norm.weight'");
+  EXPECT_EQ(WithU32(kStories, "llama.block_count", 6),
+            "llama.block_count is 6, but the file has no tensors of block 5");
+  EXPECT_EQ(WithU32(kStories, "llama.block_count", 0), "llama.block_count is 0, must be positive");
+  EXPECT_EQ(LoadError(kStories, "llama.block_count",
+                      [](GgufWriter& w) { w.AddUint64("llama.block_count", uint64_t{1} << 40); }),
+            "llama.block_count is 1099511627776, more than the 65536 this engine supports");
+  // A block present but incomplete is a missing tensor.
+  EXPECT_EQ(LoadError(
+                kStories, "general.name", [](GgufWriter& w) { w.AddString("general.name", "x"); },
+                "blk.2.ffn_up.weight"),
+            "missing tensor 'blk.2.ffn_up.weight'");
+}
+
+TEST_F(DamagedModelTest, NormEpsilonPositiveAndFinite) {
+  const std::string key = "llama.attention.layer_norm_rms_epsilon";
+  EXPECT_EQ(WithF32(kStories, key, -1), key + " is -1, must be positive and finite");
+  EXPECT_EQ(WithF32(kStories, key, 0), key + " is 0, must be positive and finite");
+  EXPECT_EQ(WithF32(kStories, key, std::nanf("")), key + " is nan, must be positive and finite");
+  EXPECT_EQ(WithF32(kStories, key, INFINITY), key + " is inf, must be positive and finite");
+  EXPECT_EQ(LoadError(kStories, key, [&](GgufWriter& w) { w.AddFloat64(key, 1e300); }),
+            key + " is 1e+300, outside the range of a float");
+  EXPECT_EQ(WithF32(kModels + "synthetic/bloom-64x3-random.gguf",
+                    "bloom.attention.layer_norm_epsilon", -1),
+            "bloom.attention.layer_norm_epsilon is -1, must be positive and finite");
+}
+
+TEST_F(DamagedModelTest, ContextLengthSane) {
+  EXPECT_EQ(WithU32(kStories, "llama.context_length", 0),
+            "llama.context_length is 0, must be positive");
+  EXPECT_EQ(WithU32(kStories, "llama.context_length", 1u << 30),
+            "llama.context_length is 1073741824, more than the 16777216 this engine supports");
+}
+
+// Keys and names from a damaged file are quoted with their control bytes escaped, so an error
+// message cannot drive the terminal it is printed on.
+TEST_F(GgufReaderNegativeTest, MessagesEscapeControlBytesFromTheFile) {
+  GgufWriter w;
+  AddBaseMetadata(w);
+  w.AddBool("test.\x1b[2J\x07", true);
+  w.AddBool("test.\x1b[2J\x07", false);
+  AddBaseTensors(w);
+  const std::string msg = ErrorOf(w.ToBytes());
+  EXPECT_THAT(msg, HasSubstr("key 'test.\\x1b[2J\\x07'"));
+  EXPECT_EQ(msg.find('\x1b'), std::string::npos) << msg;
+
+  GgufWriter t;
+  AddBaseMetadata(t);
+  AddBaseTensors(t);
+  const std::string name = "bad\r\x9b" "31m\xff";  // CR, a C1 CSI, a byte not in UTF-8
+  t.AddTensor(name, {8}, DType::kF32, Pattern(32));
+  t.AddTensor(name, {8}, DType::kF32, Pattern(32));
+  EXPECT_THAT(ErrorOf(t.ToBytes()), HasSubstr("tensor 'bad\\x0d\\x9b31m\\xff' name"));
+
+  // An architecture name this engine does not know, and a string value as inspect prints it.
+  GgufWriter a;
+  a.AddString("general.architecture", "ll\x1b]0;title\x07" "ama");
+  AddBaseTensors(a);
+  const std::vector<uint8_t> bytes = a.ToBytes();
+  auto file = GgufFile::Parse(bytes);
+  ASSERT_TRUE(file.ok()) << file.message();
+  EXPECT_EQ((*file)->Find("general.architecture")->ToString(),
+            "\"ll\\x1b]0;title\\x07ama\"");
+  const std::string path = ::testing::TempDir() + "/ll-escape-" + std::to_string(::getpid()) +
+                           ".gguf";
+  ASSERT_TRUE(a.WriteToFile(path).ok());
+  auto m = Model::Load(path);
+  std::filesystem::remove(path);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.message(), path + ": unsupported architecture 'll\\x1b]0;title\\x07ama' "
+                                "(supported: llama, qwen2, bloom)");
 }
 
 }  // namespace

@@ -92,6 +92,65 @@ TEST_F(ServeTest, CompletionsMatchTheReferenceAndBadRequestsGet400) {
   EXPECT_EQ(nlohmann::json::parse(res->body)["choices"][0]["finish_reason"], "stop");
 }
 
+// Requests the client got wrong get a 400 with an OpenAI-shaped error naming the problem (and
+// the field, where one is at fault), never a 500 or an empty body; the server goes on serving.
+TEST_F(ServeTest, ClientErrorsGet400WithOpenAiErrorBodies) {
+  httplib::Client client("127.0.0.1", port_);
+  client.set_read_timeout(60, 0);
+  // Expects a 400 whose error names `param` (null for "") and whose message has `text`.
+  auto expect_400 = [&](const std::string& body, const std::string& param,
+                        const std::string& text) {
+    auto r = client.Post("/v1/completions", body, "application/json");
+    ASSERT_TRUE(r) << body;
+    EXPECT_EQ(r->status, 400) << body << " -> " << r->body;
+    const auto j = nlohmann::json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+    ASSERT_TRUE(j.is_object()) << r->body;
+    const auto& e = j["error"];
+    EXPECT_EQ(e["type"], "invalid_request_error") << r->body;
+    EXPECT_EQ(e["param"], param.empty() ? nlohmann::json(nullptr) : nlohmann::json(param))
+        << r->body;
+    EXPECT_TRUE(e.contains("code") && e["code"].is_null()) << r->body;
+    EXPECT_NE(e["message"].get<std::string>().find(text), std::string::npos) << r->body;
+    // Still serving.
+    auto health = client.Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+  };
+  expect_400("not json", "", "the body is not valid JSON");
+  expect_400(R"({"prompt": 5})", "prompt", "give 'prompt' (a string) or 'prompt_ids'");
+  expect_400(R"({"prompt": "x", "top_p": 7})", "top_p", "'top_p' must be in");
+  expect_400(R"({"prompt_ids": [1, 99999]})", "prompt_ids",
+             "'prompt_ids' holds an id outside [0, 512)");
+  expect_400(R"({"prompt": "x", "stop": [1]})", "stop", "'stop' must hold strings");
+  // Invalid UTF-8 in the prompt, in a stop string, and a binary body (JSON text is UTF-8).
+  expect_400("{\"prompt\": \"Once \xff\xfe upon\"}", "", "invalid string: ill-formed UTF-8 byte");
+  expect_400("{\"prompt\": \"x\", \"stop\": \"\xc3\"}", "", "ill-formed UTF-8 byte");
+  expect_400("{\"prompt\": \"x\", \"stop\": [\"a\", \"\xed\xa0\x80\"]}", "",
+             "ill-formed UTF-8 byte");
+  std::string binary;
+  for (int i = 0; i < 256; ++i) binary.push_back(static_cast<char>(255 - i));
+  expect_400(binary, "", "the body is not valid JSON");
+  // Prompts longer than the context (-c 128): the numbers of both.
+  std::string ids;
+  for (int i = 0; i < 200; ++i) ids += (i ? ", " : "") + std::to_string(1 + i % 400);
+  expect_400(R"({"prompt_ids": [)" + ids + "]}", "prompt_ids",
+             "the prompt has 200 tokens but the context holds 128 (at most 127 prompt tokens)");
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "Once upon a time ";
+  expect_400(R"({"prompt": ")" + text + R"("})", "prompt",
+             "tokens but the context holds 128 (at most 127 prompt tokens)");
+
+  // The longest prompt that fits is served (one token of room).
+  ids.clear();
+  for (int i = 0; i < 127; ++i) ids += (i ? ", " : "") + std::to_string(1 + i % 400);
+  auto res = client.Post("/v1/completions",
+                         R"({"prompt_ids": [)" + ids + R"(], "max_tokens": 4, "temperature": 0})",
+                         "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(nlohmann::json::parse(res->body)["usage"]["prompt_tokens"], 127);
+}
+
 // Concurrent clients: their requests are served together (batched into one ring run when they
 // overlap) and each still gets exactly what it gets alone.
 TEST_F(ServeTest, ConcurrentClientsEachGetTheirOwnAnswer) {

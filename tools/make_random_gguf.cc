@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--tied", o.tied,
                "Output shares token_embd (llama/qwen2: no output.weight; bloom: a copy)");
+  app.add_flag("--fused-qkv", o.fused_qkv,
+               "llama/qwen2: one attn_qkv tensor per block (the values of attn_q, attn_k, attn_v "
+               "concatenated)");
   app.add_option("--seed", o.seed, "Random seed")->capture_default_str();
   app.add_option("--vocab-from", o.vocab_from,
                  "Copy tokenizer.ggml.* from this GGUF (default: a synthetic SPM vocabulary)")

@@ -68,13 +68,21 @@ struct Init {
   float stddev;
 };
 
+// Values drawn from one RNG stream: `count` rows of a matrix, or `count` values of a vector.
+struct Part {
+  std::string stream;  // RNG stream name: a tensor name
+  int64_t count;
+};
+
 struct Plan {
   std::string name;
   int64_t n_in;   // shape[0], contiguous
   int64_t n_out;  // shape[1]; 0 for 1-D tensors (norms, biases)
   DType type;
   Init init;
-  std::string stream;  // RNG stream name: the tensor name, or the one it copies
+  // The streams, in order: the tensor's own name, the tensor it copies, or (fused QKV) the
+  // separate tensors it concatenates, so both layouts hold the same values.
+  std::vector<Part> parts;
 };
 
 struct Shapes {
@@ -115,6 +123,9 @@ Status CheckOptions(const RandomModelOptions& o) {
   if (o.n_head % o.n_head_kv != 0) {
     return Status::Error("--n-head " + std::to_string(o.n_head) +
                          " is not divisible by --n-head-kv " + std::to_string(o.n_head_kv));
+  }
+  if (o.fused_qkv && o.arch == "bloom") {
+    return Status::Error("--fused-qkv is for llama and qwen2 (bloom's QKV is always fused)");
   }
   if (o.arch != "bloom" && (o.n_embd / o.n_head) % 2 != 0) {
     return Status::Error("head size " + std::to_string(o.n_embd / o.n_head) +
@@ -213,10 +224,10 @@ Status AddRandomModel(const RandomModelOptions& opts_in, model::GgufWriter& w,
   const DType f32 = DType::kF32;
   std::vector<Plan> plans;
   auto add = [&](std::string name, int64_t n_in, int64_t n_out, DType t, Init init) {
-    plans.push_back(Plan{name, n_in, n_out, t, init, name});
+    plans.push_back(Plan{name, n_in, n_out, t, init, {{name, n_out}}});
   };
   auto vec = [&](std::string name, int64_t n, Init init) {
-    plans.push_back(Plan{name, n, 0, f32, init, name});
+    plans.push_back(Plan{name, n, 0, f32, init, {{name, n}}});
   };
   auto blk = [](int64_t i, const char* rest) { return "blk." + std::to_string(i) + "." + rest; };
 
@@ -241,13 +252,36 @@ Status AddRandomModel(const RandomModelOptions& opts_in, model::GgufWriter& w,
       vec(blk(i, "ffn_down.bias"), E, bias);
     } else {
       vec(blk(i, "attn_norm.weight"), E, norm);
-      add(blk(i, "attn_q.weight"), E, E, *type, matrix_e);
-      add(blk(i, "attn_k.weight"), E, KV, *type, matrix_e);
-      add(blk(i, "attn_v.weight"), E, KV, v_down_type(i), matrix_e);
-      if (a == "qwen2") {
-        vec(blk(i, "attn_q.bias"), E, bias);
-        vec(blk(i, "attn_k.bias"), KV, bias);
-        vec(blk(i, "attn_v.bias"), KV, bias);
+      if (o.fused_qkv) {
+        // The separate tensors' values concatenated (rows Q, K, V), in one type as
+        // llama-quantize gives a fused tensor.
+        plans.push_back(Plan{blk(i, "attn_qkv.weight"),
+                             E,
+                             E + 2 * KV,
+                             qkv_type,
+                             matrix_e,
+                             {{blk(i, "attn_q.weight"), E},
+                              {blk(i, "attn_k.weight"), KV},
+                              {blk(i, "attn_v.weight"), KV}}});
+        if (a == "qwen2") {
+          plans.push_back(Plan{blk(i, "attn_qkv.bias"),
+                               E + 2 * KV,
+                               0,
+                               f32,
+                               bias,
+                               {{blk(i, "attn_q.bias"), E},
+                                {blk(i, "attn_k.bias"), KV},
+                                {blk(i, "attn_v.bias"), KV}}});
+        }
+      } else {
+        add(blk(i, "attn_q.weight"), E, E, *type, matrix_e);
+        add(blk(i, "attn_k.weight"), E, KV, *type, matrix_e);
+        add(blk(i, "attn_v.weight"), E, KV, v_down_type(i), matrix_e);
+        if (a == "qwen2") {
+          vec(blk(i, "attn_q.bias"), E, bias);
+          vec(blk(i, "attn_k.bias"), KV, bias);
+          vec(blk(i, "attn_v.bias"), KV, bias);
+        }
       }
       add(blk(i, "attn_output.weight"), E, E, *type, matrix_e);
       vec(blk(i, "ffn_norm.weight"), E, norm);
@@ -260,7 +294,8 @@ Status AddRandomModel(const RandomModelOptions& opts_in, model::GgufWriter& w,
   if (bloom) vec("output_norm.bias", E, bias);
   if (bloom && o.tied) {
     // llama.cpp requires output.weight for bloom, so "tied" stores a copy of token_embd.
-    plans.push_back(Plan{"output.weight", E, n_vocab, embd_type, embd, "token_embd.weight"});
+    plans.push_back(
+        Plan{"output.weight", E, n_vocab, embd_type, embd, {{"token_embd.weight", n_vocab}}});
   } else if (!o.tied) {
     add("output.weight", E, n_vocab, out_type, matrix_e);
   }
@@ -277,13 +312,24 @@ Status AddRandomModel(const RandomModelOptions& opts_in, model::GgufWriter& w,
     if (p.n_out > 0) shape.push_back(p.n_out);
     const uint64_t seed = o.seed;
     w.AddTensor(p.name, shape, p.type, row_bytes * rows,
-                [p, rows, row_bytes, seed, done, total, progress](std::span<uint8_t> out) {
-                  NormalRng rng(seed, p.stream);
+                [p, row_bytes, seed, done, total, progress](std::span<uint8_t> out) {
                   std::vector<float> row(p.n_in);  // [n_in], one output row
-                  for (int64_t r = 0; r < rows; ++r) {
-                    for (float& x : row) x = rng.Next(p.init.mean, p.init.stddev);
-                    kernels::QuantizeRow(p.type, row.data(), out.data() + r * row_bytes, p.n_in);
+                  int64_t r = 0;                   // rows written; values of a vector's row
+                  for (const Part& part : p.parts) {
+                    NormalRng rng(seed, part.stream);
+                    if (p.n_out == 0) {  // a vector: the parts fill its one row in turn
+                      for (int64_t k = 0; k < part.count; ++k) {
+                        row[r++] = rng.Next(p.init.mean, p.init.stddev);
+                      }
+                      continue;
+                    }
+                    for (int64_t k = 0; k < part.count; ++k, ++r) {
+                      for (float& x : row) x = rng.Next(p.init.mean, p.init.stddev);
+                      kernels::QuantizeRow(p.type, row.data(), out.data() + r * row_bytes,
+                                           p.n_in);
+                    }
                   }
+                  if (p.n_out == 0) kernels::QuantizeRow(p.type, row.data(), out.data(), p.n_in);
                   *done += out.size();
                   if (progress) progress(p.name, *done, total);
                   return Status::Ok();

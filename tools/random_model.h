@@ -37,6 +37,10 @@ struct RandomModelOptions {
   std::string type = "f32";        // f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q4_k_m | q5_k | q5_k_m
   std::string embd_type = "auto";  // auto, or one of the types above without _m, or q6_k
   bool tied = false;
+  // llama/qwen2: one blk.N.attn_qkv tensor (rows Q, K, V; bias likewise) instead of attn_q/k/v,
+  // holding the same values as the separate tensors of the same seed (bit-identical where the
+  // types agree, i.e. without the _m mixes). llama.cpp's llama loader expects separate tensors.
+  bool fused_qkv = false;
   uint64_t seed = 1;
   std::string vocab_from;  // GGUF to copy tokenizer.ggml.* from; empty = synthetic SPM
 };

@@ -174,6 +174,54 @@ TEST(RandomModelTest, Q5KMMixesQ5KAndQ6KLikeLlamaQuantize) {
   }
 }
 
+// --fused-qkv writes one attn_qkv tensor per block whose rows are exactly those of the separate
+// attn_q, attn_k and attn_v of the same seed (and qwen2's biases likewise); the rest is unchanged.
+TEST(RandomModelTest, FusedQkvConcatenatesTheSeparateTensors) {
+  for (const char* arch : {"llama", "qwen2"}) {
+    RandomModelOptions o = Small(arch);
+    o.type = "q8_0";
+    const std::vector<uint8_t> separate_bytes = Build(o);
+    o.fused_qkv = true;
+    const std::vector<uint8_t> fused_bytes = Build(o);
+    auto separate = GgufFile::Parse(separate_bytes);
+    auto fused = GgufFile::Parse(fused_bytes);
+    ASSERT_TRUE(separate.ok()) << separate.message();
+    ASSERT_TRUE(fused.ok()) << fused.message();
+    const bool biases = std::string(arch) == "qwen2";
+    EXPECT_EQ((*fused)->tensors().size(), (*separate)->tensors().size() - (biases ? 4 : 2) * 2);
+    for (int l = 0; l < 2; ++l) {
+      const std::string blk = "blk." + std::to_string(l) + ".";
+      EXPECT_EQ((*fused)->FindTensor(blk + "attn_q.weight"), nullptr);
+      EXPECT_EQ((*fused)->FindTensor(blk + "attn_v.weight"), nullptr);
+      for (const char* kind : {"weight", "bias"}) {
+        const model::GgufTensorInfo* qkv = (*fused)->FindTensor(blk + "attn_qkv." + kind);
+        if (!biases && std::string(kind) == "bias") {
+          EXPECT_EQ(qkv, nullptr);
+          continue;
+        }
+        ASSERT_NE(qkv, nullptr) << blk << kind;
+        EXPECT_EQ(qkv->shape.back(), 64 + 2 * 32) << blk << kind;
+        size_t at = 0;
+        for (const char* part : {"attn_q.", "attn_k.", "attn_v."}) {
+          const model::GgufTensorInfo* t = (*separate)->FindTensor(blk + part + kind);
+          ASSERT_NE(t, nullptr);
+          ASSERT_LE(at + t->bytes, qkv->bytes);
+          EXPECT_EQ(std::memcmp(qkv->data + at, t->data, t->bytes), 0) << blk << part << kind;
+          at += t->bytes;
+        }
+        EXPECT_EQ(at, qkv->bytes);
+      }
+    }
+    const auto* up = (*fused)->FindTensor("blk.1.ffn_up.weight");
+    ASSERT_NE(up, nullptr);
+    EXPECT_EQ(std::memcmp(up->data, (*separate)->FindTensor("blk.1.ffn_up.weight")->data, up->bytes),
+              0);
+  }
+  RandomModelOptions b = Small("bloom");
+  b.fused_qkv = true;
+  EXPECT_THAT(ErrorOf(b), HasSubstr("--fused-qkv is for llama and qwen2"));
+}
+
 TEST(RandomModelTest, DeterministicPerSeed) {
   RandomModelOptions o = Small("llama");
   EXPECT_EQ(Build(o), Build(o));

@@ -31,7 +31,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
       (!options.assign || (n > 1 && (options.placement != Placement::kEven || options.profile)));
   std::vector<int> cuts = options.cuts;
   if (cuts.empty() && n > 1 && !solve) {
-    LL_ASSIGN_OR_RETURN(cuts, runtime::EvenCuts(model.config(), static_cast<int>(n)));
+    LL_ASSIGN_OR_RETURN(cuts, partition::EvenCuts(model.config(), static_cast<int>(n)));
   }
   if (!solve && cuts.size() != n - 1) {
     return Status::Error(std::to_string(n) + " workers need " + std::to_string(n - 1) +

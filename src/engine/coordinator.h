@@ -101,6 +101,7 @@ class Coordinator {
                                                      const runtime::PieceCallback& on_piece = {});
 
   Result<std::vector<net::Stats>> CollectStats();
+  int64_t n_ctx() const { return options_.n_ctx; }  // positions per request (prompt + output)
   // The devices in ring order (with solved placement: only those the plan uses).
   const std::vector<DeviceInfo>& devices() const { return devices_; }
   // With solved placement: the measured cluster and the plan, with its predictions.

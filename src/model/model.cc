@@ -1,5 +1,7 @@
 #include "model/model.h"
 
+#include "model/arch/config_check.h"
+
 namespace ll::model {
 
 size_t LayerWeights::attention_bytes() const {
@@ -20,6 +22,7 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path) {
   if (!found.ok()) return Status::Error(path + ": " + found.message());
   m->arch_ = *found;
   LL_ASSIGN_OR_RETURN(m->config_, m->arch_->ReadConfig(*m->file_));
+  LL_RETURN_IF_ERROR(CheckConfig(*m->file_, m->config_));
   LL_ASSIGN_OR_RETURN(m->weights_, m->arch_->BindWeights(*m->file_, m->config_));
   return m;
 }

@@ -28,7 +28,7 @@ struct LayerWeights {
   WeightView attn_norm, attn_norm_b;  // [n_embd]
   WeightView wq, wk, wv;              // [n_head*head_dim | n_embd_kv][n_embd]
   WeightView bq, bk, bv;              // optional biases
-  WeightView wqkv, bqkv;              // fused (BLOOM): rows are Q, then K, then V
+  WeightView wqkv, bqkv;              // or fused: [n_head*head_dim + 2*n_embd_kv][n_embd], Q K V
   WeightView wo, bo;                  // [n_embd][n_head*head_dim]
   WeightView ffn_norm, ffn_norm_b;    // [n_embd]
   WeightView w_gate, w_up, w_down;    // [n_ff][n_embd], [n_ff][n_embd], [n_embd][n_ff]

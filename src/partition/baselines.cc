@@ -1,8 +1,8 @@
 #include "partition/baselines.h"
 
 #include <cmath>
+#include <vector>
 
-#include "runtime/segment_cost.h"
 
 namespace ll::partition {
 namespace {
@@ -33,11 +33,27 @@ Plan FromModelCuts(const ModelCosts& costs, const Cluster& cluster,
 
 }  // namespace
 
+Result<std::vector<int>> EvenCuts(const model::ModelConfig& c, int n) {
+  const int layers = static_cast<int>(c.n_layer), units = 2 * layers;
+  if (n < 1) return Status::Error("need at least one device");
+  if (n > units) {
+    return Status::Error(std::to_string(n) + " devices but the model has only " +
+                         std::to_string(units) + " half-blocks to share");
+  }
+  std::vector<int> cuts;
+  for (int i = 1; i < n; ++i) {
+    // Whole blocks when possible, half-blocks when devices outnumber layers.
+    cuts.push_back(n <= layers ? 2 * static_cast<int>((static_cast<int64_t>(i) * layers) / n)
+                               : static_cast<int>((static_cast<int64_t>(i) * units) / n));
+  }
+  return cuts;
+}
+
 Result<Plan> EvenSplit(const ModelCosts& costs, const Cluster& cluster, Objective objective,
                        int n_seq) {
   model::ModelConfig c;
   c.n_layer = costs.n_model_units / 2;
-  LL_ASSIGN_OR_RETURN(std::vector<int> cuts, runtime::EvenCuts(c, cluster.size()));
+  LL_ASSIGN_OR_RETURN(std::vector<int> cuts, EvenCuts(c, cluster.size()));
   return FromModelCuts(costs, cluster, cuts, objective, n_seq);
 }
 

@@ -5,11 +5,18 @@
 // Either is an error when it cannot be formed; check Plan::fits for memory.
 #pragma once
 
+#include <vector>
+
+#include "model/config.h"
 #include "partition/cluster.h"
 #include "partition/costs.h"
 #include "partition/plan.h"
 
 namespace ll::partition {
+
+// Splits the model's units over n devices as evenly as possible, cutting between blocks when
+// there are at least as many layers as devices. Returns the n-1 cut points.
+Result<std::vector<int>> EvenCuts(const model::ModelConfig& c, int n_devices);
 
 Result<Plan> EvenSplit(const ModelCosts& costs, const Cluster& cluster, Objective objective,
                        int n_seq);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/ops.h"
+#include "runtime/segment_cost.h"
 
 namespace ll::partition {
 namespace {
@@ -57,10 +58,21 @@ ModelCosts ModelCosts::AtAttentionContext(int64_t t) const {
   return out;
 }
 
+double ModelCosts::StageWeightBytes(int first, int last) const {
+  double bytes = 0;
+  for (int u = first; u < last; ++u) bytes += units[u].weight_bytes;
+  const bool both = first < last && units[first].embed && units[last - 1].head;
+  return both ? bytes - tied_bytes : bytes;
+}
+
+double ModelCosts::StageMemoryBytes(int first, int last) const {
+  double bytes = work_bytes_per_stage + StageWeightBytes(first, last);
+  for (int u = first; u < last; ++u) bytes += units[u].kv_bytes + units[u].extra_bytes;
+  return bytes;
+}
+
 double ModelCosts::total_memory_bytes() const {
-  double m = work_bytes_per_stage;
-  for (const UnitCost& u : units) m += u.memory_bytes();
-  return m;
+  return StageMemoryBytes(0, static_cast<int>(units.size()));
 }
 
 ModelCosts CostsFromConfig(const model::ModelConfig& c,
@@ -122,18 +134,20 @@ Result<ModelCosts> ComputeCosts(const model::Model& model, const CostOptions& o)
   }
   const model::ModelConfig& c = model.config();
   const model::ModelWeights& w = model.weights();
+  // Weight bytes as the runtime counts them (one definition): each piece as a segment alone,
+  // and what a tied head shares with the embedding from the whole model as one segment.
+  auto bytes = [&](bool embed, int begin, int end, bool head) {
+    return static_cast<double>(
+        runtime::SegmentWeightBytes(model, runtime::SegmentSpec{embed, begin, end, head}));
+  };
+  const int n_units = static_cast<int>(2 * c.n_layer);
   std::vector<double> units;
-  for (const model::LayerWeights& L : w.layers) {
-    units.push_back(static_cast<double>(L.attention_bytes()));
-    units.push_back(static_cast<double>(L.ffn_bytes()));
-  }
-  const double embed =
-      static_cast<double>(w.token_embd.bytes + w.embd_norm.bytes + w.embd_norm_b.bytes);
-  // A tied output matrix is counted on the head's device too: exact whenever the head and the
-  // embedding are on different devices, and an overestimate by the embedding's size otherwise.
-  const double head =
-      static_cast<double>(w.output_norm.bytes + w.output_norm_b.bytes + w.output.bytes);
+  double sum = 0;
+  for (int u = 0; u < n_units; ++u) sum += units.emplace_back(bytes(false, u, u + 1, false));
+  const double embed = bytes(true, 0, 0, false);
+  const double head = bytes(false, n_units, n_units, true);
   ModelCosts costs = CostsFromConfig(c, units, embed, head, o);
+  costs.tied_bytes = embed + sum + head - bytes(true, 0, n_units, true);
   // The matrix products of each unit by weight type; attention over the context stays in
   // `attention`, what is left (norms, the embedding row) in `other`.
   for (UnitCost& u : costs.units) {

@@ -54,12 +54,20 @@ struct ModelCosts {
   double token_bytes = 4;                 // a token id (into the first stage, back from the last)
   double work_bytes_per_stage = 0;        // activation/scratch buffers every stage allocates
   int64_t attention_context = 1;          // positions each unit's Work::attention is counted at
+  // Bytes the head unit shares with the embedding unit (a tied output matrix is the embedding):
+  // counted in both, so that each alone is what its device maps, and once by a stage that
+  // holds both (runtime::SegmentWeightBytes counts the same way).
+  double tied_bytes = 0;
+  // Weights, and everything (weights, KV, logits, one set of work buffers), that a stage of
+  // placement units [first, last) needs on its device.
+  double StageWeightBytes(int first, int last) const;
+  double StageMemoryBytes(int first, int last) const;
   // The same costs with attention over `t` positions of context (t >= 1): each unit's
   // Work::attention scaled. Why: a plan is made for a typical context (n_ctx / 2), but a run
   // (a benchmark's, a calibration's trial) is predicted at the context it actually attends over.
   ModelCosts AtAttentionContext(int64_t t) const;
   double total_flops_per_token() const;
-  // Everything the model needs if held by one device (one set of work buffers).
+  // Everything the model needs if held by one device: StageMemoryBytes of all the units.
   double total_memory_bytes() const;
 };
 

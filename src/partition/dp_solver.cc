@@ -17,8 +17,6 @@ Result<Plan> SolveDpFixedOrder(const ModelCosts& costs, const Cluster& cluster,
   const int m = static_cast<int>(order.size());
   if (m < 1 || m > n)
     return Status::Error("the device order must have 1 to " + std::to_string(n) + " devices");
-  std::vector<double> mem(n + 1, 0);  // prefix sums over placement units
-  for (int u = 0; u < n; ++u) mem[u + 1] = mem[u] + costs.units[u].memory_bytes();
   // Outgoing hop of stage j (fixed by the order).
   std::vector<double> link(m, 0);
   for (int j = 0; m > 1 && j < m; ++j) {
@@ -41,7 +39,7 @@ Result<Plan> SolveDpFixedOrder(const ModelCosts& costs, const Cluster& cluster,
     for (int b = j; b <= n; ++b) {
       for (int a = j - 1; a < b; ++a) {
         if (best[j - 1][a] == kInf) continue;
-        if (mem[b] - mem[a] + costs.work_bytes_per_stage > d.memory_budget_bytes) continue;
+        if (costs.StageMemoryBytes(a, b) > d.memory_budget_bytes) continue;
         const double stage =
             ms[b] - ms[a] + d.calibration.StepMs(objective == Objective::kThroughput) + link[j - 1];
         const double v = objective == Objective::kLatency ? best[j - 1][a] + stage

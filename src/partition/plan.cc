@@ -140,7 +140,7 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
   for (size_t i = 0; i < m; ++i) {
     Stage& s = plan.stages[i];
     const DeviceProfile& d = cluster.devices[s.device];
-    double mem = costs.work_bytes_per_stage;
+    const double mem = costs.StageMemoryBytes(s.first, s.last);
     s.compute_ms = d.calibration.StepMs(false);
     s.pipeline_compute_ms = d.calibration.StepMs(true);
     s.head_compute_ms = s.head_pipeline_compute_ms = 0;
@@ -153,7 +153,6 @@ void Evaluate(const ModelCosts& costs, const Cluster& cluster, Plan& plan) {
         s.head_compute_ms = alone;
         s.head_pipeline_compute_ms = busy;
       }
-      mem += unit.memory_bytes();
     }
     s.memory_bytes = mem;
     s.budget_bytes = d.memory_budget_bytes;

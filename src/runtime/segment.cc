@@ -95,7 +95,12 @@ Segment::Segment(const model::Model& model, SegmentSpec spec, SegmentOptions opt
   q_.resize(b * q);
   k_.resize(b * c.n_embd_kv());
   v_.resize(b * c.n_embd_kv());
-  if (c.position == PositionKind::kAlibi) qkv_.resize(b * (c.n_embd + 2 * c.n_embd_kv()));
+  // Only a layer with a fused QKV tensor (any architecture may have one) projects into qkv_.
+  bool fused = false;
+  for (int l = spec.first_layer(); l < spec.end_layer(); ++l) {
+    fused = fused || (spec.has_attention(l) && model.weights().layers[l].wqkv.present());
+  }
+  if (fused) qkv_.resize(b * (q + 2 * c.n_embd_kv()));
   attn_.resize(b * q);
   proj_.resize(b * c.n_embd);
   up_.resize(b * c.n_ff);
@@ -204,8 +209,9 @@ void Segment::AttentionUnit(ThreadPool& pool, int layer, int seq, int64_t pos, i
 
   // Projections: q_ [n][qd], k_/v_ [n][kvd].
   if (L.wqkv.present()) {
-    Linear(pool, L.wqkv, L.bqkv, xn_.data(), n, qkv_.data());
     const int64_t row = qd + 2 * kvd;
+    LL_CHECK(L.wqkv.n_out == row && qkv_.size() >= static_cast<size_t>(n * row));
+    Linear(pool, L.wqkv, L.bqkv, xn_.data(), n, qkv_.data());
     for (int64_t t = 0; t < n; ++t) {
       std::memcpy(&q_[t * qd], &qkv_[t * row], qd * sizeof(float));
       std::memcpy(&k_[t * kvd], &qkv_[t * row + qd], kvd * sizeof(float));

@@ -81,7 +81,7 @@ class Segment {
   std::vector<float> q_;       // [n_batch][n_head*head_dim]
   std::vector<float> k_;       // [n_batch][n_embd_kv]
   std::vector<float> v_;       // [n_batch][n_embd_kv]
-  std::vector<float> qkv_;     // [n_batch][n_embd + 2*n_embd_kv] (fused projection)
+  std::vector<float> qkv_;     // [n_batch][n_head*head_dim + 2*n_embd_kv] (fused layers only)
   std::vector<float> attn_;    // [n_batch][n_head*head_dim] attention output
   std::vector<float> proj_;    // [n_batch][n_embd] projection back to the residual
   std::vector<float> up_;      // [n_batch][n_ff]

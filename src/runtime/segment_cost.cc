@@ -26,20 +26,4 @@ size_t SegmentKvBytes(const model::ModelConfig& c, const SegmentSpec& spec, int6
          sizeof(float);
 }
 
-Result<std::vector<int>> EvenCuts(const model::ModelConfig& c, int n) {
-  const int layers = static_cast<int>(c.n_layer), units = 2 * layers;
-  if (n < 1) return Status::Error("need at least one device");
-  if (n > units) {
-    return Status::Error(std::to_string(n) + " devices but the model has only " +
-                         std::to_string(units) + " half-blocks to share");
-  }
-  std::vector<int> cuts;
-  for (int i = 1; i < n; ++i) {
-    // Whole blocks when possible, half-blocks when devices outnumber layers.
-    cuts.push_back(n <= layers ? 2 * static_cast<int>((static_cast<int64_t>(i) * layers) / n)
-                               : static_cast<int>((static_cast<int64_t>(i) * units) / n));
-  }
-  return cuts;
-}
-
 }  // namespace ll::runtime

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <set>
 
 #include "runtime/executor.h"
 
@@ -11,25 +12,47 @@ namespace {
 
 const std::string kModels = std::string(LL_SHARED_DIR) + "/models/";
 
-std::vector<float> RunAll(const model::Model& m, std::vector<int> cuts, int threads,
-                          int64_t n_batch) {
+// Logits of every step on sequence 1: a prompt of 5 tokens (all logits), then 3 decoded tokens.
+Result<std::vector<float>> RunAll(const model::Model& m, std::vector<int> cuts, int threads,
+                                  int64_t n_batch) {
   SegmentOptions o;
   o.n_ctx = 64;
   o.n_seq = 2;
   o.n_batch = n_batch;
-  auto ex = LocalExecutor::Create(m, cuts, o, threads);
-  EXPECT_TRUE(ex.ok()) << ex.message();
-  // Prefill 5 tokens on sequence 1, then decode 3 more; collect every step's logits.
+  LL_ASSIGN_OR_RETURN(std::unique_ptr<LocalExecutor> ex,
+                      LocalExecutor::Create(m, cuts, o, threads));
   std::vector<int32_t> prompt = {1, 5, 9, 2, 7};
   std::vector<float> all, logits;
-  EXPECT_TRUE((*ex)->Step(1, 0, prompt, true, logits).ok());
+  LL_RETURN_IF_ERROR(ex->Step(1, 0, prompt, true, logits));
   all = logits;
   for (int i = 0; i < 3; ++i) {
     const int32_t t[1] = {static_cast<int32_t>(10 + i)};
-    EXPECT_TRUE((*ex)->Step(1, 5 + i, t, false, logits).ok());
+    LL_RETURN_IF_ERROR(ex->Step(1, 5 + i, t, false, logits));
     all.insert(all.end(), logits.begin(), logits.end());
   }
   return all;
+}
+
+// Cut lists for a model of `units` half-blocks, every one valid (increasing, inside
+// (0, units)) and distinct: a block cut, mid-block cuts, several segments.
+std::set<std::vector<int>> Splits(int units) {
+  const std::vector<std::vector<int>> candidates = {
+      {2}, {1}, {units - 1}, {1, 2, units - 1}, {2, 3, 4, 5}};
+  std::set<std::vector<int>> splits;
+  for (const auto& cuts : candidates) {
+    bool valid = true;
+    for (size_t i = 0; i < cuts.size(); ++i) {
+      valid = valid && cuts[i] > 0 && cuts[i] < units && (i == 0 || cuts[i] > cuts[i - 1]);
+    }
+    if (valid) splits.insert(cuts);
+  }
+  return splits;
+}
+
+TEST(SegmentSplitsTest, GeneratesOnlyValidDistinctSplits) {
+  EXPECT_EQ(Splits(2), (std::set<std::vector<int>>{{1}}));
+  EXPECT_EQ(Splits(4), (std::set<std::vector<int>>{{1}, {2}, {3}, {1, 2, 3}}));
+  EXPECT_EQ(Splits(10).size(), 5u);
 }
 
 class SegmentSplitTest : public ::testing::TestWithParam<const char*> {};
@@ -38,20 +61,16 @@ TEST_P(SegmentSplitTest, AnySplitGivesBitIdenticalLogits) {
   auto m = model::Model::Load(kModels + GetParam());
   ASSERT_TRUE(m.ok()) << m.message();
   const int units = static_cast<int>(2 * (*m)->config().n_layer);
-  const std::vector<float> whole = RunAll(**m, {}, 1, 64);
-  ASSERT_FALSE(whole.empty());
-  std::vector<std::vector<int>> splits = {{2}, {1}, {units - 1}};  // block cut, mid-block cuts
-  if (units > 3) splits.push_back({1, 2, units - 1});
-  if (units >= 6) splits.push_back({2, 3, 4, 5});
+  const auto whole = RunAll(**m, {}, 1, 64);
+  ASSERT_TRUE(whole.ok()) << whole.message();
+  ASSERT_FALSE(whole->empty());
+  const std::set<std::vector<int>> splits = Splits(units);
+  ASSERT_FALSE(splits.empty());
   for (const auto& cuts : splits) {
-    bool valid = true;
-    for (size_t i = 0; i < cuts.size(); ++i) {
-      valid = valid && cuts[i] > 0 && cuts[i] < units && (i == 0 || cuts[i] > cuts[i - 1]);
-    }
-    if (!valid) continue;
-    const std::vector<float> split = RunAll(**m, cuts, 2, 3);  // other threads and chunking too
-    ASSERT_EQ(split.size(), whole.size());
-    EXPECT_EQ(std::memcmp(split.data(), whole.data(), whole.size() * sizeof(float)), 0)
+    const auto split = RunAll(**m, cuts, 2, 3);  // other threads and chunking too
+    ASSERT_TRUE(split.ok()) << split.message();
+    ASSERT_EQ(split->size(), whole->size());
+    EXPECT_EQ(std::memcmp(split->data(), whole->data(), whole->size() * sizeof(float)), 0)
         << GetParam() << " with " << cuts.size() << " cuts starting at unit " << cuts[0];
   }
 }
@@ -67,21 +86,27 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(SegmentTest, BadInputsGetClearErrors) {
   auto m = model::Model::Load(kModels + "stories260K/stories260K.gguf");
-  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE(m.ok()) << m.message();
   SegmentOptions o;
   o.n_ctx = 8;
   auto ex = LocalExecutor::Create(**m, std::vector<int>{}, o, 1);
-  ASSERT_TRUE(ex.ok());
+  ASSERT_TRUE(ex.ok()) << ex.message();
   std::vector<float> logits;
   const int32_t bad[1] = {512};
-  EXPECT_NE((*ex)->Step(0, 0, bad, false, logits).message().find("outside the vocabulary"),
-            std::string::npos);
+  EXPECT_EQ((*ex)->Step(0, 0, bad, false, logits).message(),
+            "token id 512 is outside the vocabulary of 512");
   const int32_t ok[1] = {1};
-  EXPECT_NE((*ex)->Step(0, 8, ok, false, logits).message().find("exceed the context"),
-            std::string::npos);
-  EXPECT_NE((*ex)->Step(3, 0, ok, false, logits).message().find("out of range"), std::string::npos);
-  auto bad_cuts = LocalExecutor::Create(**m, std::vector<int>{4, 2}, o, 1);
-  EXPECT_FALSE(bad_cuts.ok());
+  EXPECT_EQ((*ex)->Step(0, 8, ok, false, logits).message(),
+            "positions [8, 9) exceed the context of 8 tokens");
+  EXPECT_EQ((*ex)->Step(3, 0, ok, false, logits).message(),
+            "sequence 3 is out of range (this segment has 1 slots)");
+  // Cuts that are not increasing, or not strictly inside (0, 10).
+  for (const std::vector<int>& cuts :
+       std::vector<std::vector<int>>{{4, 2}, {3, 3}, {0}, {10}, {11}, {-1}}) {
+    auto bad_cuts = LocalExecutor::Create(**m, cuts, o, 1);
+    ASSERT_FALSE(bad_cuts.ok()) << cuts[0];
+    EXPECT_EQ(bad_cuts.message(), "cut points must be increasing and inside (0, 10)") << cuts[0];
+  }
 }
 
 }  // namespace

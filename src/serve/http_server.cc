@@ -3,7 +3,10 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <exception>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 namespace ll::serve {
@@ -34,15 +37,36 @@ struct HttpServer::Impl {
   Impl(engine::Coordinator& c, const model::Model& m, const model::Tokenizer& t, ServerOptions o)
       : coordinator(c), model(m), tokenizer(t), options(std::move(o)) {}
 
-  static void Error(httplib::Response& res, int status, const std::string& message) {
+  // An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}. `param` is the
+  // request field at fault (null when none is). The message may quote the client's bytes, so
+  // invalid UTF-8 is replaced rather than thrown on.
+  static void Error(httplib::Response& res, int status, const std::string& message,
+                    const std::string& param = "") {
     res.status = status;
-    res.set_content(
-        json{{"error", {{"message", message}, {"type", "invalid_request_error"}}}}.dump(),
-        "application/json");
+    const json body = {{"error",
+                        {{"message", message},
+                         {"type", status < 500 ? "invalid_request_error" : "server_error"},
+                         {"param", param.empty() ? json(nullptr) : json(param)},
+                         {"code", nullptr}}}};
+    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   }
 
-  // Parses an OpenAI-style completion request into our request; an error names the field.
-  Result<engine::Request> ParseRequest(const json& j) {
+  // Runs a handler so that nothing it throws escapes: an exception becomes a 500 with a body
+  // (cpp-httplib would answer an empty one) and the server goes on.
+  static void Guarded(httplib::Response& res, const std::function<void()>& handler) {
+    try {
+      handler();
+    } catch (const std::exception& e) {
+      Error(res, 500, std::string("internal error: ") + e.what());
+    } catch (...) {
+      Error(res, 500, "internal error");
+    }
+  }
+
+  // Parses an OpenAI-style completion request into our request; an error names the field,
+  // which `param` is set to.
+  Result<engine::Request> ParseRequest(const json& j, std::string& param) {
+    param.clear();
     if (!j.is_object()) return Status::Error("the body must be a JSON object");
     engine::Request r;
     auto& o = r.options;
@@ -53,6 +77,7 @@ struct HttpServer::Impl {
     o.sampling.min_p = 0.0f;
     auto number = [&](const char* key, auto& out, double lo, double hi) -> Status {
       if (!j.contains(key) || j[key].is_null()) return Status::Ok();
+      param = key;
       if (!j[key].is_number()) return Status::Error(std::string("'") + key + "' must be a number");
       const double v = j[key].get<double>();
       if (!(v >= lo && v <= hi)) {
@@ -71,10 +96,12 @@ struct HttpServer::Impl {
     double seed = 0;
     LL_RETURN_IF_ERROR(number("seed", seed, 0, 1.8e19));
     o.sampling.seed = static_cast<uint64_t>(seed);
+    param = "ignore_eos";
     if (j.contains("ignore_eos")) {
       if (!j["ignore_eos"].is_boolean()) return Status::Error("'ignore_eos' must be a boolean");
       o.ignore_eos = j["ignore_eos"].get<bool>();
     }
+    param = "stop";
     if (j.contains("stop") && !j["stop"].is_null()) {
       if (j["stop"].is_string()) {
         o.stop.push_back(j["stop"].get<std::string>());
@@ -87,6 +114,7 @@ struct HttpServer::Impl {
         return Status::Error("'stop' must be a string or an array of strings");
       }
     }
+    param = j.contains("prompt_ids") ? "prompt_ids" : "prompt";
     if (j.contains("prompt_ids")) {
       if (!j["prompt_ids"].is_array()) return Status::Error("'prompt_ids' must be an array");
       for (const auto& t : j["prompt_ids"]) {
@@ -103,6 +131,15 @@ struct HttpServer::Impl {
       return Status::Error("give 'prompt' (a string) or 'prompt_ids'");
     }
     if (r.prompt_ids.empty()) return Status::Error("the prompt is empty");
+    // The coordinator needs a position for the first generated token too. Checked here, as a
+    // bad request: in the ring it would fail the whole batch this request joins.
+    const int64_t n_ctx = coordinator.n_ctx();
+    if (static_cast<int64_t>(r.prompt_ids.size()) >= n_ctx) {
+      return Status::Error("the prompt has " + std::to_string(r.prompt_ids.size()) +
+                           " tokens but the context holds " + std::to_string(n_ctx) +
+                           " (at most " + std::to_string(n_ctx - 1) + " prompt tokens)");
+    }
+    param.clear();
     return r;
   }
 
@@ -111,10 +148,12 @@ struct HttpServer::Impl {
     try {
       body = json::parse(req.body);
     } catch (const json::exception& e) {
+      // Also the answer to invalid UTF-8 anywhere in the body (JSON text is UTF-8).
       return Error(res, 400, std::string("the body is not valid JSON: ") + e.what());
     }
-    auto parsed = ParseRequest(body);
-    if (!parsed.ok()) return Error(res, 400, parsed.message());
+    std::string param;
+    auto parsed = ParseRequest(body, param);
+    if (!parsed.ok()) return Error(res, 400, parsed.message(), param);
     Job job;
     job.request = std::move(*parsed);
     {
@@ -159,7 +198,13 @@ struct HttpServer::Impl {
     }
     std::vector<engine::Request> requests;
     for (Job* j : batch) requests.push_back(j->request);
-    auto results = coordinator.Run(requests);
+    // Every job taken must be answered, even if the run throws (the handlers wait on them).
+    Result<std::vector<runtime::GenerationResult>> results = Status::Error("not run");
+    try {
+      results = coordinator.Run(requests);
+    } catch (const std::exception& e) {
+      results = Status::Error(std::string("internal error: ") + e.what());
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
       batch[i]->result =
           results.ok() ? Result<runtime::GenerationResult>((*results)[i]) : results.status();
@@ -187,10 +232,16 @@ HttpServer::HttpServer(engine::Coordinator& coordinator, const model::Model& mod
     : impl_(std::make_unique<Impl>(coordinator, model, tokenizer, std::move(options))) {
   Impl* impl = impl_.get();
   impl->server.Post("/v1/completions", [impl](const httplib::Request& req, httplib::Response& res) {
-    impl->Completions(req, res);
+    Impl::Guarded(res, [&] { impl->Completions(req, res); });
   });
-  impl->server.Get("/health",
-                   [impl](const httplib::Request&, httplib::Response& res) { impl->Health(res); });
+  impl->server.Get("/health", [impl](const httplib::Request&, httplib::Response& res) {
+    Impl::Guarded(res, [&] { impl->Health(res); });
+  });
+  // Whatever escapes a handler all the same (thrown inside cpp-httplib) gets a body too.
+  impl->server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        Impl::Error(res, 500, "internal error");
+      });
 }
 
 HttpServer::~HttpServer() = default;

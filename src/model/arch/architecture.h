@@ -19,7 +19,8 @@ class Architecture {
  public:
   virtual ~Architecture() = default;
   virtual std::string_view name() const = 0;
-  // Reads and validates the hyper-parameters.
+  // Reads the hyper-parameters (a key of the wrong type is an error). Model::Load then checks
+  // their values with CheckConfig (config_check.h), the same checks for every architecture.
   virtual Result<ModelConfig> ReadConfig(const GgufFile& file) const = 0;
   // Binds every tensor of the model; shapes and types are checked against the config.
   virtual Result<ModelWeights> BindWeights(const GgufFile& file,

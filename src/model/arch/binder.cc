@@ -1,25 +1,42 @@
 #include "model/arch/binder.h"
 
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
 #include "kernels/dtype.h"
 
 namespace ll::model {
 
+std::string FormatNumber(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.9g", v);
+  return buf;
+}
+
 Result<int64_t> Binder::Int(std::string_view key) const { return file_.GetInt(Key(key)); }
 
-int64_t Binder::IntOr(std::string_view key, int64_t fallback) const {
-  auto v = file_.GetInt(Key(key));
-  return v.ok() ? *v : fallback;
+Result<int64_t> Binder::IntOr(std::string_view key, int64_t fallback) const {
+  if (!Has(key)) return fallback;
+  return file_.GetInt(Key(key));
 }
 
 Result<float> Binder::Float(std::string_view key) const {
   LL_ASSIGN_OR_RETURN(double v, file_.GetFloat(Key(key)));
+  // A finite double beyond float's range has no float value (the conversion would be UB).
+  if (std::isfinite(v) && std::fabs(v) > std::numeric_limits<float>::max()) {
+    return Status::Error(file_.path() + ": " + Key(key) + " is " + FormatNumber(v) +
+                         ", outside the range of a float");
+  }
   return static_cast<float>(v);
 }
 
-float Binder::FloatOr(std::string_view key, float fallback) const {
-  auto v = file_.GetFloat(Key(key));
-  return v.ok() ? static_cast<float>(*v) : fallback;
+Result<float> Binder::FloatOr(std::string_view key, float fallback) const {
+  if (!Has(key)) return fallback;
+  return Float(key);
 }
+
+bool Binder::Has(std::string_view key) const { return file_.Find(Key(key)) != nullptr; }
 
 Result<ModelConfig> Binder::CommonConfig() const {
   ModelConfig c;
@@ -29,32 +46,14 @@ Result<ModelConfig> Binder::CommonConfig() const {
   LL_ASSIGN_OR_RETURN(c.n_embd, Int("embedding_length"));
   LL_ASSIGN_OR_RETURN(c.n_layer, Int("block_count"));
   LL_ASSIGN_OR_RETURN(c.n_head, Int("attention.head_count"));
-  c.n_head_kv = IntOr("attention.head_count_kv", c.n_head);
+  LL_ASSIGN_OR_RETURN(c.n_head_kv, IntOr("attention.head_count_kv", c.n_head));
   LL_ASSIGN_OR_RETURN(c.n_ff, Int("feed_forward_length"));
-  c.n_ctx_train = IntOr("context_length", 2048);
-  const std::string where = file_.path() + ": ";
-  if (c.n_embd <= 0 || c.n_layer <= 0 || c.n_head <= 0 || c.n_head_kv <= 0 || c.n_ff <= 0 ||
-      c.n_ctx_train <= 0) {
-    return Status::Error(where + "hyper-parameters must be positive (embedding_length " +
-                         std::to_string(c.n_embd) + ", block_count " + std::to_string(c.n_layer) +
-                         ", head_count " + std::to_string(c.n_head) + ", head_count_kv " +
-                         std::to_string(c.n_head_kv) + ", feed_forward_length " +
-                         std::to_string(c.n_ff) + ")");
-  }
-  if (c.n_embd % c.n_head != 0) {
-    return Status::Error(where + "embedding_length " + std::to_string(c.n_embd) +
-                         " is not divisible by head_count " + std::to_string(c.n_head));
-  }
-  if (c.n_head % c.n_head_kv != 0) {
-    return Status::Error(where + "head_count " + std::to_string(c.n_head) +
-                         " is not a multiple of head_count_kv " + std::to_string(c.n_head_kv));
-  }
-  c.head_dim = IntOr("attention.key_length", c.n_embd / c.n_head);
-  if (c.head_dim <= 0 || c.head_dim != IntOr("attention.value_length", c.head_dim)) {
-    return Status::Error(where + "different key and value head sizes are not supported");
-  }
+  LL_ASSIGN_OR_RETURN(c.n_ctx_train, IntOr("context_length", 2048));
+  // The values are checked by CheckConfig (config_check.h); only a division by zero is avoided.
+  LL_ASSIGN_OR_RETURN(c.head_dim,
+                      IntOr("attention.key_length", c.n_head > 0 ? c.n_embd / c.n_head : 0));
   c.n_rot = c.head_dim;
-  // The vocabulary size is the embedding's row count (the token list may be absent or padded).
+  // The vocabulary size is the embedding's row count (CheckConfig holds the token list to it).
   const GgufTensorInfo* embd = file_.FindTensor("token_embd.weight");
   if (embd && embd->shape.size() == 2) {
     c.n_vocab = embd->shape[1];
@@ -62,7 +61,7 @@ Result<ModelConfig> Binder::CommonConfig() const {
     // A segment file without the embedding records the vocabulary size instead.
     LL_ASSIGN_OR_RETURN(c.n_vocab, Int("vocab_size"));
   } else {
-    return Status::Error(where + "missing 2-D tensor 'token_embd.weight'");
+    return Status::Error(file_.path() + ": missing 2-D tensor 'token_embd.weight'");
   }
   return c;
 }

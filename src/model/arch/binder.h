@@ -12,18 +12,23 @@
 
 namespace ll::model {
 
+// A float as messages print it (%.9g: 1e-05, 65536, nan, inf).
+std::string FormatNumber(double v);
+
 class Binder {
  public:
   Binder(const GgufFile& file, std::string_view arch) : file_(file), arch_(arch) {}
 
   // "{arch}.{key}" lookups.
   Result<int64_t> Int(std::string_view key) const;
-  int64_t IntOr(std::string_view key, int64_t fallback) const;
-  float FloatOr(std::string_view key, float fallback) const;
   Result<float> Float(std::string_view key) const;
+  // The fallback when the key is absent; an error when it is there with a non-numeric type.
+  Result<int64_t> IntOr(std::string_view key, int64_t fallback) const;
+  Result<float> FloatOr(std::string_view key, float fallback) const;
+  bool Has(std::string_view key) const;
 
   // Reads the hyper-parameters every transformer here has (n_embd, n_layer, heads, ff, ctx,
-  // vocab from the token list or the embedding) and checks their consistency.
+  // vocab from the embedding's rows). Their values are checked by CheckConfig.
   Result<ModelConfig> CommonConfig() const;
 
   // A matrix [n_out][n_in] (ggml shape {n_in, n_out}) of any supported type.
@@ -37,12 +42,15 @@ class Binder {
   // True for a segment file (engine/segment_file.h): tensors outside its segment are absent.
   bool partial() const;
 
+  // "{arch}.{key}", the full metadata key as messages name it.
+  std::string Key(std::string_view key) const { return arch_ + "." + std::string(key); }
+  const GgufFile& file() const { return file_; }
+
   static std::string Blk(int64_t layer, std::string_view rest) {
     return "blk." + std::to_string(layer) + "." + std::string(rest);
   }
 
  private:
-  std::string Key(std::string_view key) const { return arch_ + "." + std::string(key); }
   const GgufFile& file_;
   std::string arch_;
 };

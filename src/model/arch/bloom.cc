@@ -1,7 +1,9 @@
 // bloom: BLOOM models (the original LinguaLinked evaluation used them). LayerNorm with bias,
 // including one right after the embedding; fused QKV projection with bias (rows Q, K, V); ALiBi
 // instead of RoPE; GELU MLP with biases; output tied to the embedding.
-#include "model/arch/llama_family.h"
+#include "model/arch/bloom.h"
+
+#include "model/arch/binder.h"
 
 namespace ll::model {
 namespace {
@@ -16,7 +18,7 @@ class Bloom final : public Architecture {
     c.norm = NormKind::kLayer;
     c.position = PositionKind::kAlibi;
     c.ffn = FfnKind::kGeluMlp;
-    c.norm_eps = b.FloatOr("attention.layer_norm_epsilon", 1e-5f);
+    LL_ASSIGN_OR_RETURN(c.norm_eps, b.FloatOr("attention.layer_norm_epsilon", 1e-5f));
     c.alibi_max_bias = 8.0f;  // BLOOM's value; GGUF has no key for it
     c.embedding_norm = true;
     c.n_rot = 0;
@@ -26,7 +28,7 @@ class Bloom final : public Architecture {
   Result<ModelWeights> BindWeights(const GgufFile& file, const ModelConfig& c) const override {
     Binder b(file, name());
     ModelWeights w;
-    const int64_t e = c.n_embd, kv = c.n_embd_kv(), qkv = e + 2 * kv;
+    const int64_t e = c.n_embd, q = c.n_head * c.head_dim, kv = c.n_embd_kv(), qkv = q + 2 * kv;
     LL_ASSIGN_OR_RETURN(w.token_embd, b.Matrix("token_embd.weight", e, c.n_vocab));
     LL_ASSIGN_OR_RETURN(w.embd_norm, b.Vector("token_embd_norm.weight", e));
     LL_ASSIGN_OR_RETURN(w.embd_norm_b, b.Vector("token_embd_norm.bias", e));
@@ -41,7 +43,7 @@ class Bloom final : public Architecture {
       LL_ASSIGN_OR_RETURN(L.attn_norm_b, b.Vector(Binder::Blk(l, "attn_norm.bias"), e));
       LL_ASSIGN_OR_RETURN(L.wqkv, b.Matrix(Binder::Blk(l, "attn_qkv.weight"), e, qkv));
       LL_ASSIGN_OR_RETURN(L.bqkv, b.Vector(Binder::Blk(l, "attn_qkv.bias"), qkv));
-      LL_ASSIGN_OR_RETURN(L.wo, b.Matrix(Binder::Blk(l, "attn_output.weight"), e, e));
+      LL_ASSIGN_OR_RETURN(L.wo, b.Matrix(Binder::Blk(l, "attn_output.weight"), q, e));
       LL_ASSIGN_OR_RETURN(L.bo, b.Vector(Binder::Blk(l, "attn_output.bias"), e));
       LL_ASSIGN_OR_RETURN(L.ffn_norm, b.Vector(Binder::Blk(l, "ffn_norm.weight"), e));
       LL_ASSIGN_OR_RETURN(L.ffn_norm_b, b.Vector(Binder::Blk(l, "ffn_norm.bias"), e));

@@ -16,9 +16,9 @@ class Llama final : public Architecture {
     c.norm = NormKind::kRms;
     c.position = PositionKind::kRopeNorm;
     c.ffn = FfnKind::kSwiGlu;
-    c.norm_eps = b.FloatOr("attention.layer_norm_rms_epsilon", 1e-5f);
-    c.rope_freq_base = b.FloatOr("rope.freq_base", 10000.0f);
-    c.n_rot = b.IntOr("rope.dimension_count", c.head_dim);
+    LL_ASSIGN_OR_RETURN(c.norm_eps, b.FloatOr("attention.layer_norm_rms_epsilon", 1e-5f));
+    LL_ASSIGN_OR_RETURN(c.rope_freq_base, b.FloatOr("rope.freq_base", 10000.0f));
+    LL_ASSIGN_OR_RETURN(c.n_rot, b.IntOr("rope.dimension_count", c.head_dim));
     return c;
   }
 

@@ -1,5 +1,5 @@
-// Shared tensor binding of the llama-like layouts (llama, qwen2): separate Q/K/V projections,
-// RMSNorm weights, SwiGLU feed-forward.
+// Shared tensor binding of the llama-like layouts (llama, qwen2): Q/K/V projections (separate, or
+// fused in one attn_qkv tensor per layer), RMSNorm weights, SwiGLU feed-forward.
 #pragma once
 
 #include "model/arch/architecture.h"
@@ -11,6 +11,5 @@ Result<ModelWeights> BindLlamaFamily(const GgufFile& file, const ModelConfig& c,
 
 const Architecture& LlamaArchitecture();
 const Architecture& Qwen2Architecture();
-const Architecture& BloomArchitecture();
 
 }  // namespace ll::model

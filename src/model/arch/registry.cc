@@ -1,5 +1,7 @@
 #include "model/arch/architecture.h"
+#include "model/arch/bloom.h"
 #include "model/arch/llama_family.h"
+#include "model/gguf/printable.h"
 
 namespace ll::model {
 namespace {
@@ -30,7 +32,7 @@ Result<const Architecture*> FindArchitecture(std::string_view name) {
   }
   std::string list;
   for (auto s : SupportedArchitectures()) list += (list.empty() ? "" : ", ") + std::string(s);
-  return Status::Error("unsupported architecture '" + std::string(name) + "' (supported: " + list +
+  return Status::Error("unsupported architecture '" + Printable(name) + "' (supported: " + list +
                        ")");
 }
 

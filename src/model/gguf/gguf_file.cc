@@ -6,6 +6,7 @@
 
 #include "base/check.h"
 #include "base/little_endian.h"
+#include "model/gguf/printable.h"
 
 namespace ll::model {
 namespace {
@@ -271,7 +272,7 @@ double GgufValue::AsDouble() const {
 std::string GgufValue::ToString(size_t max_items) const {
   switch (type) {
     case GgufType::kString:
-      return "\"" + std::string(s.substr(0, 200)) + (s.size() > 200 ? "...\"" : "\"");
+      return "\"" + Printable(s.substr(0, 200)) + (s.size() > 200 ? "...\"" : "\"");
     case GgufType::kBool:
       return u ? "true" : "false";
     case GgufType::kFloat32:
@@ -286,7 +287,7 @@ std::string GgufValue::ToString(size_t max_items) const {
       const size_t n = std::min(array_size(), max_items);
       for (size_t k = 0; k < n; ++k) {
         if (k) out += ", ";
-        out += elem_type == GgufType::kString ? "\"" + std::string(strings[k].substr(0, 40)) + "\""
+        out += elem_type == GgufType::kString ? "\"" + Printable(strings[k].substr(0, 40)) + "\""
                                               : items[k].ToString();
       }
       if (array_size() > n) out += ", ...";
@@ -359,7 +360,7 @@ Status GgufFile::ParseAll() {
     const uint64_t key_at = c.offset();
     LL_ASSIGN_OR_RETURN(std::string_view key, c.ReadString("key #" + std::to_string(k)));
     if (key.empty()) return c.Error("key #" + std::to_string(k), key_at, "empty key");
-    const std::string field = "value of '" + std::string(key) + "'";
+    const std::string field = "value of '" + Printable(key) + "'";
     const uint64_t type_at = c.offset();
     LL_ASSIGN_OR_RETURN(uint32_t type, c.Read<uint32_t>(field + " type"));
     if (!IsKnownType(type)) {
@@ -368,7 +369,7 @@ Status GgufFile::ParseAll() {
     LL_ASSIGN_OR_RETURN(GgufValue value,
                         ReadValue(c, static_cast<GgufType>(type), field, /*in_array=*/false));
     if (kv_index_.count(key)) {
-      return c.Error("key '" + std::string(key) + "'", key_at, "duplicate key");
+      return c.Error("key '" + Printable(key) + "'", key_at, "duplicate key");
     }
     kv_index_.emplace(key, kv_.size());
     kv_.emplace_back(key, std::move(value));
@@ -393,7 +394,7 @@ Status GgufFile::ParseAll() {
     LL_ASSIGN_OR_RETURN(std::string_view tname, c.ReadString(idx + " name"));
     GgufTensorInfo info;
     info.name = std::string(tname);
-    const std::string field = "tensor '" + info.name + "'";
+    const std::string field = "tensor '" + Printable(info.name) + "'";
     if (tensor_index_.count(info.name)) {
       return c.Error(field + " name", name_at, "duplicate tensor name");
     }
@@ -463,15 +464,15 @@ Status GgufFile::ParseAll() {
     const uint64_t file_size = bytes_.size();
     if (data_offset_ > file_size || info.offset > file_size - data_offset_ ||
         info.bytes > file_size - data_offset_ - info.offset) {
-      return Status::Error(name_ + ": tensor '" + info.name + "' data at offset " +
+      return Status::Error(name_ + ": tensor '" + Printable(info.name) + "' data at offset " +
                            std::to_string(data_offset_ + info.offset) + ": " +
                            std::to_string(info.bytes) + " bytes extend past the end of the file (" +
                            std::to_string(file_size) + " bytes)");
     }
     if (info.offset < prev_end) {
-      return Status::Error(name_ + ": tensor '" + info.name + "' data at offset " +
+      return Status::Error(name_ + ": tensor '" + Printable(info.name) + "' data at offset " +
                            std::to_string(data_offset_ + info.offset) + ": overlaps tensor '" +
-                           prev_name + "'");
+                           Printable(prev_name) + "'");
     }
     prev_end = info.offset + info.bytes;
     prev_name = info.name;
@@ -487,11 +488,11 @@ const GgufValue* GgufFile::Find(std::string_view key) const {
 
 namespace {
 Status Missing(const std::string& file, std::string_view key) {
-  return Status::Error(file + ": missing metadata key '" + std::string(key) + "'");
+  return Status::Error(file + ": missing metadata key '" + Printable(key) + "'");
 }
 Status WrongType(const std::string& file, std::string_view key, const GgufValue& v,
                  const char* expected) {
-  return Status::Error(file + ": metadata key '" + std::string(key) + "' has type " +
+  return Status::Error(file + ": metadata key '" + Printable(key) + "' has type " +
                        std::string(GgufTypeName(v.type)) + ", expected " + expected);
 }
 }  // namespace
@@ -508,7 +509,7 @@ Result<uint64_t> GgufFile::GetUint(std::string_view key) const {
   if (!v) return Missing(name_, key);
   if (!v->is_integer()) return WrongType(name_, key, *v, "an integer");
   const double d = v->AsDouble();
-  if (d < 0) return Status::Error(name_ + ": metadata key '" + std::string(key) + "' is negative");
+  if (d < 0) return Status::Error(name_ + ": metadata key '" + Printable(key) + "' is negative");
   return v->i != 0 ? static_cast<uint64_t>(v->i) : v->u;
 }
 
@@ -517,7 +518,7 @@ Result<int64_t> GgufFile::GetInt(std::string_view key) const {
   if (!v) return Missing(name_, key);
   if (!v->is_integer()) return WrongType(name_, key, *v, "an integer");
   if (v->type == GgufType::kUint64 && v->u > static_cast<uint64_t>(INT64_MAX)) {
-    return Status::Error(name_ + ": metadata key '" + std::string(key) + "' is too large");
+    return Status::Error(name_ + ": metadata key '" + Printable(key) + "' is too large");
   }
   return v->i != 0 ? v->i : static_cast<int64_t>(v->u);
 }

@@ -114,6 +114,43 @@ TEST(CliTest, BadInputsFailWithMessages) {
   EXPECT_NE(r.out.find("top-p"), std::string::npos) << r.out;
 }
 
+TEST(CliTest, LogLevelDebugShowsDiagnosticsTheDefaultHides) {
+  const std::string args =
+      "generate -m " + kModels + "stories260K/stories260K.gguf -p 'Once upon a time' -n 4 --temp 0";
+  const ProcessRun normal = Exec(args, true);
+  const ProcessRun debug = Exec("--log-level debug " + args, true);
+  const ProcessRun verbose = Exec(args + " -v", true);  // global flags also follow the command
+  const ProcessRun quiet = Exec(args + " --log-level warn", true);
+  for (const ProcessRun* r : {&normal, &debug, &verbose, &quiet}) {
+    ASSERT_EQ(r->status, 0) << r->out;
+    EXPECT_NE(r->out.find("Once upon a time, there was"), std::string::npos) << r->out;
+  }
+  const std::string debug_line = "debug: model " + kModels + "stories260K/stories260K.gguf: llama";
+  EXPECT_EQ(normal.out.find("debug:"), std::string::npos) << normal.out;
+  EXPECT_NE(debug.out.find(debug_line), std::string::npos) << debug.out;
+  EXPECT_NE(verbose.out.find(debug_line), std::string::npos) << verbose.out;
+  // The summary is an info line: shown by default, hidden at warn.
+  EXPECT_NE(normal.out.find("\nprompt: 5 tokens, "), std::string::npos) << normal.out;
+  EXPECT_NE(debug.out.find("\nprompt: 5 tokens, "), std::string::npos) << debug.out;
+  EXPECT_EQ(quiet.out.find("prompt:"), std::string::npos) << quiet.out;
+}
+
+TEST(CliTest, BadLogLevelFailsWithTheChoices) {
+  ProcessRun r = Exec("--log-level nonsense generate -m " + kModels +
+                          "stories260K/stories260K.gguf -p hi -n 1",
+                      true);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("--log-level: unknown log level \"nonsense\" (trace, debug, info, warn, "
+                       "error or off)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("Once"), std::string::npos) << r.out;  // nothing was run
+
+  r = Exec("-v --log-level info inspect " + kModels + "stories260K/stories260K.gguf", true);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("--log-level excludes --verbose"), std::string::npos) << r.out;
+}
+
 TEST(CliTest, InspectPrintsTensorsAndPerLayerTotals) {
   const ProcessRun r = Exec("inspect " + kModels + "stories260K/stories260K-pad192-Q4_0.gguf");
   ASSERT_EQ(r.status, 0);

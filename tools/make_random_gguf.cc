@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "base/log.h"
 #include "model/gguf/gguf_writer.h"
 #include "random_model.h"
 
@@ -16,16 +17,17 @@ namespace {
 // need it.
 class Progress {
  public:
+  explicit Progress(spdlog::logger& log) : log_(log) {}
   void operator()(const std::string& name, uint64_t done, uint64_t total) {
     if (total < (uint64_t{64} << 20)) return;
     const int pct = static_cast<int>(done * 100 / total);
     if (pct < next_pct_ && done != total) return;
     next_pct_ = pct / 5 * 5 + 5;
-    std::fprintf(stderr, "make-random-gguf: %3d%% (%.0f / %.0f MiB) %s\n", pct, done / 1048576.0,
-                 total / 1048576.0, name.c_str());
+    log_.info("{:3d}% ({:.0f} / {:.0f} MiB) {}", pct, done / 1048576.0, total / 1048576.0, name);
   }
 
  private:
+  spdlog::logger& log_;
   int next_pct_ = 5;
 };
 
@@ -70,8 +72,9 @@ int main(int argc, char** argv) {
   app.add_option("-o,--out", out, "Output file")->required();
   CLI11_PARSE(app, argc, argv);
 
+  const auto log = ll::MakeStderrLogger("make-random-gguf");
   ll::model::GgufWriter writer;
-  Progress progress;
+  Progress progress(*log);
   ll::Status s = ll::tools::AddRandomModel(o, writer, std::ref(progress));
   if (s.ok()) s = writer.WriteToFile(out);
   if (!s.ok()) {
@@ -79,7 +82,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const ll::model::GgufLayout layout = writer.Layout();
-  std::fprintf(stderr, "make-random-gguf: wrote %s (%s, %zu tensors, %.1f MiB)\n", out.c_str(),
-               o.arch.c_str(), writer.tensor_count(), layout.file_size / 1048576.0);
+  log->info("wrote {} ({}, {} tensors, {:.1f} MiB)", out, o.arch, writer.tensor_count(),
+            layout.file_size / 1048576.0);
   return 0;
 }

@@ -4,6 +4,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cli/command_log.h"
 #include "cli/generation_options.h"
 #include "cli/result_json.h"
 #include "runtime/executor.h"
@@ -17,7 +18,7 @@ struct GenerateFlags {
   int64_t n_batch = 64;
 };
 
-int RunGenerate(const GenerateFlags& f) {
+int RunGenerate(const GenerateFlags& f, spdlog::logger& log) {
   auto model = model::Model::Load(f.gen.model_path);
   if (!model.ok()) {
     std::fprintf(stderr, "error: %s\n", model.message().c_str());
@@ -33,14 +34,19 @@ int RunGenerate(const GenerateFlags& f) {
     std::fprintf(stderr, "error: %s\n", prompt.message().c_str());
     return 1;
   }
+  const model::ModelConfig& config = (*model)->config();
+  log.debug("model {}: {}, {} layers, vocabulary {}; prompt of {} tokens", f.gen.model_path,
+            config.arch, config.n_layer, config.n_vocab, prompt->size());
   runtime::SegmentOptions seg;
-  seg.n_ctx = f.gen.resolved_ctx((*model)->config());
+  seg.n_ctx = f.gen.resolved_ctx(config);
   seg.n_batch = f.n_batch;
   auto executor = runtime::LocalExecutor::Create(**model, f.split, seg, f.gen.resolved_threads());
   if (!executor.ok()) {
     std::fprintf(stderr, "error: %s\n", executor.message().c_str());
     return 1;
   }
+  log.debug("context {}, batch {}, {} threads, {} segments", seg.n_ctx, seg.n_batch,
+            f.gen.resolved_threads(), f.split.size() + 1);
   const bool json = f.gen.output_format == "json";
   runtime::PieceCallback stream;
   if (!json) {
@@ -62,12 +68,9 @@ int RunGenerate(const GenerateFlags& f) {
     PrintJson(j);
   } else {
     std::fputs("\n", stdout);
-    std::fprintf(stderr,
-                 "\nprompt: %zu tokens, %.1f tokens/s | generated: %zu tokens, %.1f tokens/s "
-                 "(%s)\n",
-                 result->prompt_ids.size(), result->prefill_tokens_per_s(),
-                 result->generated_ids.size(), result->decode_tokens_per_s(),
-                 result->stop_reason.c_str());
+    log.info("\nprompt: {} tokens, {:.1f} tokens/s | generated: {} tokens, {:.1f} tokens/s ({})",
+             result->prompt_ids.size(), result->prefill_tokens_per_s(),
+             result->generated_ids.size(), result->decode_tokens_per_s(), result->stop_reason);
   }
   return 0;
 }
@@ -84,7 +87,8 @@ void AddGenerateCommand(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   cmd->add_option("-b,--batch-size", flags->n_batch, "Tokens per prefill chunk")
       ->check(CLI::Range(1, 4096));
-  cmd->callback([flags, &exit_code] { exit_code = RunGenerate(*flags); });
+  cmd->callback(
+      [flags, cmd, &exit_code] { exit_code = RunGenerate(*flags, *CommandLogger(*cmd)); });
 }
 
 }  // namespace ll::cli

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "cli/command_log.h"
 #include "engine/local_cluster.h"
 #include "engine/segment_file.h"
 #include "engine/worker.h"
@@ -23,7 +24,7 @@ struct WorkerFlags {
   double emulate_cpu_percent = 100;
 };
 
-int RunWorker(const WorkerFlags& f) {
+int RunWorker(const WorkerFlags& f, LogLevel level) {
   auto budget = engine::ParseByteSize(f.memory_budget);
   if (!budget.ok()) {
     std::fprintf(stderr, "error: --memory-budget: %s\n", budget.message().c_str());
@@ -41,6 +42,7 @@ int RunWorker(const WorkerFlags& f) {
     ::gethostname(host, sizeof(host) - 1);
     o.name = host;
   }
+  o.log = MakeStderrLogger(o.name, level);
   auto transport = net::MakeDelayedTransport(net::MakeZmqTransport(), f.link_delay_ms);
   auto worker = engine::Worker::Create(*transport, o);
   if (!worker.ok()) {
@@ -50,6 +52,8 @@ int RunWorker(const WorkerFlags& f) {
   // The one line on stdout: callers (run, emu-cluster) wait for it.
   std::printf("READY %s\n", (*worker)->endpoint().c_str());
   std::fflush(stdout);
+  o.log->debug("listening on {} ({} threads, memory budget {}, cache {})", (*worker)->endpoint(),
+               o.threads, f.memory_budget, o.cache_dir);
   Status s = (*worker)->Run();
   if (!s.ok()) {
     std::fprintf(stderr, "error: %s\n", s.message().c_str());
@@ -77,7 +81,7 @@ void AddWorkerCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1.0, 100.0));
   cmd->add_option("--cache-dir", f->cache_dir,
                   "Where received segment weights are kept (default ~/.cache/lingualinked)");
-  cmd->callback([f, &exit_code] { exit_code = RunWorker(*f); });
+  cmd->callback([f, cmd, &exit_code] { exit_code = RunWorker(*f, CommandLogLevel(*cmd)); });
 }
 
 }  // namespace ll::cli

@@ -37,11 +37,10 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     return Status::Error(std::to_string(n) + " workers need " + std::to_string(n - 1) +
                          " cut points, got " + std::to_string(cuts.size()));
   }
+  if (!options.log) options.log = MakeStderrLogger("coordinator");
   std::unique_ptr<Coordinator> c(new Coordinator(transport, model, tokenizer, std::move(options)));
   c->model_hash_ = model::ModelHash(model.file().bytes());
-  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
-    if (tokenizer.IsEndOfGeneration(id)) c->end_ids_.push_back(id);
-  }
+  c->end_ids_ = runtime::EndOfGenerationIds(tokenizer);
   LL_ASSIGN_OR_RETURN(c->inbox_, transport.Bind(c->options_.listen));
   const int units = static_cast<int>(2 * model.config().n_layer);
   int begin = 0;
@@ -73,6 +72,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     c->devices_[i].name = hello->name;
     c->devices_[i].memory_budget_bytes = hello->memory_budget_bytes;
     c->devices_[i].threads = std::max<uint32_t>(1, hello->threads);
+    c->options_.log->debug("worker {} is {} ({:.1f} MiB budget, {} threads)",
+                           c->devices_[i].endpoint, hello->name,
+                           hello->memory_budget_bytes / 1048576.0, hello->threads);
   }
   if (solve) LL_RETURN_IF_ERROR(c->ProfileCluster());
   if (!c->options_.assign) return c;
@@ -119,6 +121,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     if (!assign->ok) return Status::Error(assign->error);
     c->devices_[i].weight_bytes = assign->weight_bytes;
     c->devices_[i].kv_bytes = assign->kv_bytes;
+    c->options_.log->debug("{} holds {}", d.name, d.spec.ToString());
   }
   return c;
 }
@@ -259,7 +262,11 @@ Status Coordinator::ProfileCluster() {
   request.attention_kv_heads = static_cast<uint32_t>(mc.n_head_kv);
   if (request.matrices.empty()) return Status::Error("the model has no matrices to profile");
   auto status = [&](const std::string& line) {
-    if (options_.on_status) options_.on_status(line);
+    if (options_.on_status) {
+      options_.on_status(line);
+    } else {
+      options_.log->debug("{}", line);
+    }
   };
   cluster_ = partition::Cluster();
   for (size_t i = 0; i < devices_.size(); ++i) {
@@ -441,7 +448,7 @@ Result<net::Envelope> Coordinator::Next() {
     if (msg) {
       auto e = net::Decode(*msg);
       if (!e.ok()) {
-        std::fprintf(stderr, "coordinator: refused message: %s\n", e.message().c_str());
+        options_.log->warn("refused message: {}", e.message());
         continue;
       }
       return e;
@@ -460,6 +467,7 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
     size_t index;  // into requests / results
     int seq;
     int64_t pos;
+    runtime::StopRule rule;
     Stopwatch clock;
     bool first = true;
   };
@@ -495,7 +503,10 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
       const Request& req = requests[i];
       results[i].prompt_ids = req.prompt_ids;
       const uint64_t id = next_request_id_++;
-      active.emplace(id, Active{i, seq, static_cast<int64_t>(req.prompt_ids.size()), {}, true});
+      const auto n_prompt = static_cast<int64_t>(req.prompt_ids.size());
+      runtime::StopRule rule({req.options.n_predict, req.options.ignore_eos, end_ids_,
+                              req.options.stop, n_prompt, options_.n_ctx});
+      active.emplace(id, Active{i, seq, n_prompt, std::move(rule), {}, true});
       net::Forward f;
       f.request = id;
       f.seq = static_cast<uint32_t>(seq);
@@ -528,12 +539,14 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
       auto failed = active.find(err->request);
       if (failed == active.end()) {
         // Not about a request of ours (e.g. a rogue peer's message was refused): log it.
-        std::fprintf(stderr, "coordinator: a device reported: %s\n", err->message.c_str());
+        options_.log->warn("a device reported: {}", err->message);
         continue;
       }
       runtime::GenerationResult& r = results[failed->second.index];
+      r.text = failed->second.rule.text();
       r.stop_reason = "error";
       r.error = err->message;
+      options_.log->debug("request {} failed: {}", failed->second.index, err->message);
       for (size_t d = 0; d < devices_.size(); ++d) (void)Send(d, net::EndRequest{err->request});
       free_slots.push_back(failed->second.seq);
       active.erase(failed);
@@ -546,44 +559,24 @@ Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
     if (it == active.end()) continue;
     Active& a = it->second;
     runtime::GenerationResult& r = results[a.index];
-    const runtime::GenerateOptions& opt = requests[a.index].options;
     if (a.first) {
       r.prefill_seconds = a.clock.Seconds();
       r.first_logits = std::move(tok->logits);
       a.clock.Reset();
       a.first = false;
     }
-    bool done = false;
-    if (!opt.ignore_eos && tokenizer_.IsEndOfGeneration(tok->token)) {
-      r.stop_reason = "eos";
-      done = true;
-    } else {
+    const runtime::StopVerdict v = a.rule.Accept(tok->token, tokenizer_.TokenToPiece(tok->token));
+    if (v.kept) {
       r.generated_ids.push_back(tok->token);
       r.token_seconds.push_back(since_start.Seconds());
-      const size_t before = r.text.size();
-      const std::string piece = tokenizer_.TokenToPiece(tok->token);
-      r.text += piece;
-      const size_t cut = runtime::FindStop(r.text, before, opt.stop);
-      if (cut != std::string::npos) {
-        if (on_piece && a.index == 0 && cut > before) {
-          on_piece(std::string_view(r.text).substr(before, cut - before));
-        }
-        r.text.resize(cut);
-        r.stop_reason = "stop";
-        done = true;
-      } else {
-        if (on_piece && a.index == 0) on_piece(piece);
-        if (static_cast<int>(r.generated_ids.size()) >= opt.n_predict) {
-          r.stop_reason = "length";
-          done = true;
-        } else if (a.pos + 1 >= options_.n_ctx) {
-          r.stop_reason = "context";
-          done = true;
-        }
-      }
     }
-    if (done) {
+    if (on_piece && a.index == 0 && v.text) on_piece(*v.text);
+    if (a.rule.stopped()) {
+      r.text = a.rule.text();
+      r.stop_reason = runtime::StopReasonName(a.rule.reason());
       r.decode_seconds = a.clock.Seconds();
+      options_.log->debug("request {} ends: {} after {} tokens", a.index, r.stop_reason,
+                          r.generated_ids.size());
       // Every device forgets the request before its slot is reused (see Worker::OnForward).
       for (size_t d = 0; d < devices_.size(); ++d) {
         LL_RETURN_IF_ERROR(Send(d, net::EndRequest{tok->request}));

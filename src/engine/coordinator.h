@@ -2,8 +2,9 @@
 // each its segment, and runs requests through the ring. Several requests are in flight at once
 // (one KV slot each on every device), so while one device works on request 1 the others work on
 // requests 2, 3, ... (pipelining). Only token ids come back to the coordinator; it applies the
-// stop rules (EOS, token limit, stop strings, context end) and feeds each token to the first
-// device. Single-threaded; callers use one Coordinator from one thread.
+// stop rule (runtime::StopRule: EOS, token limit, stop strings, context end) and feeds each token
+// to the first device unless the head did. Single-threaded; callers use one Coordinator from one
+// thread.
 #pragma once
 
 #include <functional>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "base/status.h"
 #include "model/model.h"
 #include "model/tokenizer/tokenizer.h"
@@ -70,8 +72,10 @@ struct ClusterOptions {
   std::optional<partition::Cluster> measured;
   // Connect, profile and plan, but assign nothing (the `profile` and `plan` commands).
   bool assign = true;
-  // Progress of profiling, one line per step ("profiling phone: q4_0 ...").
+  // Progress of profiling, one line per step ("profiled phone ..."); none: logged at debug.
   std::function<void(const std::string&)> on_status;
+  // Where the coordinator's diagnostics go; none: a stderr logger named "coordinator".
+  std::shared_ptr<spdlog::logger> log;
 };
 
 struct DeviceInfo {

@@ -42,15 +42,18 @@ Result<uint64_t> ParseByteSize(const std::string& text) {
 
 Result<LocalCluster> LocalCluster::Start(const std::string& binary,
                                          const std::vector<LocalWorkerSpec>& workers,
-                                         const std::string& log_path) {
+                                         const std::string& log_path,
+                                         std::shared_ptr<spdlog::logger> log) {
+  if (!log) log = MakeStderrLogger("lingualinked", LogLevel::info, /*show_name=*/false);
+  const std::string level = LogLevelName(log->level());
   LocalCluster c;
   for (const LocalWorkerSpec& w : workers) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Error(std::string("pipe: ") + strerror(errno));
     const std::string threads = std::to_string(w.threads);
-    std::vector<std::string> args = {
-        binary, "worker", "--listen", "tcp://127.0.0.1:*", "--name",
-        w.name, "-t",     threads,    "--memory-budget",   w.memory_budget};
+    std::vector<std::string> args = {binary,     "--log-level", level,   "worker",
+                                     "--listen", "tcp://127.0.0.1:*", "--name", w.name,
+                                     "-t",       threads,       "--memory-budget", w.memory_budget};
     if (!w.cache_dir.empty()) {
       args.push_back("--cache-dir");
       args.push_back(w.cache_dir);
@@ -91,6 +94,7 @@ Result<LocalCluster> LocalCluster::Start(const std::string& binary,
       return Status::Error("worker " + w.name + " did not report READY within 30 s");
     }
     c.endpoints_.push_back(line.substr(6, line.find('\n') - 6));
+    log->debug("started worker {} (pid {}) at {}", w.name, pid, c.endpoints_.back());
   }
   return c;
 }

@@ -6,9 +6,11 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "base/log.h"
 #include "base/status.h"
 
 namespace ll::engine {
@@ -22,10 +24,13 @@ struct LocalWorkerSpec {
 
 class LocalCluster {
  public:
-  // `binary` is the lingualinked executable (e.g. /proc/self/exe).
+  // `binary` is the lingualinked executable (e.g. /proc/self/exe). The workers' stderr goes to
+  // `log_path` if given (appended), else to ours. `log` takes this object's diagnostics, and its
+  // level is passed on to the workers (--log-level); none: a stderr logger at info.
   static Result<LocalCluster> Start(const std::string& binary,
                                     const std::vector<LocalWorkerSpec>& workers,
-                                    const std::string& log_path = "");
+                                    const std::string& log_path = "",
+                                    std::shared_ptr<spdlog::logger> log = nullptr);
   LocalCluster(LocalCluster&& other) noexcept;
   LocalCluster& operator=(LocalCluster&&) = delete;
   ~LocalCluster();

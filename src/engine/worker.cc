@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <thread>
 
 #include "base/thread_usage.h"
@@ -29,6 +30,7 @@ Result<std::unique_ptr<Worker>> Worker::Create(net::Transport& transport, Worker
   if (!(options.speed > 0.0 && options.speed <= 1.0)) {
     return Status::Error("speed must be in (0, 1]");
   }
+  if (!options.log) options.log = MakeStderrLogger(options.name);
   std::unique_ptr<Worker> w(new Worker(transport, std::move(options)));
   LL_ASSIGN_OR_RETURN(w->inbox_, transport.Bind(w->options_.listen));
   w->stats_.name = w->options_.name;
@@ -52,14 +54,14 @@ Status Worker::Run() {
 }
 
 void Worker::Refuse(const std::string& why, uint64_t request) {
-  std::fprintf(stderr, "worker %s: refused message: %s\n", options_.name.c_str(), why.c_str());
+  options_.log->warn("refused message: {}", why);
   if (reply_) Reply(net::ErrorMsg{request, options_.name + ": " + why});
 }
 
 void Worker::Reply(net::Message m) {
   const auto bytes = net::Encode({model_hash_, std::move(m)});
   Status s = reply_->Send(bytes);
-  if (!s.ok()) std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), s.message().c_str());
+  if (!s.ok()) options_.log->error("{}", s.message());
 }
 
 void Worker::Handle(const std::vector<uint8_t>& bytes) {
@@ -108,6 +110,7 @@ void Worker::Handle(const std::vector<uint8_t>& bytes) {
       Reply(stats_);
       break;
     case net::MessageType::kShutdown:
+      options_.log->debug("shutting down");
       running_ = false;
       break;
     default:
@@ -144,6 +147,9 @@ void Worker::OnProfileRequest(const net::ProfileRequest& m) {
   reply.memory_available_bytes = partition::AvailableMemoryBytes();
   reply.cached = cached;
   reply.nonce = m.nonce;
+  options_.log->debug("profiled {} matrices{}: decode {:.2f} GFLOP/s, prefill {:.2f} GFLOP/s{}",
+                      m.matrices.size(), m.concurrent ? " with every device busy" : "",
+                      reply.decode_gflops, reply.prefill_gflops, cached ? " (cached)" : "");
   Reply(reply);
 }
 
@@ -152,7 +158,7 @@ net::Outbox* Worker::PeerOutbox(const std::string& endpoint) {
   if (it != peers_.end()) return it->second.get();
   auto out = transport_.Connect(endpoint);
   if (!out.ok()) {
-    std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), out.message().c_str());
+    options_.log->error("{}", out.message());
     return nullptr;
   }
   return peers_.emplace(endpoint, std::move(*out)).first->second.get();
@@ -167,7 +173,7 @@ void Worker::OnPing(const net::Ping& m) {
   net::Outbox* out = PeerOutbox(m.reply_to);
   if (!out) return;
   Status s = out->Send(net::Encode({model_hash_, std::move(pong)}));
-  if (!s.ok()) std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), s.message().c_str());
+  if (!s.ok()) options_.log->error("{}", s.message());
 }
 
 bool Worker::AwaitPong(uint64_t nonce, int timeout_ms) {
@@ -264,9 +270,10 @@ void Worker::OnLinkProbe(const net::LinkProbe& m) {
 void Worker::OnHello(const net::Hello& m) {
   auto out = transport_.Connect(m.reply_to);
   if (!out.ok()) {
-    std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), out.message().c_str());
+    options_.log->error("{}", out.message());
     return;
   }
+  options_.log->debug("hello from the coordinator at {}", m.reply_to);
   reply_ = std::move(*out);
   Reply(net::HelloAck{net::kCapMapOwnWeights | net::kCapHalfBlockCuts, options_.name,
                       options_.memory_budget_bytes, static_cast<uint32_t>(options_.threads)});
@@ -275,7 +282,7 @@ void Worker::OnHello(const net::Hello& m) {
 void Worker::FailAssign(const std::string& why) {
   net::AssignAck ack;
   ack.error = options_.name + ": " + why;
-  std::fprintf(stderr, "worker %s: assignment refused: %s\n", options_.name.c_str(), why.c_str());
+  options_.log->warn("assignment refused: {}", why);
   Reply(ack);
 }
 
@@ -308,8 +315,7 @@ void Worker::OnAssign(uint64_t hash, const net::Assign& m) {
   const std::string path = CachePath(options_.cache_dir, m.weights_hash);
   if (LoadSegmentFile(path, m.weights_hash)) {
     model_hash_ = hash;
-    std::fprintf(stderr, "worker %s: segment file %s found in the cache\n", options_.name.c_str(),
-                 path.c_str());
+    options_.log->info("segment file {} found in the cache", path);
     return FinishAssign(m);
   }
   std::error_code ec;
@@ -330,8 +336,7 @@ bool Worker::LoadSegmentFile(const std::string& path, uint64_t expected_hash) {
   if (!std::filesystem::exists(path)) return false;
   auto loaded = model::Model::Load(path);
   if (!loaded.ok() || model::ModelHash((*loaded)->file().bytes()) != expected_hash) {
-    std::fprintf(stderr, "worker %s: cached %s is unusable; fetching it again\n",
-                 options_.name.c_str(), path.c_str());
+    options_.log->warn("cached {} is unusable; fetching it again", path);
     std::filesystem::remove(path);
     return false;
   }
@@ -416,9 +421,8 @@ void Worker::FinishAssign(const net::Assign& m) {
   stats_.weight_bytes = ack.weight_bytes;
   stats_.kv_bytes = ack.kv_bytes;
   ack.ok = true;
-  std::fprintf(stderr, "worker %s: serving %s (%s weights, %s KV, wire %s)\n",
-               options_.name.c_str(), spec.ToString().c_str(), Mib(ack.weight_bytes).c_str(),
-               Mib(ack.kv_bytes).c_str(), net::WireEncodingName(wire_));
+  options_.log->info("serving {} ({} weights, {} KV, wire {})", spec.ToString(),
+                     Mib(ack.weight_bytes), Mib(ack.kv_bytes), net::WireEncodingName(wire_));
   Reply(ack);
 }
 
@@ -429,6 +433,8 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
   // that has ended (the head fed one more token before the coordinator saw a stop string) are
   // dropped, so they can never write into a KV slot that a new request now uses.
   if (m.pos == 0) {
+    options_.log->debug("request {} starts in slot {} ({} prompt tokens)", m.request, m.seq,
+                        m.n_tokens);
     active_.insert(m.request);
   } else if (!active_.count(m.request)) {
     return;
@@ -467,11 +473,14 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
       p.repeat_last_n = m.sampling.repeat_last_n;
       p.seed = m.sampling.seed;
       head_requests_.erase(m.request);
-      HeadRequest hr{runtime::Sampler(p), m.sampling.history, 0, 0, false, {}};
-      hr.n_predict = m.sampling.n_predict;
-      hr.ignore_eos = m.sampling.ignore_eos;
-      hr.end_ids.insert(m.sampling.end_ids.begin(), m.sampling.end_ids.end());
-      head_requests_.emplace(m.request, std::move(hr));
+      runtime::StopRule rule({static_cast<int>(std::min<uint32_t>(m.sampling.n_predict, std::numeric_limits<int>::max())),
+                              m.sampling.ignore_eos,
+                              m.sampling.end_ids,
+                              {},
+                              static_cast<int64_t>(m.pos) + m.n_tokens,
+                              segment_->options().n_ctx});
+      head_requests_.emplace(m.request,
+                             HeadRequest{runtime::Sampler(p), m.sampling.history, std::move(rule)});
     }
     auto it = head_requests_.find(m.request);
     if (it == head_requests_.end()) {
@@ -485,13 +494,15 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
     t.token = hr.sampler.Sample(last, hr.history);
     hr.history.push_back(t.token);
     if (m.want_logits) t.logits.assign(last.begin(), last.end());
-    // Feed the token straight back to the first device unless a stop rule the head can see
-    // applies; this keeps the coordinator off the per-token critical path.
-    const bool end = !hr.ignore_eos && hr.end_ids.count(t.token);
-    if (!end) ++hr.generated;
+    // Feed the token straight back to the first device unless the stop rule ends the request
+    // here (stop strings are the coordinator's: it has the text); this keeps the coordinator
+    // off the per-token critical path.
+    const runtime::StopReason stop = hr.rule.Accept(t.token, {}).stop;
+    if (stop != runtime::StopReason::kNone) {
+      options_.log->debug("request {} stops here: {}", m.request, runtime::StopReasonName(stop));
+    }
     const int64_t next_pos = static_cast<int64_t>(m.pos) + m.n_tokens;
-    t.continued =
-        first_ && !end && hr.generated < hr.n_predict && next_pos + 1 < segment_->options().n_ctx;
+    t.continued = first_ && stop == runtime::StopReason::kNone;
     // The head's time: its matrix in Forward and the sampling (paid for now on a paced
     // device), not the send below.
     pool_.Settle();
@@ -550,8 +561,7 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
   Status sent = next_->Send(bytes);
   stats_.send_us += static_cast<uint64_t>(send.Seconds() * 1e6);
   stats_.bytes_sent += bytes.size();
-  if (!sent.ok())
-    std::fprintf(stderr, "worker %s: %s\n", options_.name.c_str(), sent.message().c_str());
+  if (!sent.ok()) options_.log->error("{}", sent.message());
 }
 
 }  // namespace ll::engine

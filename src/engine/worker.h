@@ -2,8 +2,8 @@
 // segment it is assigned (mapping its own copy of the GGUF, checked by hash, and refusing a
 // segment that exceeds its memory budget), then runs every Forward that reaches it and passes
 // the result on: the residual stream to the next device, or — on the device holding the head —
-// the sampled token id back to the coordinator. Bad messages are refused and logged; the worker
-// keeps serving. Single-threaded message loop; the math runs on the worker's ThreadPool.
+// the sampled token id back to the coordinator. Bad messages are refused and logged (to
+// WorkerOptions::log); the worker keeps serving. Single-threaded message loop; the math runs on the worker's ThreadPool.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 
+#include "base/log.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
 #include "model/model.h"
@@ -21,6 +22,7 @@
 #include "net/transport.h"
 #include "runtime/sampler.h"
 #include "runtime/segment.h"
+#include "runtime/stop_rule.h"
 
 namespace ll::engine {
 
@@ -33,6 +35,8 @@ struct WorkerOptions {
   double speed = 1.0;
   std::string name = "worker";
   std::string cache_dir;  // where received segment files are kept (see segment_file.h)
+  // Where this device's diagnostics go; none: a stderr logger named after the device.
+  std::shared_ptr<spdlog::logger> log;
 };
 
 class Worker {
@@ -71,10 +75,7 @@ class Worker {
   struct HeadRequest {  // sampler state of one request, on the device holding the head
     runtime::Sampler sampler;
     std::vector<int32_t> history;
-    uint32_t n_predict = 0;
-    uint32_t generated = 0;
-    bool ignore_eos = false;
-    std::set<int32_t> end_ids;
+    runtime::StopRule rule;  // without stop strings: the head has no text
   };
 
   net::Transport& transport_;

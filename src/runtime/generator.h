@@ -1,6 +1,6 @@
-// Generate: the request loop shared by every frontend — prefill the prompt, then sample and feed
-// back one token at a time until EOS, the token limit, a stop string or the context end.
-// Streams each token's text through a callback as soon as it is sampled.
+// Generate: the request loop on one device — prefill the prompt, then sample and feed back one
+// token at a time until the stop rule (stop_rule.h) ends it. Streams each token's text through a
+// callback as soon as it is sampled.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include "model/tokenizer/tokenizer.h"
 #include "runtime/executor.h"
 #include "runtime/sampler.h"
+#include "runtime/stop_rule.h"
 
 namespace ll::runtime {
 
@@ -44,10 +45,6 @@ struct GenerationResult {
   double prefill_tokens_per_s() const;
   double decode_tokens_per_s() const;  // over the tokens fed back after the first
 };
-
-// Where the first stop string ends generation in `text`, searching only what the newest piece
-// (which starts at `piece_begin`) could have completed; npos if none.
-size_t FindStop(const std::string& text, size_t piece_begin, const std::vector<std::string>& stop);
 
 using PieceCallback = std::function<void(std::string_view piece)>;
 

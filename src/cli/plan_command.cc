@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/measured_cluster.h"
+#include "cli/command_log.h"
 #include "cli/ring_flags.h"
 #include "partition/baselines.h"
 #include "partition/milp_solver.h"
@@ -153,7 +154,10 @@ void AddPlanCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--output-format", f->output_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
-  cmd->callback([f, &exit_code] { exit_code = RunPlan(*f); });
+  cmd->callback([f, cmd, &exit_code] {
+    f->ring.log = CommandLogger(*cmd);
+    exit_code = RunPlan(*f);
+  });
 }
 
 }  // namespace ll::cli

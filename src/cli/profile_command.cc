@@ -7,6 +7,7 @@
 
 #include "cli/measured_cluster.h"
 #include "cli/result_json.h"
+#include "cli/command_log.h"
 #include "cli/ring_flags.h"
 
 namespace ll::cli {
@@ -88,7 +89,10 @@ void AddProfileCommand(CLI::App& app, int& exit_code) {
                   "Save the measurements as a cluster file (docs/placement.md) for `plan`");
   cmd->add_option("--output-format", f->output_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
-  cmd->callback([f, &exit_code] { exit_code = RunProfile(*f); });
+  cmd->callback([f, cmd, &exit_code] {
+    f->ring.log = CommandLogger(*cmd);
+    exit_code = RunProfile(*f);
+  });
 }
 
 }  // namespace ll::cli

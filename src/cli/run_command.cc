@@ -6,6 +6,7 @@
 #include "balance/telemetry.h"
 #include "cli/generation_options.h"
 #include "cli/result_json.h"
+#include "cli/command_log.h"
 #include "cli/ring_flags.h"
 #include "engine/ring.h"
 #include "partition/plan.h"
@@ -152,7 +153,10 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
       app.add_subcommand("run", "Run a model across N local worker processes (a ring on loopback)");
   f->gen.Register(*cmd);
   RegisterRingFlags(*cmd, f->ring, RingFlagSet::kFull);
-  cmd->callback([f, &exit_code] { exit_code = RunRun(*f); });
+  cmd->callback([f, cmd, &exit_code] {
+    f->ring.log = CommandLogger(*cmd);
+    exit_code = RunRun(*f);
+  });
 }
 
 }  // namespace ll::cli

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "cli/command_log.h"
 #include "cli/ring_flags.h"
 #include "engine/ring.h"
 #include "serve/http_server.h"
@@ -42,7 +43,7 @@ int RunServe(const ServeFlags& f) {
   std::printf("LISTENING http://%s:%d\n", f.host.c_str(), *port);
   std::fflush(stdout);
   for (const auto& d : (*ring)->devices()) {
-    std::fprintf(stderr, "serve: %s holds %s\n", d.name.c_str(), d.spec.ToString().c_str());
+    (*ring)->options().log->info("serve: {} holds {}", d.name, d.spec.ToString());
   }
   server.Run();
   return 0;
@@ -64,7 +65,10 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--host", f->host, "Address to listen on");
   cmd->add_option("--port", f->port, "Port (0: any free port)")->check(CLI::Range(0, 65535));
   cmd->add_option("-c,--ctx-size", f->n_ctx, "Context length (0 = model's, at most 4096)");
-  cmd->callback([f, &exit_code] { exit_code = RunServe(*f); });
+  cmd->callback([f, cmd, &exit_code] {
+    f->ring.log = CommandLogger(*cmd);
+    exit_code = RunServe(*f);
+  });
 }
 
 }  // namespace ll::cli

@@ -1,17 +1,15 @@
 #include "engine/ring.h"
 
-#include <cstdio>
-
 #include "balance/trial.h"
 
 namespace ll::engine {
 namespace {
 
-void PrintLine(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
-
-void PrintShipping(const std::string& device, uint64_t sent, uint64_t total) {
-  std::fprintf(stderr, "sending weights to %s: %3.0f%% of %.1f MiB\n", device.c_str(),
-               100.0 * sent / total, total / 1048576.0);
+// Shipping progress (the coordinator reports every tenth of a file), so a slow link shows it
+// is moving.
+void LogShipping(spdlog::logger& log, const std::string& device, uint64_t sent, uint64_t total) {
+  log.info("sending weights to {}: {:3.0f}% of {:.1f} MiB", device, 100.0 * sent / total,
+           total / 1048576.0);
 }
 
 }  // namespace
@@ -34,15 +32,22 @@ Result<std::unique_ptr<Ring>> Ring::Start(const RingOptions& options, const std:
   // Coordinators are replaced (calibration, bench's placements): none of them ends the
   // workers; the ring does, when it ends.
   co.shutdown_workers = false;
-  if (!co.on_status) co.on_status = PrintLine;
-  if (!co.on_progress) co.on_progress = PrintShipping;
+  auto& log = ring->options_.log;
+  if (!log) log = MakeStderrLogger("lingualinked", LogLevel::info, /*show_name=*/false);
+  if (!co.log) co.log = MakeStderrLogger("coordinator", log->level());
+  if (!co.on_status) co.on_status = [log](const std::string& line) { log->info("{}", line); };
+  if (!co.on_progress) {
+    co.on_progress = [log](const std::string& device, uint64_t sent, uint64_t total) {
+      LogShipping(*log, device, sent, total);
+    };
+  }
   std::vector<LocalWorkerSpec> specs;
   for (int i = 0; options.workers.empty() && i < options.devices; ++i) {
     specs.push_back(
         {"dev" + std::to_string(i), options.threads_per_device, options.memory_budget, ""});
   }
   LL_ASSIGN_OR_RETURN(LocalCluster local,
-                      LocalCluster::Start("/proc/self/exe", specs, options.worker_log));
+                      LocalCluster::Start("/proc/self/exe", specs, options.worker_log, log));
   ring->local_.emplace(std::move(local));
   co.workers = options.workers.empty() ? ring->local_->endpoints() : options.workers;
   LocalCluster* live = &*ring->local_;

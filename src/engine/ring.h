@@ -15,6 +15,7 @@
 
 #include "balance/calibration.h"
 #include "balance/ring_handle.h"
+#include "base/log.h"
 #include "base/status.h"
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"
@@ -40,6 +41,9 @@ struct RingOptions {
   // The coordinator's options. `workers`, `n_ctx` and `shutdown_workers` are the ring's to set;
   // progress callbacks left empty print to stderr.
   ClusterOptions coordinator;
+  // The command's logger: the ring's progress (profiling, shipping weights) goes here at info,
+  // and its level is passed on to the workers and the coordinator; none: stderr at info.
+  std::shared_ptr<spdlog::logger> log;
 
   int n_devices() const { return workers.empty() ? devices : static_cast<int>(workers.size()); }
   bool calibrates() const {

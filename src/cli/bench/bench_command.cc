@@ -7,6 +7,7 @@
 #include "cli/bench/bench_ring.h"
 #include "cli/bench/bench_single.h"
 #include "cli/result_json.h"
+#include "cli/command_log.h"
 #include "cli/ring_flags.h"
 
 namespace ll::cli {
@@ -95,7 +96,10 @@ void AddBenchCommand(CLI::App& app, int& exit_code) {
   RegisterRingFlags(*cmd, b.ring, RingFlagSet::kBench, "-t,--threads", /*min_devices=*/0);
   cmd->add_option("--output-format", f->output_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
-  cmd->callback([f, &exit_code] { exit_code = RunBench(*f); });
+  cmd->callback([f, cmd, &exit_code] {
+    f->bench.ring.log = CommandLogger(*cmd);
+    exit_code = RunBench(*f);
+  });
 }
 
 }  // namespace ll::cli

@@ -136,9 +136,9 @@ TEST(CliTest, LogLevelDebugShowsDiagnosticsTheDefaultHides) {
 }
 
 TEST(CliTest, BadLogLevelFailsWithTheChoices) {
-  ProcessRun r = Exec("--log-level nonsense generate -m " + kModels +
-                          "stories260K/stories260K.gguf -p hi -n 1",
-                      true);
+  ProcessRun r = Exec(
+      "--log-level nonsense generate -m " + kModels + "stories260K/stories260K.gguf -p hi -n 1",
+      true);
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("--log-level: unknown log level \"nonsense\" (trace, debug, info, warn, "
                        "error or off)"),

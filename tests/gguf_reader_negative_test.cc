@@ -3,7 +3,6 @@
 // field, never a crash or an out-of-bounds read (this test also runs under ASan/UBSan).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -371,7 +370,6 @@ TEST_F(GgufReaderNegativeTest, RandomHeaderCorruptionsNeverCrash) {
   EXPECT_GT(rejected, 1000);
 }
 
-
 // Hyper-parameters: damaged copies of the shared models, each with one key changed (GgufWriter
 // rewrites the file), must fail Model::Load with a message naming the key, its value and what
 // it disagrees with, before anything is sized by them. (Found by fuzzing: a
@@ -441,9 +439,8 @@ class DamagedModelTest : public ::testing::Test {
 };
 
 TEST_F(DamagedModelTest, UndamagedCopyLoads) {
-  const std::string path = Copy(kStories, "general.name", [](GgufWriter& w) {
-    w.AddString("general.name", "copy");
-  });
+  const std::string path =
+      Copy(kStories, "general.name", [](GgufWriter& w) { w.AddString("general.name", "copy"); });
   auto m = Model::Load(path);
   ASSERT_TRUE(m.ok()) << m.message();
   EXPECT_EQ((*m)->config().n_rot, 8);
@@ -538,7 +535,7 @@ TEST_F(DamagedModelTest, VocabularyMatchesTheEmbeddingRows) {
 
 TEST_F(DamagedModelTest, LayerCountMatchesTheBlocks) {
   EXPECT_EQ(WithU32(kStories, "llama.block_count", 4),
-            "llama.block_count is 4, but the file has tensor 'blk.4.attn_norm.weight'");
+            "llama.block_count is 4, but the file has tensor 'blk.4.attn_q.weight'");
   EXPECT_EQ(WithU32(kStories, "llama.block_count", 6),
             "llama.block_count is 6, but the file has no tensors of block 5");
   EXPECT_EQ(WithU32(kStories, "llama.block_count", 0), "llama.block_count is 0, must be positive");
@@ -587,28 +584,32 @@ TEST_F(GgufReaderNegativeTest, MessagesEscapeControlBytesFromTheFile) {
   GgufWriter t;
   AddBaseMetadata(t);
   AddBaseTensors(t);
-  const std::string name = "bad\r\x9b" "31m\xff";  // CR, a C1 CSI, a byte not in UTF-8
+  const std::string name =
+      "bad\r\x9b"
+      "31m\xff";  // CR, a C1 CSI, a byte not in UTF-8
   t.AddTensor(name, {8}, DType::kF32, Pattern(32));
   t.AddTensor(name, {8}, DType::kF32, Pattern(32));
   EXPECT_THAT(ErrorOf(t.ToBytes()), HasSubstr("tensor 'bad\\x0d\\x9b31m\\xff' name"));
 
   // An architecture name this engine does not know, and a string value as inspect prints it.
   GgufWriter a;
-  a.AddString("general.architecture", "ll\x1b]0;title\x07" "ama");
+  a.AddString("general.architecture",
+              "ll\x1b]0;title\x07"
+              "ama");
   AddBaseTensors(a);
   const std::vector<uint8_t> bytes = a.ToBytes();
   auto file = GgufFile::Parse(bytes);
   ASSERT_TRUE(file.ok()) << file.message();
-  EXPECT_EQ((*file)->Find("general.architecture")->ToString(),
-            "\"ll\\x1b]0;title\\x07ama\"");
-  const std::string path = ::testing::TempDir() + "/ll-escape-" + std::to_string(::getpid()) +
-                           ".gguf";
+  EXPECT_EQ((*file)->Find("general.architecture")->ToString(), "\"ll\\x1b]0;title\\x07ama\"");
+  const std::string path =
+      ::testing::TempDir() + "/ll-escape-" + std::to_string(::getpid()) + ".gguf";
   ASSERT_TRUE(a.WriteToFile(path).ok());
   auto m = Model::Load(path);
   std::filesystem::remove(path);
   ASSERT_FALSE(m.ok());
-  EXPECT_EQ(m.message(), path + ": unsupported architecture 'll\\x1b]0;title\\x07ama' "
-                                "(supported: llama, qwen2, bloom)");
+  EXPECT_EQ(m.message(), path +
+                             ": unsupported architecture 'll\\x1b]0;title\\x07ama' "
+                             "(supported: llama, qwen2, bloom)");
 }
 
 }  // namespace

@@ -325,8 +325,7 @@ Status AddRandomModel(const RandomModelOptions& opts_in, model::GgufWriter& w,
                     }
                     for (int64_t k = 0; k < part.count; ++k, ++r) {
                       for (float& x : row) x = rng.Next(p.init.mean, p.init.stddev);
-                      kernels::QuantizeRow(p.type, row.data(), out.data() + r * row_bytes,
-                                           p.n_in);
+                      kernels::QuantizeRow(p.type, row.data(), out.data() + r * row_bytes, p.n_in);
                     }
                   }
                   if (p.n_out == 0) kernels::QuantizeRow(p.type, row.data(), out.data(), p.n_in);

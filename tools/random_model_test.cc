@@ -214,8 +214,8 @@ TEST(RandomModelTest, FusedQkvConcatenatesTheSeparateTensors) {
     }
     const auto* up = (*fused)->FindTensor("blk.1.ffn_up.weight");
     ASSERT_NE(up, nullptr);
-    EXPECT_EQ(std::memcmp(up->data, (*separate)->FindTensor("blk.1.ffn_up.weight")->data, up->bytes),
-              0);
+    EXPECT_EQ(
+        std::memcmp(up->data, (*separate)->FindTensor("blk.1.ffn_up.weight")->data, up->bytes), 0);
   }
   RandomModelOptions b = Small("bloom");
   b.fused_qkv = true;

@@ -83,8 +83,7 @@ Result<std::shared_ptr<spdlog::logger>> MakeLogger(const LogOptions& options) {
   return Assemble(options.name, options.level, std::move(sinks));
 }
 
-std::shared_ptr<spdlog::logger> MakeStderrLogger(std::string name, LogLevel level,
-                                                 bool show_name) {
+std::shared_ptr<spdlog::logger> MakeStderrLogger(std::string name, LogLevel level, bool show_name) {
   return Assemble(std::move(name), level, {StderrSink(show_name)});
 }
 

@@ -32,9 +32,9 @@ Result<LogLevel> ParseLogLevel(std::string_view text);
 const char* LogLevelName(LogLevel level);
 
 struct LogOptions {
-  std::string name;            // the logger's name: a device's, "coordinator", "lingualinked"
+  std::string name;  // the logger's name: a device's, "coordinator", "lingualinked"
   LogLevel level = LogLevel::info;
-  bool show_name = true;       // prefix stderr lines with "[name] "
+  bool show_name = true;  // prefix stderr lines with "[name] "
   bool to_stderr = true;
   std::string file;  // also append every line here, with time and level (folders are made)
 };

@@ -4,8 +4,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "cli/measured_cluster.h"
 #include "cli/command_log.h"
+#include "cli/measured_cluster.h"
 #include "cli/ring_flags.h"
 #include "partition/baselines.h"
 #include "partition/milp_solver.h"

@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/command_log.h"
 #include "cli/measured_cluster.h"
 #include "cli/result_json.h"
-#include "cli/command_log.h"
 #include "cli/ring_flags.h"
 
 namespace ll::cli {

@@ -4,9 +4,9 @@
 #include <memory>
 
 #include "balance/telemetry.h"
+#include "cli/command_log.h"
 #include "cli/generation_options.h"
 #include "cli/result_json.h"
-#include "cli/command_log.h"
 #include "cli/ring_flags.h"
 #include "engine/ring.h"
 #include "partition/plan.h"

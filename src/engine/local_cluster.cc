@@ -51,9 +51,9 @@ Result<LocalCluster> LocalCluster::Start(const std::string& binary,
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Error(std::string("pipe: ") + strerror(errno));
     const std::string threads = std::to_string(w.threads);
-    std::vector<std::string> args = {binary,     "--log-level", level,   "worker",
-                                     "--listen", "tcp://127.0.0.1:*", "--name", w.name,
-                                     "-t",       threads,       "--memory-budget", w.memory_budget};
+    std::vector<std::string> args = {
+        binary,   "--log-level", level, "worker", "--listen",        "tcp://127.0.0.1:*",
+        "--name", w.name,        "-t",  threads,  "--memory-budget", w.memory_budget};
     if (!w.cache_dir.empty()) {
       args.push_back("--cache-dir");
       args.push_back(w.cache_dir);

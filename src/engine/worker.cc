@@ -473,7 +473,8 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
       p.repeat_last_n = m.sampling.repeat_last_n;
       p.seed = m.sampling.seed;
       head_requests_.erase(m.request);
-      runtime::StopRule rule({static_cast<int>(std::min<uint32_t>(m.sampling.n_predict, std::numeric_limits<int>::max())),
+      runtime::StopRule rule({static_cast<int>(std::min<uint32_t>(m.sampling.n_predict,
+                                                                  std::numeric_limits<int>::max())),
                               m.sampling.ignore_eos,
                               m.sampling.end_ids,
                               {},

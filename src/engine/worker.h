@@ -3,7 +3,8 @@
 // segment that exceeds its memory budget), then runs every Forward that reaches it and passes
 // the result on: the residual stream to the next device, or — on the device holding the head —
 // the sampled token id back to the coordinator. Bad messages are refused and logged (to
-// WorkerOptions::log); the worker keeps serving. Single-threaded message loop; the math runs on the worker's ThreadPool.
+// WorkerOptions::log); the worker keeps serving. Single-threaded message loop; the math runs on the
+// worker's ThreadPool.
 #pragma once
 
 #include <cstdint>

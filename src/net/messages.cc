@@ -460,10 +460,10 @@ void DecodeBody(Reader& r, LinkReport& x) {
   x.receive_mbit_s = r.F32("receive_mbit_s");
   x.message_bytes = r.U32("message_bytes");
   x.message_ms = r.F32("message_ms");
-  if (r.ok() && !(x.rtt_ms >= 0.0f && x.send_mbit_s > 0.0f && x.receive_mbit_s > 0.0f &&
-                  x.rtt_ms < 1e6f && x.send_mbit_s < 1e9f && x.receive_mbit_s < 1e9f &&
-                  x.message_ms >= 0.0f && x.message_ms < 1e6f &&
-                  (x.message_bytes > 0) == (x.message_ms > 0.0f))) {
+  if (r.ok() &&
+      !(x.rtt_ms >= 0.0f && x.send_mbit_s > 0.0f && x.receive_mbit_s > 0.0f && x.rtt_ms < 1e6f &&
+        x.send_mbit_s < 1e9f && x.receive_mbit_s < 1e9f && x.message_ms >= 0.0f &&
+        x.message_ms < 1e6f && (x.message_bytes > 0) == (x.message_ms > 0.0f))) {
     r.Fail("link figures out of range");
   }
 }

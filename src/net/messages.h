@@ -181,7 +181,6 @@ struct StatsRequest {
   static constexpr MessageType kType = MessageType::kStatsRequest;
   static constexpr const char* kName = "StatsRequest";
 
-
   bool operator==(const StatsRequest&) const = default;
 };
 
@@ -226,7 +225,6 @@ struct Stats {
 struct Shutdown {
   static constexpr MessageType kType = MessageType::kShutdown;
   static constexpr const char* kName = "Shutdown";
-
 
   bool operator==(const Shutdown&) const = default;
 };

@@ -148,8 +148,8 @@ TEST(MessagesGoldenTest, PinnedBytesDecodeToTheSamples) {
     auto e = Decode(FromHex(std::string(kGolden[i].header) + kGolden[i].body));
     ASSERT_TRUE(e.ok()) << "sample " << i << ": " << e.message();
     EXPECT_EQ(e->model_hash, kGoldenModelHash);
-    EXPECT_TRUE(e->message == all[i]) << "sample " << i << " (" << MessageTypeName(TypeOf(all[i]))
-                                      << ")";
+    EXPECT_TRUE(e->message == all[i])
+        << "sample " << i << " (" << MessageTypeName(TypeOf(all[i])) << ")";
   }
 }
 

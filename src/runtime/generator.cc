@@ -29,8 +29,8 @@ Result<GenerationResult> Generate(Executor& executor, const model::Tokenizer& to
   std::vector<int32_t> history = r.prompt_ids;
   std::vector<float> logits;
 
-  StopRule rule({options.n_predict, options.ignore_eos, EndOfGenerationIds(tokenizer),
-                  options.stop, static_cast<int64_t>(r.prompt_ids.size()), executor.n_ctx()});
+  StopRule rule({options.n_predict, options.ignore_eos, EndOfGenerationIds(tokenizer), options.stop,
+                 static_cast<int64_t>(r.prompt_ids.size()), executor.n_ctx()});
 
   Stopwatch watch;
   LL_RETURN_IF_ERROR(executor.Step(options.seq, 0, r.prompt_ids, false, logits));

@@ -22,12 +22,12 @@ enum class StopReason { kNone, kEos, kLength, kStop, kContext };
 const char* StopReasonName(StopReason reason);
 
 struct StopRuleOptions {
-  int n_predict = 128;                // tokens to generate at most (<= 0: none)
-  bool ignore_eos = false;            // end-of-generation ids are kept like any token
-  std::vector<int32_t> end_ids;       // end-of-generation ids (EndOfGenerationIds)
-  std::vector<std::string> stop;      // stop strings (cut from the text with what follows)
-  int64_t n_prompt = 0;               // prompt tokens: the first token is fed at this position
-  int64_t n_ctx = 0;                  // positions of context (a token is fed only below n_ctx-1)
+  int n_predict = 128;            // tokens to generate at most (<= 0: none)
+  bool ignore_eos = false;        // end-of-generation ids are kept like any token
+  std::vector<int32_t> end_ids;   // end-of-generation ids (EndOfGenerationIds)
+  std::vector<std::string> stop;  // stop strings (cut from the text with what follows)
+  int64_t n_prompt = 0;           // prompt tokens: the first token is fed at this position
+  int64_t n_ctx = 0;              // positions of context (a token is fed only below n_ctx-1)
 };
 
 // What one token did.

@@ -136,8 +136,8 @@ struct HttpServer::Impl {
     const int64_t n_ctx = coordinator.n_ctx();
     if (static_cast<int64_t>(r.prompt_ids.size()) >= n_ctx) {
       return Status::Error("the prompt has " + std::to_string(r.prompt_ids.size()) +
-                           " tokens but the context holds " + std::to_string(n_ctx) +
-                           " (at most " + std::to_string(n_ctx - 1) + " prompt tokens)");
+                           " tokens but the context holds " + std::to_string(n_ctx) + " (at most " +
+                           std::to_string(n_ctx - 1) + " prompt tokens)");
     }
     param.clear();
     return r;

@@ -6,8 +6,8 @@
 #include "cli/bench/bench_print.h"
 #include "cli/bench/bench_ring.h"
 #include "cli/bench/bench_single.h"
-#include "cli/result_json.h"
 #include "cli/command_log.h"
+#include "cli/result_json.h"
 #include "cli/ring_flags.h"
 
 namespace ll::cli {

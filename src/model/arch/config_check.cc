@@ -16,9 +16,9 @@ namespace {
 
 // Limits far beyond any real model that keep every product of two of them (buffer sizes, row
 // offsets) well inside int64.
-constexpr int64_t kMaxWidth = int64_t{1} << 20;     // widths, head counts and sizes
-constexpr int64_t kMaxBlocks = int64_t{1} << 16;    // block_count
-constexpr int64_t kMaxContext = int64_t{1} << 24;   // context_length
+constexpr int64_t kMaxWidth = int64_t{1} << 20;                     // widths, head counts and sizes
+constexpr int64_t kMaxBlocks = int64_t{1} << 16;                    // block_count
+constexpr int64_t kMaxContext = int64_t{1} << 24;                   // context_length
 constexpr int64_t kMaxVocab = std::numeric_limits<int32_t>::max();  // token ids are int32
 
 std::string ShapeText(const std::vector<int64_t>& shape) {
@@ -68,8 +68,7 @@ class Checker {
   Status InRange(std::string_view key, int64_t v, int64_t max) const {
     if (v <= 0) return Fail(Is(key, v) + ", must be positive");
     if (v > max) {
-      return Fail(Is(key, v) + ", more than the " + std::to_string(max) +
-                  " this engine supports");
+      return Fail(Is(key, v) + ", more than the " + std::to_string(max) + " this engine supports");
     }
     return Status::Ok();
   }
@@ -114,8 +113,7 @@ class Checker {
     const char* key = "rope.dimension_count";
     if (c_.n_rot <= 0) return Fail(Is(key, c_.n_rot) + ", must be positive");
     if (c_.n_rot > c_.head_dim) {
-      return Fail(Is(key, c_.n_rot) + ", larger than the head size " +
-                  std::to_string(c_.head_dim));
+      return Fail(Is(key, c_.n_rot) + ", larger than the head size " + std::to_string(c_.head_dim));
     }
     if (c_.n_rot % 2 != 0) return Fail(Is(key, c_.n_rot) + ", not even (RoPE rotates pairs)");
     if (!(std::isfinite(c_.rope_freq_base) && c_.rope_freq_base > 0)) {
@@ -141,8 +139,8 @@ class Checker {
     const GgufTensorInfo* embd = file_.FindTensor("token_embd.weight");
     if (embd == nullptr || embd->shape.size() != 2) return Status::Ok();
     if (embd->shape[0] != c_.n_embd) {
-      return Fail(Is("embedding_length", c_.n_embd) + ", but tensor 'token_embd.weight' has shape " +
-                  ShapeText(embd->shape));
+      return Fail(Is("embedding_length", c_.n_embd) +
+                  ", but tensor 'token_embd.weight' has shape " + ShapeText(embd->shape));
     }
     const GgufValue* tokens = file_.Find("tokenizer.ggml.tokens");
     if (tokens != nullptr && tokens->type == GgufType::kArray &&

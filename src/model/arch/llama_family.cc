@@ -17,8 +17,8 @@ Status BindQkv(const Binder& b, int64_t l, int64_t e, int64_t q, int64_t kv, boo
     }
     LL_ASSIGN_OR_RETURN(L.wqkv, b.Matrix(fused, e, q + 2 * kv));
     const std::string bias = Binder::Blk(l, "attn_qkv.bias");
-    LL_ASSIGN_OR_RETURN(L.bqkv, qkv_bias ? b.Vector(bias, q + 2 * kv)
-                                         : b.OptionalVector(bias, q + 2 * kv));
+    LL_ASSIGN_OR_RETURN(L.bqkv,
+                        qkv_bias ? b.Vector(bias, q + 2 * kv) : b.OptionalVector(bias, q + 2 * kv));
     return Status::Ok();
   }
   LL_ASSIGN_OR_RETURN(L.wq, b.Matrix(Binder::Blk(l, "attn_q.weight"), e, q));

@@ -62,11 +62,15 @@ TEST(PrintableTest, EscapesControlAndInvalidBytesOnly) {
   EXPECT_EQ(Printable("\xe2\x96\x81the \xf0\x9f\x98\x80"), "\xe2\x96\x81the \xf0\x9f\x98\x80");
   EXPECT_EQ(Printable("a\x1b[31mb"), "a\\x1b[31mb");
   EXPECT_EQ(Printable(std::string("\0\n\t\x7f", 4)), "\\x00\\x0a\\x09\\x7f");
-  EXPECT_EQ(Printable("\xc2\x9b" "2J"), "\\xc2\\x9b2J");          // C1 CSI, UTF-8 encoded
-  EXPECT_EQ(Printable("\x9b" "2J"), "\\x9b2J");                      // C1 CSI, one byte
-  EXPECT_EQ(Printable("\xc0\xaf"), "\\xc0\\xaf");                  // overlong '/'
-  EXPECT_EQ(Printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");        // a UTF-16 surrogate
-  EXPECT_EQ(Printable("\xe2\x96"), "\\xe2\\x96");                  // cut short
+  EXPECT_EQ(Printable("\xc2\x9b"
+                      "2J"),
+            "\\xc2\\x9b2J");  // C1 CSI, UTF-8 encoded
+  EXPECT_EQ(Printable("\x9b"
+                      "2J"),
+            "\\x9b2J");                                     // C1 CSI, one byte
+  EXPECT_EQ(Printable("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
+  EXPECT_EQ(Printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a UTF-16 surrogate
+  EXPECT_EQ(Printable("\xe2\x96"), "\\xe2\\x96");           // cut short
   EXPECT_EQ(Printable("a\\x1b"), "a\\\\x1b");  // a literal backslash stays distinguishable
 }
 

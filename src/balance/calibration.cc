@@ -100,7 +100,7 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     }
   }
   // Each measured device's step spread, reported (CalibrationFactor::cv) but not set on the
-  // device: measured on this host it overstated what the pipelines lost (see cluster.h,
+  // device: on a shared host the measured spread overstates what the pipelines lose (see
   // DeviceCalibration::step_cv).
   for (size_t k = 0; k < plan.stages.size(); ++k) {
     if (timings[k].step_cv_pipeline > 0)

@@ -29,6 +29,7 @@ command -v qemu-aarch64 >/dev/null || command -v qemu-aarch64-static >/dev/null 
 [[ -f /usr/lib/aarch64-linux-gnu/pkgconfig/icu-uc.pc ]] || missing+=(libicu-dev:arm64)
 [[ -f /usr/lib/aarch64-linux-gnu/pkgconfig/libzmq.pc ]] || missing+=(libzmq3-dev:arm64)
 [[ -f /usr/lib/aarch64-linux-gnu/pkgconfig/cbc.pc ]] || missing+=(coinor-libcbc-dev:arm64)
+[[ -f /usr/lib/aarch64-linux-gnu/cmake/spdlog/spdlogConfig.cmake ]] || missing+=(libspdlog-dev:arm64)
 if ((${#missing[@]})); then
   echo "arm64-check: missing packages: ${missing[*]}" >&2
   echo "  dpkg --add-architecture arm64 && apt-get update && apt-get install ${missing[*]}" >&2

@@ -25,7 +25,7 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 fi
 PACKAGES+=(g++-aarch64-linux-gnu qemu-user
   libgtest-dev:arm64 libgmock-dev:arm64 libicu-dev:arm64 libzmq3-dev:arm64 coinor-libcbc-dev:arm64
-  libcpp-httplib-dev:arm64)
+  libcpp-httplib-dev:arm64 libspdlog-dev:arm64 libfmt-dev:arm64)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

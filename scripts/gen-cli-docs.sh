@@ -9,7 +9,8 @@ set -euo pipefail
 
 readonly BEGIN_MARK='<!-- BEGIN GENERATED -->'
 readonly END_MARK='<!-- END GENERATED -->'
-readonly REPO="$(cd "$(dirname "$0")/.." && pwd)"
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+readonly REPO
 
 usage() {
   echo "usage: $0 [--check] BINARY [OUT]" >&2
@@ -21,7 +22,7 @@ if [ "${1:-}" = "--check" ]; then
   check=1
   shift
 fi
-[ $# -ge 1 ] && [ $# -le 2 ] || usage
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
 binary=$1
 out=${2:-}
 [ -x "$binary" ] || { echo "error: $binary is not an executable" >&2; exit 2; }
@@ -43,6 +44,7 @@ subcommands() {
 section() {
   local title=$1
   shift
+  # shellcheck disable=SC2016  # the backquotes are Markdown
   printf '### `%s`\n\n```text\n' "$title"
   help_of "$@" | sed -e 's/[[:space:]]*$//' | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
   printf '```\n'
@@ -63,10 +65,10 @@ generate() {
 # OUT with the lines between (and including) the markers replaced by the generated part.
 splice() {
   local file=$1 generated=$2
-  grep -qxF "$BEGIN_MARK" "$file" && grep -qxF "$END_MARK" "$file" || {
+  if ! grep -qxF "$BEGIN_MARK" "$file" || ! grep -qxF "$END_MARK" "$file"; then
     echo "error: $file lacks the lines '$BEGIN_MARK' and '$END_MARK'" >&2
     return 2
-  }
+  fi
   awk -v begin="$BEGIN_MARK" -v end="$END_MARK" -v gen="$generated" '
     $0 == begin { while ((getline line < gen) > 0) print line; skipping = 1; next }
     $0 == end { skipping = 0; next }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the placement benchmark (scripts/bench-emu.sh) on the generality-check clusters, each
 # with its own random-weight model: clusters and models other than the benchmark's, to show
-# that the planner's predictions hold off the case it was developed on (docs/placement.md,
-# "other3" to "other6"). Models are written once by make-random-gguf into the cache folder.
+# that the planner's predictions hold off the case it was developed on (docs/results.md).
+# Models are written once by make-random-gguf into the cache folder.
 # Each run's JSON goes to OUT/NAME.json and its log to OUT/NAME.log (OUT defaults to
 # $TMPDIR/lingualinked-bench-checks); a line per placement is printed at the end. Needs root;
 # each cluster takes 4-10 minutes.

@@ -16,8 +16,8 @@
 // in its last 8 runs. Why: this host is a VM without steal-time accounting, so a stretch the
 // hypervisor takes from the guest inside a job counts as the job's CPU time, and a device at
 // 35 % paused 1.86 times that again: its steps' 95th percentile reached 4.5x their median
-// (docs/placement.md, "The benchmark"), where a phone's own core does not slow down because the host
-// of its emulation was busy. Jobs that grow (attention over a longer context, a host slower
+// (docs/placement.md, "The benchmark"), where a phone's own core does not slow down because the
+// host of its emulation was busy. Jobs that grow (attention over a longer context, a host slower
 // for a minute) raise the minimum within a few runs and are charged in full.
 //
 // Owned by one ThreadPool and called only from the thread that calls ThreadPool::Run.

@@ -72,6 +72,7 @@ class Ring : public balance::RingHandle {
   const std::optional<balance::Calibration>& calibration() const { return calibration_; }
 
   Coordinator& coordinator() { return *coordinator_; }
+  // The options as used: log and the coordinator's log are always set.
   const RingOptions& options() const { return options_; }
   const std::vector<DeviceInfo>& devices() const { return coordinator_->devices(); }
   // True when the ring started its workers (they end with it).

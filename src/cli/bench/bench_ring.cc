@@ -284,8 +284,7 @@ Result<PlacementReport> RingBench::Report(Slot& slot) const {
     if (inflight == 1) out.single = r.per_request.median;
     if (inflight == MaxInFlight()) out.aggregate = r.aggregate.median;
     if (r.window_tokens.min < kMinWindowTokens * inflight) {
-      const auto log = o_.ring.log ? o_.ring.log : MakeStderrLogger("bench", LogLevel::info, false);
-      log->warn(
+      ring_->options().log->warn(
           "{}, {} in flight: in some rounds the requests decoded at once for only {:.0f} tokens "
           "(the prompts of the others took the rest): the aggregate is rough; generate more "
           "tokens (-n) or use shorter prompts (-p)",

@@ -22,6 +22,13 @@ class KvCache {
   // Row of position `pos` of sequence `seq`, local layer index `layer` (0-based in the segment).
   float* K(int seq, int layer, int64_t pos) { return data_.data() + Offset(seq, layer, 0, pos); }
   float* V(int seq, int layer, int64_t pos) { return data_.data() + Offset(seq, layer, 1, pos); }
+  const float* K(int seq, int layer, int64_t pos) const {
+    return data_.data() + Offset(seq, layer, 0, pos);
+  }
+  const float* V(int seq, int layer, int64_t pos) const {
+    return data_.data() + Offset(seq, layer, 1, pos);
+  }
+  int64_t n_embd_kv() const { return n_embd_kv_; }
 
  private:
   size_t Offset(int seq, int layer, int kv, int64_t pos) const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 namespace ll::runtime {
 
@@ -16,6 +17,21 @@ Status SamplingParams::Validate() const {
 }
 
 Sampler::Sampler(SamplingParams params) : params_(params), rng_(params.seed) {}
+
+std::string Sampler::SaveState() const {
+  std::ostringstream out;
+  out << rng_;
+  return out.str();
+}
+
+Status Sampler::RestoreState(const std::string& state) {
+  std::istringstream in(state);
+  std::mt19937_64 rng;
+  in >> rng;
+  if (in.fail()) return Status::Error("sampler state is not a generator state");
+  rng_ = rng;
+  return Status::Ok();
+}
 
 int32_t Sampler::Greedy(std::span<const float> logits) {
   int32_t best = 0;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "base/status.h"
@@ -33,6 +34,13 @@ class Sampler {
   int32_t Sample(std::span<const float> logits, std::span<const int32_t> history);
 
   static int32_t Greedy(std::span<const float> logits);
+
+  // The random generator's state, as text, and restoring it on a sampler made with the same
+  // parameters: the head moves to another device with its requests' samplers, and a seeded
+  // request must go on drawing the same numbers.
+  std::string SaveState() const;
+  Status RestoreState(const std::string& state);
+  const SamplingParams& params() const { return params_; }
 
  private:
   SamplingParams params_;

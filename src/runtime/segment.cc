@@ -301,4 +301,45 @@ void Segment::Head(ThreadPool& pool, const float* x, int64_t n, float* logits) {
   head_seconds_ += timer.Seconds();
 }
 
+
+Result<int> Segment::KvLayer(int layer, int seq, int64_t n_pos) const {
+  if (!spec_.has_attention(layer)) {
+    return Status::Error("segment " + spec_.ToString() + " holds no attention of layer " +
+                         std::to_string(layer));
+  }
+  if (seq < 0 || seq >= options_.n_seq) {
+    return Status::Error("slot " + std::to_string(seq) + " is out of range (this segment has " +
+                         std::to_string(options_.n_seq) + ")");
+  }
+  if (n_pos < 0 || n_pos > options_.n_ctx) {
+    return Status::Error(std::to_string(n_pos) + " positions exceed the context of " +
+                         std::to_string(options_.n_ctx));
+  }
+  int local = 0;
+  for (int l = spec_.first_layer(); l < layer; ++l) local += spec_.has_attention(l);
+  return local;
+}
+
+Status Segment::ExportKv(int layer, int seq, int64_t n_pos, std::vector<float>& out) const {
+  LL_ASSIGN_OR_RETURN(const int local, KvLayer(layer, seq, n_pos));
+  const size_t rows = static_cast<size_t>(n_pos) * kv_.n_embd_kv();
+  out.resize(2 * rows);
+  std::copy_n(kv_.K(seq, local, 0), rows, out.data());
+  std::copy_n(kv_.V(seq, local, 0), rows, out.data() + rows);
+  return Status::Ok();
+}
+
+Status Segment::ImportKv(int layer, int seq, int64_t n_pos, std::span<const float> data) {
+  LL_ASSIGN_OR_RETURN(const int local, KvLayer(layer, seq, n_pos));
+  const size_t rows = static_cast<size_t>(n_pos) * kv_.n_embd_kv();
+  if (data.size() != 2 * rows) {
+    return Status::Error("KV of layer " + std::to_string(layer) + " for " +
+                         std::to_string(n_pos) + " positions has " + std::to_string(data.size()) +
+                         " values, expected " + std::to_string(2 * rows));
+  }
+  std::copy_n(data.data(), rows, kv_.K(seq, local, 0));
+  std::copy_n(data.data() + rows, rows, kv_.V(seq, local, 0));
+  return Status::Ok();
+}
+
 }  // namespace ll::runtime

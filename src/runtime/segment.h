@@ -52,10 +52,20 @@ class Segment {
   Status Forward(ThreadPool& pool, int seq, int64_t pos, std::span<const int32_t> tokens,
                  std::span<const float> input, bool all_logits, std::vector<float>& output);
 
+  // The keys and values of model layer `layer` (whose attention unit this segment holds) for
+  // positions [0, n_pos) of slot `seq`: n_pos key rows, then n_pos value rows, each n_embd_kv
+  // floats. What the balancer moves with a layer; Import writes the same layout back, so a
+  // request continues on another device with exactly the same cache.
+  Status ExportKv(int layer, int seq, int64_t n_pos, std::vector<float>& out) const;
+  Status ImportKv(int layer, int seq, int64_t n_pos, std::span<const float> data);
+
  private:
   Segment(const model::Model& model, SegmentSpec spec, SegmentOptions options,
           PackedWeights weights);
 
+  // The KV cache's index of model layer `layer`; an error unless this segment holds its
+  // attention unit and seq / n_pos are in range.
+  Result<int> KvLayer(int layer, int seq, int64_t n_pos) const;
   void Chunk(ThreadPool& pool, int seq, int64_t pos, int64_t n);  // x_ in, x_ out
   void AttentionUnit(ThreadPool& pool, int layer, int seq, int64_t pos, int64_t n);
   void FfnUnit(ThreadPool& pool, int layer, int64_t n);

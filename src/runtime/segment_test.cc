@@ -109,5 +109,64 @@ TEST(SegmentTest, BadInputsGetClearErrors) {
   }
 }
 
+// The segment of `ex` that holds the attention unit of `layer`.
+Segment& Holder(LocalExecutor& ex, int layer) {
+  for (const auto& s : ex.segments()) {
+    if (s->spec().has_attention(layer)) return *s;
+  }
+  ADD_FAILURE() << "no segment holds layer " << layer;
+  return *ex.segments().front();
+}
+
+// A request begun on one split continues on another, its KV cache carried layer by layer,
+// with logits identical bit for bit to running on without the move.
+TEST(SegmentTest, KvMovedToAnotherSplitContinuesIdentically) {
+  auto m = model::Model::Load(kModels + "stories260K/stories260K.gguf");
+  ASSERT_TRUE(m.ok()) << m.message();
+  SegmentOptions o;
+  o.n_ctx = 32;
+  o.n_seq = 2;
+  auto before = LocalExecutor::Create(**m, std::vector<int>{3}, o, 1);
+  auto after = LocalExecutor::Create(**m, std::vector<int>{1, 6}, o, 1);
+  auto whole = LocalExecutor::Create(**m, std::vector<int>{}, o, 1);
+  ASSERT_TRUE(before.ok() && after.ok() && whole.ok());
+  const std::vector<int32_t> prompt = {1, 5, 9, 2, 7};
+  std::vector<float> a, b;
+  ASSERT_TRUE((*before)->Step(1, 0, prompt, false, a).ok());
+  ASSERT_TRUE((*whole)->Step(1, 0, prompt, false, b).ok());
+  std::vector<float> kv;
+  for (int l = 0; l < (*m)->config().n_layer; ++l) {
+    ASSERT_TRUE(Holder(**before, l).ExportKv(l, 1, 5, kv).ok());
+    ASSERT_TRUE(Holder(**after, l).ImportKv(l, 1, 5, kv).ok());
+  }
+  for (int i = 0; i < 3; ++i) {
+    const int32_t t[1] = {static_cast<int32_t>(20 + i)};
+    ASSERT_TRUE((*after)->Step(1, 5 + i, t, false, a).ok());
+    ASSERT_TRUE((*whole)->Step(1, 5 + i, t, false, b).ok());
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "step " << i;
+  }
+}
+
+TEST(SegmentTest, KvTransferRejectsWhatItDoesNotHold) {
+  auto m = model::Model::Load(kModels + "stories260K/stories260K.gguf");
+  ASSERT_TRUE(m.ok()) << m.message();
+  SegmentOptions o;
+  o.n_ctx = 8;
+  auto ex = LocalExecutor::Create(**m, std::vector<int>{3}, o, 1);
+  ASSERT_TRUE(ex.ok()) << ex.message();
+  Segment& first = *(*ex)->segments()[0];  // units [0, 3): attention of layers 0 and 1
+  std::vector<float> kv;
+  EXPECT_EQ(first.ExportKv(2, 0, 4, kv).message(),
+            "segment " + first.spec().ToString() + " holds no attention of layer 2");
+  EXPECT_EQ(first.ExportKv(1, 1, 4, kv).message(), "slot 1 is out of range (this segment has 1)");
+  EXPECT_EQ(first.ExportKv(1, 0, 9, kv).message(), "9 positions exceed the context of 8");
+  ASSERT_TRUE(first.ExportKv(1, 0, 4, kv).ok());
+  kv.pop_back();
+  const std::string expected = "KV of layer 1 for 4 positions has " + std::to_string(kv.size()) +
+                               " values, expected " + std::to_string(kv.size() + 1);
+  EXPECT_EQ(first.ImportKv(1, 0, 4, kv).message(), expected);
+}
+
 }  // namespace
 }  // namespace ll::runtime

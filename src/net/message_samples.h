@@ -14,6 +14,7 @@ namespace ll::net::samples {
 inline Forward ForwardF32() {
   Forward f;
   f.request = 77;
+  f.epoch = 4;
   f.seq = 2;
   f.pos = 5;
   f.n_tokens = 3;
@@ -80,6 +81,30 @@ inline Stats StatsWithEveryField() {
   return s;
 }
 
+inline Move MoveSample() {
+  Move m;
+  m.epoch = 2;
+  m.leave = true;
+  m.assign = Assign{"/o.gguf",
+                    true,
+                    0,
+                    5,
+                    false,
+                    64,
+                    4,
+                    32,
+                    "tcp://x:5",
+                    "",
+                    WireEncoding::kF32,
+                    WeightsMode::kMapOwnFile,
+                    0,
+                    0,
+                    0};
+  m.ring = {{"tcp://a:1", 0, 5, true, false}, {"tcp://b:2", 5, 10, false, true}};
+  m.live = {{35, 1, 17}, {36, 3, 9}};
+  return m;
+}
+
 // In MessageType order; the golden test pins each one's bytes in this order.
 inline std::vector<Message> All() {
   return {
@@ -110,6 +135,14 @@ inline std::vector<Message> All() {
       Pong{22, {3}},
       LinkProbe{23, "tcp://b:1", "tcp://a:1", 1u << 20, 5, 4160},
       LinkReport{24, 2.5f, 20.0f, 19.5f, 4100, 1.75f},
+      Pause{3},
+      MoveSample(),
+      MoveCommit{4, true},
+      MoveCommit{5, false},
+      MoveAck{6, true, false, "dev2: no", 25, 26, 27, 28, 1.25f},
+      MoveAck{7, false, true, "", 29, 30, 31, 32, 0.5f},
+      KvPiece{8, 33, 2, 5, 1, {0.25f, -4.0f}},
+      HeadState{9, 34, ForwardF32().sampling, 12, "5489 17"},
   };
 }
 

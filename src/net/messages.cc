@@ -143,6 +143,7 @@ void DecodeSampling(Reader& r, SamplingBlock& s) {
 
 void EncodeBody(Writer& w, const Forward& x) {
   w.U64(x.request);
+  w.U32(x.epoch);
   w.U32(x.seq);
   w.U32(x.pos);
   w.U32(x.n_tokens);
@@ -165,6 +166,7 @@ void EncodeBody(Writer& w, const Forward& x) {
 
 void DecodeBody(Reader& r, Forward& x) {
   x.request = r.U64("request");
+  x.epoch = r.U32("epoch");
   x.seq = r.U32("seq");
   x.pos = r.U32("pos");
   x.n_tokens = r.U32("n_tokens");
@@ -466,6 +468,129 @@ void DecodeBody(Reader& r, LinkReport& x) {
         x.message_ms < 1e6f && (x.message_bytes > 0) == (x.message_ms > 0.0f))) {
     r.Fail("link figures out of range");
   }
+}
+
+void EncodeBody(Writer& w, const Pause& x) { w.U32(x.epoch); }
+
+void DecodeBody(Reader& r, Pause& x) { x.epoch = r.U32("epoch"); }
+
+void EncodeBody(Writer& w, const Move& x) {
+  w.U32(x.epoch);
+  w.U8(x.leave);
+  EncodeBody(w, x.assign);
+  w.U32(static_cast<uint32_t>(x.ring.size()));
+  for (const MoveStage& s : x.ring) {
+    w.Str(s.endpoint);
+    w.U32(s.unit_begin);
+    w.U32(s.unit_end);
+    w.U8(s.embed);
+    w.U8(s.head);
+  }
+  w.U32(static_cast<uint32_t>(x.live.size()));
+  for (const LiveSlot& l : x.live) {
+    w.U64(l.request);
+    w.U32(l.seq);
+    w.U32(l.n_pos);
+  }
+}
+
+void DecodeBody(Reader& r, Move& x) {
+  x.epoch = r.U32("epoch");
+  x.leave = r.U8("leave") != 0;
+  DecodeBody(r, x.assign);
+  const uint32_t n_ring = r.U32("ring count");
+  if (r.ok() && (n_ring == 0 || n_ring > 256))
+    r.Fail("ring of " + std::to_string(n_ring) + " stages");
+  for (uint32_t i = 0; r.ok() && i < n_ring; ++i) {
+    MoveStage s;
+    s.endpoint = r.Str("ring.endpoint", kMaxEndpoint);
+    s.unit_begin = r.U32("ring.unit_begin");
+    s.unit_end = r.U32("ring.unit_end");
+    s.embed = r.U8("ring.embed") != 0;
+    s.head = r.U8("ring.head") != 0;
+    if (r.ok() && s.unit_begin > s.unit_end) r.Fail("ring stage with units out of order");
+    x.ring.push_back(std::move(s));
+  }
+  const uint32_t n_live = r.U32("live count");
+  if (r.ok() && n_live > 4096) r.Fail(std::to_string(n_live) + " live requests");
+  for (uint32_t i = 0; r.ok() && i < n_live; ++i) {
+    LiveSlot l;
+    l.request = r.U64("live.request");
+    l.seq = r.U32("live.seq");
+    l.n_pos = r.U32("live.n_pos");
+    x.live.push_back(l);
+  }
+}
+
+void EncodeBody(Writer& w, const MoveCommit& x) {
+  w.U32(x.epoch);
+  w.U8(x.abort);
+}
+
+void DecodeBody(Reader& r, MoveCommit& x) {
+  x.epoch = r.U32("epoch");
+  x.abort = r.U8("abort") != 0;
+}
+
+void EncodeBody(Writer& w, const MoveAck& x) {
+  w.U32(x.epoch);
+  w.U8(x.done);
+  w.U8(x.ok);
+  w.Str(x.error);
+  w.U64(x.weight_bytes);
+  w.U64(x.kv_bytes);
+  w.U64(x.kv_sent_bytes);
+  w.U64(x.kv_received_bytes);
+  w.F32(x.seconds);
+}
+
+void DecodeBody(Reader& r, MoveAck& x) {
+  x.epoch = r.U32("epoch");
+  x.done = r.U8("done") != 0;
+  x.ok = r.U8("ok") != 0;
+  x.error = r.Str("error", 1u << 16);
+  x.weight_bytes = r.U64("weight_bytes");
+  x.kv_bytes = r.U64("kv_bytes");
+  x.kv_sent_bytes = r.U64("kv_sent_bytes");
+  x.kv_received_bytes = r.U64("kv_received_bytes");
+  x.seconds = r.F32("seconds");
+  if (r.ok() && !(x.seconds >= 0.0f && x.seconds < 1e7f)) r.Fail("move time out of range");
+}
+
+void EncodeBody(Writer& w, const KvPiece& x) {
+  w.U32(x.epoch);
+  w.U64(x.request);
+  w.U32(x.seq);
+  w.U32(x.layer);
+  w.U32(x.n_pos);
+  w.U32(static_cast<uint32_t>(x.data.size()));
+  w.F32Array(x.data);
+}
+
+void DecodeBody(Reader& r, KvPiece& x) {
+  x.epoch = r.U32("epoch");
+  x.request = r.U64("request");
+  x.seq = r.U32("seq");
+  x.layer = r.U32("layer");
+  x.n_pos = r.U32("n_pos");
+  const uint32_t n = r.U32("data count");
+  x.data = r.F32Array(n, "data");
+}
+
+void EncodeBody(Writer& w, const HeadState& x) {
+  w.U32(x.epoch);
+  w.U64(x.request);
+  EncodeSampling(w, x.sampling);
+  w.U32(x.n_pos);
+  w.Str(x.rng_state);
+}
+
+void DecodeBody(Reader& r, HeadState& x) {
+  x.epoch = r.U32("epoch");
+  x.request = r.U64("request");
+  DecodeSampling(r, x.sampling);
+  x.n_pos = r.U32("n_pos");
+  x.rng_state = r.Str("rng_state", 1u << 16);
 }
 
 // Dispatch, generated from Message: entry i decodes (or names) the alternative of type i + 1.

@@ -1,4 +1,4 @@
-// The LinguaLinked wire protocol, version 9 (specified in docs/wire-protocol.md): message types,
+// The LinguaLinked wire protocol, version 10 (specified in docs/wire-protocol.md): message types,
 // their fields, and encode/decode functions. Decoding validates every field (lengths, ranges,
 // counts against the bytes present) and returns a Status naming what is wrong; it never reads
 // out of bounds. Pure functions, thread-safe.
@@ -22,7 +22,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 9;
+constexpr uint16_t kProtocolVersion = 10;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -52,6 +52,12 @@ enum class MessageType : uint16_t {
   kPong = 17,
   kLinkProbe = 18,
   kLinkReport = 19,
+  kPause = 20,
+  kMove = 21,
+  kMoveCommit = 22,
+  kMoveAck = 23,
+  kKvPiece = 24,
+  kHeadState = 25,
 };
 
 // How a Forward carries the residual stream. f32 is exact (the default); f16 and q8_0 (blocks of
@@ -141,6 +147,7 @@ struct Forward {
   static constexpr const char* kName = "Forward";
 
   uint64_t request = 0;
+  uint32_t epoch = 0;           // the plan it was sent under; a device of another plan drops it
   uint32_t seq = 0;             // KV slot on every device
   uint32_t pos = 0;             // position of the first token
   std::vector<int32_t> tokens;  // set for the first segment
@@ -368,9 +375,114 @@ struct ErrorMsg {
   bool operator==(const ErrorMsg&) const = default;
 };
 
+// The balancer's move (docs/balancing.md). The head stops feeding sampled tokens straight back
+// to the first device, so every request ends up with its next token held at the coordinator
+// and nothing of it on the wire.
+struct Pause {
+  static constexpr MessageType kType = MessageType::kPause;
+  static constexpr const char* kName = "Pause";
+
+  uint32_t epoch = 0;  // the plan being left
+
+  bool operator==(const Pause&) const = default;
+};
+
+// One device of the new plan, in ring order: which units it will hold.
+struct MoveStage {
+  std::string endpoint;
+  uint32_t unit_begin = 0, unit_end = 0;
+  bool embed = false, head = false;
+
+  bool operator==(const MoveStage&) const = default;
+};
+
+// A request in flight during a move: its KV slot and how many positions of it are filled.
+struct LiveSlot {
+  uint64_t request = 0;
+  uint32_t seq = 0;
+  uint32_t n_pos = 0;
+
+  bool operator==(const LiveSlot&) const = default;
+};
+
+// Phase one of a move: the receiver prepares its segment of the new plan (`assign`; none when
+// `leave`) and answers MoveAck (prepared); nothing changes until MoveCommit.
+struct Move {
+  static constexpr MessageType kType = MessageType::kMove;
+  static constexpr const char* kName = "Move";
+
+  uint32_t epoch = 0;           // the new plan's
+  bool leave = false;           // the receiver holds nothing in the new plan
+  Assign assign;                // its new segment (map-own-file weights), next and first hops
+  std::vector<MoveStage> ring;  // 1..256 stages: where each layer's KV goes
+  std::vector<LiveSlot> live;   // 0..4096 requests whose KV moves
+
+  bool operator==(const Move&) const = default;
+};
+
+// Phase two: send the KV (and head state) the receiver loses to the new owners, take what it
+// gains, switch to the new segment and answer MoveAck (done); or drop the prepared segment.
+struct MoveCommit {
+  static constexpr MessageType kType = MessageType::kMoveCommit;
+  static constexpr const char* kName = "MoveCommit";
+
+  uint32_t epoch = 0;
+  bool abort = false;
+
+  bool operator==(const MoveCommit&) const = default;
+};
+
+struct MoveAck {
+  static constexpr MessageType kType = MessageType::kMoveAck;
+  static constexpr const char* kName = "MoveAck";
+
+  uint32_t epoch = 0;
+  bool done = false;  // false: prepared (phase one); true: switched or aborted (phase two)
+  bool ok = false;
+  std::string error;                        // why not, naming the device
+  uint64_t weight_bytes = 0, kv_bytes = 0;  // of the new segment
+  uint64_t kv_sent_bytes = 0, kv_received_bytes = 0;
+  float seconds = 0;  // the phase's time on the device
+
+  bool operator==(const MoveAck&) const = default;
+};
+
+// Keys and values of one layer of one request, positions [0, n_pos): n_pos key rows, then
+// n_pos value rows (Segment::ExportKv), from its old owner to its new one.
+struct KvPiece {
+  static constexpr MessageType kType = MessageType::kKvPiece;
+  static constexpr const char* kName = "KvPiece";
+
+  uint32_t epoch = 0;
+  uint64_t request = 0;
+  uint32_t seq = 0;
+  uint32_t layer = 0;
+  uint32_t n_pos = 0;
+  std::vector<float> data;
+
+  bool operator==(const KvPiece&) const = default;
+};
+
+// A request's sampler on the head device, from the old head to the new one: its parameters
+// and stop rule (history: every token so far; n_predict: tokens still allowed), the position
+// its next token is fed at, and the generator's state (runtime::Sampler::SaveState).
+struct HeadState {
+  static constexpr MessageType kType = MessageType::kHeadState;
+  static constexpr const char* kName = "HeadState";
+
+  uint32_t epoch = 0;
+  uint64_t request = 0;
+  SamplingBlock sampling;
+  uint32_t n_pos = 0;
+  std::string rng_state;
+
+  bool operator==(const HeadState&) const = default;
+};
+
 using Message = std::variant<Hello, HelloAck, Assign, AssignAck, Forward, Token, EndRequest,
                              StatsRequest, Stats, Shutdown, ErrorMsg, WeightsChunk, WeightsAck,
-                             ProfileRequest, ProfileReply, Ping, Pong, LinkProbe, LinkReport>;
+                             ProfileRequest, ProfileReply, Ping, Pong, LinkProbe, LinkReport, Pause,
+                             Move, MoveCommit, MoveAck, KvPiece, HeadState>;
 
 // Types on the wire are 1..kMessageTypeCount.
 constexpr size_t kMessageTypeCount = std::variant_size_v<Message>;

@@ -55,7 +55,7 @@ TEST(MessagesTest, EqualityComparesNestedFields) {
 }
 
 TEST(MessagesTest, TypesAndNamesFollowTheVariant) {
-  EXPECT_EQ(kMessageTypeCount, 19u);
+  EXPECT_EQ(kMessageTypeCount, 25u);
   EXPECT_EQ(TypeOf(Hello{}), MessageType::kHello);
   EXPECT_EQ(TypeOf(ErrorMsg{}), MessageType::kError);
   EXPECT_EQ(TypeOf(LinkReport{}), MessageType::kLinkReport);
@@ -217,13 +217,13 @@ TEST(MessagesTest, BadHeadersAreRefusedWithReasons) {
   bad[0] ^= 0xFF;
   EXPECT_NE(Decode(bad).message().find("magic"), std::string::npos);
   bad = good;
-  bad[4] = 10;  // version
-  EXPECT_NE(Decode(bad).message().find("version 10"), std::string::npos);
+  bad[4] = 11;  // version
+  EXPECT_NE(Decode(bad).message().find("version 11"), std::string::npos);
   bad = good;
   bad[6] = 200;  // type
   EXPECT_NE(Decode(bad).message().find("unknown message type 200"), std::string::npos);
   bad[6] = static_cast<uint8_t>(kMessageTypeCount + 1);  // one past the last type
-  EXPECT_EQ(Decode(bad).message(), "unknown message type 20");
+  EXPECT_EQ(Decode(bad).message(), "unknown message type 26");
   bad[6] = 0;
   EXPECT_EQ(Decode(bad).message(), "unknown message type 0");
   bad = good;
@@ -236,8 +236,8 @@ TEST(MessagesTest, BadHeadersAreRefusedWithReasons) {
 TEST(MessagesTest, HostileCountsAreRefused) {
   Forward f = ForwardF32();
   auto bytes = Encode({1, f});
-  // The hidden count field sits after request(8) seq(4) pos(4) n_tokens(4) kind(1).
-  const size_t at = kHeaderBytes + 21;
+  // The hidden count field sits after request(8) epoch(4) seq(4) pos(4) n_tokens(4) kind(1).
+  const size_t at = kHeaderBytes + 25;
   for (int i = 0; i < 4; ++i) bytes[at + i] = 0xFF;
   auto e = Decode(bytes);
   ASSERT_FALSE(e.ok());
@@ -256,6 +256,22 @@ TEST(MessagesTest, RandomCorruptionNeverCrashes) {
     refused += !Decode(b).ok();
   }
   EXPECT_GT(refused, 0);
+}
+
+TEST(MessagesTest, MovesWithoutARingOrWithHostileCountsAreRefused) {
+  Move m = samples::MoveSample();
+  m.ring.clear();
+  EXPECT_EQ(Decode(Encode({1, m})).message(), "Move: ring of 0 stages");
+  m = samples::MoveSample();
+  m.ring[0].unit_begin = 9;
+  EXPECT_EQ(Decode(Encode({1, m})).message(), "Move: ring stage with units out of order");
+  KvPiece k{1, 2, 3, 4, 5, {1.0f, 2.0f}};
+  auto bytes = Encode({1, k});
+  // The data count sits after epoch(4) request(8) seq(4) layer(4) n_pos(4).
+  for (int i = 0; i < 4; ++i) bytes[kHeaderBytes + 24 + i] = 0xFF;
+  auto e = Decode(bytes);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.message().find("data"), std::string::npos) << e.message();
 }
 
 }  // namespace

@@ -12,6 +12,12 @@ inline double NowSeconds() {
   return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
 }
 
+// Wall-clock time (seconds since the Unix epoch): for timestamps other processes compare with.
+inline double WallSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // CPU time the calling thread has used (not the time it waited for a core, slept or blocked).
 inline double ThreadCpuSeconds() {
   timespec ts{};

@@ -73,6 +73,32 @@ void RegisterPlacementFlags(CLI::App& c, engine::RingOptions& o) {
              "map its own copy of the model file");
 }
 
+void RegisterBalanceFlags(CLI::App& c, engine::RingOptions& o) {
+  engine::BalanceOptions& b = o.coordinator.balance;
+  const std::map<std::string, bool> on_off = {{"on", true}, {"off", false}};
+  c.add_option("--balance", b.enabled,
+               "Move layers between devices while serving when their measured speeds depart "
+               "from the plan's (on or off)")
+      ->transform(CLI::CheckedTransformer(on_off))
+      ->default_str(b.enabled ? "on" : "off");
+  c.add_option("--balance-threshold", b.threshold,
+               "Predicted tokens/s gain a move must bring (0.1 = 10 %)")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
+  c.add_option("--balance-cooldown", b.cooldown_steps,
+               "Decode steps after a move before the balancer decides again")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+  c.add_option("--balance-every", b.stats_every,
+               "Tokens between collections of the devices' counters")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  // Test-only: a move at a chosen token, to given cut points, whatever the measurements say.
+  c.add_option("--force-move-at", b.force_at_token)->group("")->check(CLI::NonNegativeNumber);
+  c.add_option("--force-move-split", b.force_cuts)->group("")->delimiter(',');
+  c.add_option("--force-move-devices", b.force_devices)->group("")->delimiter(',');
+}
+
 }  // namespace
 
 void RegisterRingFlags(CLI::App& cmd, engine::RingOptions& o, RingFlagSet set,
@@ -80,6 +106,7 @@ void RegisterRingFlags(CLI::App& cmd, engine::RingOptions& o, RingFlagSet set,
   RegisterDeviceFlags(cmd, o, threads_flag, min_devices);
   if (set == RingFlagSet::kDevices) return;
   RegisterTrialFlags(cmd, o);
+  RegisterBalanceFlags(cmd, o);
   if (set == RingFlagSet::kBench) return;
   RegisterPlacementFlags(cmd, o);
 }

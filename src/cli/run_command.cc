@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "balance/telemetry.h"
+#include "base/timer.h"
 #include "cli/command_log.h"
 #include "cli/generation_options.h"
 #include "cli/result_json.h"
@@ -17,7 +18,25 @@ namespace {
 struct RunFlags {
   GenerationFlags gen;
   engine::RingOptions ring;
+  int requests = 1;  // copies of the prompt in flight at once (seed + i each)
 };
+
+nlohmann::json MovesJson(const engine::Coordinator& c, double started_unix_s) {
+  nlohmann::json moves = nlohmann::json::array();
+  for (const engine::MoveRecord& m : c.moves()) {
+    moves.push_back({{"epoch", m.epoch},
+                     {"done", m.done},
+                     {"at_s", m.at_unix_s - started_unix_s},
+                     {"done_s", m.done_unix_s - started_unix_s},
+                     {"bytes", m.kv_bytes},
+                     {"seconds", m.seconds},
+                     {"drain_seconds", m.drain_seconds},
+                     {"gain", m.gain},
+                     {"reason", m.reason},
+                     {"segments", m.segments}});
+  }
+  return moves;
+}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "\nerror: %s\n", message.c_str());
@@ -46,11 +65,17 @@ int RunRun(const RunFlags& f) {
     };
   }
   engine::Request req{*prompt, f.gen.ToGenerateOptions()};
+  std::vector<engine::Request> reqs;
+  for (int i = 0; i < f.requests; ++i) {
+    reqs.push_back(req);
+    reqs.back().options.sampling.seed = req.options.sampling.seed + static_cast<uint64_t>(i);
+  }
   // Workers count from their start (running workers across runs, and a calibration trial
   // comes first): the table is this request's share.
   auto before = coord->CollectStats();
   if (!before.ok()) return Fail(before.message());
-  auto results = coord->Run({req}, stream);
+  const double started_unix_s = WallSeconds();
+  auto results = coord->Run(reqs, stream);
   if (!results.ok()) return Fail(results.message());
   auto after = coord->CollectStats();
   if (!after.ok()) return Fail(after.message());
@@ -85,6 +110,17 @@ int RunRun(const RunFlags& f) {
     j["model"] = f.gen.model_path;
     j["devices"] = devs;
     j["wire"] = net::WireEncodingName(f.ring.coordinator.wire);
+    j["started_unix_s"] = started_unix_s;
+    j["requests"] = nlohmann::json::array();
+    for (const runtime::GenerationResult& one : *results) {
+      nlohmann::json rj = ResultJson(one, req.options.sampling.seed, f.ring.threads_per_device);
+      rj["token_seconds"] = one.token_seconds;
+      if (!one.error.empty()) rj["error"] = one.error;
+      j["requests"].push_back(std::move(rj));
+    }
+    j["balance"] = {{"enabled", f.ring.coordinator.balance.enabled},
+                    {"epoch", coord->epoch()},
+                    {"moves", MovesJson(*coord, started_unix_s)}};
     if (const auto& plan = coord->plan()) {
       j["placement"] = {{"kind", "solved"},
                         {"objective", partition::ObjectiveName(f.ring.coordinator.objective)},
@@ -139,6 +175,23 @@ int RunRun(const RunFlags& f) {
   if (f.ring.coordinator.wire != net::WireEncoding::kF32) {
     std::printf("\nwire encoding %s (lossy)\n", net::WireEncodingName(f.ring.coordinator.wire));
   }
+  for (const engine::MoveRecord& m : coord->moves()) {
+    if (m.done) {
+      std::printf("\nmoved layers at %.1f s (plan %u, %.1f KiB of KV, %.0f ms): %s\n",
+                  m.at_unix_s - started_unix_s, m.epoch, m.kv_bytes / 1024.0, m.seconds * 1e3,
+                  m.reason.c_str());
+    } else {
+      std::printf("\nmove refused at %.1f s: %s\n", m.at_unix_s - started_unix_s, m.reason.c_str());
+    }
+  }
+  if (f.requests > 1) {
+    for (size_t i = 1; i < results->size(); ++i) {
+      const runtime::GenerationResult& one = (*results)[i];
+      std::printf("\nrequest %zu: %zu tokens, %.1f tokens/s (%s)%s%s\n", i,
+                  one.generated_ids.size(), one.decode_tokens_per_s(), one.stop_reason.c_str(),
+                  one.error.empty() ? "" : ": ", one.error.c_str());
+    }
+  }
   std::printf("\nprompt: %zu tokens, %.1f tokens/s | generated: %zu tokens, %.1f tokens/s (%s)\n",
               r.prompt_ids.size(), r.prefill_tokens_per_s(), r.generated_ids.size(),
               r.decode_tokens_per_s(), r.stop_reason.c_str());
@@ -152,7 +205,13 @@ void AddRunCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd =
       app.add_subcommand("run", "Run a model across N local worker processes (a ring on loopback)");
   f->gen.Register(*cmd);
+  f->ring.coordinator.balance.enabled = true;
   RegisterRingFlags(*cmd, f->ring, RingFlagSet::kFull);
+  cmd->add_option("--requests", f->requests,
+                  "Copies of the prompt to run at once, seeds --seed, --seed + 1, ... (the first "
+                  "streams; with json, each is listed under \"requests\")")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   cmd->callback([f, cmd, &exit_code] {
     f->ring.log = CommandLogger(*cmd);
     exit_code = RunRun(*f);

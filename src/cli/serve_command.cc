@@ -61,6 +61,7 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   // A service runs for long: a short trial at start-up that corrects the profiled speeds
   // (balance/trial.h) pays for itself in a better placement.
   f->ring.calibrate_tokens = 32;
+  f->ring.coordinator.balance.enabled = true;
   RegisterRingFlags(*cmd, f->ring, RingFlagSet::kFull);
   cmd->add_option("--host", f->host, "Address to listen on");
   cmd->add_option("--port", f->port, "Port (0: any free port)")->check(CLI::Range(0, 65535));

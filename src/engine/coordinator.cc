@@ -7,6 +7,7 @@
 
 #include "base/timer.h"
 #include "engine/activation_codec.h"
+#include "engine/run_loop.h"
 #include "engine/segment_file.h"
 #include "model/model_hash.h"
 #include "partition/baselines.h"
@@ -15,6 +16,27 @@
 #include "runtime/segment_cost.h"
 
 namespace ll::engine {
+
+Result<std::vector<runtime::SegmentSpec>> SpecsFromCuts(const model::ModelConfig& config,
+                                                        const std::vector<int>& cuts, size_t n) {
+  if (cuts.size() + 1 != n) {
+    return Status::Error(std::to_string(n) + " workers need " + std::to_string(n - 1) +
+                         " cut points, got " + std::to_string(cuts.size()));
+  }
+  const int units = static_cast<int>(2 * config.n_layer);
+  std::vector<runtime::SegmentSpec> specs;
+  int begin = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int end = i + 1 < n ? cuts[i] : units;
+    if (end <= begin || end > units) {
+      return Status::Error("cut points must be increasing and inside (0, " + std::to_string(units) +
+                           "), one device per range");
+    }
+    specs.push_back(runtime::SegmentSpec{begin == 0, begin, end, end == units});
+    begin = end;
+  }
+  return specs;
+}
 
 Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transport,
                                                           const std::string& model_path,
@@ -26,9 +48,12 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   // Solved and memory-proportional placements profile the workers after the handshake and pick
   // the segments (solved also picks which workers take part, in which order); otherwise the cuts
   // are given or an even split.
+  // The balancer needs the profile and a plan for any start (given cuts or an even split).
+  const bool balance = options.balance.enabled && options.assign && n > 1;
   const bool solve =
-      options.cuts.empty() &&
-      (!options.assign || (n > 1 && (options.placement != Placement::kEven || options.profile)));
+      balance ||
+      (options.cuts.empty() &&
+       (!options.assign || (n > 1 && (options.placement != Placement::kEven || options.profile))));
   std::vector<int> cuts = options.cuts;
   if (cuts.empty() && n > 1 && !solve) {
     LL_ASSIGN_OR_RETURN(cuts, partition::EvenCuts(model.config(), static_cast<int>(n)));
@@ -40,23 +65,20 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   if (!options.log) options.log = MakeStderrLogger("coordinator");
   std::unique_ptr<Coordinator> c(new Coordinator(transport, model, tokenizer, std::move(options)));
   c->model_hash_ = model::ModelHash(model.file().bytes());
+  c->model_path_ = model_path;
   c->end_ids_ = runtime::EndOfGenerationIds(tokenizer);
   LL_ASSIGN_OR_RETURN(c->inbox_, transport.Bind(c->options_.listen));
-  const int units = static_cast<int>(2 * model.config().n_layer);
-  int begin = 0;
+  std::vector<runtime::SegmentSpec> specs(n, runtime::SegmentSpec::Whole(model.config()));
+  if (!cuts.empty() || !solve) {
+    LL_ASSIGN_OR_RETURN(specs, SpecsFromCuts(model.config(), cuts, n));
+  }
   for (size_t i = 0; i < n; ++i) {
-    const int end = solve ? units : i + 1 < n ? cuts[i] : units;
-    if (!solve && (end <= begin || end > units)) {
-      return Status::Error("cut points must be increasing and inside (0, " + std::to_string(units) +
-                           "), one device per range");
-    }
     DeviceInfo d;
     d.endpoint = c->options_.workers[i];
-    d.spec = runtime::SegmentSpec{begin == 0, begin, end, end == units};
+    d.spec = specs[i];
     c->devices_.push_back(d);
     LL_ASSIGN_OR_RETURN(auto out, transport.Connect(d.endpoint));
     c->outboxes_.push_back(std::move(out));
-    begin = end;
   }
   // Handshake one worker at a time, so each answer belongs to the worker just asked.
   for (size_t i = 0; i < n; ++i) {
@@ -123,6 +145,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     c->devices_[i].kv_bytes = assign->kv_bytes;
     c->options_.log->debug("{} holds {}", d.name, d.spec.ToString());
   }
+  c->ResetPolicy(c->cluster_);
   return c;
 }
 
@@ -164,7 +187,7 @@ void Coordinator::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   for (size_t i = 0; i < outboxes_.size(); ++i) (void)Send(i, net::Shutdown{});
-  for (auto& out : idle_) (void)out->Send(net::Encode({model_hash_, net::Shutdown{}}));
+  for (auto& idle : idle_) (void)idle.out->Send(net::Encode({model_hash_, net::Shutdown{}}));
 }
 
 const char* PlacementName(Placement p) {
@@ -246,6 +269,7 @@ Status Coordinator::ProfileCluster() {
       }
     }
     cluster_ = *options_.measured;
+    for (const DeviceInfo& d : devices_) cluster_endpoints_.push_back(d.endpoint);
     return Status::Ok();
   }
   // Each device times a pass over a set of matrices like the model's (ProfileSet); its rates
@@ -269,6 +293,8 @@ Status Coordinator::ProfileCluster() {
     }
   };
   cluster_ = partition::Cluster();
+  cluster_endpoints_.clear();
+  for (const DeviceInfo& d : devices_) cluster_endpoints_.push_back(d.endpoint);
   for (size_t i = 0; i < devices_.size(); ++i) {
     DeviceInfo& d = devices_[i];
     LL_RETURN_IF_ERROR(Send(i, request));
@@ -387,8 +413,18 @@ Status Coordinator::PlanPlacement() {
   co.attention_context = options_.attention_context;
   LL_ASSIGN_OR_RETURN(partition::ModelCosts costs, partition::ComputeCosts(model_, co));
   partition::Plan plan;
-  switch (options_.placement) {
+  if (!options_.cuts.empty()) {
+    // Given cut points (a balanced ring that starts from --split): their plan, for the balancer.
+    LL_ASSIGN_OR_RETURN(std::vector<runtime::SegmentSpec> specs,
+                        SpecsFromCuts(model_.config(), options_.cuts, devices_.size()));
+    std::vector<int> order(devices_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    LL_ASSIGN_OR_RETURN(plan, partition::PlanFromSegments(costs, cluster_, order, specs,
+                                                          options_.objective, options_.n_seq));
+  }
+  switch (options_.cuts.empty() ? options_.placement : Placement::kEven) {
     case Placement::kEven: {
+      if (!options_.cuts.empty()) break;
       LL_ASSIGN_OR_RETURN(
           plan, partition::EvenSplit(costs, cluster_, options_.objective, options_.n_seq));
       break;
@@ -428,7 +464,7 @@ Status Coordinator::PlanPlacement() {
     used[st.device] = true;
   }
   for (size_t i = 0; i < devices_.size(); ++i) {
-    if (!used[i]) idle_.push_back(std::move(outboxes_[i]));
+    if (!used[i]) idle_.push_back({devices_[i], std::move(outboxes_[i])});
   }
   devices_ = std::move(ring);
   outboxes_ = std::move(outs);
@@ -463,140 +499,7 @@ Result<net::Envelope> Coordinator::Next() {
 
 Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
     const std::vector<Request>& requests, const runtime::PieceCallback& on_piece) {
-  struct Active {
-    size_t index;  // into requests / results
-    int seq;
-    int64_t pos;
-    runtime::StopRule rule;
-    Stopwatch clock;
-    bool first = true;
-  };
-  std::vector<runtime::GenerationResult> results(requests.size());
-  const Stopwatch since_start;  // GenerationResult::token_seconds
-  std::deque<size_t> pending;
-  for (size_t i = 0; i < requests.size(); ++i) {
-    LL_RETURN_IF_ERROR(requests[i].options.sampling.Validate());
-    const auto& ids = requests[i].prompt_ids;
-    if (ids.empty()) return Status::Error("request " + std::to_string(i) + " has an empty prompt");
-    if (static_cast<int64_t>(ids.size()) >= options_.n_ctx) {
-      return Status::Error("request " + std::to_string(i) + " has " + std::to_string(ids.size()) +
-                           " prompt tokens but the context holds " +
-                           std::to_string(options_.n_ctx));
-    }
-    for (int32_t t : ids) {
-      if (t < 0 || t >= model_.config().n_vocab) {
-        return Status::Error("prompt token " + std::to_string(t) + " is outside the vocabulary");
-      }
-    }
-    pending.push_back(i);
-  }
-  std::map<uint64_t, Active> active;
-  std::vector<int> free_slots;
-  for (int s = options_.n_seq - 1; s >= 0; --s) free_slots.push_back(s);
-
-  auto start_next = [&]() -> Status {
-    while (!pending.empty() && !free_slots.empty()) {
-      const size_t i = pending.front();
-      pending.pop_front();
-      const int seq = free_slots.back();
-      free_slots.pop_back();
-      const Request& req = requests[i];
-      results[i].prompt_ids = req.prompt_ids;
-      const uint64_t id = next_request_id_++;
-      const auto n_prompt = static_cast<int64_t>(req.prompt_ids.size());
-      runtime::StopRule rule({req.options.n_predict, req.options.ignore_eos, end_ids_,
-                              req.options.stop, n_prompt, options_.n_ctx});
-      active.emplace(id, Active{i, seq, n_prompt, std::move(rule), {}, true});
-      net::Forward f;
-      f.request = id;
-      f.seq = static_cast<uint32_t>(seq);
-      f.pos = 0;
-      f.tokens = req.prompt_ids;
-      f.n_tokens = static_cast<uint32_t>(req.prompt_ids.size());
-      f.has_sampling = true;
-      const auto& s = req.options.sampling;
-      f.sampling = {s.temperature,
-                    s.top_p,
-                    s.min_p,
-                    s.repeat_penalty,
-                    s.top_k,
-                    s.repeat_last_n,
-                    s.seed,
-                    req.prompt_ids,
-                    static_cast<uint32_t>(std::max(0, req.options.n_predict)),
-                    req.options.ignore_eos,
-                    end_ids_};
-      f.want_logits = req.options.want_first_logits;
-      LL_RETURN_IF_ERROR(Send(0, std::move(f)));
-    }
-    return Status::Ok();
-  };
-  LL_RETURN_IF_ERROR(start_next());
-
-  while (!active.empty()) {
-    LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
-    if (auto* err = std::get_if<net::ErrorMsg>(&e.message)) {
-      auto failed = active.find(err->request);
-      if (failed == active.end()) {
-        // Not about a request of ours (e.g. a rogue peer's message was refused): log it.
-        options_.log->warn("a device reported: {}", err->message);
-        continue;
-      }
-      runtime::GenerationResult& r = results[failed->second.index];
-      r.text = failed->second.rule.text();
-      r.stop_reason = "error";
-      r.error = err->message;
-      options_.log->debug("request {} failed: {}", failed->second.index, err->message);
-      for (size_t d = 0; d < devices_.size(); ++d) (void)Send(d, net::EndRequest{err->request});
-      free_slots.push_back(failed->second.seq);
-      active.erase(failed);
-      LL_RETURN_IF_ERROR(start_next());
-      continue;
-    }
-    auto* tok = std::get_if<net::Token>(&e.message);
-    if (!tok) continue;  // late control answers are not ours to handle here
-    auto it = active.find(tok->request);
-    if (it == active.end()) continue;
-    Active& a = it->second;
-    runtime::GenerationResult& r = results[a.index];
-    if (a.first) {
-      r.prefill_seconds = a.clock.Seconds();
-      r.first_logits = std::move(tok->logits);
-      a.clock.Reset();
-      a.first = false;
-    }
-    const runtime::StopVerdict v = a.rule.Accept(tok->token, tokenizer_.TokenToPiece(tok->token));
-    if (v.kept) {
-      r.generated_ids.push_back(tok->token);
-      r.token_seconds.push_back(since_start.Seconds());
-    }
-    if (on_piece && a.index == 0 && v.text) on_piece(*v.text);
-    if (a.rule.stopped()) {
-      r.text = a.rule.text();
-      r.stop_reason = runtime::StopReasonName(a.rule.reason());
-      r.decode_seconds = a.clock.Seconds();
-      options_.log->debug("request {} ends: {} after {} tokens", a.index, r.stop_reason,
-                          r.generated_ids.size());
-      // Every device forgets the request before its slot is reused (see Worker::OnForward).
-      for (size_t d = 0; d < devices_.size(); ++d) {
-        LL_RETURN_IF_ERROR(Send(d, net::EndRequest{tok->request}));
-      }
-      free_slots.push_back(a.seq);
-      active.erase(it);
-      LL_RETURN_IF_ERROR(start_next());
-      continue;
-    }
-    const int64_t feed_pos = a.pos++;
-    if (tok->continued) continue;  // the head already fed it to the first device
-    net::Forward f;
-    f.request = tok->request;
-    f.seq = static_cast<uint32_t>(a.seq);
-    f.pos = static_cast<uint32_t>(feed_pos);
-    f.tokens = {tok->token};
-    f.n_tokens = 1;
-    LL_RETURN_IF_ERROR(Send(0, std::move(f)));
-  }
-  return results;
+  return RunLoop(*this, requests, on_piece).Run();
 }
 
 Result<std::vector<net::Stats>> Coordinator::CollectStats() {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "balance/policy.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "model/model.h"
@@ -35,6 +36,37 @@ enum class Placement {
 };
 const char* PlacementName(Placement p);
 Result<Placement> ParsePlacement(const std::string& s);
+
+// The run-time balancer (docs/balancing.md): telemetry every few tokens, a re-plan when the
+// devices' measured speeds depart from the plan's, and moves of layers (with their KV) between
+// decode steps.
+struct BalanceOptions {
+  bool enabled = false;
+  double threshold = 0.10;  // predicted gain a move must bring
+  int cooldown_steps = 64;  // decode steps after a move (or a refused one) before deciding again
+  int stats_every = 16;     // tokens between the devices' counters being collected
+  // Test-only: move at the Nth token this coordinator receives (0: never) to these cuts (one
+  // fewer than the ring's devices, same devices and order).
+  int force_at_token = 0;
+  std::vector<int> force_cuts;
+  // Which devices of the ring (indices, in the new ring order) the forced move uses; empty:
+  // the same ones. Others leave the ring.
+  std::vector<int> force_devices;
+};
+
+// One move (or refused move) of the balancer, for logs, /health and benchmarks.
+struct MoveRecord {
+  uint32_t epoch = 0;                 // the plan moved to (0: refused)
+  double at_unix_s = 0;               // when it was decided (wall clock)
+  double done_unix_s = 0;             // when the ring ran the new plan
+  std::string reason;                 // what was measured against what the plan assumed, or why not
+  std::vector<std::string> segments;  // "name: segment" per device of the new ring
+  uint64_t kv_bytes = 0;              // KV sent between devices
+  double seconds = 0;                 // from the decision to the new plan running
+  double drain_seconds = 0;           // of which waiting for the ring to empty
+  double gain = 0;                    // predicted tokens/s gain (0: forced)
+  bool done = false;                  // false: refused
+};
 
 struct ClusterOptions {
   std::vector<std::string> workers;  // endpoints, in ring order
@@ -76,6 +108,7 @@ struct ClusterOptions {
   std::function<void(const std::string&)> on_status;
   // Where the coordinator's diagnostics go; none: a stderr logger named "coordinator".
   std::shared_ptr<spdlog::logger> log;
+  BalanceOptions balance;
 };
 
 struct DeviceInfo {
@@ -89,6 +122,10 @@ struct DeviceInfo {
 };
 
 using Request = runtime::Request;
+
+// The segments n devices hold for n-1 cut points (half-block units), checked.
+Result<std::vector<runtime::SegmentSpec>> SpecsFromCuts(const model::ModelConfig& config,
+                                                        const std::vector<int>& cuts, size_t n);
 
 class Coordinator {
  public:
@@ -116,6 +153,10 @@ class Coordinator {
   // Tells every worker to exit (also done by the destructor when shutdown_workers is set).
   void Shutdown();
 
+  // The plan epoch the ring runs (0 as assigned; +1 per move) and the balancer's moves.
+  uint32_t epoch() const { return epoch_; }
+  const std::vector<MoveRecord>& moves() const { return moves_; }
+
  private:
   Coordinator(net::Transport& t, const model::Model& m, const model::Tokenizer& tok,
               ClusterOptions o)
@@ -135,16 +176,54 @@ class Coordinator {
   // Waits for the next message (any type); errors on timeout or liveness failure.
   Result<net::Envelope> Next();
 
+  // A ring to move to: devices (endpoint, name, new segment) in ring order, with its plan when
+  // the costs can describe it.
+  struct MoveTarget {
+    std::vector<DeviceInfo> ring;
+    std::optional<partition::Plan> plan;
+    std::optional<partition::Cluster> live;  // the rates the policy chose it for
+    std::string reason;
+    double gain = 0;
+  };
+  // The target for cut points over the current ring's devices `order` (indices; empty: all, in
+  // ring order): the forced move.
+  Result<MoveTarget> TargetFromCuts(const std::vector<int>& cuts,
+                                    const std::vector<int>& order) const;
+  // Why the target does not fit the devices' memory ("" when it does).
+  std::string MemoryShortfall(const MoveTarget& t) const;
+  // Carries out a move on a drained ring (coordinator_move.cc): false when a device refused it
+  // (the old plan goes on); an error when the ring is left inconsistent.
+  Result<bool> MoveTo(const MoveTarget& t, const std::vector<net::LiveSlot>& live,
+                      MoveRecord& record);
+  void Refused(MoveRecord record, const std::string& why);
+  // The balancer's look at a round of counters (ring order) with `in_flight` requests running:
+  // a target when the policy decides to move.
+  std::optional<MoveTarget> Consider(const std::vector<net::Stats>& snapshot, int in_flight);
+  // Starts the policy over on the current plan and cluster (after connecting or a move).
+  void ResetPolicy(const partition::Cluster& cluster);
+
+  friend class RunLoop;
+
   net::Transport& transport_;
   const model::Model& model_;
   const model::Tokenizer& tokenizer_;
   ClusterOptions options_;
   uint64_t model_hash_ = 0;
+  std::string model_path_;        // the workers map their own copy of it
   std::vector<int32_t> end_ids_;  // end-of-generation ids, for the head device's stop rule
   std::unique_ptr<net::Inbox> inbox_;
   std::vector<std::unique_ptr<net::Outbox>> outboxes_;
   std::vector<DeviceInfo> devices_;
-  std::vector<std::unique_ptr<net::Outbox>> idle_;  // connected workers the plan left out
+  struct IdleDevice {  // a connected worker the plan left out
+    DeviceInfo info;
+    std::unique_ptr<net::Outbox> out;
+  };
+  std::vector<IdleDevice> idle_;
+  std::vector<std::string> cluster_endpoints_;  // endpoint of each cluster_ device
+  uint32_t epoch_ = 0;
+  std::vector<MoveRecord> moves_;
+  bool forced_done_ = false;
+  std::unique_ptr<balance::Policy> policy_;  // with BalanceOptions::enabled and a plan
   partition::Cluster cluster_;
   std::optional<partition::Plan> plan_;
   std::optional<partition::ModelCosts> costs_;

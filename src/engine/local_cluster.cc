@@ -54,6 +54,10 @@ Result<LocalCluster> LocalCluster::Start(const std::string& binary,
     std::vector<std::string> args = {
         binary,   "--log-level", level, "worker", "--listen",        "tcp://127.0.0.1:*",
         "--name", w.name,        "-t",  threads,  "--memory-budget", w.memory_budget};
+    if (w.cpu_percent < 100) {
+      args.push_back("--emulate-cpu-percent");
+      args.push_back(std::to_string(w.cpu_percent));
+    }
     if (!w.cache_dir.empty()) {
       args.push_back("--cache-dir");
       args.push_back(w.cache_dir);

@@ -109,6 +109,21 @@ void Worker::Handle(const std::vector<uint8_t>& bytes) {
     case net::MessageType::kStatsRequest:
       Reply(stats_);
       break;
+    case net::MessageType::kPause:
+      OnPause(std::get<net::Pause>(e.message));
+      break;
+    case net::MessageType::kMove:
+      OnMove(e.model_hash, std::get<net::Move>(e.message));
+      break;
+    case net::MessageType::kMoveCommit:
+      OnMoveCommit(std::get<net::MoveCommit>(e.message));
+      break;
+    case net::MessageType::kKvPiece:
+      OnKvPiece(std::get<net::KvPiece>(e.message));
+      break;
+    case net::MessageType::kHeadState:
+      OnHeadState(std::get<net::HeadState>(e.message));
+      break;
     case net::MessageType::kShutdown:
       options_.log->debug("shutting down");
       running_ = false;
@@ -290,20 +305,10 @@ void Worker::OnAssign(uint64_t hash, const net::Assign& m) {
   segment_.reset();
   head_requests_.clear();
   receiving_.reset();
+  moving_.reset();
   if (m.weights == net::WeightsMode::kMapOwnFile) {
-    if (!model_ || model_path_ != m.model_path) {
-      model_.reset();
-      auto loaded = model::Model::Load(m.model_path);
-      if (!loaded.ok()) return FailAssign(loaded.message());
-      model_ = std::move(*loaded);
-      model_path_ = m.model_path;
-      model_hash_ = model::ModelHash(model_->file().bytes());
-    }
-    if (hash != model_hash_) {
-      return FailAssign("model hash mismatch: my copy of " + m.model_path + " hashes to " +
-                        std::to_string(model_hash_) + ", the coordinator's to " +
-                        std::to_string(hash));
-    }
+    Status mapped = MapOwnModel(m.model_path, hash);
+    if (!mapped.ok()) return FailAssign(mapped.message());
     return FinishAssign(m);
   }
   // The coordinator sends the segment file unless it is in the cache already. Refuse before
@@ -332,6 +337,24 @@ void Worker::OnAssign(uint64_t hash, const net::Assign& m) {
   Reply(ack);
 }
 
+Status Worker::MapOwnModel(const std::string& path, uint64_t hash) {
+  if (!model_ || !own_model_ || model_path_ != path) {
+    segment_.reset();  // it views the model being replaced
+    model_.reset();
+    own_model_ = false;
+    LL_ASSIGN_OR_RETURN(model_, model::Model::Load(path));
+    model_path_ = path;
+    model_hash_ = model::ModelHash(model_->file().bytes());
+    own_model_ = true;
+  }
+  if (hash != model_hash_) {
+    return Status::Error("model hash mismatch: my copy of " + path + " hashes to " +
+                         std::to_string(model_hash_) + ", the coordinator's to " +
+                         std::to_string(hash));
+  }
+  return Status::Ok();
+}
+
 bool Worker::LoadSegmentFile(const std::string& path, uint64_t expected_hash) {
   if (!std::filesystem::exists(path)) return false;
   auto loaded = model::Model::Load(path);
@@ -342,6 +365,7 @@ bool Worker::LoadSegmentFile(const std::string& path, uint64_t expected_hash) {
   }
   model_ = std::move(*loaded);
   model_path_ = path;
+  own_model_ = false;
   return true;
 }
 
@@ -386,26 +410,30 @@ Worker::Receiving::~Receiving() {
   if (file) std::fclose(file);
 }
 
-void Worker::FinishAssign(const net::Assign& m) {
-  net::AssignAck ack;
+Result<Worker::Built> Worker::BuildSegment(const net::Assign& m) {
   runtime::SegmentSpec spec{m.embed, static_cast<int>(m.unit_begin), static_cast<int>(m.unit_end),
                             m.head};
-  Status valid = spec.Validate(model_->config());
-  if (!valid.ok()) return FailAssign(valid.message());
-  ack.weight_bytes = runtime::SegmentWeightBytes(*model_, spec);
-  ack.kv_bytes = runtime::SegmentKvBytes(model_->config(), spec, m.n_ctx, m.n_seq);
-  if (ack.weight_bytes + ack.kv_bytes > options_.memory_budget_bytes) {
-    return FailAssign("segment " + spec.ToString() + " needs " +
-                      Mib(ack.weight_bytes + ack.kv_bytes) + " (weights " + Mib(ack.weight_bytes) +
-                      " + KV cache " + Mib(ack.kv_bytes) + "), memory budget is " +
-                      Mib(options_.memory_budget_bytes));
+  LL_RETURN_IF_ERROR(spec.Validate(model_->config()));
+  Built b;
+  b.weight_bytes = runtime::SegmentWeightBytes(*model_, spec);
+  b.kv_bytes = runtime::SegmentKvBytes(model_->config(), spec, m.n_ctx, m.n_seq);
+  if (b.weight_bytes + b.kv_bytes > options_.memory_budget_bytes) {
+    return Status::Error("segment " + spec.ToString() + " needs " +
+                         Mib(b.weight_bytes + b.kv_bytes) + " (weights " + Mib(b.weight_bytes) +
+                         " + KV cache " + Mib(b.kv_bytes) + "), memory budget is " +
+                         Mib(options_.memory_budget_bytes));
   }
   runtime::SegmentOptions opts;
   opts.n_ctx = m.n_ctx;
   opts.n_seq = static_cast<int>(m.n_seq);
   opts.n_batch = m.n_batch;
-  auto seg = runtime::Segment::Create(*model_, spec, opts);
-  if (!seg.ok()) return FailAssign(seg.message());
+  LL_ASSIGN_OR_RETURN(b.segment, runtime::Segment::Create(*model_, spec, opts));
+  return b;
+}
+
+void Worker::FinishAssign(const net::Assign& m) {
+  auto built = BuildSegment(m);
+  if (!built.ok()) return FailAssign(built.message());
   auto next = transport_.Connect(m.next);
   if (!next.ok()) return FailAssign(next.message());
   first_.reset();
@@ -415,20 +443,104 @@ void Worker::FinishAssign(const net::Assign& m) {
     first_ = std::move(*first);
   }
   active_.clear();
-  segment_ = std::move(*seg);
+  segment_ = std::move(built->segment);
   next_ = std::move(*next);
   wire_ = m.wire;
-  stats_.weight_bytes = ack.weight_bytes;
-  stats_.kv_bytes = ack.kv_bytes;
+  epoch_ = 0;
+  paused_ = false;
+  net::AssignAck ack;
+  ack.weight_bytes = stats_.weight_bytes = built->weight_bytes;
+  ack.kv_bytes = stats_.kv_bytes = built->kv_bytes;
   ack.ok = true;
-  options_.log->info("serving {} ({} weights, {} KV, wire {})", spec.ToString(),
+  options_.log->info("serving {} ({} weights, {} KV, wire {})", segment_->spec().ToString(),
                      Mib(ack.weight_bytes), Mib(ack.kv_bytes), net::WireEncodingName(wire_));
   Reply(ack);
+}
+
+Worker::HeadRequest Worker::MakeHeadRequest(const net::SamplingBlock& b, int64_t n_prompt,
+                                            int64_t n_ctx) {
+  runtime::SamplingParams p;
+  p.temperature = b.temperature;
+  p.top_k = b.top_k;
+  p.top_p = b.top_p;
+  p.min_p = b.min_p;
+  p.repeat_penalty = b.repeat_penalty;
+  p.repeat_last_n = b.repeat_last_n;
+  p.seed = b.seed;
+  runtime::StopRule rule(
+      {static_cast<int>(std::min<uint32_t>(b.n_predict, std::numeric_limits<int>::max())),
+       b.ignore_eos,
+       b.end_ids,
+       {},
+       n_prompt,
+       n_ctx});
+  net::SamplingBlock block = b;
+  std::vector<int32_t> history = std::move(block.history);
+  block.history.clear();
+  return HeadRequest{runtime::Sampler(p), std::move(history), std::move(rule), std::move(block),
+                     n_prompt};
+}
+
+std::optional<net::Token> Worker::HeadStep(const net::Forward& m) {
+  const int64_t next_pos = static_cast<int64_t>(m.pos) + m.n_tokens;
+  if (m.has_sampling) {
+    head_requests_.erase(m.request);
+    head_requests_.emplace(m.request,
+                           MakeHeadRequest(m.sampling, next_pos, segment_->options().n_ctx));
+  }
+  auto it = head_requests_.find(m.request);
+  if (it == head_requests_.end()) {
+    Refuse("no sampler for request " + std::to_string(m.request), m.request);
+    return std::nullopt;
+  }
+  const int64_t v = segment_->n_vocab();
+  std::span<const float> last(output_.data() + output_.size() - v, v);
+  net::Token t;
+  t.request = m.request;
+  HeadRequest& hr = it->second;
+  t.token = hr.sampler.Sample(last, hr.history);
+  hr.history.push_back(t.token);
+  if (m.want_logits) t.logits.assign(last.begin(), last.end());
+  // Feed the token straight back to the first device unless the stop rule ends the request
+  // here (stop strings are the coordinator's: it has the text) or a move is coming; this keeps
+  // the coordinator off the per-token critical path.
+  const runtime::StopReason stop = hr.rule.Accept(t.token, {}).stop;
+  if (stop != runtime::StopReason::kNone) {
+    options_.log->debug("request {} stops here: {}", m.request, runtime::StopReasonName(stop));
+  }
+  t.continued = first_ && !paused_ && stop == runtime::StopReason::kNone;
+  if (t.continued) {
+    net::Forward f;
+    f.request = m.request;
+    f.epoch = epoch_;
+    f.seq = m.seq;
+    f.pos = static_cast<uint32_t>(next_pos);
+    f.tokens = {t.token};
+    f.n_tokens = 1;
+    f.want_logits = hr.block.step_logits;
+    Stopwatch send;
+    const auto bytes = net::Encode({model_hash_, std::move(f)});
+    Status sent = first_->Send(bytes);
+    stats_.send_us += static_cast<uint64_t>(send.Seconds() * 1e6);
+    stats_.bytes_sent += bytes.size();
+    if (!sent.ok()) {
+      Refuse(sent.message(), m.request);
+      return std::nullopt;
+    }
+  }
+  return t;
 }
 
 void Worker::OnForward(uint64_t hash, net::Forward& m) {
   if (!segment_) return Refuse("Forward before Assign", m.request);
   if (hash != model_hash_) return Refuse("Forward for another model (hash mismatch)", m.request);
+  if (m.epoch != epoch_) {
+    // Sent under another plan: the coordinator drains the ring before a move, so this is a
+    // stray; running it here could write another device's layers into this one's cache.
+    options_.log->warn("dropped a step of request {} sent under plan {} (serving plan {})",
+                       m.request, m.epoch, epoch_);
+    return;
+  }
   // A request starts with its prompt at position 0 and ends with EndRequest. Steps of a request
   // that has ended (the head fed one more token before the coordinator saw a stop string) are
   // dropped, so they can never write into a KV slot that a new request now uses.
@@ -463,71 +575,21 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
   net::Message out;
   if (spec.head) {
     const Stopwatch sampling;
-    if (m.has_sampling) {
-      runtime::SamplingParams p;
-      p.temperature = m.sampling.temperature;
-      p.top_k = m.sampling.top_k;
-      p.top_p = m.sampling.top_p;
-      p.min_p = m.sampling.min_p;
-      p.repeat_penalty = m.sampling.repeat_penalty;
-      p.repeat_last_n = m.sampling.repeat_last_n;
-      p.seed = m.sampling.seed;
-      head_requests_.erase(m.request);
-      runtime::StopRule rule({static_cast<int>(std::min<uint32_t>(m.sampling.n_predict,
-                                                                  std::numeric_limits<int>::max())),
-                              m.sampling.ignore_eos,
-                              m.sampling.end_ids,
-                              {},
-                              static_cast<int64_t>(m.pos) + m.n_tokens,
-                              segment_->options().n_ctx});
-      head_requests_.emplace(m.request,
-                             HeadRequest{runtime::Sampler(p), m.sampling.history, std::move(rule)});
-    }
-    auto it = head_requests_.find(m.request);
-    if (it == head_requests_.end()) {
-      return Refuse("no sampler for request " + std::to_string(m.request), m.request);
-    }
-    const int64_t v = segment_->n_vocab();
-    std::span<const float> last(output_.data() + output_.size() - v, v);
-    net::Token t;
-    t.request = m.request;
-    HeadRequest& hr = it->second;
-    t.token = hr.sampler.Sample(last, hr.history);
-    hr.history.push_back(t.token);
-    if (m.want_logits) t.logits.assign(last.begin(), last.end());
-    // Feed the token straight back to the first device unless the stop rule ends the request
-    // here (stop strings are the coordinator's: it has the text); this keeps the coordinator
-    // off the per-token critical path.
-    const runtime::StopReason stop = hr.rule.Accept(t.token, {}).stop;
-    if (stop != runtime::StopReason::kNone) {
-      options_.log->debug("request {} stops here: {}", m.request, runtime::StopReasonName(stop));
-    }
-    const int64_t next_pos = static_cast<int64_t>(m.pos) + m.n_tokens;
-    t.continued = first_ && stop == runtime::StopReason::kNone;
+    const uint64_t send_before = stats_.send_us;
+    std::optional<net::Token> t = HeadStep(m);
+    if (!t) return;
     // The head's time: its matrix in Forward and the sampling (paid for now on a paced
-    // device), not the send below.
+    // device), not the send of the token it fed back.
     pool_.Settle();
-    sampling_seconds = sampling.Seconds();
+    sampling_seconds =
+        std::max(0.0, sampling.Seconds() - static_cast<double>(stats_.send_us - send_before) / 1e6);
     stats_.head_us +=
         static_cast<uint64_t>((segment_->head_seconds() - head_before + sampling_seconds) * 1e6);
-    if (t.continued) {
-      net::Forward f;
-      f.request = m.request;
-      f.seq = m.seq;
-      f.pos = static_cast<uint32_t>(next_pos);
-      f.tokens = {t.token};
-      f.n_tokens = 1;
-      Stopwatch send;
-      const auto bytes = net::Encode({model_hash_, std::move(f)});
-      Status sent = first_->Send(bytes);
-      stats_.send_us += static_cast<uint64_t>(send.Seconds() * 1e6);
-      stats_.bytes_sent += bytes.size();
-      if (!sent.ok()) return Refuse(sent.message(), m.request);
-    }
-    out = std::move(t);
+    out = std::move(*t);
   } else {
     net::Forward f;
     f.request = m.request;
+    f.epoch = m.epoch;
     f.seq = m.seq;
     f.pos = m.pos;
     f.n_tokens = m.n_tokens;

@@ -12,12 +12,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "base/log.h"
 #include "base/status.h"
 #include "base/thread_pool.h"
+#include "base/timer.h"
 #include "model/model.h"
 #include "net/messages.h"
 #include "net/transport.h"
@@ -61,6 +63,29 @@ class Worker {
   bool LoadSegmentFile(const std::string& path, uint64_t expected_hash);
   void OnWeightsChunk(const net::WeightsChunk& c);
   void OnForward(uint64_t hash, net::Forward& m);
+  // The head's step after the segment ran: samples, feeds the token back unless paused or
+  // stopped, and returns the Token for the coordinator (nullopt: refused).
+  std::optional<net::Token> HeadStep(const net::Forward& m);
+  // The segment an assignment describes, checked against the memory budget, on model_.
+  struct Built {
+    std::unique_ptr<runtime::Segment> segment;
+    uint64_t weight_bytes = 0, kv_bytes = 0;
+  };
+  Result<Built> BuildSegment(const net::Assign& m);
+  // Maps m.model_path unless it is mapped already, checked against the coordinator's hash.
+  Status MapOwnModel(const std::string& path, uint64_t hash);
+
+  // Moves (worker_move.cc, docs/balancing.md): Pause stops the head feeding tokens back; Move
+  // prepares the new segment; MoveCommit sends the KV and head states the new plan puts
+  // elsewhere and switches once this device has received everything it gains.
+  void OnPause(const net::Pause& m);
+  void OnMove(uint64_t hash, const net::Move& m);
+  void OnMoveCommit(const net::MoveCommit& m);
+  void OnKvPiece(const net::KvPiece& m);
+  void OnHeadState(const net::HeadState& m);
+  void SendLostState();
+  void FinishMoveIfComplete();
+  void FailMove(const std::string& why);
   void OnProfileRequest(const net::ProfileRequest& m);
   void OnPing(const net::Ping& m);
   // Measures the link to another device (round trip, both directions' bandwidth) and reports
@@ -76,7 +101,22 @@ class Worker {
   struct HeadRequest {  // sampler state of one request, on the device holding the head
     runtime::Sampler sampler;
     std::vector<int32_t> history;
-    runtime::StopRule rule;  // without stop strings: the head has no text
+    runtime::StopRule rule;    // without stop strings: the head has no text
+    net::SamplingBlock block;  // what it was made from (history aside), to move it
+    int64_t n_prompt = 0;      // position its first generated token is fed at
+  };
+  static HeadRequest MakeHeadRequest(const net::SamplingBlock& b, int64_t n_prompt, int64_t n_ctx);
+
+  // A move being carried out: the new segment and hops, and what is still to arrive.
+  struct Moving {
+    net::Move move;
+    Built built;  // no segment when leaving the ring
+    std::unique_ptr<net::Outbox> next, first;
+    std::map<uint64_t, HeadRequest> heads;
+    size_t kv_expected = 0, kv_received = 0, heads_expected = 0;
+    uint64_t kv_sent_bytes = 0, kv_received_bytes = 0;
+    bool committed = false;
+    Stopwatch clock;  // since the commit
   };
 
   net::Transport& transport_;
@@ -105,6 +145,10 @@ class Worker {
     uint64_t received = 0;
   };
   std::unique_ptr<Receiving> receiving_;
+  std::unique_ptr<Moving> moving_;
+  uint32_t epoch_ = 0;      // the plan this device serves (Forward::epoch)
+  bool paused_ = false;     // head: tokens go to the coordinator only (a move is coming)
+  bool own_model_ = false;  // model_ is the whole GGUF (not a received segment file)
   std::map<std::string, std::unique_ptr<net::Outbox>> peers_;  // see PeerOutbox
   std::deque<std::vector<uint8_t>> deferred_;  // arrived during a link probe, not yet handled
   uint64_t next_nonce_ = 1;

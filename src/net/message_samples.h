@@ -31,6 +31,7 @@ inline Forward ForwardF32() {
   f.sampling.n_predict = 32;
   f.sampling.ignore_eos = true;
   f.sampling.end_ids = {2, 32000};
+  f.sampling.step_logits = true;
   return f;
 }
 

@@ -117,6 +117,7 @@ void EncodeSampling(Writer& w, const SamplingBlock& s) {
   w.U8(s.ignore_eos);
   w.U32(static_cast<uint32_t>(s.end_ids.size()));
   w.I32Array(s.end_ids);
+  w.U8(s.step_logits);
 }
 
 void DecodeSampling(Reader& r, SamplingBlock& s) {
@@ -134,6 +135,7 @@ void DecodeSampling(Reader& r, SamplingBlock& s) {
   const uint32_t n_end = r.U32("sampling.end_ids count");
   if (r.ok() && n_end > 1024) r.Fail("too many end-of-generation ids");
   s.end_ids = r.I32Array(n_end, "sampling.end_ids");
+  s.step_logits = r.U8("sampling.step_logits") != 0;
   if (!(std::isfinite(s.temperature) && s.temperature >= 0) || !(s.top_p > 0 && s.top_p <= 1) ||
       !(s.min_p >= 0 && s.min_p < 1) || !(s.repeat_penalty > 0) || s.top_k < 0 ||
       s.repeat_last_n < 0) {

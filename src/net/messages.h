@@ -138,6 +138,7 @@ struct SamplingBlock {
   uint32_t n_predict = 0;
   bool ignore_eos = false;
   std::vector<int32_t> end_ids;  // end-of-generation token ids
+  bool step_logits = false;      // every step's logits go back with its token (tests)
 
   bool operator==(const SamplingBlock&) const = default;
 };

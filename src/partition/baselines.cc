@@ -71,4 +71,36 @@ Result<Plan> MemoryProportionalSplit(const ModelCosts& costs, const Cluster& clu
   return FromModelCuts(costs, cluster, cuts, objective, n_seq);
 }
 
+Result<Plan> PlanFromSegments(const ModelCosts& costs, const Cluster& cluster,
+                              const std::vector<int>& order,
+                              const std::vector<runtime::SegmentSpec>& segments,
+                              Objective objective, int n_seq) {
+  if (order.size() != segments.size() || segments.empty()) {
+    return Status::Error("a plan needs one segment per device");
+  }
+  const int n_units = static_cast<int>(costs.units.size());
+  std::vector<int> cuts{0};
+  for (size_t i = 1; i < segments.size(); ++i) {
+    const int begin = segments[i].unit_begin;
+    if (begin != segments[i - 1].unit_end) {
+      return Status::Error("segments " + segments[i - 1].ToString() + " and " +
+                           segments[i].ToString() + " do not meet");
+    }
+    int at = -1;
+    for (int u = 1; u < n_units && at < 0; ++u) {
+      const UnitCost& c = costs.units[u];
+      if ((!c.head && c.unit_begin == begin) || (c.head && begin == costs.n_model_units)) at = u;
+    }
+    if (at <= cuts.back()) {
+      return Status::Error("no placement unit starts at half-block " + std::to_string(begin));
+    }
+    cuts.push_back(at);
+  }
+  cuts.push_back(n_units);
+  for (int d : order) {
+    if (d < 0 || d >= cluster.size()) return Status::Error("device index out of range");
+  }
+  return MakePlan(costs, cluster, order, cuts, objective, n_seq);
+}
+
 }  // namespace ll::partition

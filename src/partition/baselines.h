@@ -23,4 +23,12 @@ Result<Plan> EvenSplit(const ModelCosts& costs, const Cluster& cluster, Objectiv
 Result<Plan> MemoryProportionalSplit(const ModelCosts& costs, const Cluster& cluster,
                                      Objective objective, int n_seq);
 
+// The plan of a ring whose stages run on devices `order` (cluster indices) and hold exactly
+// `segments` (a --split, or the ring after a move): an error when they do not cover the model
+// in order or a boundary falls inside a placement unit (a model the costs group into blocks).
+Result<Plan> PlanFromSegments(const ModelCosts& costs, const Cluster& cluster,
+                              const std::vector<int>& order,
+                              const std::vector<runtime::SegmentSpec>& segments,
+                              Objective objective, int n_seq);
+
 }  // namespace ll::partition

@@ -39,6 +39,7 @@ Result<GenerationResult> Generate(Executor& executor, const model::Tokenizer& to
   int64_t pos = static_cast<int64_t>(r.prompt_ids.size());
   watch.Reset();
   while (!rule.stopped()) {
+    if (options.want_step_logits) r.step_logits.push_back(logits);
     const int32_t token = sampler.Sample(logits, history);
     const StopVerdict v = rule.Accept(token, tokenizer.TokenToPiece(token));
     if (v.kept) {

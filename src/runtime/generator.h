@@ -26,6 +26,9 @@ struct GenerateOptions {
   // Keep the logits that chose the first token in the result. Free on one device; across a
   // ring it sends a vocabulary of floats back, so it is off unless a caller (tests) asks.
   bool want_first_logits = false;
+  // Keep the logits of every step (one entry per sampled token), for tests that compare a ring
+  // with one device bit for bit; a vocabulary of floats per token on the wire.
+  bool want_step_logits = false;
 };
 
 struct GenerationResult {
@@ -41,6 +44,7 @@ struct GenerationResult {
   // can tell when all of them were decoding at once). Empty where not measured.
   std::vector<double> token_seconds;
   std::vector<float> first_logits;  // logits that chose the first token (tests, references)
+  std::vector<std::vector<float>> step_logits;  // want_step_logits: the logits of every step
 
   double prefill_tokens_per_s() const;
   double decode_tokens_per_s() const;  // over the tokens fed back after the first

@@ -301,7 +301,6 @@ void Segment::Head(ThreadPool& pool, const float* x, int64_t n, float* logits) {
   head_seconds_ += timer.Seconds();
 }
 
-
 Result<int> Segment::KvLayer(int layer, int seq, int64_t n_pos) const {
   if (!spec_.has_attention(layer)) {
     return Status::Error("segment " + spec_.ToString() + " holds no attention of layer " +
@@ -333,9 +332,9 @@ Status Segment::ImportKv(int layer, int seq, int64_t n_pos, std::span<const floa
   LL_ASSIGN_OR_RETURN(const int local, KvLayer(layer, seq, n_pos));
   const size_t rows = static_cast<size_t>(n_pos) * kv_.n_embd_kv();
   if (data.size() != 2 * rows) {
-    return Status::Error("KV of layer " + std::to_string(layer) + " for " +
-                         std::to_string(n_pos) + " positions has " + std::to_string(data.size()) +
-                         " values, expected " + std::to_string(2 * rows));
+    return Status::Error("KV of layer " + std::to_string(layer) + " for " + std::to_string(n_pos) +
+                         " positions has " + std::to_string(data.size()) + " values, expected " +
+                         std::to_string(2 * rows));
   }
   std::copy_n(data.data(), rows, kv_.K(seq, local, 0));
   std::copy_n(data.data() + rows, rows, kv_.V(seq, local, 0));

@@ -1,0 +1,241 @@
+#include "engine/run_loop.h"
+
+#include <algorithm>
+
+namespace ll::engine {
+
+RunLoop::RunLoop(Coordinator& c, const std::vector<Request>& requests,
+                 const runtime::PieceCallback& on_piece)
+    : c_(c), requests_(requests), on_piece_(on_piece), results_(requests.size()) {
+  for (size_t i = 0; i < requests.size(); ++i) pending_.push_back(i);
+  for (int s = c.options_.n_seq - 1; s >= 0; --s) free_slots_.push_back(s);
+}
+
+Status RunLoop::Validate() const {
+  for (size_t i = 0; i < requests_.size(); ++i) {
+    LL_RETURN_IF_ERROR(requests_[i].options.sampling.Validate());
+    const auto& ids = requests_[i].prompt_ids;
+    if (ids.empty()) return Status::Error("request " + std::to_string(i) + " has an empty prompt");
+    if (static_cast<int64_t>(ids.size()) >= c_.options_.n_ctx) {
+      return Status::Error("request " + std::to_string(i) + " has " + std::to_string(ids.size()) +
+                           " prompt tokens but the context holds " +
+                           std::to_string(c_.options_.n_ctx));
+    }
+    for (int32_t t : ids) {
+      if (t < 0 || t >= c_.model_.config().n_vocab) {
+        return Status::Error("prompt token " + std::to_string(t) + " is outside the vocabulary");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<runtime::GenerationResult>> RunLoop::Run() {
+  LL_RETURN_IF_ERROR(Validate());
+  LL_RETURN_IF_ERROR(Admit());
+  while (!active_.empty() || target_) {
+    LL_ASSIGN_OR_RETURN(net::Envelope e, c_.Next());
+    if (auto* err = std::get_if<net::ErrorMsg>(&e.message)) {
+      LL_RETURN_IF_ERROR(OnError(*err));
+    } else if (auto* tok = std::get_if<net::Token>(&e.message)) {
+      LL_RETURN_IF_ERROR(OnToken(*tok));
+    } else if (const auto* stats = std::get_if<net::Stats>(&e.message)) {
+      LL_RETURN_IF_ERROR(OnStats(*stats));
+    }  // other late control answers are not ours to handle here
+    LL_RETURN_IF_ERROR(FinishDrainIfEmpty());
+  }
+  return std::move(results_);
+}
+
+Status RunLoop::Admit() {
+  while (!target_ && !pending_.empty() && !free_slots_.empty()) {
+    const size_t i = pending_.front();
+    pending_.pop_front();
+    const int seq = free_slots_.back();
+    free_slots_.pop_back();
+    const Request& req = requests_[i];
+    results_[i].prompt_ids = req.prompt_ids;
+    const uint64_t id = c_.next_request_id_++;
+    const auto n_prompt = static_cast<int64_t>(req.prompt_ids.size());
+    runtime::StopRule rule({req.options.n_predict, req.options.ignore_eos, c_.end_ids_,
+                            req.options.stop, n_prompt, c_.options_.n_ctx});
+    active_.emplace(id, Active{i, seq, n_prompt, std::move(rule), {}, true});
+    net::Forward f;
+    f.request = id;
+    f.epoch = c_.epoch_;
+    f.seq = static_cast<uint32_t>(seq);
+    f.pos = 0;
+    f.tokens = req.prompt_ids;
+    f.n_tokens = static_cast<uint32_t>(req.prompt_ids.size());
+    f.has_sampling = true;
+    const auto& s = req.options.sampling;
+    f.sampling = {s.temperature,
+                  s.top_p,
+                  s.min_p,
+                  s.repeat_penalty,
+                  s.top_k,
+                  s.repeat_last_n,
+                  s.seed,
+                  req.prompt_ids,
+                  static_cast<uint32_t>(std::max(0, req.options.n_predict)),
+                  req.options.ignore_eos,
+                  c_.end_ids_,
+                  req.options.want_step_logits};
+    f.want_logits = req.options.want_first_logits || req.options.want_step_logits;
+    LL_RETURN_IF_ERROR(c_.Send(0, std::move(f)));
+  }
+  return Status::Ok();
+}
+
+Status RunLoop::End(ActiveMap::iterator it) {
+  // Every device forgets the request before its slot is reused (see Worker::OnForward).
+  for (size_t d = 0; d < c_.devices_.size(); ++d) {
+    LL_RETURN_IF_ERROR(c_.Send(d, net::EndRequest{it->first}));
+  }
+  free_slots_.push_back(it->second.seq);
+  active_.erase(it);
+  return Admit();
+}
+
+Status RunLoop::OnError(const net::ErrorMsg& err) {
+  auto failed = active_.find(err.request);
+  if (failed == active_.end()) {
+    // Not about a request of ours (e.g. a rogue peer's message was refused): log it.
+    c_.options_.log->warn("a device reported: {}", err.message);
+    return Status::Ok();
+  }
+  runtime::GenerationResult& r = results_[failed->second.index];
+  r.text = failed->second.rule.text();
+  r.stop_reason = "error";
+  r.error = err.message;
+  c_.options_.log->debug("request {} failed: {}", failed->second.index, err.message);
+  return End(failed);
+}
+
+Status RunLoop::Feed(uint64_t request, int32_t token, int64_t pos) {
+  const Active& a = active_.at(request);
+  net::Forward f;
+  f.request = request;
+  f.epoch = c_.epoch_;
+  f.seq = static_cast<uint32_t>(a.seq);
+  f.pos = static_cast<uint32_t>(pos);
+  f.tokens = {token};
+  f.n_tokens = 1;
+  f.want_logits = requests_[a.index].options.want_step_logits;
+  return c_.Send(0, std::move(f));
+}
+
+Status RunLoop::OnToken(net::Token& tok) {
+  auto it = active_.find(tok.request);
+  if (it == active_.end()) return Status::Ok();
+  Active& a = it->second;
+  runtime::GenerationResult& r = results_[a.index];
+  const Request& req = requests_[a.index];
+  if (a.first) {
+    r.prefill_seconds = a.clock.Seconds();
+    if (req.options.want_first_logits) r.first_logits = tok.logits;
+    a.clock.Reset();
+    a.first = false;
+  }
+  if (req.options.want_step_logits) r.step_logits.push_back(std::move(tok.logits));
+  const runtime::StopVerdict v = a.rule.Accept(tok.token, c_.tokenizer_.TokenToPiece(tok.token));
+  if (v.kept) {
+    r.generated_ids.push_back(tok.token);
+    r.token_seconds.push_back(since_start_.Seconds());
+  }
+  if (on_piece_ && a.index == 0 && v.text) on_piece_(*v.text);
+  ++tokens_;
+  if (a.rule.stopped()) {
+    r.text = a.rule.text();
+    r.stop_reason = runtime::StopReasonName(a.rule.reason());
+    r.decode_seconds = a.clock.Seconds();
+    c_.options_.log->debug("request {} ends: {} after {} tokens", a.index, r.stop_reason,
+                           r.generated_ids.size());
+    LL_RETURN_IF_ERROR(End(it));
+    return AfterToken();
+  }
+  const int64_t feed_pos = a.pos++;
+  if (!tok.continued) {
+    if (target_) {
+      held_.push_back({tok.request, tok.token, feed_pos});
+    } else {
+      LL_RETURN_IF_ERROR(Feed(tok.request, tok.token, feed_pos));
+    }
+  }
+  return AfterToken();
+}
+
+Status RunLoop::AfterToken() {
+  const BalanceOptions& b = c_.options_.balance;
+  if (target_ || c_.devices_.size() < 2) return Status::Ok();
+  if (b.force_at_token > 0 && !c_.forced_done_ &&
+      tokens_ >= static_cast<uint64_t>(b.force_at_token)) {
+    c_.forced_done_ = true;
+    auto target = c_.TargetFromCuts(b.force_cuts, b.force_devices);
+    if (!target.ok()) return target.status().WithContext("forced move");
+    target->reason = "forced at token " + std::to_string(tokens_);
+    BeginDrain(std::move(*target));
+    return Status::Ok();
+  }
+  if (!c_.policy_ || round_missing_ > 0 || b.stats_every < 1 ||
+      tokens_ % static_cast<uint64_t>(b.stats_every) != 0) {
+    return Status::Ok();
+  }
+  round_.assign(c_.devices_.size(), std::nullopt);
+  round_missing_ = c_.devices_.size();
+  for (size_t d = 0; d < c_.devices_.size(); ++d) {
+    LL_RETURN_IF_ERROR(c_.Send(d, net::StatsRequest{}));
+  }
+  return Status::Ok();
+}
+
+Status RunLoop::OnStats(const net::Stats& s) {
+  if (round_missing_ == 0) return Status::Ok();
+  for (size_t d = 0; d < c_.devices_.size(); ++d) {
+    if (c_.devices_[d].name != s.name || round_[d]) continue;
+    round_[d] = s;
+    if (--round_missing_ > 0) return Status::Ok();
+    std::vector<net::Stats> snapshot;
+    for (auto& one : round_) snapshot.push_back(std::move(*one));
+    std::optional<Coordinator::MoveTarget> target =
+        c_.Consider(snapshot, static_cast<int>(active_.size()));
+    if (target && !target_) BeginDrain(std::move(*target));
+    return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+void RunLoop::BeginDrain(Coordinator::MoveTarget target) {
+  record_ = MoveRecord{};
+  record_.at_unix_s = WallSeconds();
+  record_.reason = target.reason;
+  record_.gain = target.gain;
+  const std::string shortfall = c_.MemoryShortfall(target);
+  if (!shortfall.empty()) {
+    c_.Refused(record_, shortfall);
+    return;
+  }
+  target_ = std::move(target);
+  held_.clear();
+  drain_clock_.Reset();
+  // Tokens the head already fed back go round once more and come back held.
+  (void)c_.Send(c_.devices_.size() - 1, net::Pause{c_.epoch_});
+}
+
+Status RunLoop::FinishDrainIfEmpty() {
+  if (!target_ || held_.size() < active_.size() || round_missing_ > 0) return Status::Ok();
+  record_.drain_seconds = drain_clock_.Seconds();
+  std::vector<net::LiveSlot> live;
+  for (const Held& h : held_) {
+    live.push_back({h.request, static_cast<uint32_t>(active_.at(h.request).seq),
+                    static_cast<uint32_t>(h.pos)});
+  }
+  LL_ASSIGN_OR_RETURN(const bool moved, c_.MoveTo(*target_, live, record_));
+  target_.reset();
+  if (!moved) c_.options_.log->info("the ring stays on plan {}", c_.epoch_);
+  for (const Held& h : held_) LL_RETURN_IF_ERROR(Feed(h.request, h.token, h.pos));
+  held_.clear();
+  return Admit();
+}
+
+}  // namespace ll::engine

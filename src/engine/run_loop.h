@@ -1,0 +1,74 @@
+// RunLoop: one Coordinator::Run call. It admits requests into free KV slots, applies the stop
+// rule to each token the head sends back and feeds it to the first device (unless the head did),
+// and, with the balancer on, collects the devices' counters every few tokens and moves layers
+// when the policy (or a test's forced move) says so: it pauses the head, waits until every
+// request's next token is held here (nothing on the wire), has the coordinator move the ring,
+// and feeds the held tokens to the new ring. Requests admitted meanwhile start after the move.
+// Single-threaded, on the coordinator's thread.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "base/timer.h"
+#include "engine/coordinator.h"
+
+namespace ll::engine {
+
+class RunLoop {
+ public:
+  RunLoop(Coordinator& c, const std::vector<Request>& requests,
+          const runtime::PieceCallback& on_piece);
+  Result<std::vector<runtime::GenerationResult>> Run();
+
+ private:
+  struct Active {
+    size_t index;  // into requests / results
+    int seq;
+    int64_t pos;  // where the next token is fed
+    runtime::StopRule rule;
+    Stopwatch clock;
+    bool first = true;
+  };
+  struct Held {  // a request's next token, kept here while the ring drains for a move
+    uint64_t request;
+    int32_t token;
+    int64_t pos;
+  };
+  using ActiveMap = std::map<uint64_t, Active>;
+
+  Status Validate() const;
+  Status Admit();
+  Status OnToken(net::Token& tok);
+  Status OnError(const net::ErrorMsg& err);
+  Status End(ActiveMap::iterator it);
+  Status Feed(uint64_t request, int32_t token, int64_t pos);
+  // After each token: a forced move that is due, or a round of counters.
+  Status AfterToken();
+  Status OnStats(const net::Stats& s);
+  void BeginDrain(Coordinator::MoveTarget target);
+  // The move, once nothing is on the wire; then the held tokens go to the new ring.
+  Status FinishDrainIfEmpty();
+
+  Coordinator& c_;
+  const std::vector<Request>& requests_;
+  const runtime::PieceCallback& on_piece_;
+  std::vector<runtime::GenerationResult> results_;
+  const Stopwatch since_start_;  // GenerationResult::token_seconds
+  std::deque<size_t> pending_;
+  ActiveMap active_;
+  std::vector<int> free_slots_;
+  uint64_t tokens_ = 0;
+  // A move in progress: where to, since when, and the tokens held so far.
+  std::optional<Coordinator::MoveTarget> target_;
+  MoveRecord record_;
+  Stopwatch drain_clock_;
+  std::vector<Held> held_;
+  // A round of counters being collected (ring order).
+  std::vector<std::optional<net::Stats>> round_;
+  size_t round_missing_ = 0;
+};
+
+}  // namespace ll::engine

@@ -238,13 +238,10 @@ void Policy::Replan(const std::string& departed, Decision& d) {
     d.reason = gain + ", not above the " + Num(options_.threshold * 100, 0) + " % threshold";
     return;
   }
-  // Agreeing calls propose the same plan: a plan that changes from call to call follows noise.
-  if (streak_ > 0 && SamePlan(*solved, proposed_)) {
-    ++streak_;
-  } else {
-    streak_ = 1;
-    proposed_ = *solved;
-  }
+  // The calls agree when each finds a move worth it; the latest plan is made from the most
+  // measured rates. (Requiring the same plan each time would let ties between equally good
+  // plans, or the smoothed rates still settling, put a move off indefinitely.)
+  ++streak_;
   if (streak_ < options_.confirm) {
     d.reason = gain + "; confirming (" + std::to_string(streak_) + " of " +
                std::to_string(options_.confirm) + ")";

@@ -24,7 +24,7 @@ struct PolicyOptions {
   // decision.
   int cooldown_steps = 64;
   int min_steps = 16;  // decode steps each device must have shown since the plan
-  int confirm = 2;     // consecutive decisions that must agree before a move (noise)
+  int confirm = 2;     // consecutive Decide calls that must find a move worth it (noise)
   double solve_time_limit_s = 5;
   double alpha = 0.1;  // Telemetry's smoothing weight per step
 };
@@ -95,9 +95,7 @@ class Policy {
   // cooldown_from_ (the steps seen at the move or refusal).
   bool cooling_ = false;
   uint64_t cooldown_from_ = 0;
-  // The plan the previous Decide calls proposed with a gain beyond the threshold, and how
-  // many in a row did.
-  partition::Plan proposed_;
+  // Consecutive Decide calls that found a move worth it.
   int streak_ = 0;
 };
 

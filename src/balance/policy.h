@@ -1,0 +1,102 @@
+// Policy: the run-time balancer's decision. While the ring serves, the coordinator hands it the
+// plan's devices' cumulative counters every few dozen tokens; the policy smooths them
+// (Telemetry), compares each device's measured compute per decode step with what the plan
+// assumed for its stage, and when the two departed, plans again on the measured (live) rates
+// and says whether moving layers is worth it. It only decides: the engine moves the layers and
+// then calls Applied. Owns copies of the costs, the reference cluster and plan; one thread at a
+// time (the coordinator's).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "balance/telemetry.h"
+#include "net/messages.h"
+#include "partition/cluster.h"
+#include "partition/costs.h"
+#include "partition/plan.h"
+
+namespace ll::balance {
+
+struct PolicyOptions {
+  double threshold = 0.10;  // move only when the predicted tokens/s gain exceeds this
+  // Decode steps (per device, as Telemetry counts) after a move or a refusal before the next
+  // decision.
+  int cooldown_steps = 64;
+  int min_steps = 16;  // decode steps each device must have shown since the plan
+  int confirm = 2;     // consecutive Decide calls that must find a move worth it (noise)
+  double solve_time_limit_s = 5;
+  double alpha = 0.1;  // Telemetry's smoothing weight per step
+};
+
+// One device of the current plan, for the log line.
+struct DeviceRate {
+  std::string name;
+  double measured_ms = 0;  // smoothed compute per decode step
+  double assumed_ms = 0;   // what the plan predicted for its stage
+  double factor = 1;       // measured / assumed (1 for a stage too small to judge)
+};
+
+struct Decision {
+  enum class Kind { kWait, kStay, kMove, kRefused };
+  Kind kind = Kind::kWait;
+  std::string reason;  // one sentence for the log: why it waits / stays / moves / refuses
+  std::vector<DeviceRate> devices;  // ring order of the current plan (empty for kWait)
+  partition::Cluster live;          // the reference cluster with live rates (set unless kWait)
+  partition::Plan plan;             // kMove: the new plan, evaluated on `live`
+  // Predictions on `live` (new_tokens_per_s: of the solver's plan, 0 when none was solved).
+  double current_tokens_per_s = 0, new_tokens_per_s = 0;
+  double gain() const;  // new / current - 1 (0 when nothing was solved)
+};
+
+const char* DecisionKindName(Decision::Kind k);
+
+class Policy {
+ public:
+  // `cluster` is what `plan` was made from (profiled, maybe calibrated); `costs` the model's.
+  // The plan is evaluated again on them (with `objective` and `n_seq`), so what each stage is
+  // assumed to take is the cost model's on exactly these inputs.
+  Policy(partition::ModelCosts costs, partition::Cluster cluster, partition::Plan plan, int n_seq,
+         partition::Objective objective, PolicyOptions options = {});
+
+  // Another snapshot of the plan's devices' cumulative counters (ring order = plan stages; one
+  // per stage). The first after construction or Applied is the baseline.
+  void Observe(const std::vector<net::Stats>& snapshot);
+
+  // What to do now, given the requests in flight (1..n_seq; chooses which prediction the
+  // measurement is compared to: one request alone, or the full pipeline's). Solves the MILP
+  // only when some device's rate departed beyond the threshold.
+  Decision Decide(int in_flight);
+
+  // The engine applied `d` (kMove): its live cluster and new plan become the reference,
+  // telemetry starts over (the ring changed) and the cooldown starts.
+  void Applied(const Decision& d);
+
+  const partition::Plan& plan() const { return plan_; }
+  const partition::Cluster& cluster() const { return cluster_; }
+
+ private:
+  // Decode steps every stage has shown since the baseline (the least over stages).
+  uint64_t StepsSeen() const;
+  // Fills d.devices and d.live from the telemetry; true when some factor is out of band.
+  bool LiveRates(int in_flight, Decision& d) const;
+  // Solves on d.live and fills the rest of `d`; `departed` names the devices out of band.
+  void Replan(const std::string& departed, Decision& d);
+  void StartCooldown();
+
+  partition::ModelCosts costs_;
+  partition::Cluster cluster_;  // the reference: what plan_'s predictions are made from
+  partition::Plan plan_;
+  int n_seq_;
+  partition::Objective objective_;
+  PolicyOptions options_;
+  Telemetry telemetry_;
+  // Cooldown: no decision until every stage has shown cooldown_steps decode steps after
+  // cooldown_from_ (the steps seen at the move or refusal).
+  bool cooling_ = false;
+  uint64_t cooldown_from_ = 0;
+  // Consecutive Decide calls that found a move worth it.
+  int streak_ = 0;
+};
+
+}  // namespace ll::balance

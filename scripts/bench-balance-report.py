@@ -24,6 +24,7 @@ BEFORE_TOKENS = 180
 DURING_TOKENS = 130
 AFTER_TOKENS = 180
 MIN_WINDOW = 100
+DRIFT = 1.25
 # A cgroup quota costs a device more than its share says (caches refill after every pause): a
 # 40 % device profiles at about 33 % (docs/emu-cluster.md), so assume 80 % of the share.
 QUOTA_EFFICIENCY = 0.8
@@ -60,11 +61,12 @@ def plan(args):
         startup = out["started_unix_s"] - run["launch_unix_s"]
         # The slowdown can at most stretch the cut device's stage by 1 / (its share), so the
         # whole step too; the window is sized for that and holds more tokens when the ring is
-        # faster. N covers the case where the cut costs nothing at all.
+        # faster. N covers the case where the cut costs nothing at all, on a machine up to
+        # DRIFT times faster than in the dry run (its cores' speed drifts).
         slowdown = 100.0 / (args.cut_percent * QUOTA_EFFICIENCY)
         t1 = t0[0] + BEFORE_TOKENS / tokens_per_s
         t2 = t1 + DURING_TOKENS * slowdown / tokens_per_s
-        n = math.ceil(tokens_per_s * (t2 - t0[0])) + AFTER_TOKENS
+        n = math.ceil(DRIFT * tokens_per_s * (t2 - t0[0])) + AFTER_TOKENS
         print(f"{run['inflight']} {startup:.3f} {t1:.3f} {t2:.3f} {n}")
 
 

@@ -60,7 +60,8 @@ if [ -z "$model" ]; then
   model="$work/llama-768x12-q8_0.gguf"
   say "writing $model"
   "$gen" --arch llama --n-embd 768 --n-layer 12 --n-head 12 --n-head-kv 4 --n-ff 2048 --type q8_0 \
-    --vocab-from ../shared/models/vocab/ggml-vocab-llama-spm.gguf -o "$model" >/dev/null 2>&1
+    --vocab-from ../shared/models/vocab/ggml-vocab-llama-spm.gguf -o "$model" >/dev/null 2>&1 ||
+    { echo "error: $gen could not write the model" >&2; exit 1; }
 fi
 [ -f "$model" ] || { echo "error: no model file $model" >&2; exit 1; }
 
@@ -79,7 +80,7 @@ say "slowing $device from ${had}% to ${slowed}% of a core"
 
 cut_at=""       # wall clock of the last quota change
 set_cpu() {
-  bash scripts/emu-cluster cpu "$device" "$1" --state-dir "$state" 2>/dev/null
+  bash scripts/emu-cluster cpu "$device" "$1" --state-dir "$state"
   cut_at=$(now)
 }
 

@@ -187,6 +187,27 @@ m_a=$(cat /sys/fs/cgroup/memory/ll-st-a/memory.limit_in_bytes); m_b=$(cat /sys/f
 check "memory.limit_in_bytes st-a = 64+64+16 MiB = 150994944 ($m_a)" test "$m_a" = 150994944
 check "memory.limit_in_bytes st-b = memory_limit_bytes 201326592 ($m_b)" test "$m_b" = 201326592
 
+echo "== cpu: a running device's quota changes and changes back"
+quota_of() { echo "$(cat "/sys/fs/cgroup/cpu/ll-$1/cpu.cfs_quota_us")/$(cat "/sys/fs/cgroup/cpu/ll-$1/cpu.cfs_period_us")"; }
+json_cpu() { jq -r --arg n "$1" '.devices[] | select(.name == $n) | "\(.cpu_percent) \(.cpu_quota_us)/\(.cpu_period_us)"' "$J"; }
+"$EMU" cpu st-a 20 --state-dir "$STATE" >/dev/null 2>&1; rc=$?
+check "cpu st-a 20: exit $rc, quota/period 1000/5000 ($(quota_of st-a))" test "$rc.$(quota_of st-a)" = "0.1000/5000"
+check "cpu st-a 20: cluster.json has 20 1000/5000 ($(json_cpu st-a))" test "$(json_cpu st-a)" = "20 1000/5000"
+check "cpu st-a 20: status shows 20 %" bash -c "'$EMU' status --state-dir '$STATE' | grep -qE '^st-a .* 20 +20 '"
+"$EMU" cpu st-a 50 --state-dir "$STATE" >/dev/null 2>&1
+check "cpu st-a 50: back to 1000/2000 ($(quota_of st-a), $(json_cpu st-a))" \
+  test "$(quota_of st-a) $(json_cpu st-a)" = "1000/2000 50 1000/2000"
+"$EMU" cpu st-b 200 --state-dir "$STATE" >/dev/null 2>&1
+check "cpu st-b 200 (2 threads, all their cores): unlimited ($(quota_of st-b))" test "$(quota_of st-b)" = "-1/100000"
+"$EMU" cpu st-b 25 --state-dir "$STATE" >/dev/null 2>&1
+check "cpu st-b 25: back to 1000/4000 ($(quota_of st-b), $(json_cpu st-b))" \
+  test "$(quota_of st-b) $(json_cpu st-b)" = "1000/4000 25 1000/4000"
+out=$("$EMU" cpu st-x 40 --state-dir "$STATE" 2>&1); rc=$?
+check "cpu on an unknown device fails ($out)" bash -c "[ $rc -ne 0 ] && grep -q \"no device 'st-x'\" <<<\"\$1\"" _ "$out"
+out=$("$EMU" cpu st-a 0.5 --state-dir "$STATE" 2>&1); rc=$?
+check "cpu 0.5 is rejected and changes nothing ($(quota_of st-a))" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'PERCENT must be a number >= 1' <<<\"\$1\" && [ '$(quota_of st-a)' = 1000/2000 ]" _ "$out"
+
 echo "== measured shaping (3 MB each way over the 20 Mbit link, 8 MB down the 100 Mbit link)"
 down_a=$("$PY" "$TMP/client.py" 10.99.0.11 5555 get 3000000 2>&1)
 check "st-a download ${down_a} Mbit/s within 20 +-30%" within "$down_a" 20 0.3

@@ -169,21 +169,21 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, ForcedMoveTest,
     ::testing::Values(
         // Between blocks, one request, greedy.
-        MoveCase{"BetweenBlocks", "stories260K/stories260K.gguf", 3, {2, 6}, 8, {4, 8}, {}, 1,
-                 false},
+        MoveCase{
+            "BetweenBlocks", "stories260K/stories260K.gguf", 3, {2, 6}, 8, {4, 8}, {}, 1, false},
         // Inside blocks, four requests in flight, seeded sampling.
-        MoveCase{"InsideBlocks", "stories260K/stories260K.gguf", 3, {3, 6}, 12, {5, 7}, {}, 4,
-                 true},
+        MoveCase{
+            "InsideBlocks", "stories260K/stories260K.gguf", 3, {3, 6}, 12, {5, 7}, {}, 4, true},
         // The head moves to another device (its samplers go with it), four requests.
-        MoveCase{"HeadMoves", "stories260K/stories260K.gguf", 3, {2, 6}, 10, {3, 7}, {2, 0, 1}, 4,
-                 true},
+        MoveCase{
+            "HeadMoves", "stories260K/stories260K.gguf", 3, {2, 6}, 10, {3, 7}, {2, 0, 1}, 4, true},
         // A device leaves the ring; its layers and KV go to the others.
-        MoveCase{"DeviceLeaves", "stories260K/stories260K.gguf", 3, {4, 7}, 9, {5}, {1, 2}, 2,
-                 false},
+        MoveCase{
+            "DeviceLeaves", "stories260K/stories260K.gguf", 3, {4, 7}, 9, {5}, {1, 2}, 2, false},
         // At the first token: the other prompts are still being prefilled in the ring.
         MoveCase{"DuringPrefill", "stories260K/stories260K.gguf", 2, {4}, 1, {7}, {}, 4, false},
         // Grouped-query attention and another architecture.
-        MoveCase{"Qwen2", "synthetic/qwen2-64x2-random.gguf", 2, {2}, 6, {1}, {}, 3, true}),
+        MoveCase{"Qwen2", "synthetic/qwen2-64x2-random.gguf", 2, {2}, 6, {3}, {}, 3, true}),
     [](const ::testing::TestParamInfo<MoveCase>& i) { return std::string(i.param.name); });
 
 // A move that would put more on a device than its budget is refused before anything changes;
@@ -197,7 +197,7 @@ TEST(BalanceClusterTest, MoveOverAMemoryBudgetIsRefusedAndNothingChanges) {
   co.balance.force_at_token = 5;
   co.balance.force_cuts = {9};  // nearly everything on w0, whose budget is for about half
   auto workers = Workers(2);
-  workers[0].memory_budget = "7MiB";
+  workers[0].memory_budget = "1.4MiB";
   auto ring = StartRing(l, "stories260K/stories260K.gguf", workers, co);
   ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
   engine::Coordinator& coord = **ring->coord;
@@ -207,7 +207,7 @@ TEST(BalanceClusterTest, MoveOverAMemoryBudgetIsRefusedAndNothingChanges) {
   EXPECT_FALSE(coord.moves()[0].done);
   EXPECT_NE(coord.moves()[0].reason.find("w0 would need"), std::string::npos)
       << coord.moves()[0].reason;
-  EXPECT_NE(coord.moves()[0].reason.find("its budget is 7.0 MiB"), std::string::npos)
+  EXPECT_NE(coord.moves()[0].reason.find("its budget is 1.4 MiB"), std::string::npos)
       << coord.moves()[0].reason;
   EXPECT_EQ(coord.epoch(), 0u);
   EXPECT_EQ(coord.devices()[0].spec.unit_end, 5);

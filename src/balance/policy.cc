@@ -1,6 +1,7 @@
 #include "balance/policy.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <utility>
 
@@ -57,10 +58,27 @@ std::string DescribeRate(const DeviceRate& r) {
          Num(r.assumed_ms, 1) + " (x" + Num(r.factor, 2) + ")";
 }
 
+// ", the whole cluster x1.52" when it drifted alike, else "".
+std::string DescribeDrift(double drift) {
+  if (std::abs(drift - 1) < 0.005) return "";
+  return " (the whole cluster x" + Num(drift, 2) + ")";
+}
+
 // "new plan predicts 41.0 tokens/s against 30.2 (+36 %)".
 std::string DescribeGain(const Decision& d) {
   return "new plan predicts " + Num(d.new_tokens_per_s, 1) + " tokens/s against " +
          Num(d.current_tokens_per_s, 1) + " (" + Percent(d.gain()) + ")";
+}
+
+// What every judged device shares: the geometric mean of their factors, when two or more were
+// judged. A whole cluster running slower alike (a shared host's drift, every phone warming) is
+// no reason to move layers: the devices' speeds relative to each other, which decide the best
+// placement, did not change. With one device judged nothing says whether it alone changed.
+double Drift(const std::vector<double>& factors) {
+  if (factors.size() < 2) return 1;
+  double log_sum = 0;
+  for (double f : factors) log_sum += std::log(f);
+  return std::exp(log_sum / static_cast<double>(factors.size()));
 }
 
 }  // namespace
@@ -126,7 +144,7 @@ bool Policy::LiveRates(int in_flight, Decision& d) const {
   double total = 0;
   for (const Stage& s : plan_.stages) total += alone ? s.compute_ms : s.pipeline_compute_ms;
   d.live = cluster_;
-  bool departed = false;
+  std::vector<double> judged;
   for (size_t k = 0; k < plan_.stages.size(); ++k) {
     const Stage& s = plan_.stages[k];
     DeviceRate r;
@@ -135,16 +153,24 @@ bool Policy::LiveRates(int in_flight, Decision& d) const {
     r.assumed_ms = alone ? s.compute_ms : s.pipeline_compute_ms;
     // A stage with (almost) no compute, such as the embedding alone, is mostly fixed costs and
     // noise: as in Calibrate, it must hold 1 % of the plan's compute to be judged.
-    if (r.assumed_ms > 0.01 * total && r.measured_ms > 0) r.factor = r.measured_ms / r.assumed_ms;
+    if (r.assumed_ms > 0.01 * total && r.measured_ms > 0) {
+      r.factor = r.measured_ms / r.assumed_ms;
+      judged.push_back(r.factor);
+    }
     // One factor for both regimes and the fixed cost per step: only one was measured, and what
     // slows a device (a CPU quota, a hot chip) slows all its work alike.
     partition::DeviceProfile& p = d.live.devices[s.device];
     p.SlowDown(r.factor, r.factor);
     p.calibration.step_ms *= r.factor;
     p.calibration.step_pipeline_ms *= r.factor;
-    const double band = 1 + options_.threshold;
-    if (r.factor > band || r.factor < 1 / band) departed = true;
     d.devices.push_back(r);
+  }
+  d.drift = Drift(judged);
+  bool departed = false;
+  const double band = 1 + options_.threshold;
+  for (DeviceRate& r : d.devices) {
+    r.relative = r.factor / d.drift;
+    if (r.relative > band || r.relative < 1 / band) departed = true;
   }
   return departed;
 }
@@ -185,18 +211,26 @@ Decision Policy::Decide(int in_flight) {
     d.kind = Decision::Kind::kStay;
     const DeviceRate& far = *std::max_element(
         d.devices.begin(), d.devices.end(), [](const DeviceRate& a, const DeviceRate& b) {
-          return std::max(a.factor, 1 / a.factor) < std::max(b.factor, 1 / b.factor);
+          return std::max(a.relative, 1 / a.relative) < std::max(b.relative, 1 / b.relative);
         });
     d.reason = "every device runs within " + Num(options_.threshold * 100, 0) +
-               " % of the plan's rates; the furthest, " + DescribeRate(far);
+               " % of the plan's rates" + DescribeDrift(d.drift) + "; the furthest, " +
+               DescribeRate(far);
     return d;
   }
-  std::string rates;
+  // Names the devices that changed (out of band on their own); when the cluster's drift hides
+  // them all, those out of band against the others.
   const double band = 1 + options_.threshold;
-  for (const DeviceRate& r : d.devices) {
-    if (r.factor > band || r.factor < 1 / band)
-      rates += (rates.empty() ? "" : "; ") + DescribeRate(r);
-  }
+  auto list = [&](bool relative) {
+    std::string rates;
+    for (const DeviceRate& r : d.devices) {
+      const double f = relative ? r.relative : r.factor;
+      if (f > band || f < 1 / band) rates += (rates.empty() ? "" : "; ") + DescribeRate(r);
+    }
+    return rates;
+  };
+  std::string rates = list(false);
+  if (rates.empty()) rates = list(true) + DescribeDrift(d.drift);
   Replan(rates, d);
   return d;
 }

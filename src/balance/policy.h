@@ -1,7 +1,8 @@
 // Policy: the run-time balancer's decision. While the ring serves, the coordinator hands it the
 // plan's devices' cumulative counters every few dozen tokens; the policy smooths them
 // (Telemetry), compares each device's measured compute per decode step with what the plan
-// assumed for its stage, and when the two departed, plans again on the measured (live) rates
+// assumed for its stage, and when some device departed from the others (a drift the whole
+// cluster shares moves nothing), plans again on the measured (live) rates
 // and says whether moving layers is worth it. It only decides: the engine moves the layers and
 // then calls Applied. Owns copies of the costs, the reference cluster and plan; one thread at a
 // time (the coordinator's).
@@ -35,6 +36,7 @@ struct DeviceRate {
   double measured_ms = 0;  // smoothed compute per decode step
   double assumed_ms = 0;   // what the plan predicted for its stage
   double factor = 1;       // measured / assumed (1 for a stage too small to judge)
+  double relative = 1;     // factor / the decision's drift: what departs from the band
 };
 
 struct Decision {
@@ -43,6 +45,7 @@ struct Decision {
   std::string reason;  // one sentence for the log: why it waits / stays / moves / refuses
   std::vector<DeviceRate> devices;  // ring order of the current plan (empty for kWait)
   partition::Cluster live;          // the reference cluster with live rates (set unless kWait)
+  double drift = 1;  // what every judged device's factor shares (geometric mean; 1 if < 2)
   partition::Plan plan;             // kMove: the new plan, evaluated on `live`
   // Predictions on `live` (new_tokens_per_s: of the solver's plan, 0 when none was solved).
   double current_tokens_per_s = 0, new_tokens_per_s = 0;

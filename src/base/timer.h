@@ -14,8 +14,7 @@ inline double NowSeconds() {
 
 // Wall-clock time (seconds since the Unix epoch): for timestamps other processes compare with.
 inline double WallSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // CPU time the calling thread has used (not the time it waited for a core, slept or blocked).

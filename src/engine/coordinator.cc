@@ -146,6 +146,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     c->options_.log->debug("{} holds {}", d.name, d.spec.ToString());
   }
   c->ResetPolicy(c->cluster_);
+  c->PublishStatus();
   return c;
 }
 

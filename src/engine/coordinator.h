@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -123,6 +124,16 @@ struct DeviceInfo {
 
 using Request = runtime::Request;
 
+// What the ring looks like now, for another thread (the server's /health) while the coordinator
+// runs requests: a copy, published after connecting and after every move.
+struct RingStatus {
+  uint32_t epoch = 0;
+  std::vector<DeviceInfo> devices;    // ring order
+  double predicted_tokens_per_s = 0;  // of the current plan (0: no plan)
+  bool balancing = false;
+  std::vector<MoveRecord> moves;  // the latest few, oldest first
+};
+
 // The segments n devices hold for n-1 cut points (half-block units), checked.
 Result<std::vector<runtime::SegmentSpec>> SpecsFromCuts(const model::ModelConfig& config,
                                                         const std::vector<int>& cuts, size_t n);
@@ -156,6 +167,8 @@ class Coordinator {
   // The plan epoch the ring runs (0 as assigned; +1 per move) and the balancer's moves.
   uint32_t epoch() const { return epoch_; }
   const std::vector<MoveRecord>& moves() const { return moves_; }
+  // Thread-safe: a copy of the latest published status.
+  RingStatus status() const;
 
  private:
   Coordinator(net::Transport& t, const model::Model& m, const model::Tokenizer& tok,
@@ -196,6 +209,7 @@ class Coordinator {
   Result<bool> MoveTo(const MoveTarget& t, const std::vector<net::LiveSlot>& live,
                       MoveRecord& record);
   void Refused(MoveRecord record, const std::string& why);
+  void PublishStatus();
   // The balancer's look at a round of counters (ring order) with `in_flight` requests running:
   // a target when the policy decides to move.
   std::optional<MoveTarget> Consider(const std::vector<net::Stats>& snapshot, int in_flight);
@@ -223,6 +237,8 @@ class Coordinator {
   uint32_t epoch_ = 0;
   std::vector<MoveRecord> moves_;
   bool forced_done_ = false;
+  mutable std::mutex status_mu_;
+  RingStatus status_;                        // guarded by status_mu_
   std::unique_ptr<balance::Policy> policy_;  // with BalanceOptions::enabled and a plan
   partition::Cluster cluster_;
   std::optional<partition::Plan> plan_;

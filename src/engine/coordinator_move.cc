@@ -60,6 +60,25 @@ void Coordinator::Refused(MoveRecord record, const std::string& why) {
   record.reason = why + (record.reason.empty() ? "" : "; " + record.reason);
   record.done_unix_s = WallSeconds();
   moves_.push_back(std::move(record));
+  PublishStatus();
+}
+
+void Coordinator::PublishStatus() {
+  constexpr size_t kKept = 10;
+  RingStatus s;
+  s.epoch = epoch_;
+  s.devices = devices_;
+  s.predicted_tokens_per_s = plan_ ? plan_->predicted_tokens_per_s() : 0;
+  s.balancing = policy_ != nullptr;
+  const size_t from = moves_.size() > kKept ? moves_.size() - kKept : 0;
+  s.moves.assign(moves_.begin() + static_cast<std::ptrdiff_t>(from), moves_.end());
+  std::lock_guard<std::mutex> lock(status_mu_);
+  status_ = std::move(s);
+}
+
+RingStatus Coordinator::status() const {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  return status_;
 }
 
 namespace {
@@ -200,6 +219,7 @@ Result<bool> Coordinator::MoveTo(const MoveTarget& t, const std::vector<net::Liv
   } else {
     ResetPolicy(cluster_);
   }
+  PublishStatus();
   return true;
 }
 

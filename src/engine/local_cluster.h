@@ -19,7 +19,7 @@ struct LocalWorkerSpec {
   std::string name;
   int threads = 1;
   std::string memory_budget = "512MiB";
-  std::string cache_dir;  // empty: the worker's default
+  std::string cache_dir;     // empty: the worker's default
   double cpu_percent = 100;  // below 100: an emulated slower device (--emulate-cpu-percent)
 };
 

@@ -214,16 +214,37 @@ struct HttpServer::Impl {
   }
 
   void Health(httplib::Response& res) {
+    const engine::RingStatus st = coordinator.status();
     json devices = json::array();
-    for (const auto& d : coordinator.devices()) {
+    for (const auto& d : st.devices) {
       devices.push_back({{"name", d.name},
                          {"endpoint", d.endpoint},
                          {"segment", d.spec.ToString()},
-                         {"layers", {d.spec.first_layer(), d.spec.end_layer()}}});
+                         {"units", {d.spec.unit_begin, d.spec.unit_end}},
+                         {"layers", {d.spec.first_layer(), d.spec.end_layer()}},
+                         {"memory_bytes", d.weight_bytes + d.kv_bytes},
+                         {"memory_budget_bytes", d.memory_budget_bytes}});
     }
-    res.set_content(
-        json{{"status", "ok"}, {"model", options.model_name}, {"devices", devices}}.dump(),
-        "application/json");
+    json moves = json::array();
+    for (const auto& m : st.moves) {
+      moves.push_back({{"done", m.done},
+                       {"epoch", m.epoch},
+                       {"at_unix_s", m.at_unix_s},
+                       {"seconds", m.seconds},
+                       {"kv_bytes", m.kv_bytes},
+                       {"gain", m.gain},
+                       {"reason", m.reason},
+                       {"segments", m.segments}});
+    }
+    json plan = {{"epoch", st.epoch}, {"balancing", st.balancing}};
+    if (st.predicted_tokens_per_s > 0) plan["predicted_tokens_per_s"] = st.predicted_tokens_per_s;
+    res.set_content(json{{"status", "ok"},
+                         {"model", options.model_name},
+                         {"devices", devices},
+                         {"plan", plan},
+                         {"moves", moves}}
+                        .dump(-1, ' ', false, json::error_handler_t::replace),
+                    "application/json");
   }
 };
 

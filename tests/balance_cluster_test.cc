@@ -2,7 +2,6 @@
 // samplers) move between devices while requests run, and every request's tokens and every
 // step's logits stay those of one device, bit for bit.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstring>
@@ -84,8 +83,7 @@ std::unique_ptr<Ring> StartRingAt(const Loaded& l, const std::string& path,
   co.profile_seconds = 0.1;
   engine::LocalCluster* live = &*ring->cluster;
   co.liveness = [live] { return live->CheckAlive(); };
-  ring->coord =
-      engine::Coordinator::Connect(*ring->transport, path, *l.model, *l.tokenizer, co);
+  ring->coord = engine::Coordinator::Connect(*ring->transport, path, *l.model, *l.tokenizer, co);
   return ring;
 }
 std::unique_ptr<Ring> StartRing(const Loaded& l, const std::string& rel,

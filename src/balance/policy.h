@@ -45,8 +45,8 @@ struct Decision {
   std::string reason;  // one sentence for the log: why it waits / stays / moves / refuses
   std::vector<DeviceRate> devices;  // ring order of the current plan (empty for kWait)
   partition::Cluster live;          // the reference cluster with live rates (set unless kWait)
-  double drift = 1;  // what every judged device's factor shares (geometric mean; 1 if < 2)
-  partition::Plan plan;             // kMove: the new plan, evaluated on `live`
+  double drift = 1;      // what every judged device's factor shares (geometric mean; 1 if < 2)
+  partition::Plan plan;  // kMove: the new plan, evaluated on `live`
   // Predictions on `live` (new_tokens_per_s: of the solver's plan, 0 when none was solved).
   double current_tokens_per_s = 0, new_tokens_per_s = 0;
   double gain() const;  // new / current - 1 (0 when nothing was solved)

@@ -20,6 +20,8 @@ const std::string kModels = std::string(LL_SHARED_DIR) + "/models/";
 
 class ServeTest : public ::testing::Test {
  protected:
+  // Flags after the common ones (a subclass's).
+  virtual std::vector<std::string> ExtraArgs() const { return {}; }
   void SetUp() override {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
@@ -27,9 +29,15 @@ class ServeTest : public ::testing::Test {
     if (pid_ == 0) {
       ::dup2(fds[1], STDOUT_FILENO);
       ::close(fds[0]);
-      const std::string model = kModels + "stories260K/stories260K.gguf";
-      ::execl(kBin.c_str(), kBin.c_str(), "serve", "-m", model.c_str(), "--devices", "2", "--port",
-              "0", "-c", "128", "--placement", "even", static_cast<char*>(nullptr));
+      std::vector<std::string> args = {
+          kBin,        "serve", "-m",          kModels + "stories260K/stories260K.gguf",
+          "--devices", "2",     "--port",      "0",
+          "-c",        "128",   "--placement", "even"};
+      for (const std::string& a : ExtraArgs()) args.push_back(a);
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(kBin.c_str(), argv.data());
       _exit(127);
     }
     ::close(fds[1]);
@@ -90,6 +98,48 @@ TEST_F(ServeTest, CompletionsMatchTheReferenceAndBadRequestsGet400) {
   ASSERT_EQ(res->status, 200);
   EXPECT_EQ(nlohmann::json::parse(res->body)["choices"][0]["text"], ", there was a little ");
   EXPECT_EQ(nlohmann::json::parse(res->body)["choices"][0]["finish_reason"], "stop");
+}
+
+// A move forced at the 8th token of the first completion (units 0..1 on the first device
+// instead of 0..3, so layer 1's attention and its KV cache move): the completion keeps the
+// reference tokens, and /health shows the new plan's epoch, the devices' new units and the move.
+class ServeMoveTest : public ServeTest {
+  std::vector<std::string> ExtraArgs() const override {
+    return {"--force-move-at", "8", "--force-move-split", "2"};
+  }
+};
+
+TEST_F(ServeMoveTest, TokensStayAndHealthShowsTheMove) {
+  httplib::Client client("127.0.0.1", port_);
+  client.set_read_timeout(60, 0);
+  auto before = client.Get("/health");
+  ASSERT_TRUE(before);
+  const auto b = nlohmann::json::parse(before->body);
+  EXPECT_EQ(b["plan"]["epoch"], 0);
+  EXPECT_EQ(b["plan"]["balancing"], true);
+  EXPECT_EQ(b["moves"].size(), 0u);
+
+  std::ifstream in(kModels + "refs/stories260K.once-upon-a-time.kv-f32.json");
+  const auto ref = nlohmann::json::parse(in);
+  auto res = client.Post("/v1/completions",
+                         R"({"prompt": "Once upon a time", "max_tokens": 64, "temperature": 0,
+                             "ignore_eos": true})",
+                         "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(nlohmann::json::parse(res->body)["choices"][0]["token_ids"], ref["generated_ids"]);
+
+  auto after = client.Get("/health");
+  ASSERT_TRUE(after);
+  const auto h = nlohmann::json::parse(after->body);
+  EXPECT_EQ(h["plan"]["epoch"], 1) << h.dump();
+  ASSERT_EQ(h["moves"].size(), 1u) << h.dump();
+  EXPECT_EQ(h["moves"][0]["done"], true);
+  EXPECT_EQ(h["moves"][0]["epoch"], 1);
+  EXPECT_GT(h["moves"][0]["kv_bytes"].get<double>(), 0) << h.dump();
+  ASSERT_EQ(h["devices"].size(), 2u);
+  EXPECT_EQ(h["devices"][0]["units"], nlohmann::json::array({0, 2})) << h.dump();
+  EXPECT_EQ(h["devices"][1]["units"], nlohmann::json::array({2, 10})) << h.dump();
 }
 
 // Requests the client got wrong get a 400 with an OpenAI-shaped error naming the problem (and

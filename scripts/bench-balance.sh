@@ -5,11 +5,12 @@
 # then a ring freshly planned for the slowed cluster runs for comparison. Prints tokens/s before,
 # during and after the cut per run, and the on/off ratios. Needs root.
 #   scripts/bench-balance.sh [PROFILE.json] [MODEL.gguf] [--json FILE] [--rounds K]
-#                            [--device NAME] [--cut PERCENT]
+#                            [--device NAME] [--cut PERCENT] [--keep DIR]
 # PROFILE defaults to scripts/emu-profiles/balance3.json; MODEL to a random llama written by
 # make-random-gguf into a temporary folder. --device: the device slowed (default the middle one
 # of the profile); --cut: its CPU share during the cut, in percent of what it had (default 40);
-# --rounds: runs of each scenario (medians are printed); --json: also write the figures there.
+# --rounds: runs of each scenario (medians are printed); --json: also write the figures there;
+# --keep: leave every run's JSON output and log in DIR.
 # BENCH_RUN replaces "lingualinked run" (word-split), e.g. with a stand-in printing the same JSON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ json_out=""
 rounds=1
 device=""
 cut=40
+keep=""
 positional=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -27,7 +29,8 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --cut) cut=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --keep) keep=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) positional+=("$1"); shift ;;
   esac
@@ -52,7 +55,12 @@ add() { python3 -c 'import sys; print(sum(map(float, sys.argv[1:])))' "$@"; }
 
 work=$(mktemp -d /tmp/ll-bench-balance.XXXXXX)
 state="$work/state"
-trap 'bash scripts/emu-cluster down --state-dir "$state" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+cleanup() {
+  bash scripts/emu-cluster down --state-dir "$state" >/dev/null 2>&1 || true
+  if [ -n "$keep" ]; then mkdir -p "$keep" && cp "$work"/*.json "$work"/*.err "$work"/*.jsonl "$keep"/ 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 if [ -z "$model" ]; then
   gen=${LINGUALINKED_MAKE_GGUF:-build/release/tools/make-random-gguf}

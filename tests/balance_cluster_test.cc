@@ -254,7 +254,6 @@ TEST(BalanceClusterTest, ASlowDeviceLosesLayersFromAnyStart) {
   ExpectSameAsOneDevice(l, reqs, *got);
 }
 
-// Equal devices on an even split: 512 tokens without a move.
 // A model big enough that a decode step is milliseconds of compute, not the scheduler's noise:
 // a random llama of 8 blocks, 512 wide, written once per process.
 const std::string& SteadyModel() {
@@ -276,7 +275,7 @@ const std::string& SteadyModel() {
   return path;
 }
 
-// Two equal devices on the solver's plan, one request of 256 tokens: the measured rates stay
+// Two equal devices on the solver's plan, one request of 512 tokens: the measured rates stay
 // within the noise of what the plan assumed, and nothing moves.
 TEST(BalanceClusterTest, ASteadyRingDoesNotMove) {
   const std::string path = SteadyModel();
@@ -284,15 +283,15 @@ TEST(BalanceClusterTest, ASteadyRingDoesNotMove) {
   engine::ClusterOptions co;
   co.n_seq = 4;
   co.balance.enabled = true;
-  auto ring = StartRingAt(l, path, Workers(2), co, 300);
+  auto ring = StartRingAt(l, path, Workers(2), co, 600);
   std::filesystem::remove(path);  // the workers and the coordinator keep their mappings
   ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
   engine::Coordinator& coord = **ring->coord;
-  std::vector<engine::Request> reqs = {{{1, 17, 33, 49, 65}, Options(256, false, 1)}};
+  std::vector<engine::Request> reqs = {{{1, 17, 33, 49, 65}, Options(512, false, 1)}};
   reqs[0].options.want_step_logits = false;
   auto got = coord.Run(reqs);
   ASSERT_TRUE(got.ok()) << got.message();
-  EXPECT_EQ((*got)[0].generated_ids.size(), 256u);
+  EXPECT_EQ((*got)[0].generated_ids.size(), 512u);
   for (const auto& m : coord.moves()) ADD_FAILURE() << "moved: " << m.reason;
   EXPECT_EQ(coord.epoch(), 0u);
 }

@@ -52,10 +52,13 @@ std::string Describe(const Plan& p) {
   return s;
 }
 
-// "dev1 measured 12.3 ms per step, the plan assumed 6.1 (x2.02)".
+// "dev1 measured 12.3 ms per step, the plan assumed 6.1 (x2.02, x1.10 when it began)".
 std::string DescribeRate(const DeviceRate& r) {
-  return r.name + " measured " + Num(r.measured_ms, 1) + " ms per step, the plan assumed " +
-         Num(r.assumed_ms, 1) + " (x" + Num(r.factor, 2) + ")";
+  std::string s = r.name + " measured " + Num(r.measured_ms, 1) +
+                  " ms per step, the plan assumed " + Num(r.assumed_ms, 1) + " (x" +
+                  Num(r.factor, 2);
+  if (std::abs(r.baseline - 1) >= 0.005) s += ", x" + Num(r.baseline, 2) + " when it began";
+  return s + ")";
 }
 
 // ", the whole cluster x1.52" when it drifted alike, else "".
@@ -144,7 +147,7 @@ bool Policy::LiveRates(int in_flight, Decision& d) const {
   double total = 0;
   for (const Stage& s : plan_.stages) total += alone ? s.compute_ms : s.pipeline_compute_ms;
   d.live = cluster_;
-  std::vector<double> judged;
+  std::vector<double> changes;
   for (size_t k = 0; k < plan_.stages.size(); ++k) {
     const Stage& s = plan_.stages[k];
     DeviceRate r;
@@ -155,7 +158,8 @@ bool Policy::LiveRates(int in_flight, Decision& d) const {
     // noise: as in Calibrate, it must hold 1 % of the plan's compute to be judged.
     if (r.assumed_ms > 0.01 * total && r.measured_ms > 0) {
       r.factor = r.measured_ms / r.assumed_ms;
-      judged.push_back(r.factor);
+      r.baseline = k < baseline_.size() && baseline_[k] > 0 ? baseline_[k] : r.factor;
+      changes.push_back(r.factor / r.baseline);
     }
     // One factor for both regimes and the fixed cost per step: only one was measured, and what
     // slows a device (a CPU quota, a hot chip) slows all its work alike.
@@ -165,17 +169,37 @@ bool Policy::LiveRates(int in_flight, Decision& d) const {
     p.calibration.step_pipeline_ms *= r.factor;
     d.devices.push_back(r);
   }
-  d.drift = Drift(judged);
+  d.drift = Drift(changes);
   bool departed = false;
   const double band = 1 + options_.threshold;
   for (DeviceRate& r : d.devices) {
-    r.relative = r.factor / d.drift;
+    r.relative = r.factor / r.baseline / d.drift;
     if (r.relative > band || r.relative < 1 / band) departed = true;
   }
   return departed;
 }
 
+void Policy::TakeBaseline(int in_flight) {
+  Decision d;
+  baseline_.clear();
+  LiveRates(in_flight, d);  // no baseline yet: each judged device's own factor
+  for (const DeviceRate& r : d.devices) baseline_.push_back(r.factor);
+}
+
 Decision Policy::Decide(int in_flight) {
+  Decision d = DecideNow(in_flight);
+  // The first plan judged good enough (or refused): from now on, changes since it began.
+  const bool settled =
+      (d.kind == Decision::Kind::kStay && streak_ == 0) || d.kind == Decision::Kind::kRefused;
+  if (first_plan_ && settled) {
+    first_plan_ = false;
+    baseline_.clear();
+    for (const DeviceRate& r : d.devices) baseline_.push_back(r.factor);
+  }
+  return d;
+}
+
+Decision Policy::DecideNow(int in_flight) {
   LL_CHECK(in_flight >= 1 && in_flight <= n_seq_);
   Decision d;
   const std::vector<DeviceCosts>& t = telemetry_.devices();
@@ -191,6 +215,17 @@ Decision Policy::Decide(int in_flight) {
                std::to_string(options_.min_steps) + " decode steps since the plan; it has shown " +
                std::to_string(seen);
     return d;
+  }
+  // After a move, the factors the plan began with are what it is judged against: the cost
+  // model's standing error on each stage is no news (judging it again would chase it from
+  // device to device); a device that changed speed since is. The ring's first plan is judged
+  // on the prediction itself until it is found good enough, so a poor start is mended once.
+  if (baseline_.empty()) {
+    if (first_plan_) {
+      baseline_.assign(plan_.stages.size(), 1.0);
+    } else {
+      TakeBaseline(in_flight);
+    }
   }
   if (cooling_) {
     // A worker that restarted counts from 0 again, below where the cooldown began.
@@ -224,7 +259,7 @@ Decision Policy::Decide(int in_flight) {
   auto list = [&](bool relative) {
     std::string rates;
     for (const DeviceRate& r : d.devices) {
-      const double f = relative ? r.relative : r.factor;
+      const double f = relative ? r.relative : r.factor / r.baseline;
       if (f > band || f < 1 / band) rates += (rates.empty() ? "" : "; ") + DescribeRate(r);
     }
     return rates;
@@ -293,6 +328,8 @@ void Policy::Applied(const Decision& d) {
   cluster_ = d.live;
   plan_ = d.plan;
   telemetry_ = Telemetry(options_.alpha);
+  baseline_.clear();
+  first_plan_ = false;
   streak_ = 0;
   cooling_ = true;
   cooldown_from_ = 0;

@@ -1,9 +1,11 @@
 // Policy: the run-time balancer's decision. While the ring serves, the coordinator hands it the
 // plan's devices' cumulative counters every few dozen tokens; the policy smooths them
 // (Telemetry), compares each device's measured compute per decode step with what the plan
-// assumed for its stage, and when some device departed from the others (a drift the whole
-// cluster shares moves nothing), plans again on the measured (live) rates
-// and says whether moving layers is worth it. It only decides: the engine moves the layers and
+// assumed for its stage, and when that ratio changed since the plan began, for some device
+// more than for the others (the cost model's standing error on a stage, or a drift the whole
+// cluster shares, moves nothing; the ring's first plan is judged on the prediction itself, so a
+// poor start is mended), plans again on the measured (live) rates and says whether moving
+// layers is worth it. It only decides: the engine moves the layers and
 // then calls Applied. Owns copies of the costs, the reference cluster and plan; one thread at a
 // time (the coordinator's).
 #pragma once
@@ -36,7 +38,8 @@ struct DeviceRate {
   double measured_ms = 0;  // smoothed compute per decode step
   double assumed_ms = 0;   // what the plan predicted for its stage
   double factor = 1;       // measured / assumed (1 for a stage too small to judge)
-  double relative = 1;     // factor / the decision's drift: what departs from the band
+  double baseline = 1;     // the factor when the plan began (its first min_steps steps)
+  double relative = 1;     // factor / baseline / the drift: what departs from the band
 };
 
 struct Decision {
@@ -83,6 +86,9 @@ class Policy {
   uint64_t StepsSeen() const;
   // Fills d.devices and d.live from the telemetry; true when some factor is out of band.
   bool LiveRates(int in_flight, Decision& d) const;
+  Decision DecideNow(int in_flight);
+  // Records each stage's factor now as what the plan began with.
+  void TakeBaseline(int in_flight);
   // Solves on d.live and fills the rest of `d`; `departed` names the devices out of band.
   void Replan(const std::string& departed, Decision& d);
   void StartCooldown();
@@ -100,6 +106,10 @@ class Policy {
   uint64_t cooldown_from_ = 0;
   // Consecutive Decide calls that found a move worth it.
   int streak_ = 0;
+  // Each stage's measured / assumed over the plan's first min_steps steps (empty until then;
+  // all 1 while the first plan is judged on the prediction itself).
+  std::vector<double> baseline_;
+  bool first_plan_ = true;
 };
 
 }  // namespace ll::balance

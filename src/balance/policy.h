@@ -29,7 +29,9 @@ struct PolicyOptions {
   int min_steps = 16;  // decode steps each device must have shown since the plan
   int confirm = 2;     // consecutive Decide calls that must find a move worth it (noise)
   double solve_time_limit_s = 5;
-  double alpha = 0.1;  // Telemetry's smoothing weight per step
+  // Telemetry's smoothing weight per step: 0.2 follows a slowdown within about 10 steps; the
+  // two confirming decisions absorb its noise.
+  double alpha = 0.2;
 };
 
 // One device of the current plan, for the log line.

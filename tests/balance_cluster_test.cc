@@ -222,22 +222,48 @@ TEST(BalanceClusterTest, MoveOverAMemoryBudgetIsRefusedAndNothingChanges) {
   ExpectSameAsOneDevice(l, reqs, *got);
 }
 
+// A model big enough that a decode step is milliseconds of compute, not the scheduler's noise:
+// a random llama of 8 blocks, 512 wide, written once per process.
+// The file is removed when the process ends.
+const std::string& SteadyModel() {
+  struct File {
+    std::string path;
+    ~File() { std::filesystem::remove(path); }
+  };
+  static const File file{[] {
+    tools::RandomModelOptions o;
+    o.n_embd = 512;
+    o.n_layer = 8;
+    o.n_head = 8;
+    o.n_ff = 1536;
+    o.seed = 11;
+    const std::string path =
+        ::testing::TempDir() + "/ll-steady-" + std::to_string(::getpid()) + ".gguf";
+    model::GgufWriter w;
+    Status st = tools::AddRandomModel(o, w);
+    if (st.ok()) st = w.WriteToFile(path);
+    EXPECT_TRUE(st.ok()) << st.message();
+    return path;
+  }()};
+  return file.path;
+}
+
 // From an even split over a device that runs at a quarter of the others' speed, the balancer
 // sees it in the measured step times and moves layers off it, with the same output.
 TEST(BalanceClusterTest, ASlowDeviceLosesLayersFromAnyStart) {
-  Loaded l = Load("stories260K/stories260K.gguf");
+  const std::string path = SteadyModel();
+  Loaded l = LoadPath(path);
   engine::ClusterOptions co;
-  co.cuts = {4, 7};
+  co.cuts = {6, 11};
   co.n_seq = 4;
   co.balance.enabled = true;
-  co.balance.stats_every = 8;
   co.balance.cooldown_steps = 1000;
   auto workers = Workers(3);
   workers[1].cpu_percent = 25;
-  auto ring = StartRing(l, "stories260K/stories260K.gguf", workers, co);
+  auto ring = StartRingAt(l, path, workers, co);
   ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
   engine::Coordinator& coord = **ring->coord;
-  const auto reqs = Requests(l, 1, false, 120);
+  const std::vector<engine::Request> reqs = {{{1, 17, 33, 49, 65}, Options(120, false, 1)}};
   auto got = coord.Run(reqs);
   ASSERT_TRUE(got.ok()) << got.message();
   ASSERT_FALSE(coord.moves().empty());
@@ -245,34 +271,13 @@ TEST(BalanceClusterTest, ASlowDeviceLosesLayersFromAnyStart) {
   EXPECT_TRUE(m.done) << m.reason;
   EXPECT_GT(m.gain, 0.1) << m.reason;
   EXPECT_NE(m.reason.find("w1"), std::string::npos) << m.reason;
-  // w1 holds fewer units than the 3 it started with (or none).
+  // w1 holds fewer units than the 5 it started with (or none).
   int w1_units = 0;
   for (const auto& d : coord.devices()) {
     if (d.name == "w1") w1_units = d.spec.unit_end - d.spec.unit_begin;
   }
-  EXPECT_LT(w1_units, 3);
+  EXPECT_LT(w1_units, 5);
   ExpectSameAsOneDevice(l, reqs, *got);
-}
-
-// A model big enough that a decode step is milliseconds of compute, not the scheduler's noise:
-// a random llama of 8 blocks, 512 wide, written once per process.
-const std::string& SteadyModel() {
-  static const std::string path = [] {
-    tools::RandomModelOptions o;
-    o.n_embd = 512;
-    o.n_layer = 8;
-    o.n_head = 8;
-    o.n_ff = 1536;
-    o.seed = 11;
-    const std::string p =
-        ::testing::TempDir() + "/ll-steady-" + std::to_string(::getpid()) + ".gguf";
-    model::GgufWriter w;
-    Status st = tools::AddRandomModel(o, w);
-    if (st.ok()) st = w.WriteToFile(p);
-    EXPECT_TRUE(st.ok()) << st.message();
-    return p;
-  }();
-  return path;
 }
 
 // Two equal devices on the solver's plan, one request of 512 tokens: the measured rates stay
@@ -283,8 +288,11 @@ TEST(BalanceClusterTest, ASteadyRingDoesNotMove) {
   engine::ClusterOptions co;
   co.n_seq = 4;
   co.balance.enabled = true;
+  // The band is wider than the default 10 %: this test's host runs both devices on two shared
+  // cores, whose speeds wander by up to 20-50 % for seconds at a time, one more than the other
+  // (docs/results.md); a real device's own core does not.
+  co.balance.threshold = 0.25;
   auto ring = StartRingAt(l, path, Workers(2), co, 600);
-  std::filesystem::remove(path);  // the workers and the coordinator keep their mappings
   ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
   engine::Coordinator& coord = **ring->coord;
   std::vector<engine::Request> reqs = {{{1, 17, 33, 49, 65}, Options(512, false, 1)}};

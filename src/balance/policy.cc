@@ -266,6 +266,7 @@ Decision Policy::DecideNow(int in_flight) {
   };
   std::string rates = list(false);
   if (rates.empty()) rates = list(true) + DescribeDrift(d.drift);
+
   Replan(rates, d);
   return d;
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -200,8 +201,7 @@ class Coordinator {
   };
   // The target for cut points over the current ring's devices `order` (indices; empty: all, in
   // ring order): the forced move.
-  Result<MoveTarget> TargetFromCuts(const std::vector<int>& cuts,
-                                    const std::vector<int>& order) const;
+  Result<MoveTarget> TargetFromCuts(const std::vector<int>& cuts, const std::vector<int>& order);
   // Why the target does not fit the devices' memory ("" when it does).
   std::string MemoryShortfall(const MoveTarget& t) const;
   // Carries out a move on a drained ring (coordinator_move.cc): false when a device refused it
@@ -211,8 +211,14 @@ class Coordinator {
   void Refused(MoveRecord record, const std::string& why);
   void PublishStatus();
   // The balancer's look at a round of counters (ring order) with `in_flight` requests running:
-  // a target when the policy decides to move.
+  // a target when the policy decided to move. The policy decides on its own thread (a solve
+  // takes up to a second, which the ring must not wait for): a round starts a decision, a later
+  // round collects it, and rounds in between are dropped.
   std::optional<MoveTarget> Consider(const std::vector<net::Stats>& snapshot, int in_flight);
+  // What the engine does with a decision: nothing, a log line, a refusal or a move target.
+  std::optional<MoveTarget> Act(const balance::Decision& d);
+  // Waits for a decision in progress and drops it: the policy is about to change hands.
+  void SettlePolicy();
   // Starts the policy over on the current plan and cluster (after connecting or a move).
   void ResetPolicy(const partition::Cluster& cluster);
 
@@ -240,6 +246,9 @@ class Coordinator {
   mutable std::mutex status_mu_;
   RingStatus status_;                        // guarded by status_mu_
   std::unique_ptr<balance::Policy> policy_;  // with BalanceOptions::enabled and a plan
+  // A decision being made on its own thread; policy_ is touched by nobody else meanwhile.
+  // Declared after policy_, so it is waited for before policy_ goes.
+  std::future<balance::Decision> deciding_;
   partition::Cluster cluster_;
   std::optional<partition::Plan> plan_;
   std::optional<partition::ModelCosts> costs_;

@@ -1,6 +1,8 @@
 // The coordinator's side of a balancer move (docs/balancing.md): what to move to, whether it
 // fits, and the two-phase exchange with the devices once RunLoop has drained the ring.
+#include <chrono>
 #include <cstdio>
+#include <future>
 #include <map>
 
 #include "base/timer.h"
@@ -11,7 +13,7 @@
 namespace ll::engine {
 
 Result<Coordinator::MoveTarget> Coordinator::TargetFromCuts(const std::vector<int>& cuts,
-                                                            const std::vector<int>& devices) const {
+                                                            const std::vector<int>& devices) {
   MoveTarget t;
   for (int i : devices) {
     if (i < 0 || static_cast<size_t>(i) >= devices_.size()) {
@@ -31,6 +33,7 @@ Result<Coordinator::MoveTarget> Coordinator::TargetFromCuts(const std::vector<in
         if (cluster_endpoints_[k] == d.endpoint) order.push_back(static_cast<int>(k));
       }
     }
+    SettlePolicy();
     const partition::Cluster& cluster = policy_ ? policy_->cluster() : cluster_;
     auto plan = partition::PlanFromSegments(*costs_, cluster, order, specs, options_.objective,
                                             options_.n_seq);
@@ -209,6 +212,7 @@ Result<bool> Coordinator::MoveTo(const MoveTarget& t, const std::vector<net::Liv
       epoch, segments, live.size(), record.kv_bytes / 1024.0, record.seconds * 1e3,
       record.drain_seconds * 1e3, clock.Millis(), record.reason);
   moves_.push_back(record);
+  SettlePolicy();
   if (policy_ && t.plan) {
     // The plan moved to, on the rates it was chosen for, is the balancer's reference now.
     balance::Decision applied;
@@ -223,7 +227,12 @@ Result<bool> Coordinator::MoveTo(const MoveTarget& t, const std::vector<net::Liv
   return true;
 }
 
+void Coordinator::SettlePolicy() {
+  if (deciding_.valid()) (void)deciding_.get();
+}
+
 void Coordinator::ResetPolicy(const partition::Cluster& cluster) {
+  SettlePolicy();
   policy_.reset();
   if (!options_.balance.enabled || !plan_ || !costs_ || devices_.size() < 2) return;
   balance::PolicyOptions po;
@@ -236,8 +245,21 @@ void Coordinator::ResetPolicy(const partition::Cluster& cluster) {
 std::optional<Coordinator::MoveTarget> Coordinator::Consider(
     const std::vector<net::Stats>& snapshot, int in_flight) {
   if (!policy_) return std::nullopt;
+  if (deciding_.valid()) {
+    if (deciding_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      return std::nullopt;
+    }
+    std::optional<MoveTarget> t = Act(deciding_.get());
+    if (t) return t;
+  }
   policy_->Observe(snapshot);
-  balance::Decision d = policy_->Decide(std::max(1, in_flight));
+  balance::Policy* policy = policy_.get();
+  const int n = std::max(1, in_flight);
+  deciding_ = std::async(std::launch::async, [policy, n] { return policy->Decide(n); });
+  return std::nullopt;
+}
+
+std::optional<Coordinator::MoveTarget> Coordinator::Act(const balance::Decision& d) {
   using Kind = balance::Decision::Kind;
   if (d.kind == Kind::kWait) return std::nullopt;
   if (d.kind == Kind::kStay) {

@@ -68,9 +68,15 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     if (!(measured.layers() > 0 && predicted.layers() > 0.01 * total)) {
       measured.head = predicted.head = measured.step = predicted.step = 0;
     }
-    if (predicted.head > 0) head = measured.head / predicted.head;
+    // A ratio beyond 100x either way is a broken measurement (a stage timed over almost no
+    // steps), not a device: 0, and the stage goes unjudged.
+    auto credible = [](double r) { return std::isfinite(r) && r > 0.01 && r < 100 ? r : 0.0; };
+    const double f = credible(measured.layers() / predicted.layers());
+    if (f == 0) return 0.0;
+    if (predicted.head > 0 && credible(measured.head / predicted.head) > 0)
+      head = measured.head / predicted.head;
     if (measured.step > 0) step = measured.step;
-    return measured.layers() / predicted.layers();
+    return f;
   };
   std::vector<double> alone, pipeline;
   for (size_t k = 0; k < plan.stages.size(); ++k) {
@@ -84,19 +90,25 @@ Result<Calibration> Calibrate(const Cluster& cluster, const Plan& plan,
     const StageTiming& t = timings[k];
     const DeviceProfile& d = cluster.devices[s.device];
     if (s.compute_ms > 0.01 * total_alone && t.compute_ms_alone > 0) {
-      f.alone = factor({t.compute_ms_alone, t.head_ms_alone, t.overhead_ms_alone},
-                       {s.compute_ms, s.head_compute_ms, d.calibration.step_ms}, total_alone,
-                       out.head_alone, f.step_ms);
-      f.measured = true;
-      alone.push_back(f.alone);
+      const double r = factor({t.compute_ms_alone, t.head_ms_alone, t.overhead_ms_alone},
+                              {s.compute_ms, s.head_compute_ms, d.calibration.step_ms}, total_alone,
+                              out.head_alone, f.step_ms);
+      if (r > 0) {
+        f.alone = r;
+        f.measured = true;
+        alone.push_back(f.alone);
+      }
     }
     if (s.pipeline_compute_ms > 0.01 * total_pipeline && t.compute_ms_pipeline > 0) {
-      f.pipeline = factor(
+      const double r = factor(
           {t.compute_ms_pipeline, t.head_ms_pipeline, t.overhead_ms_pipeline},
           {s.pipeline_compute_ms, s.head_pipeline_compute_ms, d.calibration.step_pipeline_ms},
           total_pipeline, out.head_pipeline, f.step_pipeline_ms);
-      f.measured = true;
-      pipeline.push_back(f.pipeline);
+      if (r > 0) {
+        f.pipeline = r;
+        f.measured = true;
+        pipeline.push_back(f.pipeline);
+      }
     }
   }
   // Each measured device's step spread, reported (CalibrationFactor::cv) but not set on the

@@ -45,7 +45,7 @@ Result<Placement> ParsePlacement(const std::string& s);
 struct BalanceOptions {
   bool enabled = false;
   double threshold = 0.10;  // predicted gain a move must bring
-  int cooldown_steps = 64;  // decode steps after a move (or a refused one) before deciding again
+  int cooldown_steps = 32;  // decode steps after a move (or a refused one) before deciding again
   int stats_every = 8;      // tokens between the devices' counters being collected
   // Test-only: move at the Nth token this coordinator receives (0: never) to these cuts (one
   // fewer than the ring's devices, same devices and order).

@@ -18,6 +18,14 @@ namespace {
 const std::string kBin = std::string(LL_BINARY_DIR) + "/src/cli/lingualinked";
 const std::string kModels = std::string(LL_SHARED_DIR) + "/models/";
 
+// llama.cpp's greedy 64 tokens after "Once upon a time", and the request for them.
+nlohmann::json Reference() {
+  std::ifstream in(kModels + "refs/stories260K.once-upon-a-time.kv-f32.json");
+  return nlohmann::json::parse(in);
+}
+constexpr const char* kGreedy64 =
+    R"({"prompt": "Once upon a time", "max_tokens": 64, "temperature": 0, "ignore_eos": true})";
+
 class ServeTest : public ::testing::Test {
  protected:
   // Flags after the common ones (a subclass's).
@@ -65,13 +73,8 @@ class ServeTest : public ::testing::Test {
 TEST_F(ServeTest, CompletionsMatchTheReferenceAndBadRequestsGet400) {
   httplib::Client client("127.0.0.1", port_);
   client.set_read_timeout(60, 0);
-  std::ifstream in(kModels + "refs/stories260K.once-upon-a-time.kv-f32.json");
-  const auto ref = nlohmann::json::parse(in);
-
-  auto res = client.Post("/v1/completions",
-                         R"({"prompt": "Once upon a time", "max_tokens": 64, "temperature": 0,
-                             "ignore_eos": true})",
-                         "application/json");
+  const auto ref = Reference();
+  auto res = client.Post("/v1/completions", kGreedy64, "application/json");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   const auto j = nlohmann::json::parse(res->body);
@@ -119,12 +122,8 @@ TEST_F(ServeMoveTest, TokensStayAndHealthShowsTheMove) {
   EXPECT_EQ(b["plan"]["balancing"], true);
   EXPECT_EQ(b["moves"].size(), 0u);
 
-  std::ifstream in(kModels + "refs/stories260K.once-upon-a-time.kv-f32.json");
-  const auto ref = nlohmann::json::parse(in);
-  auto res = client.Post("/v1/completions",
-                         R"({"prompt": "Once upon a time", "max_tokens": 64, "temperature": 0,
-                             "ignore_eos": true})",
-                         "application/json");
+  const auto ref = Reference();
+  auto res = client.Post("/v1/completions", kGreedy64, "application/json");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(nlohmann::json::parse(res->body)["choices"][0]["token_ids"], ref["generated_ids"]);

@@ -509,7 +509,9 @@ Result<std::vector<net::Stats>> Coordinator::CollectStats() {
     LL_RETURN_IF_ERROR(Send(i, net::StatsRequest{}));
     for (;;) {
       LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
-      if (auto* s = std::get_if<net::Stats>(&e.message)) {
+      // Only this device's answer: a late one of another's is not these counters.
+      auto* s = std::get_if<net::Stats>(&e.message);
+      if (s && s->name == devices_[i].name) {
         out.push_back(*s);
         break;
       }

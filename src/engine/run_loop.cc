@@ -33,7 +33,9 @@ Status RunLoop::Validate() const {
 Result<std::vector<runtime::GenerationResult>> RunLoop::Run() {
   LL_RETURN_IF_ERROR(Validate());
   LL_RETURN_IF_ERROR(Admit());
-  while (!active_.empty() || target_) {
+  // A round of the balancer's counters still out is waited for, so that no late Stats is left
+  // for the next exchange (CollectStats) to take as another device's.
+  while (!active_.empty() || target_ || round_missing_ > 0) {
     LL_ASSIGN_OR_RETURN(net::Envelope e, c_.Next());
     if (auto* err = std::get_if<net::ErrorMsg>(&e.message)) {
       LL_RETURN_IF_ERROR(OnError(*err));

@@ -138,6 +138,10 @@ struct MoveCase {
   std::vector<int> move_order;  // which devices, in which order (empty: the same)
   int requests;
   bool sampled;
+  // Received weights instead of mapped ones; warm replicas (with 256 MiB every device keeps the
+  // whole small model, so a move loads nothing) or none (a move brings its new layers in).
+  bool ship = false;
+  bool warm = true;
 };
 
 class ForcedMoveTest : public ::testing::TestWithParam<MoveCase> {};
@@ -152,7 +156,13 @@ TEST_P(ForcedMoveTest, RequestsFinishWithTheTokensAndLogitsOfOneDevice) {
   co.balance.force_at_token = c.at_token;
   co.balance.force_cuts = c.move_cuts;
   co.balance.force_devices = c.move_order;
-  auto ring = StartRing(l, c.model, Workers(c.devices), co);
+  co.ship_weights = c.ship;
+  co.warm_replicas = c.warm;
+  const std::string cache = ::testing::TempDir() + "/ll-move-cache-" + std::to_string(::getpid());
+  std::filesystem::remove_all(cache);  // received weights are shipped, not found
+  std::vector<engine::LocalWorkerSpec> workers = Workers(c.devices);
+  for (engine::LocalWorkerSpec& w : workers) w.cache_dir = cache;
+  auto ring = StartRing(l, c.model, workers, co);
   ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
   engine::Coordinator& coord = **ring->coord;
   auto got = coord.Run(reqs);
@@ -163,6 +173,14 @@ TEST_P(ForcedMoveTest, RequestsFinishWithTheTokensAndLogitsOfOneDevice) {
   EXPECT_EQ(m.epoch, 1u);
   EXPECT_EQ(coord.epoch(), 1u);
   EXPECT_GT(m.kv_bytes, 0u);
+  // Onto warm replicas nothing is brought in; otherwise the new layers are, and received
+  // weights are shipped while the old plan runs.
+  if (c.warm) {
+    EXPECT_EQ(m.loaded_bytes, 0u);
+  } else {
+    EXPECT_GT(m.loaded_bytes, 0u);
+  }
+  EXPECT_EQ(m.shipped_bytes > 0, c.ship && !c.warm) << m.shipped_bytes;
   const size_t n = c.move_order.empty() ? static_cast<size_t>(c.devices) : c.move_order.size();
   ASSERT_EQ(coord.devices().size(), n);
   EXPECT_EQ(coord.devices().back().spec.unit_end, 2 * l.model->config().n_layer);
@@ -171,6 +189,8 @@ TEST_P(ForcedMoveTest, RequestsFinishWithTheTokensAndLogitsOfOneDevice) {
   auto again = coord.Run(reqs);
   ASSERT_TRUE(again.ok()) << again.message();
   ExpectSameAsOneDevice(l, reqs, *again);
+  ring.reset();
+  std::filesystem::remove_all(cache);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -191,7 +211,16 @@ INSTANTIATE_TEST_SUITE_P(
         // At the first token: the other prompts are still being prefilled in the ring.
         MoveCase{"DuringPrefill", "stories260K/stories260K.gguf", 2, {4}, 1, {7}, {}, 4, false},
         // Grouped-query attention and another architecture.
-        MoveCase{"Qwen2", "synthetic/qwen2-64x2-random.gguf", 2, {2}, 6, {3}, {}, 3, true}),
+        MoveCase{"Qwen2", "synthetic/qwen2-64x2-random.gguf", 2, {2}, 6, {3}, {}, 3, true},
+        // No warm replicas: the moved layers are mapped in while the old plan runs.
+        MoveCase{"MappedCold", "stories260K/stories260K.gguf", 3, {2, 6}, 8, {4, 8}, {}, 2, true,
+                 false, false},
+        // Received weights: a move inside the replica ships nothing; without replicas the new
+        // segment files are shipped in the background, then the ring switches.
+        MoveCase{"ShippedWarm", "stories260K/stories260K.gguf", 3, {2, 6}, 8, {4, 8}, {2, 0, 1},
+                 4, true, true, true},
+        MoveCase{"ShippedCold", "stories260K/stories260K.gguf", 3, {2, 6}, 8, {4, 8}, {2, 0, 1},
+                 4, true, true, false}),
     [](const ::testing::TestParamInfo<MoveCase>& i) { return std::string(i.param.name); });
 
 // A move that would put more on a device than its budget is refused before anything changes;

@@ -30,6 +30,9 @@ class MappedFile {
   // resident set: for bytes that a caller has copied elsewhere and will not read again. They
   // stay valid: reading them again faults them back in from the file.
   void DropPages(const void* p, size_t n) const;
+  // Asks the kernel to read the pages of [p, p + n) ahead, in the background: for bytes about
+  // to be used (a layer a device takes over). Advice: failure changes nothing.
+  void WillNeed(const void* p, size_t n) const;
 
  private:
   MappedFile() = default;

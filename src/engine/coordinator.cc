@@ -9,6 +9,7 @@
 #include "engine/activation_codec.h"
 #include "engine/run_loop.h"
 #include "engine/segment_file.h"
+#include "partition/replicas.h"
 #include "model/model_hash.h"
 #include "partition/baselines.h"
 #include "partition/costs.h"
@@ -103,27 +104,11 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   if (solve) LL_RETURN_IF_ERROR(c->PlanPlacement());
   const size_t used = c->devices_.size();
   for (size_t i = 0; i < used; ++i) {
-    const DeviceInfo& d = c->devices_[i];
-    net::Assign a;
-    a.model_path = model_path;
-    a.embed = d.spec.embed;
-    a.unit_begin = d.spec.unit_begin;
-    a.unit_end = d.spec.unit_end;
-    a.head = d.spec.head;
-    a.n_ctx = static_cast<uint32_t>(c->options_.n_ctx);
-    a.n_seq = static_cast<uint32_t>(c->options_.n_seq);
-    a.n_batch = static_cast<uint32_t>(c->options_.n_batch);
-    a.next = i + 1 < used ? c->devices_[i + 1].endpoint : c->inbox_->endpoint();
-    a.wire = c->options_.wire;
-    if (i + 1 == used) a.first = c->devices_[0].endpoint;
+    DeviceInfo& d = c->devices_[i];
+    d.replica = c->ReplicaFor(d.spec, d.memory_budget_bytes);
     std::vector<uint8_t> file;
-    if (c->options_.ship_weights) {
-      LL_ASSIGN_OR_RETURN(file, BuildSegmentFile(model, d.spec));
-      a.weights = net::WeightsMode::kReceive;
-      a.weights_hash = model::ModelHash(file);
-      a.weights_file_bytes = file.size();
-      a.segment_weight_bytes = runtime::SegmentWeightBytes(model, d.spec);
-    }
+    LL_ASSIGN_OR_RETURN(net::Assign a, c->AssignFor(c->devices_, i, &file));
+    d.weights_hash = a.weights_hash;
     LL_RETURN_IF_ERROR(c->Send(i, a));
     auto ack = c->Next();
     if (!ack.ok()) return ack.status().WithContext("worker " + d.name);
@@ -143,11 +128,57 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     if (!assign->ok) return Status::Error(assign->error);
     c->devices_[i].weight_bytes = assign->weight_bytes;
     c->devices_[i].kv_bytes = assign->kv_bytes;
-    c->options_.log->debug("{} holds {}", d.name, d.spec.ToString());
+    c->options_.log->debug("{} holds {} (keeps {})", d.name, d.spec.ToString(),
+                           d.replica.ToString());
   }
   c->ResetPolicy(c->cluster_);
   c->PublishStatus();
   return c;
+}
+
+runtime::SegmentSpec Coordinator::ReplicaFor(const runtime::SegmentSpec& spec,
+                                             uint64_t budget) const {
+  // Only worth memory (and, with received weights, start-up transfer) when layers may move.
+  const bool moves = options_.balance.enabled || options_.balance.force_at_token > 0;
+  if (!options_.warm_replicas || !moves) return spec;
+  const model::ModelConfig& config = model_.config();
+  return partition::WidestReplica(
+      spec, static_cast<int>(2 * config.n_layer), [&](const runtime::SegmentSpec& s) {
+        return runtime::SegmentWeightBytes(model_, s) +
+                   runtime::SegmentKvBytes(config, s, options_.n_ctx, options_.n_seq) <=
+               budget;
+      });
+}
+
+Result<net::Assign> Coordinator::AssignFor(const std::vector<DeviceInfo>& ring, size_t i,
+                                           std::vector<uint8_t>* file) const {
+  const DeviceInfo& d = ring[i];
+  net::Assign a;
+  a.model_path = model_path_;
+  a.embed = d.spec.embed;
+  a.unit_begin = static_cast<uint32_t>(d.spec.unit_begin);
+  a.unit_end = static_cast<uint32_t>(d.spec.unit_end);
+  a.head = d.spec.head;
+  a.replica_embed = d.replica.embed;
+  a.replica_begin = static_cast<uint32_t>(d.replica.unit_begin);
+  a.replica_end = static_cast<uint32_t>(d.replica.unit_end);
+  a.replica_head = d.replica.head;
+  a.n_ctx = static_cast<uint32_t>(options_.n_ctx);
+  a.n_seq = static_cast<uint32_t>(options_.n_seq);
+  a.n_batch = static_cast<uint32_t>(options_.n_batch);
+  a.next = i + 1 < ring.size() ? ring[i + 1].endpoint : inbox_->endpoint();
+  a.wire = options_.wire;
+  if (i + 1 == ring.size()) a.first = ring[0].endpoint;
+  if (!options_.ship_weights) return a;
+  a.weights = net::WeightsMode::kReceive;
+  a.segment_weight_bytes = runtime::SegmentWeightBytes(model_, d.replica);
+  a.weights_hash = d.weights_hash;  // the file it holds
+  if (file != nullptr) {
+    LL_ASSIGN_OR_RETURN(*file, BuildSegmentFile(model_, d.replica));
+    a.weights_hash = model::ModelHash(*file);
+    a.weights_file_bytes = file->size();
+  }
+  return a;
 }
 
 Coordinator::~Coordinator() {

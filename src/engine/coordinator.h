@@ -7,7 +7,9 @@
 // thread.
 #pragma once
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -18,6 +20,7 @@
 #include "balance/policy.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "base/timer.h"
 #include "model/model.h"
 #include "model/tokenizer/tokenizer.h"
 #include "net/messages.h"
@@ -64,8 +67,11 @@ struct MoveRecord {
   std::string reason;                 // what was measured against what the plan assumed, or why not
   std::vector<std::string> segments;  // "name: segment" per device of the new ring
   uint64_t kv_bytes = 0;              // KV sent between devices
+  uint64_t loaded_bytes = 0;          // weights devices brought in (0: all onto warm replicas)
+  uint64_t shipped_bytes = 0;         // segment files sent for the move (received weights)
   double seconds = 0;                 // from the decision to the new plan running
-  double drain_seconds = 0;           // of which waiting for the ring to empty
+  double prepare_seconds = 0;         // of which preparing while the old plan ran
+  double drain_seconds = 0;           // then waiting for the ring to empty
   double gain = 0;                    // predicted tokens/s gain (0: forced)
   bool done = false;                  // false: refused
 };
@@ -89,6 +95,9 @@ struct ClusterOptions {
   // Send each worker its segment's weights (cached by the worker under their hash) instead of
   // letting it map its own copy of the model file.
   bool ship_weights = false;
+  // With the balancer on, each device keeps the weights of the units around its segment that
+  // its spare memory holds (partition/replicas.h), so moves onto them load nothing.
+  bool warm_replicas = true;
   // Tell the workers to exit when the coordinator is done (workers it started); false for
   // workers that outlive it (emulated devices, long-running daemons).
   bool shutdown_workers = true;
@@ -117,6 +126,8 @@ struct DeviceInfo {
   std::string endpoint;
   std::string name;
   runtime::SegmentSpec spec;
+  runtime::SegmentSpec replica;  // the weights it keeps: spec and its warm replica around it
+  uint64_t weights_hash = 0;     // of the segment file it was sent (received weights only)
   uint64_t memory_budget_bytes = 0;
   uint32_t threads = 1;
   uint64_t weight_bytes = 0, kv_bytes = 0;
@@ -202,12 +213,29 @@ class Coordinator {
   // The target for cut points over the current ring's devices `order` (indices; empty: all, in
   // ring order): the forced move.
   Result<MoveTarget> TargetFromCuts(const std::vector<int>& cuts, const std::vector<int>& order);
+  // The replica `spec`'s device keeps: with warm replicas, the widest run around it that the
+  // device could run whole within `budget`; else `spec`.
+  runtime::SegmentSpec ReplicaFor(const runtime::SegmentSpec& spec, uint64_t budget) const;
+  // The assignment of ring[i] (weights mode, replica, hops); `file`: the segment file to send
+  // when its weights are shipped.
+  Result<net::Assign> AssignFor(const std::vector<DeviceInfo>& ring, size_t i,
+                                std::vector<uint8_t>* file) const;
   // Why the target does not fit the devices' memory ("" when it does).
   std::string MemoryShortfall(const MoveTarget& t) const;
-  // Carries out a move on a drained ring (coordinator_move.cc): false when a device refused it
-  // (the old plan goes on); an error when the ring is left inconsistent.
-  Result<bool> MoveTo(const MoveTarget& t, const std::vector<net::LiveSlot>& live,
-                      MoveRecord& record);
+  // A move (coordinator_move.cc, docs/balancing.md), in three steps driven by RunLoop:
+  // BeginMove chooses the replicas, checks memory and sends every participant its Move while
+  // the old plan runs (false: refused, logged); OnPrepareMessage takes the devices' answers and
+  // ships segment files they ask for; once Prepared, RunLoop drains the ring and CommitMove
+  // switches it (false when a device refused: the old plan goes on; an error when the ring is
+  // left inconsistent).
+  Result<bool> BeginMove(MoveTarget t, MoveRecord& record);
+  Status OnPrepareMessage(const net::Message& m);
+  bool Prepared() const { return pending_ && pending_->waiting == 0 && !pending_->shipping; }
+  Result<bool> CommitMove(const std::vector<net::LiveSlot>& live, MoveRecord& record);
+  // The connection to a connected device, in the ring or idle (nullptr: none).
+  net::Outbox* OutboxOf(const std::string& endpoint);
+  Status SendTo(const std::string& endpoint, net::Message m);
+  Status ShipNext();
   void Refused(MoveRecord record, const std::string& why);
   void PublishStatus();
   // The balancer's look at a round of counters (ring order) with `in_flight` requests running:
@@ -242,6 +270,21 @@ class Coordinator {
   std::vector<std::string> cluster_endpoints_;  // endpoint of each cluster_ device
   uint32_t epoch_ = 0;
   std::vector<MoveRecord> moves_;
+  // The move being prepared: BeginMove to CommitMove.
+  struct PendingMove {
+    MoveTarget target;
+    uint32_t epoch = 0;
+    std::vector<std::string> order;  // participants' endpoints: the new ring, then leavers
+    size_t waiting = 0;              // prepared answers still out
+    std::string refusals;
+    std::map<std::string, std::vector<uint8_t>> files;  // by device name: to send if asked
+    std::deque<std::string> to_ship;                    // asked for, one at a time
+    bool shipping = false;  // to_ship.front() is being sent
+    uint64_t sent = 0, acked = 0;
+    uint64_t loaded_bytes = 0, shipped_bytes = 0;
+    Stopwatch clock;
+  };
+  std::optional<PendingMove> pending_;
   bool forced_done_ = false;
   mutable std::mutex status_mu_;
   RingStatus status_;                        // guarded by status_mu_

@@ -8,6 +8,7 @@
 #include "base/timer.h"
 #include "engine/coordinator.h"
 #include "partition/baselines.h"
+#include "partition/replicas.h"
 #include "runtime/segment_cost.h"
 
 namespace ll::engine {
@@ -45,7 +46,7 @@ Result<Coordinator::MoveTarget> Coordinator::TargetFromCuts(const std::vector<in
 std::string Coordinator::MemoryShortfall(const MoveTarget& t) const {
   for (const DeviceInfo& d : t.ring) {
     const uint64_t need =
-        runtime::SegmentWeightBytes(model_, d.spec) +
+        runtime::SegmentWeightBytes(model_, d.replica) +
         runtime::SegmentKvBytes(model_.config(), d.spec, options_.n_ctx, options_.n_seq);
     if (need > d.memory_budget_bytes) {
       return d.name + " would need " + partition::FormatBytes(static_cast<double>(need)) + " for " +
@@ -84,48 +85,168 @@ RingStatus Coordinator::status() const {
   return status_;
 }
 
-namespace {
-
-net::Move MoveMessage(uint32_t epoch, const std::vector<DeviceInfo>& ring, size_t i,
-                      const std::string& model_path, const std::string& inbox,
-                      const ClusterOptions& o, const std::vector<net::LiveSlot>& live) {
-  net::Move m;
-  m.epoch = epoch;
-  m.live = live;
-  for (const DeviceInfo& d : ring) {
-    m.ring.push_back({d.endpoint, static_cast<uint32_t>(d.spec.unit_begin),
-                      static_cast<uint32_t>(d.spec.unit_end), d.spec.embed, d.spec.head});
+net::Outbox* Coordinator::OutboxOf(const std::string& endpoint) {
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    if (devices_[i].endpoint == endpoint) return outboxes_[i].get();
   }
-  m.leave = i >= ring.size();
-  net::Assign& a = m.assign;
-  a.model_path = model_path;
-  a.n_ctx = static_cast<uint32_t>(o.n_ctx);
-  a.n_seq = static_cast<uint32_t>(o.n_seq);
-  a.n_batch = static_cast<uint32_t>(o.n_batch);
-  a.wire = o.wire;
-  if (m.leave) return m;
-  const runtime::SegmentSpec& s = ring[i].spec;
-  a.embed = s.embed;
-  a.unit_begin = static_cast<uint32_t>(s.unit_begin);
-  a.unit_end = static_cast<uint32_t>(s.unit_end);
-  a.head = s.head;
-  a.next = i + 1 < ring.size() ? ring[i + 1].endpoint : inbox;
-  if (i + 1 == ring.size() && ring.size() > 1) a.first = ring[0].endpoint;
-  return m;
+  for (IdleDevice& d : idle_) {
+    if (d.info.endpoint == endpoint) return d.out.get();
+  }
+  return nullptr;
 }
 
-}  // namespace
+Status Coordinator::SendTo(const std::string& endpoint, net::Message m) {
+  net::Outbox* out = OutboxOf(endpoint);
+  if (out == nullptr) return Status::Error("no connection to " + endpoint);
+  return out->Send(net::Encode({model_hash_, std::move(m)}));
+}
 
-Result<bool> Coordinator::MoveTo(const MoveTarget& t, const std::vector<net::LiveSlot>& live,
-                                 MoveRecord& record) {
-  const Stopwatch clock;
-  if (options_.ship_weights) {
-    Refused(record,
-            "the workers were sent their segments' weights; moving layers needs workers "
-            "that map their own model file");
+Result<bool> Coordinator::BeginMove(MoveTarget t, MoveRecord& record) {
+  PendingMove p;
+  p.epoch = epoch_ + 1;
+  // Each device's replica in the new plan. Received weights stay as they are when the file a
+  // device holds covers its new segment (nothing to ship); otherwise, and always with mapped
+  // weights, the replica is chosen again around the new segment.
+  std::vector<bool> same_file;
+  for (DeviceInfo& d : t.ring) {
+    same_file.push_back(options_.ship_weights && d.weights_hash != 0 &&
+                        partition::Contains(d.replica, d.spec));
+    if (!same_file.back()) d.replica = ReplicaFor(d.spec, d.memory_budget_bytes);
+  }
+  const std::string shortfall = MemoryShortfall(t);
+  if (!shortfall.empty()) {
+    Refused(record, shortfall);
     return false;
   }
-  // Every connected device by endpoint: the new ring first, then the devices it leaves out.
+  for (const DeviceInfo& d : t.ring) p.order.push_back(d.endpoint);
+  for (const DeviceInfo& d : devices_) {
+    if (std::find(p.order.begin(), p.order.end(), d.endpoint) == p.order.end()) {
+      p.order.push_back(d.endpoint);  // leaves the ring: sends its KV, then holds nothing
+    }
+  }
+  for (size_t i = 0; i < p.order.size(); ++i) {
+    net::Move m;
+    m.epoch = p.epoch;
+    for (const DeviceInfo& d : t.ring) {
+      m.ring.push_back({d.endpoint, static_cast<uint32_t>(d.spec.unit_begin),
+                        static_cast<uint32_t>(d.spec.unit_end), d.spec.embed, d.spec.head});
+    }
+    m.leave = i >= t.ring.size();
+    if (!m.leave) {
+      DeviceInfo& d = t.ring[i];
+      std::vector<uint8_t> file;
+      LL_ASSIGN_OR_RETURN(m.assign, AssignFor(t.ring, i, same_file[i] ? nullptr : &file));
+      d.weights_hash = m.assign.weights_hash;
+      if (!file.empty()) p.files[d.name] = std::move(file);
+    } else {
+      m.assign.model_path = model_path_;
+      m.assign.n_ctx = static_cast<uint32_t>(options_.n_ctx);
+      m.assign.n_seq = static_cast<uint32_t>(options_.n_seq);
+      m.assign.n_batch = static_cast<uint32_t>(options_.n_batch);
+    }
+    LL_RETURN_IF_ERROR(SendTo(p.order[i], std::move(m)));
+  }
+  p.waiting = p.order.size();
+  p.target = std::move(t);
+  pending_ = std::move(p);
+  return true;
+}
+
+Status Coordinator::ShipNext() {
+  PendingMove& p = *pending_;
+  constexpr size_t kChunk = 1 << 20;
+  constexpr uint64_t kWindow = 4 * kChunk;  // bytes ahead of the worker's acks
+  while (!p.to_ship.empty()) {
+    const std::string& name = p.to_ship.front();
+    const std::vector<uint8_t>& file = p.files.at(name);
+    const DeviceInfo* d = nullptr;
+    for (const DeviceInfo& x : p.target.ring) {
+      if (x.name == name) d = &x;
+    }
+    if (p.acked >= file.size()) {  // done: the next one
+      p.to_ship.pop_front();
+      p.sent = p.acked = 0;
+      p.shipping = false;
+      continue;
+    }
+    p.shipping = true;
+    while (p.sent < file.size() && p.sent - p.acked < kWindow) {
+      const size_t n = std::min<size_t>(kChunk, file.size() - p.sent);
+      net::WeightsChunk chunk{p.sent, file.size(),
+                              std::vector<uint8_t>(file.begin() + static_cast<std::ptrdiff_t>(p.sent),
+                                                   file.begin() + static_cast<std::ptrdiff_t>(p.sent + n))};
+      LL_RETURN_IF_ERROR(SendTo(d->endpoint, std::move(chunk)));
+      p.sent += n;
+    }
+    return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Status Coordinator::OnPrepareMessage(const net::Message& m) {
+  if (!pending_) return Status::Ok();
+  PendingMove& p = *pending_;
+  if (const auto* w = std::get_if<net::WeightsAck>(&m)) {
+    if (!p.shipping) return Status::Ok();
+    p.acked = w->received;
+    return ShipNext();
+  }
+  const auto* ack = std::get_if<net::MoveAck>(&m);
+  if (ack == nullptr || ack->epoch != p.epoch || ack->done) return Status::Ok();
+  if (ack->ok && ack->need_weights) {
+    if (p.files.count(ack->name) == 0) {
+      p.refusals += (p.refusals.empty() ? "" : "; ") + ack->name + " asked for weights not sent";
+      --p.waiting;
+      return Status::Ok();
+    }
+    p.to_ship.push_back(ack->name);
+    p.shipped_bytes += p.files[ack->name].size();
+    options_.log->info("sending {} {} of weights for plan {} while plan {} runs", ack->name,
+                       partition::FormatBytes(static_cast<double>(p.files[ack->name].size())),
+                       p.epoch, epoch_);
+    return p.shipping ? Status::Ok() : ShipNext();
+  }
+  --p.waiting;
+  p.loaded_bytes += ack->loaded_bytes;
+  if (ack->ok) return Status::Ok();
+  p.refusals += (p.refusals.empty() ? "" : "; ") + ack->error;
+  // A device that gave up receiving is sent nothing more.
+  auto it = std::find(p.to_ship.begin(), p.to_ship.end(), ack->name);
+  if (it == p.to_ship.end()) return Status::Ok();
+  const bool current = it == p.to_ship.begin();
+  p.to_ship.erase(it);
+  if (!current) return Status::Ok();
+  p.shipping = false;
+  p.sent = p.acked = 0;
+  return ShipNext();
+}
+
+Result<bool> Coordinator::CommitMove(const std::vector<net::LiveSlot>& live, MoveRecord& record) {
+  PendingMove p = std::move(*pending_);
+  pending_.reset();
+  const uint32_t epoch = p.epoch;
+  record.prepare_seconds = p.clock.Seconds() - record.drain_seconds;
+  record.loaded_bytes = p.loaded_bytes;
+  record.shipped_bytes = p.shipped_bytes;
+  if (!p.refusals.empty()) {
+    for (const std::string& e : p.order) (void)SendTo(e, net::MoveCommit{epoch, true, {}});
+    Refused(record, p.refusals);
+    return false;
+  }
+  const Stopwatch clock;
+  for (const std::string& e : p.order) {
+    LL_RETURN_IF_ERROR(SendTo(e, net::MoveCommit{epoch, false, live}));
+  }
+  size_t done = 0;
+  while (done < p.order.size()) {
+    LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
+    const auto* ack = std::get_if<net::MoveAck>(&e.message);
+    if (!ack || ack->epoch != epoch || !ack->done) continue;
+    if (!ack->ok) return Status::Error("moving to plan " + std::to_string(epoch) + ": " + ack->error);
+    record.kv_bytes += ack->kv_sent_bytes;
+    ++done;
+  }
+  // The new ring's connections in its order; the devices it leaves out stay connected, idle.
   std::map<std::string, std::unique_ptr<net::Outbox>> outs;
   std::map<std::string, DeviceInfo> infos;
   for (size_t i = 0; i < devices_.size(); ++i) {
@@ -136,67 +257,18 @@ Result<bool> Coordinator::MoveTo(const MoveTarget& t, const std::vector<net::Liv
     outs[d.info.endpoint] = std::move(d.out);
     infos[d.info.endpoint] = d.info;
   }
-  std::vector<std::string> order;
-  for (const DeviceInfo& d : t.ring) order.push_back(d.endpoint);
-  for (const DeviceInfo& d : devices_) {
-    if (std::find(order.begin(), order.end(), d.endpoint) == order.end()) {
-      order.push_back(d.endpoint);  // leaves the ring: sends its KV, then holds nothing
-    }
+  const MoveTarget& t = p.target;
+  outboxes_.clear();
+  for (const DeviceInfo& d : t.ring) outboxes_.push_back(std::move(outs.at(d.endpoint)));
+  idle_.clear();
+  for (auto& [endpoint, out] : outs) {
+    if (out) idle_.push_back({infos.at(endpoint), std::move(out)});
   }
-  const uint32_t epoch = epoch_ + 1;
-  auto send = [&](const std::string& endpoint, net::Message m) {
-    return outs.at(endpoint)->Send(net::Encode({model_hash_, std::move(m)}));
-  };
-  // Waits for one MoveAck of the phase from each participant.
-  auto acks = [&](bool done) -> Result<std::vector<net::MoveAck>> {
-    std::vector<net::MoveAck> got;
-    while (got.size() < order.size()) {
-      LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
-      const auto* ack = std::get_if<net::MoveAck>(&e.message);
-      if (ack && ack->epoch == epoch && ack->done == done) got.push_back(*ack);
-    }
-    return got;
-  };
-  for (size_t i = 0; i < order.size(); ++i) {
-    LL_RETURN_IF_ERROR(send(
-        order[i], MoveMessage(epoch, t.ring, i, model_path_, inbox_->endpoint(), options_, live)));
-  }
-  // Put the outboxes back whatever happens next: the old ring until the move is done.
-  auto restore = [&](const std::vector<DeviceInfo>& ring) {
-    std::vector<std::unique_ptr<net::Outbox>> ring_outs;
-    for (const DeviceInfo& d : ring) ring_outs.push_back(std::move(outs.at(d.endpoint)));
-    idle_.clear();
-    for (auto& [endpoint, out] : outs) {
-      if (out) idle_.push_back({infos.at(endpoint), std::move(out)});
-    }
-    outboxes_ = std::move(ring_outs);
-    devices_ = ring;
-  };
-  LL_ASSIGN_OR_RETURN(std::vector<net::MoveAck> prepared, acks(false));
-  std::string refusals;
-  for (const net::MoveAck& a : prepared) {
-    if (!a.ok) refusals += (refusals.empty() ? "" : "; ") + a.error;
-  }
-  if (!refusals.empty()) {
-    for (const std::string& e : order) (void)send(e, net::MoveCommit{epoch, true});
-    restore(std::vector<DeviceInfo>(devices_));
-    Refused(record, refusals);
-    return false;
-  }
-  for (const std::string& e : order) LL_RETURN_IF_ERROR(send(e, net::MoveCommit{epoch, false}));
-  LL_ASSIGN_OR_RETURN(std::vector<net::MoveAck> done, acks(true));
-  for (const net::MoveAck& a : done) {
-    if (!a.ok) return Status::Error("moving to plan " + std::to_string(epoch) + ": " + a.error);
-    record.kv_bytes += a.kv_sent_bytes;
-  }
-  std::vector<DeviceInfo> ring = t.ring;
-  restore(ring);
+  devices_ = t.ring;
   epoch_ = epoch;
   if (t.plan) plan_ = t.plan;
-  // Each device's new segment's memory, from the prepare acks (one per participant, in no
-  // particular order): the worker's figures, as at assignment.
   for (DeviceInfo& d : devices_) {
-    d.weight_bytes = runtime::SegmentWeightBytes(model_, d.spec);
+    d.weight_bytes = runtime::SegmentWeightBytes(model_, d.replica);
     d.kv_bytes = runtime::SegmentKvBytes(model_.config(), d.spec, options_.n_ctx, options_.n_seq);
   }
   record.epoch = epoch;
@@ -206,11 +278,20 @@ Result<bool> Coordinator::MoveTo(const MoveTarget& t, const std::vector<net::Liv
   for (const DeviceInfo& d : devices_) record.segments.push_back(d.name + ": " + d.spec.ToString());
   std::string segments;
   for (const std::string& s : record.segments) segments += (segments.empty() ? "" : ", ") + s;
+  const std::string weights =
+      record.loaded_bytes == 0 && record.shipped_bytes == 0
+          ? "weights all warm"
+          : partition::FormatBytes(static_cast<double>(record.loaded_bytes)) +
+                " of weights brought in" +
+                (record.shipped_bytes > 0
+                     ? " (" + partition::FormatBytes(static_cast<double>(record.shipped_bytes)) +
+                           " shipped)"
+                     : "");
   options_.log->info(
-      "moved to plan {} ({}): {} live requests, {:.1f} KiB of KV, {:.1f} ms (drain {:.1f} ms, "
-      "switch {:.1f} ms); {}",
-      epoch, segments, live.size(), record.kv_bytes / 1024.0, record.seconds * 1e3,
-      record.drain_seconds * 1e3, clock.Millis(), record.reason);
+      "moved to plan {} ({}): {} live requests, {:.1f} KiB of KV, {}, {:.1f} ms (prepared "
+      "{:.1f} ms while serving, drain {:.1f} ms, switch {:.1f} ms); {}",
+      epoch, segments, live.size(), record.kv_bytes / 1024.0, weights, record.seconds * 1e3,
+      record.prepare_seconds * 1e3, record.drain_seconds * 1e3, clock.Millis(), record.reason);
   moves_.push_back(record);
   SettlePolicy();
   if (policy_ && t.plan) {

@@ -35,7 +35,7 @@ Result<std::vector<runtime::GenerationResult>> RunLoop::Run() {
   LL_RETURN_IF_ERROR(Admit());
   // A round of the balancer's counters still out is waited for, so that no late Stats is left
   // for the next exchange (CollectStats) to take as another device's.
-  while (!active_.empty() || target_ || round_missing_ > 0) {
+  while (!active_.empty() || c_.pending_ || round_missing_ > 0) {
     LL_ASSIGN_OR_RETURN(net::Envelope e, c_.Next());
     if (auto* err = std::get_if<net::ErrorMsg>(&e.message)) {
       LL_RETURN_IF_ERROR(OnError(*err));
@@ -43,14 +43,18 @@ Result<std::vector<runtime::GenerationResult>> RunLoop::Run() {
       LL_RETURN_IF_ERROR(OnToken(*tok));
     } else if (const auto* stats = std::get_if<net::Stats>(&e.message)) {
       LL_RETURN_IF_ERROR(OnStats(*stats));
+    } else if (std::holds_alternative<net::MoveAck>(e.message) ||
+               std::holds_alternative<net::WeightsAck>(e.message)) {
+      LL_RETURN_IF_ERROR(c_.OnPrepareMessage(e.message));
     }  // other late control answers are not ours to handle here
+    BeginDrainIfPrepared();
     LL_RETURN_IF_ERROR(FinishDrainIfEmpty());
   }
   return std::move(results_);
 }
 
 Status RunLoop::Admit() {
-  while (!target_ && !pending_.empty() && !free_slots_.empty()) {
+  while (!draining_ && !pending_.empty() && !free_slots_.empty()) {
     const size_t i = pending_.front();
     pending_.pop_front();
     const int seq = free_slots_.back();
@@ -158,7 +162,7 @@ Status RunLoop::OnToken(net::Token& tok) {
   }
   const int64_t feed_pos = a.pos++;
   if (!tok.continued) {
-    if (target_) {
+    if (draining_) {
       held_.push_back({tok.request, tok.token, feed_pos});
     } else {
       LL_RETURN_IF_ERROR(Feed(tok.request, tok.token, feed_pos));
@@ -169,15 +173,14 @@ Status RunLoop::OnToken(net::Token& tok) {
 
 Status RunLoop::AfterToken() {
   const BalanceOptions& b = c_.options_.balance;
-  if (target_ || c_.devices_.size() < 2) return Status::Ok();
+  if (c_.pending_ || c_.devices_.size() < 2) return Status::Ok();
   if (b.force_at_token > 0 && !c_.forced_done_ &&
       tokens_ >= static_cast<uint64_t>(b.force_at_token)) {
     c_.forced_done_ = true;
     auto target = c_.TargetFromCuts(b.force_cuts, b.force_devices);
     if (!target.ok()) return target.status().WithContext("forced move");
     target->reason = "forced at token " + std::to_string(tokens_);
-    BeginDrain(std::move(*target));
-    return Status::Ok();
+    return BeginMove(std::move(*target));
   }
   if (!c_.policy_ || round_missing_ > 0 || b.stats_every < 1 ||
       tokens_ % static_cast<uint64_t>(b.stats_every) != 0) {
@@ -201,23 +204,23 @@ Status RunLoop::OnStats(const net::Stats& s) {
     for (auto& one : round_) snapshot.push_back(std::move(*one));
     std::optional<Coordinator::MoveTarget> target =
         c_.Consider(snapshot, static_cast<int>(active_.size()));
-    if (target && !target_) BeginDrain(std::move(*target));
+    if (target && !c_.pending_) return BeginMove(std::move(*target));
     return Status::Ok();
   }
   return Status::Ok();
 }
 
-void RunLoop::BeginDrain(Coordinator::MoveTarget target) {
+Status RunLoop::BeginMove(Coordinator::MoveTarget target) {
   record_ = MoveRecord{};
   record_.at_unix_s = WallSeconds();
   record_.reason = target.reason;
   record_.gain = target.gain;
-  const std::string shortfall = c_.MemoryShortfall(target);
-  if (!shortfall.empty()) {
-    c_.Refused(record_, shortfall);
-    return;
-  }
-  target_ = std::move(target);
+  return c_.BeginMove(std::move(target), record_).status();
+}
+
+void RunLoop::BeginDrainIfPrepared() {
+  if (draining_ || !c_.Prepared()) return;
+  draining_ = true;
   held_.clear();
   drain_clock_.Reset();
   // Tokens the head already fed back go round once more and come back held.
@@ -225,15 +228,15 @@ void RunLoop::BeginDrain(Coordinator::MoveTarget target) {
 }
 
 Status RunLoop::FinishDrainIfEmpty() {
-  if (!target_ || held_.size() < active_.size() || round_missing_ > 0) return Status::Ok();
+  if (!draining_ || held_.size() < active_.size() || round_missing_ > 0) return Status::Ok();
   record_.drain_seconds = drain_clock_.Seconds();
   std::vector<net::LiveSlot> live;
   for (const Held& h : held_) {
     live.push_back({h.request, static_cast<uint32_t>(active_.at(h.request).seq),
                     static_cast<uint32_t>(h.pos)});
   }
-  LL_ASSIGN_OR_RETURN(const bool moved, c_.MoveTo(*target_, live, record_));
-  target_.reset();
+  LL_ASSIGN_OR_RETURN(const bool moved, c_.CommitMove(live, record_));
+  draining_ = false;
   if (!moved) c_.options_.log->info("the ring stays on plan {}", c_.epoch_);
   for (const Held& h : held_) LL_RETURN_IF_ERROR(Feed(h.request, h.token, h.pos));
   held_.clear();

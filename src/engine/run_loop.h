@@ -1,9 +1,11 @@
 // RunLoop: one Coordinator::Run call. It admits requests into free KV slots, applies the stop
 // rule to each token the head sends back and feeds it to the first device (unless the head did),
 // and, with the balancer on, collects the devices' counters every few tokens and moves layers
-// when the policy (or a test's forced move) says so: it pauses the head, waits until every
-// request's next token is held here (nothing on the wire), has the coordinator move the ring,
-// and feeds the held tokens to the new ring. Requests admitted meanwhile start after the move.
+// when the policy (or a test's forced move) says so: the devices prepare their new segments
+// while the old plan runs (weights loaded or shipped in the background), then it pauses the
+// head, waits until every request's next token is held here (nothing on the wire), has the
+// coordinator switch the ring, and feeds the held tokens to the new ring. Requests admitted
+// while the ring drains start after the move.
 // Single-threaded, on the coordinator's thread.
 #pragma once
 
@@ -48,7 +50,10 @@ class RunLoop {
   // After each token: a forced move that is due, or a round of counters.
   Status AfterToken();
   Status OnStats(const net::Stats& s);
-  void BeginDrain(Coordinator::MoveTarget target);
+  // Starts preparing a move (nothing when the coordinator refuses it at once).
+  Status BeginMove(Coordinator::MoveTarget target);
+  // Once every device has prepared: pauses the head so that the ring drains.
+  void BeginDrainIfPrepared();
   // The move, once nothing is on the wire; then the held tokens go to the new ring.
   Status FinishDrainIfEmpty();
 
@@ -61,8 +66,8 @@ class RunLoop {
   ActiveMap active_;
   std::vector<int> free_slots_;
   uint64_t tokens_ = 0;
-  // A move in progress: where to, since when, and the tokens held so far.
-  std::optional<Coordinator::MoveTarget> target_;
+  // A move in progress: being prepared (c_.pending_), then draining (the tokens held so far).
+  bool draining_ = false;
   MoveRecord record_;
   Stopwatch drain_clock_;
   std::vector<Held> held_;

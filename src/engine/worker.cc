@@ -17,13 +17,11 @@
 
 namespace ll::engine {
 
-namespace {
-std::string Mib(uint64_t b) {
+std::string Worker::Mib(uint64_t b) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.1f MiB", b / 1048576.0);
   return buf;
 }
-}  // namespace
 
 Result<std::unique_ptr<Worker>> Worker::Create(net::Transport& transport, WorkerOptions options) {
   if (options.threads < 1) return Status::Error("threads must be >= 1");
@@ -45,8 +43,15 @@ Status Worker::Run() {
       Handle(bytes);
       continue;
     }
+    // A move's segment being built in the background is looked at every few milliseconds.
+    const bool building = moving_ && moving_->building.valid();
+    if (building && moving_->building.wait_for(std::chrono::seconds(0)) ==
+                        std::future_status::ready) {
+      OnBuilt();
+      continue;
+    }
     Stopwatch idle;
-    LL_ASSIGN_OR_RETURN(auto msg, inbox_->Receive(1000));
+    LL_ASSIGN_OR_RETURN(auto msg, inbox_->Receive(building ? 2 : 1000));
     stats_.wait_us += static_cast<uint64_t>(idle.Seconds() * 1e6);
     if (msg) Handle(*msg);
   }
@@ -303,6 +308,7 @@ void Worker::FailAssign(const std::string& why) {
 
 void Worker::OnAssign(uint64_t hash, const net::Assign& m) {
   segment_.reset();
+  replica_.reset();
   head_requests_.clear();
   receiving_.reset();
   moving_.reset();
@@ -317,21 +323,13 @@ void Worker::OnAssign(uint64_t hash, const net::Assign& m) {
     return FailAssign("segment needs " + Mib(m.segment_weight_bytes) +
                       " of weights, memory budget is " + Mib(options_.memory_budget_bytes));
   }
-  const std::string path = CachePath(options_.cache_dir, m.weights_hash);
-  if (LoadSegmentFile(path, m.weights_hash)) {
+  if (auto cached = CachedSegmentFile(m.weights_hash)) {
+    UseSegmentFile(std::move(cached), m.weights_hash);
     model_hash_ = hash;
-    options_.log->info("segment file {} found in the cache", path);
     return FinishAssign(m);
   }
-  std::error_code ec;
-  std::filesystem::create_directories(options_.cache_dir, ec);
-  auto r = std::make_unique<Receiving>();
-  r->assign = m;
-  r->full_hash = hash;
-  r->path = path;
-  r->file = std::fopen((path + ".part").c_str(), "wb");
-  if (!r->file) return FailAssign("cannot write the weight cache " + path + ".part");
-  receiving_ = std::move(r);
+  Status receiving = StartReceiving(m, hash, false);
+  if (!receiving.ok()) return FailAssign(receiving.message());
   net::AssignAck ack;
   ack.need_weights = true;
   Reply(ack);
@@ -339,13 +337,15 @@ void Worker::OnAssign(uint64_t hash, const net::Assign& m) {
 
 Status Worker::MapOwnModel(const std::string& path, uint64_t hash) {
   if (!model_ || !own_model_ || model_path_ != path) {
-    segment_.reset();  // it views the model being replaced
+    segment_.reset();  // they view the model being replaced
+    replica_.reset();
     model_.reset();
     own_model_ = false;
     LL_ASSIGN_OR_RETURN(model_, model::Model::Load(path));
     model_path_ = path;
     model_hash_ = model::ModelHash(model_->file().bytes());
     own_model_ = true;
+    weights_hash_ = 0;
   }
   if (hash != model_hash_) {
     return Status::Error("model hash mismatch: my copy of " + path + " hashes to " +
@@ -355,33 +355,60 @@ Status Worker::MapOwnModel(const std::string& path, uint64_t hash) {
   return Status::Ok();
 }
 
-bool Worker::LoadSegmentFile(const std::string& path, uint64_t expected_hash) {
-  if (!std::filesystem::exists(path)) return false;
+std::unique_ptr<model::Model> Worker::CachedSegmentFile(uint64_t hash) {
+  const std::string path = CachePath(options_.cache_dir, hash);
+  if (!std::filesystem::exists(path)) return nullptr;
   auto loaded = model::Model::Load(path);
-  if (!loaded.ok() || model::ModelHash((*loaded)->file().bytes()) != expected_hash) {
+  if (!loaded.ok() || model::ModelHash((*loaded)->file().bytes()) != hash) {
     options_.log->warn("cached {} is unusable; fetching it again", path);
     std::filesystem::remove(path);
-    return false;
+    return nullptr;
   }
-  model_ = std::move(*loaded);
-  model_path_ = path;
+  options_.log->info("segment file {} found in the cache", path);
+  return std::move(*loaded);
+}
+
+void Worker::UseSegmentFile(std::unique_ptr<model::Model> model, uint64_t hash) {
+  segment_.reset();  // they view the model being replaced
+  replica_.reset();
+  model_ = std::move(model);
+  model_path_ = model_->file().path();
   own_model_ = false;
-  return true;
+  weights_hash_ = hash;
+}
+
+Status Worker::StartReceiving(const net::Assign& m, uint64_t hash, bool for_move) {
+  const std::string path = CachePath(options_.cache_dir, m.weights_hash);
+  std::error_code ec;
+  std::filesystem::create_directories(options_.cache_dir, ec);
+  auto r = std::make_unique<Receiving>();
+  r->assign = m;
+  r->full_hash = hash;
+  r->path = path;
+  r->for_move = for_move;
+  r->file = std::fopen((path + ".part").c_str(), "wb");
+  if (!r->file) return Status::Error("cannot write the weight cache " + path + ".part");
+  receiving_ = std::move(r);
+  return Status::Ok();
+}
+
+void Worker::FailReceiving(const std::string& why) {
+  const bool for_move = receiving_ && receiving_->for_move;
+  receiving_.reset();
+  if (for_move) return FailMove(why);
+  FailAssign(why);
 }
 
 void Worker::OnWeightsChunk(const net::WeightsChunk& c) {
-  if (!receiving_) return Refuse("WeightsChunk without a pending assignment");
+  if (!receiving_) return Refuse("WeightsChunk without a pending assignment or move");
   Receiving& r = *receiving_;
   if (c.total != r.assign.weights_file_bytes || c.offset != r.received) {
-    const std::string why = "weights chunk at " + std::to_string(c.offset) + " of " +
-                            std::to_string(c.total) + " does not continue the " +
-                            std::to_string(r.received) + " bytes received";
-    receiving_.reset();
-    return FailAssign(why);
+    return FailReceiving("weights chunk at " + std::to_string(c.offset) + " of " +
+                         std::to_string(c.total) + " does not continue the " +
+                         std::to_string(r.received) + " bytes received");
   }
   if (std::fwrite(c.data.data(), 1, c.data.size(), r.file) != c.data.size()) {
-    receiving_.reset();
-    return FailAssign("writing the weight cache failed (disk full?)");
+    return FailReceiving("writing the weight cache failed (disk full?)");
   }
   r.received += c.data.size();
   Reply(net::WeightsAck{r.received});
@@ -390,18 +417,23 @@ void Worker::OnWeightsChunk(const net::WeightsChunk& c) {
   r.file = nullptr;
   std::error_code ec;
   std::filesystem::rename(r.path + ".part", r.path, ec);
-  if (ec) {
-    const std::string why = "cannot store " + r.path + ": " + ec.message();
-    receiving_.reset();
-    return FailAssign(why);
-  }
+  if (ec) return FailReceiving("cannot store " + r.path + ": " + ec.message());
   const net::Assign assign = r.assign;
   const uint64_t full_hash = r.full_hash;
-  const std::string path = r.path;
+  const bool for_move = r.for_move;
   receiving_.reset();
-  if (!LoadSegmentFile(path, assign.weights_hash)) {
-    return FailAssign("the received segment file does not match its hash");
+  std::unique_ptr<model::Model> model = CachedSegmentFile(assign.weights_hash);
+  if (!model) {
+    const std::string why = "the received segment file does not match its hash";
+    return for_move ? FailMove(why) : FailAssign(why);
   }
+  if (for_move) {
+    if (!moving_) return;  // aborted meanwhile
+    moving_->model = std::move(model);
+    moving_->loaded_bytes += c.total;
+    return StartBuild();
+  }
+  UseSegmentFile(std::move(model), assign.weights_hash);
   model_hash_ = full_hash;
   FinishAssign(assign);
 }
@@ -410,29 +442,44 @@ Worker::Receiving::~Receiving() {
   if (file) std::fclose(file);
 }
 
-Result<Worker::Built> Worker::BuildSegment(const net::Assign& m) {
+Result<Worker::Built> Worker::BuildSegment(const net::Assign& m, const model::Model& model,
+                                           const runtime::PackedWeights* have,
+                                           uint64_t memory_budget_bytes) {
   runtime::SegmentSpec spec{m.embed, static_cast<int>(m.unit_begin), static_cast<int>(m.unit_end),
                             m.head};
-  LL_RETURN_IF_ERROR(spec.Validate(model_->config()));
+  runtime::SegmentSpec replica{m.replica_embed, static_cast<int>(m.replica_begin),
+                               static_cast<int>(m.replica_end), m.replica_head};
+  LL_RETURN_IF_ERROR(spec.Validate(model.config()));
+  LL_RETURN_IF_ERROR(replica.Validate(model.config()));
   Built b;
-  b.weight_bytes = runtime::SegmentWeightBytes(*model_, spec);
-  b.kv_bytes = runtime::SegmentKvBytes(model_->config(), spec, m.n_ctx, m.n_seq);
-  if (b.weight_bytes + b.kv_bytes > options_.memory_budget_bytes) {
-    return Status::Error("segment " + spec.ToString() + " needs " +
-                         Mib(b.weight_bytes + b.kv_bytes) + " (weights " + Mib(b.weight_bytes) +
-                         " + KV cache " + Mib(b.kv_bytes) + "), memory budget is " +
-                         Mib(options_.memory_budget_bytes));
+  // What the device holds: the replica's weights (the segment's among them) and the segment's
+  // KV cache.
+  b.weight_bytes = runtime::SegmentWeightBytes(model, replica);
+  b.kv_bytes = runtime::SegmentKvBytes(model.config(), spec, m.n_ctx, m.n_seq);
+  if (b.weight_bytes + b.kv_bytes > memory_budget_bytes) {
+    const bool wider = replica.unit_begin != spec.unit_begin || replica.unit_end != spec.unit_end ||
+                       replica.embed != spec.embed || replica.head != spec.head;
+    return Status::Error(
+        "segment " + spec.ToString() + (wider ? " with replica " + replica.ToString() : "") +
+        " needs " + Mib(b.weight_bytes + b.kv_bytes) + " (weights " + Mib(b.weight_bytes) +
+        " + KV cache " + Mib(b.kv_bytes) + "), memory budget is " + Mib(memory_budget_bytes));
   }
+  LL_ASSIGN_OR_RETURN(runtime::PackedWeights packed,
+                      runtime::PackedWeights::Create(model, replica.first_layer(),
+                                                     replica.end_layer(), replica.embed,
+                                                     replica.head, kernels::DefaultIsa(), have));
+  b.loaded_bytes = packed.loaded_bytes();
+  b.replica = std::make_shared<const runtime::PackedWeights>(std::move(packed));
   runtime::SegmentOptions opts;
   opts.n_ctx = m.n_ctx;
   opts.n_seq = static_cast<int>(m.n_seq);
   opts.n_batch = m.n_batch;
-  LL_ASSIGN_OR_RETURN(b.segment, runtime::Segment::Create(*model_, spec, opts));
+  LL_ASSIGN_OR_RETURN(b.segment, runtime::Segment::Create(model, spec, opts, b.replica.get()));
   return b;
 }
 
 void Worker::FinishAssign(const net::Assign& m) {
-  auto built = BuildSegment(m);
+  auto built = BuildSegment(m, *model_, nullptr, options_.memory_budget_bytes);
   if (!built.ok()) return FailAssign(built.message());
   auto next = transport_.Connect(m.next);
   if (!next.ok()) return FailAssign(next.message());
@@ -444,6 +491,7 @@ void Worker::FinishAssign(const net::Assign& m) {
   }
   active_.clear();
   segment_ = std::move(built->segment);
+  replica_ = std::move(built->replica);
   next_ = std::move(*next);
   wire_ = m.wire;
   epoch_ = 0;
@@ -452,9 +500,18 @@ void Worker::FinishAssign(const net::Assign& m) {
   ack.weight_bytes = stats_.weight_bytes = built->weight_bytes;
   ack.kv_bytes = stats_.kv_bytes = built->kv_bytes;
   ack.ok = true;
-  options_.log->info("serving {} ({} weights, {} KV, wire {})", segment_->spec().ToString(),
-                     Mib(ack.weight_bytes), Mib(ack.kv_bytes), net::WireEncodingName(wire_));
+  options_.log->info("serving {}{} ({} weights, {} KV, wire {})", segment_->spec().ToString(),
+                     ReplicaNote(m), Mib(ack.weight_bytes), Mib(ack.kv_bytes),
+                     net::WireEncodingName(wire_));
   Reply(ack);
+}
+
+std::string Worker::ReplicaNote(const net::Assign& m) {
+  const runtime::SegmentSpec replica{m.replica_embed, static_cast<int>(m.replica_begin),
+                                     static_cast<int>(m.replica_end), m.replica_head};
+  const bool wider = m.replica_embed != m.embed || m.replica_head != m.head ||
+                     m.replica_begin != m.unit_begin || m.replica_end != m.unit_end;
+  return wider ? ", keeping " + replica.ToString() + " warm" : "";
 }
 
 Worker::HeadRequest Worker::MakeHeadRequest(const net::SamplingBlock& b, int64_t n_prompt,

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "model/model.h"
 #include "net/messages.h"
 #include "net/transport.h"
+#include "runtime/packed_weights.h"
 #include "runtime/sampler.h"
 #include "runtime/segment.h"
 #include "runtime/stop_rule.h"
@@ -60,18 +62,34 @@ class Worker {
   void OnAssign(uint64_t hash, const net::Assign& m);
   void FinishAssign(const net::Assign& m);
   void FailAssign(const std::string& why);
-  bool LoadSegmentFile(const std::string& path, uint64_t expected_hash);
+  // The cached segment file with content hash `hash`, or nullptr when it is not there or is
+  // unusable (then removed).
+  std::unique_ptr<model::Model> CachedSegmentFile(uint64_t hash);
+  // Serves from `model`, a segment file (what viewed the old model is dropped).
+  void UseSegmentFile(std::unique_ptr<model::Model> model, uint64_t hash);
+  // Opens <cache>/<hash>.gguf.part for the file `m` names; chunks follow (OnWeightsChunk).
+  Status StartReceiving(const net::Assign& m, uint64_t hash, bool for_move);
+  void FailReceiving(const std::string& why);
   void OnWeightsChunk(const net::WeightsChunk& c);
   void OnForward(uint64_t hash, net::Forward& m);
   // The head's step after the segment ran: samples, feeds the token back unless paused or
   // stopped, and returns the Token for the coordinator (nullopt: refused).
   std::optional<net::Token> HeadStep(const net::Forward& m);
-  // The segment an assignment describes, checked against the memory budget, on model_.
+  // The segment an assignment describes and the replica it is built from (the weights the
+  // device keeps), checked against the memory budget, on `model`, sharing what `have` holds.
+  // Touches nothing of the worker's: a move runs it on another thread while the old plan runs.
   struct Built {
     std::unique_ptr<runtime::Segment> segment;
-    uint64_t weight_bytes = 0, kv_bytes = 0;
+    std::shared_ptr<const runtime::PackedWeights> replica;
+    uint64_t weight_bytes = 0, kv_bytes = 0;  // the replica's weights, the segment's KV
+    uint64_t loaded_bytes = 0;                // weights `have` did not hold
   };
-  Result<Built> BuildSegment(const net::Assign& m);
+  static Result<Built> BuildSegment(const net::Assign& m, const model::Model& model,
+                                    const runtime::PackedWeights* have,
+                                    uint64_t memory_budget_bytes);
+  static std::string Mib(uint64_t bytes);  // "12.5 MiB"
+  // ", keeping embed+[0a..5f] warm" when the assignment's replica is wider than its segment.
+  static std::string ReplicaNote(const net::Assign& m);
   // Maps m.model_path unless it is mapped already, checked against the coordinator's hash.
   Status MapOwnModel(const std::string& path, uint64_t hash);
 
@@ -81,6 +99,10 @@ class Worker {
   void OnPause(const net::Pause& m);
   void OnMove(uint64_t hash, const net::Move& m);
   void OnMoveCommit(const net::MoveCommit& m);
+  // Builds the move's segment on another thread (the old plan keeps running); OnBuilt, called
+  // from Run once it is ready, connects the new hops and answers MoveAck (prepared).
+  void StartBuild();
+  void OnBuilt();
   void OnKvPiece(const net::KvPiece& m);
   void OnHeadState(const net::HeadState& m);
   void SendLostState();
@@ -109,8 +131,14 @@ class Worker {
 
   // A move being carried out: the new segment and hops, and what is still to arrive.
   struct Moving {
+    ~Moving();
     net::Move move;
-    Built built;  // no segment when leaving the ring
+    std::unique_ptr<model::Model> model;  // a segment file received for the move (kReceive)
+    std::future<Result<Built>> building;  // while the segment is built in the background
+    Built built;                          // no segment when leaving the ring
+    std::vector<net::LiveSlot> live;      // from MoveCommit
+    uint64_t loaded_bytes = 0;            // received file bytes, then the build's
+    Stopwatch prepare_clock;              // since the Move
     std::unique_ptr<net::Outbox> next, first;
     std::map<uint64_t, HeadRequest> heads;
     size_t kv_expected = 0, kv_received = 0, heads_expected = 0;
@@ -131,6 +159,9 @@ class Worker {
   std::string model_path_;
   uint64_t model_hash_ = 0;
   std::unique_ptr<runtime::Segment> segment_;
+  // The weights this device keeps: its segment's and its warm replica's (segment_ views them).
+  std::shared_ptr<const runtime::PackedWeights> replica_;
+  uint64_t weights_hash_ = 0;  // of the segment file model_ is (0: the whole model file)
   std::map<uint64_t, HeadRequest> head_requests_;
   std::vector<float> output_;
   net::Stats stats_;
@@ -143,6 +174,7 @@ class Worker {
     std::string path;
     std::FILE* file = nullptr;
     uint64_t received = 0;
+    bool for_move = false;  // a move's prepare waits for it (else an assignment)
   };
   std::unique_ptr<Receiving> receiving_;
   std::unique_ptr<Moving> moving_;

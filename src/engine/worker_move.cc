@@ -34,11 +34,16 @@ void Worker::OnPause(const net::Pause& m) {
 void Worker::FailMove(const std::string& why) {
   options_.log->warn("move refused: {}", why);
   net::MoveAck ack;
+  ack.name = options_.name;
   ack.epoch = moving_ ? moving_->move.epoch : 0;
   ack.done = moving_ && moving_->committed;
   ack.error = options_.name + ": " + why;
   moving_.reset();
   Reply(ack);
+}
+
+Worker::Moving::~Moving() {
+  if (building.valid()) building.wait();  // the build views `model`
 }
 
 void Worker::OnMove(uint64_t hash, const net::Move& m) {
@@ -48,47 +53,78 @@ void Worker::OnMove(uint64_t hash, const net::Move& m) {
     return FailMove("plan " + std::to_string(m.epoch) + " is not newer than plan " +
                     std::to_string(epoch_));
   }
-  const bool was_head = segment_ && segment_->spec().head;
-  if (!m.leave) {
-    const net::Assign& a = m.assign;
-    if (a.weights != net::WeightsMode::kMapOwnFile) {
-      return FailMove("a move needs the worker to map its own model file");
-    }
+  if (m.leave) return OnBuilt();
+  const net::Assign& a = m.assign;
+  if (a.weights == net::WeightsMode::kMapOwnFile) {
     if (model_ && !own_model_) {
       return FailMove(
           "this device holds received segment weights, not the model file, so it "
-          "cannot take other layers");
+          "cannot map other layers");
     }
     Status mapped = MapOwnModel(a.model_path, hash);
     if (!mapped.ok()) return FailMove(mapped.message());
-    auto built = BuildSegment(a);
+    return StartBuild();
+  }
+  // Received weights: the segment file held now, one in the cache, or one the coordinator
+  // sends while the old plan runs.
+  if (a.weights_hash == weights_hash_ && model_) return StartBuild();
+  if (a.segment_weight_bytes > options_.memory_budget_bytes) {
+    return FailMove("segment needs " + Mib(a.segment_weight_bytes) +
+                    " of weights, memory budget is " + Mib(options_.memory_budget_bytes));
+  }
+  if ((moving_->model = CachedSegmentFile(a.weights_hash))) return StartBuild();
+  Status receiving = StartReceiving(a, hash, true);
+  if (!receiving.ok()) return FailMove(receiving.message());
+  net::MoveAck ack;
+  ack.name = options_.name;
+  ack.epoch = m.epoch;
+  ack.ok = true;
+  ack.need_weights = true;
+  Reply(ack);
+}
+
+void Worker::StartBuild() {
+  Moving& mv = *moving_;
+  const model::Model* model = mv.model ? mv.model.get() : model_.get();
+  // The replica held now shares its layers when the new one is of the same file.
+  std::shared_ptr<const runtime::PackedWeights> have = mv.model ? nullptr : replica_;
+  const uint64_t budget = options_.memory_budget_bytes;
+  mv.building = std::async(std::launch::async, [a = mv.move.assign, model, have, budget] {
+    return BuildSegment(a, *model, have.get(), budget);
+  });
+}
+
+void Worker::OnBuilt() {
+  Moving& mv = *moving_;
+  if (mv.building.valid()) {
+    Result<Built> built = mv.building.get();
     if (!built.ok()) return FailMove(built.message());
-    moving_->built = std::move(*built);
+    mv.built = std::move(*built);
+    mv.loaded_bytes += mv.built.loaded_bytes;
+  }
+  if (!mv.move.leave) {
+    const net::Assign& a = mv.move.assign;
     auto next = transport_.Connect(a.next);
     if (!next.ok()) return FailMove(next.message());
-    moving_->next = std::move(*next);
+    mv.next = std::move(*next);
     if (a.head && !a.first.empty()) {
       auto first = transport_.Connect(a.first);
       if (!first.ok()) return FailMove(first.message());
-      moving_->first = std::move(*first);
+      mv.first = std::move(*first);
     }
-    // What this device gains: each attention layer it did not hold, for every live request,
-    // and the samplers when the head comes here.
-    const runtime::SegmentSpec& spec = moving_->built.segment->spec();
-    for (int l = spec.first_layer(); l < spec.end_layer(); ++l) {
-      if (spec.has_attention(l) && !(segment_ && segment_->spec().has_attention(l))) {
-        moving_->kv_expected += LiveWithKv(m.live);
-      }
-    }
-    if (spec.head && !was_head) moving_->heads_expected = m.live.size();
   }
   net::MoveAck ack;
-  ack.epoch = m.epoch;
+  ack.name = options_.name;
+  ack.epoch = mv.move.epoch;
   ack.ok = true;
-  ack.weight_bytes = moving_->built.weight_bytes;
-  ack.kv_bytes = moving_->built.kv_bytes;
-  options_.log->debug("prepared plan {}: {}", m.epoch,
-                      m.leave ? "leaving the ring" : moving_->built.segment->spec().ToString());
+  ack.weight_bytes = mv.built.weight_bytes;
+  ack.kv_bytes = mv.built.kv_bytes;
+  ack.loaded_bytes = mv.loaded_bytes;
+  ack.seconds = static_cast<float>(mv.prepare_clock.Seconds());
+  options_.log->debug("prepared plan {} in {:.1f} ms: {}{}", mv.move.epoch, ack.seconds * 1e3,
+                      mv.move.leave ? "leaving the ring" : mv.built.segment->spec().ToString(),
+                      mv.loaded_bytes ? ", " + Mib(mv.loaded_bytes) + " of weights brought in"
+                                      : std::string(", weights all warm"));
   Reply(ack);
 }
 
@@ -99,11 +135,33 @@ void Worker::OnMoveCommit(const net::MoveCommit& m) {
   if (m.abort) {
     options_.log->info("move to plan {} aborted; serving plan {}", m.epoch, epoch_);
     moving_.reset();
+    receiving_.reset();
     paused_ = false;
     return;
   }
-  moving_->committed = true;
-  moving_->clock.Reset();
+  Moving& mv = *moving_;
+  if (mv.building.valid() || receiving_ || (!mv.move.leave && !mv.built.segment)) {
+    return FailMove("MoveCommit for plan " + std::to_string(m.epoch) + " before it was prepared");
+  }
+  mv.live = m.live;
+  // What this device gains: each attention layer it did not hold, for every live request,
+  // and the samplers when the head comes here.
+  const bool was_head = segment_ && segment_->spec().head;
+  if (mv.built.segment) {
+    const runtime::SegmentSpec& spec = mv.built.segment->spec();
+    for (int l = spec.first_layer(); l < spec.end_layer(); ++l) {
+      if (spec.has_attention(l) && !(segment_ && segment_->spec().has_attention(l))) {
+        mv.kv_expected += LiveWithKv(mv.live);
+      }
+    }
+    if (spec.head && !was_head) mv.heads_expected = mv.live.size();
+  }
+  if (mv.kv_received > mv.kv_expected) {
+    return FailMove("received " + std::to_string(mv.kv_received) + " KV pieces, expected " +
+                    std::to_string(mv.kv_expected));
+  }
+  mv.committed = true;
+  mv.clock.Reset();
   SendLostState();
   if (moving_) FinishMoveIfComplete();
 }
@@ -123,7 +181,7 @@ void Worker::SendLostState() {
       net::Outbox* out = owner ? PeerOutbox(owner->endpoint) : nullptr;
       if (!keep && !out)
         return FailMove("no device of the new plan holds layer " + std::to_string(l));
-      for (const net::LiveSlot& live : mv.move.live) {
+      for (const net::LiveSlot& live : mv.live) {
         if (live.n_pos == 0) continue;
         Status s = segment_->ExportKv(l, static_cast<int>(live.seq), live.n_pos, kv);
         if (s.ok() && keep) s = next->ImportKv(l, static_cast<int>(live.seq), live.n_pos, kv);
@@ -147,7 +205,7 @@ void Worker::SendLostState() {
     head_out = PeerOutbox(mv.move.ring.back().endpoint);
     if (!head_out) return FailMove("cannot reach the new head " + mv.move.ring.back().endpoint);
   }
-  for (const net::LiveSlot& live : mv.move.live) {
+  for (const net::LiveSlot& live : mv.live) {
     auto it = head_requests_.find(live.request);
     if (it == head_requests_.end()) {
       return FailMove("no sampler for live request " + std::to_string(live.request));
@@ -175,7 +233,8 @@ void Worker::OnKvPiece(const net::KvPiece& m) {
     return Refuse("KV for plan " + std::to_string(m.epoch) +
                   ", which this device is not moving to");
   }
-  if (m.n_pos == 0 || moving_->kv_received >= moving_->kv_expected) {
+  // A peer that committed first may send before this device's commit says what to expect.
+  if (m.n_pos == 0 || (moving_->committed && moving_->kv_received >= moving_->kv_expected)) {
     return FailMove("unexpected KV of layer " + std::to_string(m.layer) + " for request " +
                     std::to_string(m.request));
   }
@@ -206,17 +265,24 @@ void Worker::FinishMoveIfComplete() {
     return;
   }
   segment_ = std::move(mv.built.segment);
+  replica_ = std::move(mv.built.replica);
+  if (mv.model) {
+    weights_hash_ = mv.move.assign.weights_hash;
+    model_ = std::move(mv.model);  // nothing views the old segment file any more
+    model_path_ = model_->file().path();
+  }
   next_ = std::move(mv.next);
   first_ = std::move(mv.first);
   head_requests_ = std::move(mv.heads);
   active_.clear();
-  for (const net::LiveSlot& l : mv.move.live) active_.insert(l.request);
+  for (const net::LiveSlot& l : mv.live) active_.insert(l.request);
   epoch_ = mv.move.epoch;
   paused_ = false;
   wire_ = mv.move.assign.wire;
   stats_.weight_bytes = mv.built.weight_bytes;
   stats_.kv_bytes = mv.built.kv_bytes;
   net::MoveAck ack;
+  ack.name = options_.name;
   ack.epoch = epoch_;
   ack.done = true;
   ack.ok = true;

@@ -100,9 +100,12 @@ inline Move MoveSample() {
                     WeightsMode::kMapOwnFile,
                     0,
                     0,
-                    0};
+                    0,
+                    true,
+                    0,
+                    7,
+                    false};
   m.ring = {{"tcp://a:1", 0, 5, true, false}, {"tcp://b:2", 5, 10, false, true}};
-  m.live = {{35, 1, 17}, {36, 3, 9}};
   return m;
 }
 
@@ -112,9 +115,10 @@ inline std::vector<Message> All() {
       Hello{3, "tcp://127.0.0.1:5000", 0x0102030405060708ull},
       HelloAck{2, "dev0", 512ull << 20, 7},
       Assign{"/m.gguf", true, 3, 9, false, 128, 2, 16, "tcp://x:1", "tcp://y:2",
-             WireEncoding::kQ8_0, WeightsMode::kReceive, 0xA1A2A3A4A5A6A7A8ull, 123456, 65432},
+             WireEncoding::kQ8_0, WeightsMode::kReceive, 0xA1A2A3A4A5A6A7A8ull, 123456, 65432, true, 1, 11,
+             false},
       Assign{"/n.gguf", false, 1, 2, true, 256, 3, 8, "tcp://x:3", "tcp://y:4", WireEncoding::kF16,
-             WeightsMode::kMapOwnFile, 0, 0, 0},
+             WeightsMode::kMapOwnFile, 0, 0, 0, false, 0, 2, true},
       AssignAck{true, false, "fine", 11, 22},
       AssignAck{false, true, "too big", 33, 44},
       ForwardF32(),
@@ -138,10 +142,10 @@ inline std::vector<Message> All() {
       LinkReport{24, 2.5f, 20.0f, 19.5f, 4100, 1.75f},
       Pause{3},
       MoveSample(),
-      MoveCommit{4, true},
-      MoveCommit{5, false},
-      MoveAck{6, true, false, "dev2: no", 25, 26, 27, 28, 1.25f},
-      MoveAck{7, false, true, "", 29, 30, 31, 32, 0.5f},
+      MoveCommit{4, true, {}},
+      MoveCommit{5, false, {{35, 1, 17}, {36, 3, 9}}},
+      MoveAck{6, true, false, false, "dev2", "dev2: no", 25, 26, 27, 28, 0, 1.25f},
+      MoveAck{7, false, true, true, "dev3", "", 29, 30, 31, 32, 40, 0.5f},
       KvPiece{8, 33, 2, 5, 1, {0.25f, -4.0f}},
       HeadState{9, 34, ForwardF32().sampling, 12, "5489 17"},
   };

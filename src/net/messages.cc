@@ -58,6 +58,10 @@ void EncodeBody(Writer& w, const Assign& x) {
   w.U64(x.weights_hash);
   w.U64(x.weights_file_bytes);
   w.U64(x.segment_weight_bytes);
+  w.U8(x.replica_embed);
+  w.U32(x.replica_begin);
+  w.U32(x.replica_end);
+  w.U8(x.replica_head);
 }
 
 void DecodeBody(Reader& r, Assign& x) {
@@ -76,6 +80,14 @@ void DecodeBody(Reader& r, Assign& x) {
   x.weights_hash = r.U64("weights_hash");
   x.weights_file_bytes = r.U64("weights_file_bytes");
   x.segment_weight_bytes = r.U64("segment_weight_bytes");
+  x.replica_embed = r.U8("replica_embed") != 0;
+  x.replica_begin = r.U32("replica_begin");
+  x.replica_end = r.U32("replica_end");
+  x.replica_head = r.U8("replica_head") != 0;
+  if (r.ok() && (x.replica_begin > x.unit_begin || x.replica_end < x.unit_end ||
+                 (x.embed && !x.replica_embed) || (x.head && !x.replica_head))) {
+    r.Fail("the replica does not contain the segment");
+  }
   if (r.ok() && (wire < 1 || wire > 3)) r.Fail("unknown wire encoding " + std::to_string(wire));
   if (r.ok() && weights > 1) r.Fail("unknown weights mode " + std::to_string(weights));
   x.wire = static_cast<WireEncoding>(wire);
@@ -488,12 +500,6 @@ void EncodeBody(Writer& w, const Move& x) {
     w.U8(s.embed);
     w.U8(s.head);
   }
-  w.U32(static_cast<uint32_t>(x.live.size()));
-  for (const LiveSlot& l : x.live) {
-    w.U64(l.request);
-    w.U32(l.seq);
-    w.U32(l.n_pos);
-  }
 }
 
 void DecodeBody(Reader& r, Move& x) {
@@ -513,6 +519,22 @@ void DecodeBody(Reader& r, Move& x) {
     if (r.ok() && s.unit_begin > s.unit_end) r.Fail("ring stage with units out of order");
     x.ring.push_back(std::move(s));
   }
+}
+
+void EncodeBody(Writer& w, const MoveCommit& x) {
+  w.U32(x.epoch);
+  w.U8(x.abort);
+  w.U32(static_cast<uint32_t>(x.live.size()));
+  for (const LiveSlot& l : x.live) {
+    w.U64(l.request);
+    w.U32(l.seq);
+    w.U32(l.n_pos);
+  }
+}
+
+void DecodeBody(Reader& r, MoveCommit& x) {
+  x.epoch = r.U32("epoch");
+  x.abort = r.U8("abort") != 0;
   const uint32_t n_live = r.U32("live count");
   if (r.ok() && n_live > 4096) r.Fail(std::to_string(n_live) + " live requests");
   for (uint32_t i = 0; r.ok() && i < n_live; ++i) {
@@ -524,25 +546,19 @@ void DecodeBody(Reader& r, Move& x) {
   }
 }
 
-void EncodeBody(Writer& w, const MoveCommit& x) {
-  w.U32(x.epoch);
-  w.U8(x.abort);
-}
-
-void DecodeBody(Reader& r, MoveCommit& x) {
-  x.epoch = r.U32("epoch");
-  x.abort = r.U8("abort") != 0;
-}
 
 void EncodeBody(Writer& w, const MoveAck& x) {
   w.U32(x.epoch);
   w.U8(x.done);
   w.U8(x.ok);
+  w.U8(x.need_weights);
+  w.Str(x.name);
   w.Str(x.error);
   w.U64(x.weight_bytes);
   w.U64(x.kv_bytes);
   w.U64(x.kv_sent_bytes);
   w.U64(x.kv_received_bytes);
+  w.U64(x.loaded_bytes);
   w.F32(x.seconds);
 }
 
@@ -550,11 +566,14 @@ void DecodeBody(Reader& r, MoveAck& x) {
   x.epoch = r.U32("epoch");
   x.done = r.U8("done") != 0;
   x.ok = r.U8("ok") != 0;
+  x.need_weights = r.U8("need_weights") != 0;
+  x.name = r.Str("name", 256);
   x.error = r.Str("error", 1u << 16);
   x.weight_bytes = r.U64("weight_bytes");
   x.kv_bytes = r.U64("kv_bytes");
   x.kv_sent_bytes = r.U64("kv_sent_bytes");
   x.kv_received_bytes = r.U64("kv_received_bytes");
+  x.loaded_bytes = r.U64("loaded_bytes");
   x.seconds = r.F32("seconds");
   if (r.ok() && !(x.seconds >= 0.0f && x.seconds < 1e7f)) r.Fail("move time out of range");
 }

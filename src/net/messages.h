@@ -22,7 +22,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 10;
+constexpr uint16_t kProtocolVersion = 11;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -111,6 +111,12 @@ struct Assign {
   uint64_t weights_hash = 0;
   uint64_t weights_file_bytes = 0;
   uint64_t segment_weight_bytes = 0;
+  // The weights the device keeps (its warm replica, docs/balancing.md): the segment and the
+  // units around it that it may take over; contains the segment. With kReceive the segment
+  // file holds exactly these.
+  bool replica_embed = false;
+  uint32_t replica_begin = 0, replica_end = 0;
+  bool replica_head = false;
 
   bool operator==(const Assign&) const = default;
 };
@@ -406,8 +412,10 @@ struct LiveSlot {
   bool operator==(const LiveSlot&) const = default;
 };
 
-// Phase one of a move: the receiver prepares its segment of the new plan (`assign`; none when
-// `leave`) and answers MoveAck (prepared); nothing changes until MoveCommit.
+// Phase one of a move, sent while the old plan still runs: the receiver prepares its segment of
+// the new plan (`assign`; none when `leave`) in the background, asking for a segment file when
+// `assign` names one it does not hold (MoveAck need_weights, then WeightsChunk as at
+// assignment), and answers MoveAck (prepared); nothing changes until MoveCommit.
 struct Move {
   static constexpr MessageType kType = MessageType::kMove;
   static constexpr const char* kName = "Move";
@@ -416,19 +424,20 @@ struct Move {
   bool leave = false;           // the receiver holds nothing in the new plan
   Assign assign;                // its new segment (map-own-file weights), next and first hops
   std::vector<MoveStage> ring;  // 1..256 stages: where each layer's KV goes
-  std::vector<LiveSlot> live;   // 0..4096 requests whose KV moves
 
   bool operator==(const Move&) const = default;
 };
 
-// Phase two: send the KV (and head state) the receiver loses to the new owners, take what it
-// gains, switch to the new segment and answer MoveAck (done); or drop the prepared segment.
+// Phase two, once the ring is drained: send the KV (and head state) the receiver loses to the
+// new owners, take what it gains, switch to the new segment and answer MoveAck (done); or drop
+// the prepared segment.
 struct MoveCommit {
   static constexpr MessageType kType = MessageType::kMoveCommit;
   static constexpr const char* kName = "MoveCommit";
 
   uint32_t epoch = 0;
   bool abort = false;
+  std::vector<LiveSlot> live;  // 0..4096 requests whose KV moves
 
   bool operator==(const MoveCommit&) const = default;
 };
@@ -440,9 +449,14 @@ struct MoveAck {
   uint32_t epoch = 0;
   bool done = false;  // false: prepared (phase one); true: switched or aborted (phase two)
   bool ok = false;
-  std::string error;                        // why not, naming the device
+  bool need_weights = false;  // phase one, kReceive: send the segment file first
+  std::string name;           // the device's
+  std::string error;          // why not, naming the device
   uint64_t weight_bytes = 0, kv_bytes = 0;  // of the new segment
   uint64_t kv_sent_bytes = 0, kv_received_bytes = 0;
+  // Phase one: weight bytes the device had to bring in (read ahead, repacked or received)
+  // because its replica did not hold them; 0 for a move onto a warm replica.
+  uint64_t loaded_bytes = 0;
   float seconds = 0;  // the phase's time on the device
 
   bool operator==(const MoveAck&) const = default;

@@ -217,8 +217,8 @@ TEST(MessagesTest, BadHeadersAreRefusedWithReasons) {
   bad[0] ^= 0xFF;
   EXPECT_NE(Decode(bad).message().find("magic"), std::string::npos);
   bad = good;
-  bad[4] = 11;  // version
-  EXPECT_NE(Decode(bad).message().find("version 11"), std::string::npos);
+  bad[4] = 12;  // version
+  EXPECT_NE(Decode(bad).message().find("version 12"), std::string::npos);
   bad = good;
   bad[6] = 200;  // type
   EXPECT_NE(Decode(bad).message().find("unknown message type 200"), std::string::npos);

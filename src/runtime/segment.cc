@@ -52,7 +52,8 @@ void LinearShared(ThreadPool& pool, kernels::MatMulScratch& scratch,
 }  // namespace
 
 Result<std::unique_ptr<Segment>> Segment::Create(const model::Model& model, SegmentSpec spec,
-                                                 SegmentOptions options) {
+                                                 SegmentOptions options,
+                                                 const PackedWeights* have) {
   LL_RETURN_IF_ERROR(spec.Validate(model.config()));
   if (options.n_ctx <= 0 || options.n_seq <= 0 || options.n_batch <= 0) {
     return Status::Error("context, sequence count and batch size must be positive");
@@ -73,7 +74,7 @@ Result<std::unique_ptr<Segment>> Segment::Create(const model::Model& model, Segm
   }
   LL_ASSIGN_OR_RETURN(PackedWeights packed,
                       PackedWeights::Create(model, spec.first_layer(), spec.end_layer(), spec.embed,
-                                            spec.head, kernels::DefaultIsa()));
+                                            spec.head, kernels::DefaultIsa(), have));
   return std::unique_ptr<Segment>(new Segment(model, spec, options, std::move(packed)));
 }
 

@@ -32,9 +32,11 @@ struct SegmentOptions {
 
 class Segment {
  public:
-  // The model must outlive the segment.
+  // The model must outlive the segment. Weights `have` holds (made from the same model, e.g.
+  // the device's warm replica) are shared rather than built again.
   static Result<std::unique_ptr<Segment>> Create(const model::Model& model, SegmentSpec spec,
-                                                 SegmentOptions options);
+                                                 SegmentOptions options,
+                                                 const PackedWeights* have = nullptr);
 
   const SegmentSpec& spec() const { return spec_; }
   const SegmentOptions& options() const { return options_; }
@@ -45,6 +47,7 @@ class Segment {
   // placement calibrates the head apart from the blocks: its cost per FLOP differs from theirs
   // (a wide matrix, a different weight type), and a plan may move it to another device.
   double head_seconds() const { return head_seconds_; }
+  const PackedWeights& weights() const { return weights_; }
 
   // Runs positions [pos, pos + n) of sequence `seq`. Exactly one of tokens / input is used:
   // tokens when spec().embed, else input ([n][n_embd]). Results go to `output`, resized to

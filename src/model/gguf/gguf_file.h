@@ -93,6 +93,10 @@ class GgufFile {
   void DropPages(const void* p, size_t n) const {
     if (mapping_ != nullptr) mapping_->DropPages(p, n);
   }
+  // MappedFile::WillNeed likewise.
+  void WillNeed(const void* p, size_t n) const {
+    if (mapping_ != nullptr) mapping_->WillNeed(p, n);
+  }
 
   // Metadata in file order.
   const std::vector<std::pair<std::string_view, GgufValue>>& metadata() const { return kv_; }

@@ -93,6 +93,13 @@ void RegisterBalanceFlags(CLI::App& c, engine::RingOptions& o) {
                "Tokens between collections of the devices' counters")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
+  bool& warm = o.coordinator.warm_replicas;
+  c.add_option("--warm-replicas", warm,
+               "With balancing on, each device keeps the weights of the units around its "
+               "segment that its spare memory holds, so that moves onto them load (or ship) "
+               "nothing (on or off)")
+      ->transform(CLI::CheckedTransformer(on_off))
+      ->default_str(warm ? "on" : "off");
   // Test-only: a move at a chosen token, to given cut points, whatever the measurements say.
   c.add_option("--force-move-at", b.force_at_token)->group("")->check(CLI::NonNegativeNumber);
   c.add_option("--force-move-split", b.force_cuts)->group("")->delimiter(',');

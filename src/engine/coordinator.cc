@@ -9,11 +9,11 @@
 #include "engine/activation_codec.h"
 #include "engine/run_loop.h"
 #include "engine/segment_file.h"
-#include "partition/replicas.h"
 #include "model/model_hash.h"
 #include "partition/baselines.h"
 #include "partition/costs.h"
 #include "partition/milp_solver.h"
+#include "partition/replicas.h"
 #include "runtime/segment_cost.h"
 
 namespace ll::engine {

@@ -9,8 +9,8 @@
 
 #include <deque>
 #include <functional>
-#include <map>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -279,7 +279,7 @@ class Coordinator {
     std::string refusals;
     std::map<std::string, std::vector<uint8_t>> files;  // by device name: to send if asked
     std::deque<std::string> to_ship;                    // asked for, one at a time
-    bool shipping = false;  // to_ship.front() is being sent
+    bool shipping = false;                              // to_ship.front() is being sent
     uint64_t sent = 0, acked = 0;
     uint64_t loaded_bytes = 0, shipped_bytes = 0;
     Stopwatch clock;

@@ -172,9 +172,10 @@ Status Coordinator::ShipNext() {
     p.shipping = true;
     while (p.sent < file.size() && p.sent - p.acked < kWindow) {
       const size_t n = std::min<size_t>(kChunk, file.size() - p.sent);
-      net::WeightsChunk chunk{p.sent, file.size(),
-                              std::vector<uint8_t>(file.begin() + static_cast<std::ptrdiff_t>(p.sent),
-                                                   file.begin() + static_cast<std::ptrdiff_t>(p.sent + n))};
+      net::WeightsChunk chunk{
+          p.sent, file.size(),
+          std::vector<uint8_t>(file.begin() + static_cast<std::ptrdiff_t>(p.sent),
+                               file.begin() + static_cast<std::ptrdiff_t>(p.sent + n))};
       LL_RETURN_IF_ERROR(SendTo(d->endpoint, std::move(chunk)));
       p.sent += n;
     }
@@ -242,7 +243,8 @@ Result<bool> Coordinator::CommitMove(const std::vector<net::LiveSlot>& live, Mov
     LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
     const auto* ack = std::get_if<net::MoveAck>(&e.message);
     if (!ack || ack->epoch != epoch || !ack->done) continue;
-    if (!ack->ok) return Status::Error("moving to plan " + std::to_string(epoch) + ": " + ack->error);
+    if (!ack->ok)
+      return Status::Error("moving to plan " + std::to_string(epoch) + ": " + ack->error);
     record.kv_bytes += ack->kv_sent_bytes;
     ++done;
   }

@@ -45,8 +45,8 @@ Status Worker::Run() {
     }
     // A move's segment being built in the background is looked at every few milliseconds.
     const bool building = moving_ && moving_->building.valid();
-    if (building && moving_->building.wait_for(std::chrono::seconds(0)) ==
-                        std::future_status::ready) {
+    if (building &&
+        moving_->building.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
       OnBuilt();
       continue;
     }
@@ -464,10 +464,10 @@ Result<Worker::Built> Worker::BuildSegment(const net::Assign& m, const model::Mo
         " needs " + Mib(b.weight_bytes + b.kv_bytes) + " (weights " + Mib(b.weight_bytes) +
         " + KV cache " + Mib(b.kv_bytes) + "), memory budget is " + Mib(memory_budget_bytes));
   }
-  LL_ASSIGN_OR_RETURN(runtime::PackedWeights packed,
-                      runtime::PackedWeights::Create(model, replica.first_layer(),
-                                                     replica.end_layer(), replica.embed,
-                                                     replica.head, kernels::DefaultIsa(), have));
+  LL_ASSIGN_OR_RETURN(
+      runtime::PackedWeights packed,
+      runtime::PackedWeights::Create(model, replica.first_layer(), replica.end_layer(),
+                                     replica.embed, replica.head, kernels::DefaultIsa(), have));
   b.loaded_bytes = packed.loaded_bytes();
   b.replica = std::make_shared<const runtime::PackedWeights>(std::move(packed));
   runtime::SegmentOptions opts;

@@ -546,7 +546,6 @@ void DecodeBody(Reader& r, MoveCommit& x) {
   }
 }
 
-
 void EncodeBody(Writer& w, const MoveAck& x) {
   w.U32(x.epoch);
   w.U8(x.done);

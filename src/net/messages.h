@@ -449,9 +449,9 @@ struct MoveAck {
   uint32_t epoch = 0;
   bool done = false;  // false: prepared (phase one); true: switched or aborted (phase two)
   bool ok = false;
-  bool need_weights = false;  // phase one, kReceive: send the segment file first
-  std::string name;           // the device's
-  std::string error;          // why not, naming the device
+  bool need_weights = false;                // phase one, kReceive: send the segment file first
+  std::string name;                         // the device's
+  std::string error;                        // why not, naming the device
   uint64_t weight_bytes = 0, kv_bytes = 0;  // of the new segment
   uint64_t kv_sent_bytes = 0, kv_received_bytes = 0;
   // Phase one: weight bytes the device had to bring in (read ahead, repacked or received)

@@ -265,6 +265,12 @@ TEST(MessagesTest, MovesWithoutARingOrWithHostileCountsAreRefused) {
   m = samples::MoveSample();
   m.ring[0].unit_begin = 9;
   EXPECT_EQ(Decode(Encode({1, m})).message(), "Move: ring stage with units out of order");
+  m = samples::MoveSample();
+  m.assign.replica_end = 4;  // the segment is [0, 5)
+  EXPECT_EQ(Decode(Encode({1, m})).message(), "Move: the replica does not contain the segment");
+  m = samples::MoveSample();
+  m.assign.replica_embed = false;  // the segment has the embedding
+  EXPECT_EQ(Decode(Encode({1, m})).message(), "Move: the replica does not contain the segment");
   KvPiece k{1, 2, 3, 4, 5, {1.0f, 2.0f}};
   auto bytes = Encode({1, k});
   // The data count sits after epoch(4) request(8) seq(4) layer(4) n_pos(4).

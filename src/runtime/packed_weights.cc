@@ -82,8 +82,8 @@ Result<std::shared_ptr<const PackedWeights::Arena>> PackedWeights::Repack(
 }
 
 Result<PackedWeights> PackedWeights::Create(const model::Model& model, int first_layer,
-                                            int end_layer, bool embed, bool head,
-                                            kernels::Isa isa, const PackedWeights* have) {
+                                            int end_layer, bool embed, bool head, kernels::Isa isa,
+                                            const PackedWeights* have) {
   const model::ModelWeights& w = model.weights();
   if (have != nullptr && have->model_ != &model) have = nullptr;  // another file's views
   PackedWeights pw;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "runtime/executor.h"
+#include "runtime/packed_weights.h"
 
 namespace ll::runtime {
 namespace {
@@ -146,6 +147,39 @@ TEST(SegmentTest, KvMovedToAnotherSplitContinuesIdentically) {
     ASSERT_EQ(a.size(), b.size());
     EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "step " << i;
   }
+}
+
+// A device's warm replica: a segment built from it shares its weights (nothing repacked or read
+// in again) and computes exactly what a segment built on its own does; what the replica lacks
+// (here the head) is brought in.
+TEST(SegmentTest, ASegmentBuiltFromAReplicaSharesItsWeights) {
+  auto m = model::Model::Load(kModels + "stories260K/stories260K-pad192-Q4_0.gguf");
+  ASSERT_TRUE(m.ok()) << m.message();
+  const int n_layer = static_cast<int>((*m)->config().n_layer);
+  auto replica =
+      PackedWeights::Create(**m, 0, n_layer, true, false, kernels::DefaultIsa(), nullptr);
+  ASSERT_TRUE(replica.ok()) << replica.message();
+  EXPECT_GT(replica->loaded_bytes(), 0u);
+  SegmentOptions o;
+  o.n_ctx = 16;
+  const SegmentSpec first{true, 0, 5, false};
+  auto shared = Segment::Create(**m, first, o, &*replica);
+  auto alone = Segment::Create(**m, first, o);
+  ASSERT_TRUE(shared.ok() && alone.ok());
+  EXPECT_EQ((*shared)->weights().loaded_bytes(), 0u);
+  EXPECT_GT((*alone)->weights().loaded_bytes(), 0u);
+  auto last = Segment::Create(**m, {false, 5, 2 * n_layer, true}, o, &*replica);
+  ASSERT_TRUE(last.ok()) << last.message();
+  EXPECT_GT((*last)->weights().loaded_bytes(), 0u);  // the head
+  EXPECT_LT((*last)->weights().loaded_bytes(), replica->loaded_bytes());
+
+  ThreadPool pool(1);
+  const std::vector<int32_t> prompt = {1, 5, 9, 2, 7};
+  std::vector<float> a, b;
+  ASSERT_TRUE((*shared)->Forward(pool, 0, 0, prompt, {}, false, a).ok());
+  ASSERT_TRUE((*alone)->Forward(pool, 0, 0, prompt, {}, false, b).ok());
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
 }
 
 TEST(SegmentTest, KvTransferRejectsWhatItDoesNotHold) {

@@ -29,7 +29,10 @@ nlohmann::json MovesJson(const engine::Coordinator& c, double started_unix_s) {
                      {"at_s", m.at_unix_s - started_unix_s},
                      {"done_s", m.done_unix_s - started_unix_s},
                      {"bytes", m.kv_bytes},
+                     {"weights_loaded_bytes", m.loaded_bytes},
+                     {"weights_shipped_bytes", m.shipped_bytes},
                      {"seconds", m.seconds},
+                     {"prepare_seconds", m.prepare_seconds},
                      {"drain_seconds", m.drain_seconds},
                      {"gain", m.gain},
                      {"reason", m.reason},
@@ -177,9 +180,11 @@ int RunRun(const RunFlags& f) {
   }
   for (const engine::MoveRecord& m : coord->moves()) {
     if (m.done) {
-      std::printf("\nmoved layers at %.1f s (plan %u, %.1f KiB of KV, %.0f ms): %s\n",
-                  m.at_unix_s - started_unix_s, m.epoch, m.kv_bytes / 1024.0, m.seconds * 1e3,
-                  m.reason.c_str());
+      std::printf(
+          "\nmoved layers at %.1f s (plan %u, %.1f KiB of KV, %.1f MiB of weights brought in, "
+          "%.0f ms, of which %.0f ms paused): %s\n",
+          m.at_unix_s - started_unix_s, m.epoch, m.kv_bytes / 1024.0, m.loaded_bytes / 1048576.0,
+          m.seconds * 1e3, (m.seconds - m.prepare_seconds) * 1e3, m.reason.c_str());
     } else {
       std::printf("\nmove refused at %.1f s: %s\n", m.at_unix_s - started_unix_s, m.reason.c_str());
     }

@@ -100,7 +100,8 @@ void Worker::OnBuilt() {
     Result<Built> built = mv.building.get();
     if (!built.ok()) return FailMove(built.message());
     mv.built = std::move(*built);
-    mv.loaded_bytes += mv.built.loaded_bytes;
+    // A received file is what was brought in; otherwise what the build read in or repacked.
+    if (mv.loaded_bytes == 0) mv.loaded_bytes = mv.built.loaded_bytes;
   }
   if (!mv.move.leave) {
     const net::Assign& a = mv.move.assign;

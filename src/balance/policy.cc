@@ -114,7 +114,8 @@ Policy::Policy(partition::ModelCosts costs, partition::Cluster cluster, partitio
       n_seq_(n_seq),
       objective_(objective),
       options_(options),
-      telemetry_(options.alpha) {
+      telemetry_(options.alpha),
+      first_plan_(options.judge_start) {
   LL_CHECK(n_seq_ >= 1);
   LL_CHECK(!plan_.stages.empty());
   for (const Stage& s : plan_.stages) LL_CHECK(s.device >= 0 && s.device < cluster_.size());
@@ -141,7 +142,7 @@ void Policy::StartCooldown() {
   cooldown_from_ = StepsSeen();
 }
 
-bool Policy::LiveRates(int in_flight, Decision& d) const {
+bool Policy::LiveRates(int in_flight, Decision& d) {
   const std::vector<DeviceCosts>& t = telemetry_.devices();
   const bool alone = in_flight == 1;
   double total = 0;
@@ -172,9 +173,11 @@ bool Policy::LiveRates(int in_flight, Decision& d) const {
   d.drift = Drift(changes);
   bool departed = false;
   const double band = 1 + options_.threshold;
+  largest_departure_ = 1;
   for (DeviceRate& r : d.devices) {
     r.relative = r.factor / r.baseline / d.drift;
     if (r.relative > band || r.relative < 1 / band) departed = true;
+    largest_departure_ = std::max(largest_departure_, std::max(r.relative, 1 / r.relative));
   }
   return departed;
 }
@@ -312,7 +315,8 @@ void Policy::Replan(const std::string& departed, Decision& d) {
   // measured rates. (Requiring the same plan each time would let ties between equally good
   // plans, or the smoothed rates still settling, put a move off indefinitely.)
   ++streak_;
-  if (streak_ < options_.confirm) {
+  const bool urgent = largest_departure_ >= options_.urgent && d.gain() > 2 * options_.threshold;
+  if (streak_ < options_.confirm && !urgent) {
     d.reason = gain + "; confirming (" + std::to_string(streak_) + " of " +
                std::to_string(options_.confirm) + ")";
     return;

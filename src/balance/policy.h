@@ -32,6 +32,13 @@ struct PolicyOptions {
   // Telemetry's smoothing weight per step: 0.2 follows a slowdown within about 10 steps; the
   // two confirming decisions absorb its noise.
   double alpha = 0.2;
+  // A departure this large (some device's change against the others, either way) with a gain
+  // of twice the threshold is no noise: it moves on the first decision, unconfirmed.
+  double urgent = 1.5;
+  // Judge the ring's first plan on the prediction itself (a poor start is mended once): for an
+  // even, memory-proportional or given split. A plan the solver made from these same figures is
+  // judged on changes only, its prediction error being the cost model's, not the cluster's.
+  bool judge_start = true;
 };
 
 // One device of the current plan, for the log line.
@@ -87,7 +94,7 @@ class Policy {
   // Decode steps every stage has shown since the baseline (the least over stages).
   uint64_t StepsSeen() const;
   // Fills d.devices and d.live from the telemetry; true when some factor is out of band.
-  bool LiveRates(int in_flight, Decision& d) const;
+  bool LiveRates(int in_flight, Decision& d);
   Decision DecideNow(int in_flight);
   // Records each stage's factor now as what the plan began with.
   void TakeBaseline(int in_flight);
@@ -112,6 +119,7 @@ class Policy {
   // all 1 while the first plan is judged on the prediction itself).
   std::vector<double> baseline_;
   bool first_plan_ = true;
+  double largest_departure_ = 1;  // of the latest LiveRates: max over devices of max(r, 1/r)
 };
 
 }  // namespace ll::balance

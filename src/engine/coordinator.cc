@@ -131,7 +131,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     c->options_.log->debug("{} holds {} (keeps {})", d.name, d.spec.ToString(),
                            d.replica.ToString());
   }
-  c->ResetPolicy(c->cluster_);
+  // A plan the solver made is judged on changes only; any other start on the prediction too.
+  const bool solved_start = c->options_.cuts.empty() && c->options_.placement == Placement::kSolved;
+  c->ResetPolicy(c->cluster_, !solved_start);
   c->PublishStatus();
   return c;
 }

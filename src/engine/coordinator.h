@@ -243,12 +243,16 @@ class Coordinator {
   // takes up to a second, which the ring must not wait for): a round starts a decision, a later
   // round collects it, and rounds in between are dropped.
   std::optional<MoveTarget> Consider(const std::vector<net::Stats>& snapshot, int in_flight);
+  // The decision in progress once it is made (RunLoop looks after every token, so a move
+  // does not wait for the next round): nothing, or a move target.
+  std::optional<MoveTarget> Collect();
   // What the engine does with a decision: nothing, a log line, a refusal or a move target.
   std::optional<MoveTarget> Act(const balance::Decision& d);
   // Waits for a decision in progress and drops it: the policy is about to change hands.
   void SettlePolicy();
-  // Starts the policy over on the current plan and cluster (after connecting or a move).
-  void ResetPolicy(const partition::Cluster& cluster);
+  // Starts the policy over on the current plan and cluster (after connecting or a move);
+  // `judge_start`: balance::PolicyOptions::judge_start.
+  void ResetPolicy(const partition::Cluster& cluster, bool judge_start);
 
   friend class RunLoop;
 

@@ -304,7 +304,7 @@ Result<bool> Coordinator::CommitMove(const std::vector<net::LiveSlot>& live, Mov
     applied.plan = *t.plan;
     policy_->Applied(applied);
   } else {
-    ResetPolicy(cluster_);
+    ResetPolicy(cluster_, false);
   }
   PublishStatus();
   return true;
@@ -314,15 +314,24 @@ void Coordinator::SettlePolicy() {
   if (deciding_.valid()) (void)deciding_.get();
 }
 
-void Coordinator::ResetPolicy(const partition::Cluster& cluster) {
+void Coordinator::ResetPolicy(const partition::Cluster& cluster, bool judge_start) {
   SettlePolicy();
   policy_.reset();
   if (!options_.balance.enabled || !plan_ || !costs_ || devices_.size() < 2) return;
   balance::PolicyOptions po;
   po.threshold = options_.balance.threshold;
   po.cooldown_steps = options_.balance.cooldown_steps;
+  po.judge_start = judge_start;
   policy_ = std::make_unique<balance::Policy>(*costs_, cluster, *plan_, options_.n_seq,
                                               options_.objective, po);
+}
+
+std::optional<Coordinator::MoveTarget> Coordinator::Collect() {
+  if (!deciding_.valid() ||
+      deciding_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    return std::nullopt;
+  }
+  return Act(deciding_.get());
 }
 
 std::optional<Coordinator::MoveTarget> Coordinator::Consider(

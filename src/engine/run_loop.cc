@@ -182,6 +182,10 @@ Status RunLoop::AfterToken() {
     target->reason = "forced at token " + std::to_string(tokens_);
     return BeginMove(std::move(*target));
   }
+  if (c_.policy_) {
+    std::optional<Coordinator::MoveTarget> decided = c_.Collect();
+    if (decided) return BeginMove(std::move(*decided));
+  }
   if (!c_.policy_ || round_missing_ > 0 || b.stats_every < 1 ||
       tokens_ % static_cast<uint64_t>(b.stats_every) != 0) {
     return Status::Ok();

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "runtime/executor.h"
 #include "runtime/packed_weights.h"
@@ -180,6 +181,39 @@ TEST(SegmentTest, ASegmentBuiltFromAReplicaSharesItsWeights) {
   ASSERT_TRUE((*alone)->Forward(pool, 0, 0, prompt, {}, false, b).ok());
   ASSERT_EQ(a.size(), b.size());
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+}
+
+// What a balancer move does on a device: the new segment (and its replica, sharing the layers
+// both hold) is built on another thread while the old segment, viewing the same weights, keeps
+// computing; neither disturbs the other (TSan runs this).
+TEST(SegmentTest, ASegmentIsBuiltOnAnotherThreadWhileOneSharingItsWeightsRuns) {
+  auto m = model::Model::Load(kModels + "stories260K/stories260K-pad192-Q4_0.gguf");
+  ASSERT_TRUE(m.ok()) << m.message();
+  const int n_layer = static_cast<int>((*m)->config().n_layer);
+  auto replica = PackedWeights::Create(**m, 0, 3, true, false, kernels::DefaultIsa(), nullptr);
+  ASSERT_TRUE(replica.ok()) << replica.message();
+  SegmentOptions o;
+  o.n_ctx = 64;
+  auto old = Segment::Create(**m, {true, 0, 5, false}, o, &*replica);
+  auto reference = Segment::Create(**m, {true, 0, 5, false}, o);
+  ASSERT_TRUE(old.ok() && reference.ok());
+  std::thread builder([&] {
+    // The new replica takes every layer and the head; layers 0..2 are shared.
+    auto wider =
+        PackedWeights::Create(**m, 0, n_layer, true, true, kernels::DefaultIsa(), &*replica);
+    ASSERT_TRUE(wider.ok()) << wider.message();
+    auto next = Segment::Create(**m, {false, 5, 2 * n_layer, true}, o, &*wider);
+    EXPECT_TRUE(next.ok()) << next.message();
+  });
+  ThreadPool pool(1);
+  std::vector<float> a, b;
+  for (int pos = 0; pos < 32; ++pos) {
+    const int32_t t[1] = {static_cast<int32_t>(1 + pos)};
+    ASSERT_TRUE((*old)->Forward(pool, 0, pos, t, {}, false, a).ok());
+    ASSERT_TRUE((*reference)->Forward(pool, 0, pos, t, {}, false, b).ok());
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "position " << pos;
+  }
+  builder.join();
 }
 
 TEST(SegmentTest, KvTransferRejectsWhatItDoesNotHold) {

@@ -82,7 +82,7 @@ std::unique_ptr<Ring> StartRingAt(const Loaded& l, const std::string& path,
   co.timeout_ms = 30000;
   co.profile_seconds = 0.1;
   engine::LocalCluster* live = &*ring->cluster;
-  co.liveness = [live] { return live->CheckAlive(); };
+  co.exited = [live] { return live->Exited(); };
   ring->coord = engine::Coordinator::Connect(*ring->transport, path, *l.model, *l.tokenizer, co);
   return ring;
 }

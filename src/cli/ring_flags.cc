@@ -29,6 +29,12 @@ void RegisterDeviceFlags(CLI::App& c, engine::RingOptions& o, const std::string&
   c.add_flag("--refresh-profile", o.coordinator.refresh_profile,
              "Measure the devices again instead of using their cached profiles");
   c.add_option("--worker-log", o.worker_log, "Append the local workers' logs to this file");
+  c.add_option("--device-timeout", o.coordinator.device_timeout_ms,
+               "Milliseconds without a device's heartbeat (sent every 250 ms) after which it is "
+               "taken for dead: the ring is assigned again on the others and requests in flight "
+               "are replayed (0: never)")
+      ->check(CLI::Range(0, 3600000))
+      ->capture_default_str();
 }
 
 void RegisterTrialFlags(CLI::App& c, engine::RingOptions& o) {

@@ -83,8 +83,10 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   }
   // Handshake one worker at a time, so each answer belongs to the worker just asked.
   for (size_t i = 0; i < n; ++i) {
-    LL_RETURN_IF_ERROR(c->Send(i, net::Hello{net::kCapMapOwnWeights | net::kCapHalfBlockCuts,
-                                             c->inbox_->endpoint(), c->model_hash_}));
+    LL_RETURN_IF_ERROR(c->Send(
+        i,
+        net::Hello{net::kCapMapOwnWeights | net::kCapHalfBlockCuts, c->inbox_->endpoint(),
+                   c->model_hash_, static_cast<uint32_t>(std::max(0, c->options_.heartbeat_ms))}));
     auto ack = c->Next();
     if (!ack.ok()) return ack.status().WithContext("worker " + c->devices_[i].endpoint);
     if (const auto* err = std::get_if<net::ErrorMsg>(&ack->message)) {
@@ -93,6 +95,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
     const auto* hello = std::get_if<net::HelloAck>(&ack->message);
     if (!hello) return Status::Error("worker " + c->devices_[i].endpoint + " did not answer Hello");
     c->devices_[i].name = hello->name;
+    c->devices_[i].last_seen_unix_s = WallSeconds();
     c->devices_[i].memory_budget_bytes = hello->memory_budget_bytes;
     c->devices_[i].threads = std::max<uint32_t>(1, hello->threads);
     c->options_.log->debug("worker {} is {} ({:.1f} MiB budget, {} threads)",
@@ -102,35 +105,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   if (solve) LL_RETURN_IF_ERROR(c->ProfileCluster());
   if (!c->options_.assign) return c;
   if (solve) LL_RETURN_IF_ERROR(c->PlanPlacement());
-  const size_t used = c->devices_.size();
-  for (size_t i = 0; i < used; ++i) {
-    DeviceInfo& d = c->devices_[i];
-    d.replica = c->ReplicaFor(d.spec, d.memory_budget_bytes);
-    std::vector<uint8_t> file;
-    LL_ASSIGN_OR_RETURN(net::Assign a, c->AssignFor(c->devices_, i, &file));
-    d.weights_hash = a.weights_hash;
-    LL_RETURN_IF_ERROR(c->Send(i, a));
-    auto ack = c->Next();
-    if (!ack.ok()) return ack.status().WithContext("worker " + d.name);
-    if (const auto* err = std::get_if<net::ErrorMsg>(&ack->message)) {
-      return Status::Error(err->message);
-    }
-    const auto* need = std::get_if<net::AssignAck>(&ack->message);
-    if (need && need->need_weights) {
-      LL_RETURN_IF_ERROR(c->ShipWeights(i, file));
-      c->devices_[i].weights_sent_bytes = file.size();
-      ack = c->Next();
-      while (ack.ok() && std::holds_alternative<net::WeightsAck>(ack->message)) ack = c->Next();
-      if (!ack.ok()) return ack.status().WithContext("worker " + d.name);
-    }
-    const auto* assign = std::get_if<net::AssignAck>(&ack->message);
-    if (!assign) return Status::Error("worker " + d.name + " did not answer Assign");
-    if (!assign->ok) return Status::Error(assign->error);
-    c->devices_[i].weight_bytes = assign->weight_bytes;
-    c->devices_[i].kv_bytes = assign->kv_bytes;
-    c->options_.log->debug("{} holds {} (keeps {})", d.name, d.spec.ToString(),
-                           d.replica.ToString());
-  }
+  LL_RETURN_IF_ERROR(c->AssignRing());
   // A plan the solver made is judged on changes only; any other start on the prediction too.
   const bool solved_start = c->options_.cuts.empty() && c->options_.placement == Placement::kSolved;
   c->ResetPolicy(c->cluster_, !solved_start);
@@ -515,15 +490,24 @@ Result<net::Envelope> Coordinator::Next() {
   Stopwatch waited;
   for (;;) {
     LL_ASSIGN_OR_RETURN(auto msg, inbox_->Receive(100));
+    if (WallSeconds() - last_check_unix_s_ >= 0.1) LL_RETURN_IF_ERROR(CheckDevices());
     if (msg) {
       auto e = net::Decode(*msg);
       if (!e.ok()) {
         options_.log->warn("refused message: {}", e.message());
         continue;
       }
+      if (const auto* beat = std::get_if<net::Heartbeat>(&e->message)) {
+        for (DeviceInfo& d : devices_) {
+          if (d.name == beat->name) d.last_seen_unix_s = WallSeconds();
+        }
+        for (IdleDevice& d : idle_) {
+          if (d.info.name == beat->name) d.info.last_seen_unix_s = WallSeconds();
+        }
+        continue;
+      }
       return e;
     }
-    if (options_.liveness) LL_RETURN_IF_ERROR(options_.liveness());
     if (waited.Millis() > options_.timeout_ms) {
       return Status::Error("no answer from the ring for " +
                            std::to_string(options_.timeout_ms / 1000) + " s");

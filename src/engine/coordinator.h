@@ -88,8 +88,14 @@ struct ClusterOptions {
   // Positions of context the plan counts attention at (partition::CostOptions; 0: n_ctx / 2).
   int64_t attention_context = 0;
   int timeout_ms = 60000;  // no message from the ring for this long is an error
-  // Called while waiting; a non-ok Status aborts (e.g. a child worker process died).
-  std::function<Status()> liveness;
+  // Workers send a heartbeat this often (their own thread); a ring device silent for
+  // device_timeout_ms is taken for dead: the ring is assigned again on the others and the
+  // requests in flight are replayed (docs/reliability.md). 0: no heartbeats, no timeout.
+  int heartbeat_ms = 250;
+  int device_timeout_ms = 2000;
+  // Called while waiting: the endpoints of workers known to have exited since the last call,
+  // with how (child processes this program started), taken for dead at once.
+  std::function<std::vector<std::pair<std::string, std::string>>()> exited;
   // Encoding of the activations between devices: f32 is exact; f16/q8_0 are lossy, opt-in.
   net::WireEncoding wire = net::WireEncoding::kF32;
   // Send each worker its segment's weights (cached by the worker under their hash) instead of
@@ -132,6 +138,9 @@ struct DeviceInfo {
   uint32_t threads = 1;
   uint64_t weight_bytes = 0, kv_bytes = 0;
   uint64_t weights_sent_bytes = 0;  // segment file bytes shipped (0: mapped or cached)
+  bool up = true;                   // false: taken for dead (see ClusterOptions::heartbeat_ms)
+  double last_seen_unix_s = 0;      // its latest heartbeat or answer
+  std::string down_reason;          // why it was taken for dead
 };
 
 using Request = runtime::Request;
@@ -141,6 +150,8 @@ using Request = runtime::Request;
 struct RingStatus {
   uint32_t epoch = 0;
   std::vector<DeviceInfo> devices;    // ring order
+  std::vector<DeviceInfo> down;       // devices taken for dead
+  std::string degraded;               // why the ring cannot serve ("" when it can)
   double predicted_tokens_per_s = 0;  // of the current plan (0: no plan)
   bool balancing = false;
   std::vector<MoveRecord> moves;  // the latest few, oldest first
@@ -196,6 +207,17 @@ class Coordinator {
   // Waits for a message of type T; an ErrorMsg is returned as an error, others are skipped.
   template <typename T>
   Result<T> Expect();
+  // Assigns every device of devices_ its segment (and replica) for plan epoch_, shipping
+  // segment files when asked; other messages meanwhile are skipped.
+  Status AssignRing();
+  // Devices (ring and idle) taken for dead: those the exited callback names and those silent
+  // for device_timeout_ms. An error naming the device when one of the ring is (lost_ set).
+  Status CheckDevices();
+  void MarkDown(const std::string& endpoint, const std::string& why);
+  // The ring again on the devices that are up (the same program: the MILP when the devices
+  // were profiled, else an even split), as plan epoch_ + 1; false when they cannot hold the
+  // model (degraded_ says why, the ring assigns nothing).
+  Result<bool> Heal();
   // Streams a segment file to worker i after it asked for it, a few chunks ahead of its acks.
   Status ShipWeights(size_t i, const std::vector<uint8_t>& file);
   // Waits for the next message (any type); errors on timeout or liveness failure.
@@ -290,6 +312,10 @@ class Coordinator {
   };
   std::optional<PendingMove> pending_;
   bool forced_done_ = false;
+  std::optional<std::string> lost_;  // a ring device was taken for dead: why (RunLoop heals)
+  std::string degraded_;             // the devices left cannot hold the model: why
+  std::vector<DeviceInfo> down_;     // taken for dead, for status
+  double last_check_unix_s_ = 0;
   mutable std::mutex status_mu_;
   RingStatus status_;                        // guarded by status_mu_
   std::unique_ptr<balance::Policy> policy_;  // with BalanceOptions::enabled and a plan

@@ -74,6 +74,8 @@ void Coordinator::PublishStatus() {
   s.devices = devices_;
   s.predicted_tokens_per_s = plan_ ? plan_->predicted_tokens_per_s() : 0;
   s.balancing = policy_ != nullptr;
+  s.down = down_;
+  s.degraded = degraded_;
   const size_t from = moves_.size() > kKept ? moves_.size() - kKept : 0;
   s.moves.assign(moves_.begin() + static_cast<std::ptrdiff_t>(from), moves_.end());
   std::lock_guard<std::mutex> lock(status_mu_);

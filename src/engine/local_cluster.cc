@@ -104,13 +104,17 @@ Result<LocalCluster> LocalCluster::Start(const std::string& binary,
 }
 
 LocalCluster::LocalCluster(LocalCluster&& o) noexcept
-    : pids_(std::move(o.pids_)), names_(std::move(o.names_)), endpoints_(std::move(o.endpoints_)) {
+    : pids_(std::move(o.pids_)),
+      names_(std::move(o.names_)),
+      endpoints_(std::move(o.endpoints_)),
+      exited_(std::move(o.exited_)) {
   o.pids_.clear();
 }
 
 LocalCluster::~LocalCluster() { Stop(); }
 
-Status LocalCluster::CheckAlive() {
+std::vector<std::pair<std::string, std::string>> LocalCluster::Exited() {
+  std::vector<std::pair<std::string, std::string>> gone;
   for (size_t i = 0; i < pids_.size(); ++i) {
     if (pids_[i] <= 0) continue;
     int status = 0;
@@ -120,19 +124,30 @@ Status LocalCluster::CheckAlive() {
       const std::string how = WIFSIGNALED(status)
                                   ? "was killed by signal " + std::to_string(WTERMSIG(status))
                                   : "exited with status " + std::to_string(WEXITSTATUS(status));
-      return Status::Error("device " + names_[i] + " (pid " + std::to_string(pid) + ") " + how);
+      gone.emplace_back(endpoints_[i], "(pid " + std::to_string(pid) + ") " + how);
+      exited_.push_back(names_[i] + " " + gone.back().second);
     }
   }
-  return Status::Ok();
+  return gone;
 }
 
-void LocalCluster::Kill(size_t i) {
-  if (i < pids_.size() && pids_[i] > 0) ::kill(pids_[i], SIGKILL);
+Status LocalCluster::CheckAlive() {
+  Exited();
+  if (exited_.empty()) return Status::Ok();
+  return Status::Error("device " + exited_.front());
+}
+
+void LocalCluster::Kill(size_t i) { Signal(i, SIGKILL); }
+
+void LocalCluster::Signal(size_t i, int signal) {
+  if (i < pids_.size() && pids_[i] > 0) ::kill(pids_[i], signal);
 }
 
 void LocalCluster::Stop() {
   for (pid_t pid : pids_) {
-    if (pid > 0) ::kill(pid, SIGTERM);
+    if (pid <= 0) continue;
+    ::kill(pid, SIGTERM);
+    ::kill(pid, SIGCONT);  // a stopped worker (a fault test's) must run to end
   }
   Stopwatch w;
   for (pid_t& pid : pids_) {

@@ -39,8 +39,11 @@ class LocalCluster {
   const std::vector<std::string>& endpoints() const { return endpoints_; }
   // Error naming the first worker that has exited.
   Status CheckAlive();
-  // Kills worker i (tests of failure handling).
+  // The workers that exited since the last call: (endpoint, how), for ClusterOptions::exited.
+  std::vector<std::pair<std::string, std::string>> Exited();
+  // Kills worker i, or sends it another signal (tests of failure handling).
   void Kill(size_t i);
+  void Signal(size_t i, int signal);
   void Stop();
 
  private:
@@ -48,6 +51,7 @@ class LocalCluster {
   std::vector<pid_t> pids_;
   std::vector<std::string> names_;
   std::vector<std::string> endpoints_;
+  std::vector<std::string> exited_;  // "name (pid N) how", in the order noticed
 };
 
 // Parses "512MiB", "1.5GiB", "300MB", "1048576" into bytes.

@@ -51,7 +51,7 @@ Result<std::unique_ptr<Ring>> Ring::Start(const RingOptions& options, const std:
   ring->local_.emplace(std::move(local));
   co.workers = options.workers.empty() ? ring->local_->endpoints() : options.workers;
   LocalCluster* live = &*ring->local_;
-  co.liveness = [live] { return live->CheckAlive(); };
+  co.exited = [live] { return live->Exited(); };
   ring->transport_ = net::MakeZmqTransport();
   LL_RETURN_IF_ERROR(ring->Connect());
   if (options.calibrates() && ring->plan()) {

@@ -35,8 +35,17 @@ Result<std::vector<runtime::GenerationResult>> RunLoop::Run() {
   LL_RETURN_IF_ERROR(Admit());
   // A round of the balancer's counters still out is waited for, so that no late Stats is left
   // for the next exchange (CollectStats) to take as another device's.
+  if (!c_.degraded_.empty()) {
+    LL_ASSIGN_OR_RETURN(const bool healed, c_.Heal());  // a device may have come back
+    if (!healed) FailAll(c_.degraded_);
+  }
   while (!active_.empty() || c_.pending_ || round_missing_ > 0) {
-    LL_ASSIGN_OR_RETURN(net::Envelope e, c_.Next());
+    Result<net::Envelope> next = c_.Next();
+    if (!next.ok() && c_.lost_) {
+      LL_RETURN_IF_ERROR(Heal());
+      continue;
+    }
+    LL_ASSIGN_OR_RETURN(net::Envelope e, std::move(next));
     if (auto* err = std::get_if<net::ErrorMsg>(&e.message)) {
       LL_RETURN_IF_ERROR(OnError(*err));
     } else if (auto* tok = std::get_if<net::Token>(&e.message)) {
@@ -65,30 +74,82 @@ Status RunLoop::Admit() {
     const auto n_prompt = static_cast<int64_t>(req.prompt_ids.size());
     runtime::StopRule rule({req.options.n_predict, req.options.ignore_eos, c_.end_ids_,
                             req.options.stop, n_prompt, c_.options_.n_ctx});
-    active_.emplace(id, Active{i, seq, n_prompt, std::move(rule), {}, true});
-    net::Forward f;
-    f.request = id;
-    f.epoch = c_.epoch_;
-    f.seq = static_cast<uint32_t>(seq);
-    f.pos = 0;
-    f.tokens = req.prompt_ids;
-    f.n_tokens = static_cast<uint32_t>(req.prompt_ids.size());
-    f.has_sampling = true;
-    const auto& s = req.options.sampling;
-    f.sampling = {s.temperature,
-                  s.top_p,
-                  s.min_p,
-                  s.repeat_penalty,
-                  s.top_k,
-                  s.repeat_last_n,
-                  s.seed,
-                  req.prompt_ids,
-                  static_cast<uint32_t>(std::max(0, req.options.n_predict)),
-                  req.options.ignore_eos,
-                  c_.end_ids_,
-                  req.options.want_step_logits};
-    f.want_logits = req.options.want_first_logits || req.options.want_step_logits;
+    auto it = active_.emplace(id, Active{i, seq, n_prompt, std::move(rule), {}, true, {}}).first;
+    net::Forward f = Start(id, it->second);
     LL_RETURN_IF_ERROR(c_.Send(0, std::move(f)));
+  }
+  return Status::Ok();
+}
+
+net::Forward RunLoop::Start(uint64_t id, const Active& a) const {
+  const Request& req = requests_[a.index];
+  const auto& s = req.options.sampling;
+  std::vector<int32_t> tokens = req.prompt_ids;
+  tokens.insert(tokens.end(), a.sampled.begin(), a.sampled.end());
+  net::Forward f;
+  f.request = id;
+  f.epoch = c_.epoch_;
+  f.seq = static_cast<uint32_t>(a.seq);
+  f.pos = 0;
+  f.n_tokens = static_cast<uint32_t>(tokens.size());
+  f.has_sampling = true;
+  const int left = std::max(0, req.options.n_predict - static_cast<int>(a.sampled.size()));
+  // A sampled token is one draw unless the sampler is greedy (runtime::Sampler).
+  const uint64_t draws = s.temperature > 0 ? a.sampled.size() : 0;
+  f.sampling = {s.temperature,
+                s.top_p,
+                s.min_p,
+                s.repeat_penalty,
+                s.top_k,
+                s.repeat_last_n,
+                s.seed,
+                tokens,
+                static_cast<uint32_t>(left),
+                req.options.ignore_eos,
+                c_.end_ids_,
+                req.options.want_step_logits,
+                draws};
+  f.tokens = std::move(tokens);
+  f.want_logits = req.options.want_first_logits || req.options.want_step_logits;
+  return f;
+}
+
+void RunLoop::FailAll(const std::string& why) {
+  auto fail = [&](size_t index) {
+    runtime::GenerationResult& r = results_[index];
+    r.stop_reason = "error";
+    r.error = why;
+    r.unavailable = true;
+  };
+  for (auto& [id, a] : active_) {
+    results_[a.index].text = a.rule.text();
+    fail(a.index);
+  }
+  active_.clear();
+  for (size_t i : pending_) fail(i);
+  pending_.clear();
+}
+
+Status RunLoop::Heal() {
+  const std::string why = *c_.lost_;
+  c_.lost_.reset();
+  // Whatever was under way (a move, a round of counters) is void: the ring changes.
+  draining_ = false;
+  held_.clear();
+  round_.clear();
+  round_missing_ = 0;
+  c_.options_.log->warn(
+      "{}; assigning the ring again on the devices left and replaying {} "
+      "requests in flight",
+      why, active_.size());
+  LL_ASSIGN_OR_RETURN(const bool healed, c_.Heal());
+  if (!healed) {
+    FailAll(c_.degraded_);
+    return Status::Ok();
+  }
+  for (auto& [id, a] : active_) {
+    a.pos = static_cast<int64_t>(requests_[a.index].prompt_ids.size() + a.sampled.size());
+    LL_RETURN_IF_ERROR(c_.Send(0, Start(id, a)));
   }
   return Status::Ok();
 }
@@ -133,8 +194,9 @@ Status RunLoop::Feed(uint64_t request, int32_t token, int64_t pos) {
 
 Status RunLoop::OnToken(net::Token& tok) {
   auto it = active_.find(tok.request);
-  if (it == active_.end()) return Status::Ok();
+  if (it == active_.end() || tok.epoch != c_.epoch_) return Status::Ok();  // ended, or replayed
   Active& a = it->second;
+  a.sampled.push_back(tok.token);
   runtime::GenerationResult& r = results_[a.index];
   const Request& req = requests_[a.index];
   if (a.first) {

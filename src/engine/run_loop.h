@@ -33,6 +33,7 @@ class RunLoop {
     runtime::StopRule rule;
     Stopwatch clock;
     bool first = true;
+    std::vector<int32_t> sampled;  // every token the head sampled for it (a replay feeds them)
   };
   struct Held {  // a request's next token, kept here while the ring drains for a move
     uint64_t request;
@@ -43,6 +44,13 @@ class RunLoop {
 
   Status Validate() const;
   Status Admit();
+  // The forward that starts request `id` (pos 0): its prompt, or after a device died its prompt
+  // and every token sampled so far, with the sampler's history and draws to go on from.
+  net::Forward Start(uint64_t id, const Active& a) const;
+  // A ring device was taken for dead: the ring is assigned again on the others and every
+  // request in flight replayed; when they cannot hold the model, every request fails.
+  Status Heal();
+  void FailAll(const std::string& why);
   Status OnToken(net::Token& tok);
   Status OnError(const net::ErrorMsg& err);
   Status End(ActiveMap::iterator it);

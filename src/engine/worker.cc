@@ -70,6 +70,12 @@ void Worker::Reply(net::Message m) {
 }
 
 void Worker::Handle(const std::vector<uint8_t>& bytes) {
+  HandleOne(bytes);
+  beat_epoch_ = epoch_;  // what the heartbeat thread reports
+  beat_hash_ = model_hash_;
+}
+
+void Worker::HandleOne(const std::vector<uint8_t>& bytes) {
   auto decoded = net::Decode(bytes);
   if (!decoded.ok()) {
     Refuse(decoded.message());
@@ -295,8 +301,41 @@ void Worker::OnHello(const net::Hello& m) {
   }
   options_.log->debug("hello from the coordinator at {}", m.reply_to);
   reply_ = std::move(*out);
+  StartHeartbeat(m);
   Reply(net::HelloAck{net::kCapMapOwnWeights | net::kCapHalfBlockCuts, options_.name,
                       options_.memory_budget_bytes, static_cast<uint32_t>(options_.threads)});
+}
+
+Worker::~Worker() { StopHeartbeat(); }
+
+void Worker::StopHeartbeat() {
+  if (!heartbeat_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(beat_mu_);
+    beat_stop_ = true;
+  }
+  beat_cv_.notify_all();
+  heartbeat_.join();
+}
+
+void Worker::StartHeartbeat(const net::Hello& m) {
+  StopHeartbeat();
+  if (m.heartbeat_ms == 0) return;
+  auto out = transport_.Connect(m.reply_to);
+  if (!out.ok()) {
+    options_.log->error("heartbeat: {}", out.message());
+    return;
+  }
+  beat_stop_ = false;
+  const auto interval = std::chrono::milliseconds(m.heartbeat_ms);
+  // Its own socket, used by this thread alone; the epoch is read as the worker changes it.
+  heartbeat_ = std::thread([this, interval, out = std::move(*out)] {
+    std::unique_lock<std::mutex> lock(beat_mu_);
+    while (!beat_cv_.wait_for(lock, interval, [this] { return beat_stop_; })) {
+      const net::Heartbeat beat{options_.name, beat_epoch_.load()};
+      (void)out->Send(net::Encode({beat_hash_.load(), beat}));
+    }
+  });
 }
 
 void Worker::FailAssign(const std::string& why) {
@@ -494,7 +533,7 @@ void Worker::FinishAssign(const net::Assign& m) {
   replica_ = std::move(built->replica);
   next_ = std::move(*next);
   wire_ = m.wire;
-  epoch_ = 0;
+  epoch_ = m.epoch;
   paused_ = false;
   net::AssignAck ack;
   ack.weight_bytes = stats_.weight_bytes = built->weight_bytes;
@@ -534,7 +573,9 @@ Worker::HeadRequest Worker::MakeHeadRequest(const net::SamplingBlock& b, int64_t
   net::SamplingBlock block = b;
   std::vector<int32_t> history = std::move(block.history);
   block.history.clear();
-  return HeadRequest{runtime::Sampler(p), std::move(history), std::move(rule), std::move(block),
+  runtime::Sampler sampler(p);
+  sampler.set_draws(b.draws);  // a replayed or moved request goes on with its draws
+  return HeadRequest{std::move(sampler), std::move(history), std::move(rule), std::move(block),
                      n_prompt};
 }
 
@@ -554,6 +595,7 @@ std::optional<net::Token> Worker::HeadStep(const net::Forward& m) {
   std::span<const float> last(output_.data() + output_.size() - v, v);
   net::Token t;
   t.request = m.request;
+  t.epoch = epoch_;
   HeadRequest& hr = it->second;
   t.token = hr.sampler.Sample(last, hr.history);
   hr.history.push_back(t.token);

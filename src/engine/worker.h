@@ -7,15 +7,19 @@
 // worker's ThreadPool.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "base/log.h"
 #include "base/status.h"
@@ -47,6 +51,7 @@ struct WorkerOptions {
 class Worker {
  public:
   static Result<std::unique_ptr<Worker>> Create(net::Transport& transport, WorkerOptions options);
+  ~Worker();
   const std::string& endpoint() const { return inbox_->endpoint(); }
   // Serves until a Shutdown message arrives (or the transport fails).
   Status Run();
@@ -58,7 +63,12 @@ class Worker {
         pool_(options_.threads, options_.speed) {}
 
   void Handle(const std::vector<uint8_t>& bytes);
+  void HandleOne(const std::vector<uint8_t>& bytes);
   void OnHello(const net::Hello& m);
+  // The heartbeat thread (Hello::heartbeat_ms): Heartbeat to the coordinator on a socket of
+  // its own, however long the worker's current step takes.
+  void StartHeartbeat(const net::Hello& m);
+  void StopHeartbeat();
   void OnAssign(uint64_t hash, const net::Assign& m);
   void FinishAssign(const net::Assign& m);
   void FailAssign(const std::string& why);
@@ -185,6 +195,12 @@ class Worker {
   std::deque<std::vector<uint8_t>> deferred_;  // arrived during a link probe, not yet handled
   uint64_t next_nonce_ = 1;
   bool running_ = true;
+  std::thread heartbeat_;
+  std::mutex beat_mu_;
+  std::condition_variable beat_cv_;
+  bool beat_stop_ = false;               // guarded by beat_mu_
+  std::atomic<uint32_t> beat_epoch_{0};  // epoch_, for the heartbeat thread
+  std::atomic<uint64_t> beat_hash_{0};   // model_hash_, likewise
 };
 
 }  // namespace ll::engine

@@ -223,7 +223,7 @@ void Worker::SendLostState() {
     h.sampling.history = hr.history;
     h.sampling.n_predict = hr.block.n_predict - static_cast<uint32_t>(hr.rule.generated());
     h.n_pos = static_cast<uint32_t>(hr.n_prompt + hr.rule.generated());
-    h.rng_state = hr.sampler.SaveState();
+    h.sampling.draws = hr.sampler.draws();
     Status s = head_out->Send(net::Encode({model_hash_, std::move(h)}));
     if (!s.ok()) return FailMove(s.message());
   }
@@ -254,8 +254,6 @@ void Worker::OnHeadState(const net::HeadState& m) {
                   ", which does not put the head here");
   }
   HeadRequest hr = MakeHeadRequest(m.sampling, m.n_pos, moving_->built.segment->options().n_ctx);
-  Status s = hr.sampler.RestoreState(m.rng_state);
-  if (!s.ok()) return FailMove(s.message());
   moving_->heads.insert_or_assign(m.request, std::move(hr));
   FinishMoveIfComplete();
 }

@@ -32,6 +32,7 @@ inline Forward ForwardF32() {
   f.sampling.ignore_eos = true;
   f.sampling.end_ids = {2, 32000};
   f.sampling.step_logits = true;
+  f.sampling.draws = 5;
   return f;
 }
 
@@ -104,7 +105,8 @@ inline Move MoveSample() {
                     true,
                     0,
                     7,
-                    false};
+                    false,
+                    2};
   m.ring = {{"tcp://a:1", 0, 5, true, false}, {"tcp://b:2", 5, 10, false, true}};
   return m;
 }
@@ -112,20 +114,55 @@ inline Move MoveSample() {
 // In MessageType order; the golden test pins each one's bytes in this order.
 inline std::vector<Message> All() {
   return {
-      Hello{3, "tcp://127.0.0.1:5000", 0x0102030405060708ull},
+      Hello{3, "tcp://127.0.0.1:5000", 0x0102030405060708ull, 500},
       HelloAck{2, "dev0", 512ull << 20, 7},
-      Assign{"/m.gguf", true, 3, 9, false, 128, 2, 16, "tcp://x:1", "tcp://y:2",
-             WireEncoding::kQ8_0, WeightsMode::kReceive, 0xA1A2A3A4A5A6A7A8ull, 123456, 65432, true,
-             1, 11, false},
-      Assign{"/n.gguf", false, 1, 2, true, 256, 3, 8, "tcp://x:3", "tcp://y:4", WireEncoding::kF16,
-             WeightsMode::kMapOwnFile, 0, 0, 0, false, 0, 2, true},
+      Assign{"/m.gguf",
+             true,
+             3,
+             9,
+             false,
+             128,
+             2,
+             16,
+             "tcp://x:1",
+             "tcp://y:2",
+             WireEncoding::kQ8_0,
+             WeightsMode::kReceive,
+             0xA1A2A3A4A5A6A7A8ull,
+             123456,
+             65432,
+             true,
+             1,
+             11,
+             false,
+             4},
+      Assign{"/n.gguf",
+             false,
+             1,
+             2,
+             true,
+             256,
+             3,
+             8,
+             "tcp://x:3",
+             "tcp://y:4",
+             WireEncoding::kF16,
+             WeightsMode::kMapOwnFile,
+             0,
+             0,
+             0,
+             false,
+             0,
+             2,
+             true,
+             0},
       AssignAck{true, false, "fine", 11, 22},
       AssignAck{false, true, "too big", 33, 44},
       ForwardF32(),
       ForwardTokens(),
       ForwardPacked(WireEncoding::kF16),
       ForwardPacked(WireEncoding::kQ8_0),
-      Token{5, 42, true, {0.5f, 1.5f}},
+      Token{5, 3, 42, true, {0.5f, 1.5f}},
       EndRequest{13},
       StatsRequest{},
       StatsWithEveryField(),
@@ -147,7 +184,8 @@ inline std::vector<Message> All() {
       MoveAck{6, true, false, false, "dev2", "dev2: no", 25, 26, 27, 28, 0, 1.25f},
       MoveAck{7, false, true, true, "dev3", "", 29, 30, 31, 32, 40, 0.5f},
       KvPiece{8, 33, 2, 5, 1, {0.25f, -4.0f}},
-      HeadState{9, 34, ForwardF32().sampling, 12, "5489 17"},
+      HeadState{9, 34, ForwardF32().sampling, 12},
+      Heartbeat{"dev4", 6},
   };
 }
 

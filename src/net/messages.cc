@@ -20,12 +20,15 @@ void EncodeBody(Writer& w, const Hello& x) {
   w.U32(x.capabilities);
   w.Str(x.reply_to);
   w.U64(x.model_hash);
+  w.U32(x.heartbeat_ms);
 }
 
 void DecodeBody(Reader& r, Hello& x) {
   x.capabilities = r.U32("capabilities");
   x.reply_to = r.Str("reply_to", kMaxEndpoint);
   x.model_hash = r.U64("model_hash");
+  x.heartbeat_ms = r.U32("heartbeat_ms");
+  if (r.ok() && x.heartbeat_ms > 3600000) r.Fail("heartbeat interval over an hour");
 }
 
 void EncodeBody(Writer& w, const HelloAck& x) {
@@ -62,6 +65,7 @@ void EncodeBody(Writer& w, const Assign& x) {
   w.U32(x.replica_begin);
   w.U32(x.replica_end);
   w.U8(x.replica_head);
+  w.U32(x.epoch);
 }
 
 void DecodeBody(Reader& r, Assign& x) {
@@ -84,6 +88,7 @@ void DecodeBody(Reader& r, Assign& x) {
   x.replica_begin = r.U32("replica_begin");
   x.replica_end = r.U32("replica_end");
   x.replica_head = r.U8("replica_head") != 0;
+  x.epoch = r.U32("epoch");
   if (r.ok() && (x.replica_begin > x.unit_begin || x.replica_end < x.unit_end ||
                  (x.embed && !x.replica_embed) || (x.head && !x.replica_head))) {
     r.Fail("the replica does not contain the segment");
@@ -130,6 +135,7 @@ void EncodeSampling(Writer& w, const SamplingBlock& s) {
   w.U32(static_cast<uint32_t>(s.end_ids.size()));
   w.I32Array(s.end_ids);
   w.U8(s.step_logits);
+  w.U64(s.draws);
 }
 
 void DecodeSampling(Reader& r, SamplingBlock& s) {
@@ -148,6 +154,7 @@ void DecodeSampling(Reader& r, SamplingBlock& s) {
   if (r.ok() && n_end > 1024) r.Fail("too many end-of-generation ids");
   s.end_ids = r.I32Array(n_end, "sampling.end_ids");
   s.step_logits = r.U8("sampling.step_logits") != 0;
+  s.draws = r.U64("sampling.draws");
   if (!(std::isfinite(s.temperature) && s.temperature >= 0) || !(s.top_p > 0 && s.top_p <= 1) ||
       !(s.min_p >= 0 && s.min_p < 1) || !(s.repeat_penalty > 0) || s.top_k < 0 ||
       s.repeat_last_n < 0) {
@@ -216,6 +223,7 @@ void DecodeBody(Reader& r, Forward& x) {
 
 void EncodeBody(Writer& w, const Token& x) {
   w.U64(x.request);
+  w.U32(x.epoch);
   w.I32(x.token);
   w.U8(x.continued);
   w.U32(static_cast<uint32_t>(x.logits.size()));
@@ -224,6 +232,7 @@ void EncodeBody(Writer& w, const Token& x) {
 
 void DecodeBody(Reader& r, Token& x) {
   x.request = r.U64("request");
+  x.epoch = r.U32("epoch");
   x.token = r.I32("token");
   x.continued = r.U8("continued") != 0;
   const uint32_t n = r.U32("logits count");
@@ -602,7 +611,6 @@ void EncodeBody(Writer& w, const HeadState& x) {
   w.U64(x.request);
   EncodeSampling(w, x.sampling);
   w.U32(x.n_pos);
-  w.Str(x.rng_state);
 }
 
 void DecodeBody(Reader& r, HeadState& x) {
@@ -610,7 +618,16 @@ void DecodeBody(Reader& r, HeadState& x) {
   x.request = r.U64("request");
   DecodeSampling(r, x.sampling);
   x.n_pos = r.U32("n_pos");
-  x.rng_state = r.Str("rng_state", 1u << 16);
+}
+
+void EncodeBody(Writer& w, const Heartbeat& x) {
+  w.Str(x.name);
+  w.U32(x.epoch);
+}
+
+void DecodeBody(Reader& r, Heartbeat& x) {
+  x.name = r.Str("name", 256);
+  x.epoch = r.U32("epoch");
 }
 
 // Dispatch, generated from Message: entry i decodes (or names) the alternative of type i + 1.

@@ -22,7 +22,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 11;
+constexpr uint16_t kProtocolVersion = 12;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -58,6 +58,7 @@ enum class MessageType : uint16_t {
   kMoveAck = 23,
   kKvPiece = 24,
   kHeadState = 25,
+  kHeartbeat = 26,
 };
 
 // How a Forward carries the residual stream. f32 is exact (the default); f16 and q8_0 (blocks of
@@ -77,6 +78,9 @@ struct Hello {
   uint32_t capabilities = 0;
   std::string reply_to;  // the coordinator's endpoint; the worker connects there to answer
   uint64_t model_hash = 0;
+  // Send Heartbeat to reply_to every this many ms from now on, whatever the worker is busy
+  // with (0: none): how the coordinator notices a device that died, stopped or was cut off.
+  uint32_t heartbeat_ms = 0;
 
   bool operator==(const Hello&) const = default;
 };
@@ -117,6 +121,9 @@ struct Assign {
   bool replica_embed = false;
   uint32_t replica_begin = 0, replica_end = 0;
   bool replica_head = false;
+  // The plan epoch the device serves from now on (Forward::epoch): a ring assigned again after
+  // a device died drops every step of the plan before.
+  uint32_t epoch = 0;
 
   bool operator==(const Assign&) const = default;
 };
@@ -145,6 +152,10 @@ struct SamplingBlock {
   bool ignore_eos = false;
   std::vector<int32_t> end_ids;  // end-of-generation token ids
   bool step_logits = false;      // every step's logits go back with its token (tests)
+  // Random draws the request made so far (runtime::Sampler: the k-th draw is a function of the
+  // seed and k): 0 for a new request; a replay after a device died, or a moved head, goes on
+  // from there.
+  uint64_t draws = 0;
 
   bool operator==(const SamplingBlock&) const = default;
 };
@@ -175,6 +186,7 @@ struct Token {
   static constexpr const char* kName = "Token";
 
   uint64_t request = 0;
+  uint32_t epoch = 0;  // the plan it was sampled under: a token of a plan left behind is dropped
   int32_t token = 0;
   bool continued = false;     // the head already fed this token to the first device
   std::vector<float> logits;  // empty unless asked for
@@ -479,8 +491,8 @@ struct KvPiece {
 };
 
 // A request's sampler on the head device, from the old head to the new one: its parameters
-// and stop rule (history: every token so far; n_predict: tokens still allowed), the position
-// its next token is fed at, and the generator's state (runtime::Sampler::SaveState).
+// and stop rule (history: every token so far; n_predict: tokens still allowed; draws: the
+// random draws made), and the position its next token is fed at.
 struct HeadState {
   static constexpr MessageType kType = MessageType::kHeadState;
   static constexpr const char* kName = "HeadState";
@@ -489,15 +501,27 @@ struct HeadState {
   uint64_t request = 0;
   SamplingBlock sampling;
   uint32_t n_pos = 0;
-  std::string rng_state;
 
   bool operator==(const HeadState&) const = default;
+};
+
+// "Still here": every Hello::heartbeat_ms from a worker's own thread, so it arrives while the
+// worker computes a long step; silence beyond the coordinator's device timeout means the device
+// died, was stopped or lost its link.
+struct Heartbeat {
+  static constexpr MessageType kType = MessageType::kHeartbeat;
+  static constexpr const char* kName = "Heartbeat";
+
+  std::string name;  // the device's
+  uint32_t epoch = 0;
+
+  bool operator==(const Heartbeat&) const = default;
 };
 
 using Message = std::variant<Hello, HelloAck, Assign, AssignAck, Forward, Token, EndRequest,
                              StatsRequest, Stats, Shutdown, ErrorMsg, WeightsChunk, WeightsAck,
                              ProfileRequest, ProfileReply, Ping, Pong, LinkProbe, LinkReport, Pause,
-                             Move, MoveCommit, MoveAck, KvPiece, HeadState>;
+                             Move, MoveCommit, MoveAck, KvPiece, HeadState, Heartbeat>;
 
 // Types on the wire are 1..kMessageTypeCount.
 constexpr size_t kMessageTypeCount = std::variant_size_v<Message>;

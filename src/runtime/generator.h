@@ -35,8 +35,9 @@ struct GenerationResult {
   std::vector<int32_t> prompt_ids;
   std::vector<int32_t> generated_ids;
   std::string text;
-  std::string stop_reason;  // "eos", "length", "stop", "context", "error"
-  std::string error;        // why the request failed (stop_reason "error"), else empty
+  std::string stop_reason;   // "eos", "length", "stop", "context", "error"
+  std::string error;         // why the request failed (stop_reason "error"), else empty
+  bool unavailable = false;  // it failed because the ring cannot serve (a server's 503)
   double prefill_seconds = 0;
   double decode_seconds = 0;
   // When each generated token arrived, in seconds since the call that ran the request began

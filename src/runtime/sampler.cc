@@ -16,20 +16,34 @@ Status SamplingParams::Validate() const {
   return Status::Ok();
 }
 
-Sampler::Sampler(SamplingParams params) : params_(params), rng_(params.seed) {}
+Sampler::Sampler(SamplingParams params) : params_(params) {}
 
-std::string Sampler::SaveState() const {
-  std::ostringstream out;
-  out << rng_;
-  return out.str();
+namespace {
+
+// SplitMix64's finaliser: a bijection of 64-bit words whose outputs pass the usual statistical
+// batteries even for consecutive inputs.
+uint64_t Mix(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
 }
+
+}  // namespace
+
+double Sampler::Uniform(uint64_t seed, uint64_t k) {
+  // The top 53 bits as a double in [0, 1).
+  return static_cast<double>(Mix(Mix(seed) ^ k) >> 11) * 0x1.0p-53;
+}
+
+std::string Sampler::SaveState() const { return std::to_string(draws_); }
 
 Status Sampler::RestoreState(const std::string& state) {
   std::istringstream in(state);
-  std::mt19937_64 rng;
-  in >> rng;
-  if (in.fail()) return Status::Error("sampler state is not a generator state");
-  rng_ = rng;
+  uint64_t n = 0;
+  in >> n;
+  if (in.fail() || !in.eof()) return Status::Error("sampler state is not a draw count");
+  draws_ = n;
   return Status::Ok();
 }
 
@@ -101,11 +115,19 @@ int32_t Sampler::Sample(std::span<const float> logits, std::span<const int32_t> 
     keep = k;
   }
   std::vector<double> w(keep);
+  double total = 0.0;
   for (size_t i = 0; i < keep; ++i) {
-    w[i] = std::exp((candidates_[i].first - max_logit) / params_.temperature);
+    total += w[i] = std::exp((candidates_[i].first - max_logit) / params_.temperature);
   }
-  std::discrete_distribution<size_t> dist(w.begin(), w.end());
-  return candidates_[dist(rng_)].second;
+  // The first candidate whose cumulative weight passes the draw (the last one when rounding
+  // leaves the sum short of it).
+  const double target = Uniform(params_.seed, draws_++) * total;
+  double acc = 0.0;
+  for (size_t i = 0; i + 1 < keep; ++i) {
+    acc += w[i];
+    if (target < acc) return candidates_[i].second;
+  }
+  return candidates_[keep - 1].second;
 }
 
 }  // namespace ll::runtime

@@ -1,11 +1,13 @@
 // Sampler: picks the next token from a row of logits. Greedy when temperature <= 0 (ties go to
 // the lowest token id, as llama.cpp's reference driver does); otherwise the chain
-// repetition penalty -> top-k -> top-p -> min-p -> temperature -> draw from a seeded generator.
-// One Sampler per request: it owns that request's random state. Not thread-safe.
+// repetition penalty -> top-k -> top-p -> min-p -> temperature -> a draw. The k-th draw of a
+// request is a pure function of (seed, k) (a counter-based generator), so a request's random
+// state is just how many draws it has made: a head device that takes a request over, or a ring
+// that replays it after a device died, goes on with exactly the draws it would have made.
+// One Sampler per request. Not thread-safe.
 #pragma once
 
 #include <cstdint>
-#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,16 +37,20 @@ class Sampler {
 
   static int32_t Greedy(std::span<const float> logits);
 
-  // The random generator's state, as text, and restoring it on a sampler made with the same
-  // parameters: the head moves to another device with its requests' samplers, and a seeded
-  // request must go on drawing the same numbers.
+  // The random state (the draws made so far) as text, and restoring it on a sampler made with
+  // the same parameters: the head moves to another device with its requests' samplers, and a
+  // seeded request must go on drawing the same numbers.
   std::string SaveState() const;
   Status RestoreState(const std::string& state);
+  uint64_t draws() const { return draws_; }
+  void set_draws(uint64_t n) { draws_ = n; }
   const SamplingParams& params() const { return params_; }
+  // The k-th draw of `seed`, uniform in [0, 1).
+  static double Uniform(uint64_t seed, uint64_t k);
 
  private:
   SamplingParams params_;
-  std::mt19937_64 rng_;
+  uint64_t draws_ = 0;
   std::vector<std::pair<float, int32_t>> candidates_;  // reused (logit or prob, id)
 };
 

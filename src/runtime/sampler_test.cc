@@ -65,7 +65,34 @@ TEST(SamplerTest, RestoredStateContinuesTheDraws) {
     fresh_differs = fresh_differs || fresh.Sample(logits, {}) != want;
   }
   EXPECT_TRUE(fresh_differs);  // restarting the generator would not do
-  EXPECT_EQ(moved.RestoreState("not a state").message(), "sampler state is not a generator state");
+  EXPECT_EQ(moved.RestoreState("not a state").message(), "sampler state is not a draw count");
+  EXPECT_EQ(moved.RestoreState("12 3").message(), "sampler state is not a draw count");
+}
+
+// The k-th draw depends on the seed and k only: a sampler told how many draws a request made
+// (a replay after a device died) goes on as the original, and draws spread evenly.
+TEST(SamplerTest, DrawsAreAFunctionOfSeedAndCount) {
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.top_k = 0;
+  p.top_p = 1.0f;
+  p.min_p = 0.0f;
+  p.seed = 11;
+  const std::vector<float> logits = {0.1f, 0.3f, 0.2f, 0.25f, 0.15f};
+  Sampler original(p);
+  for (int i = 0; i < 9; ++i) original.Sample(logits, {});
+  Sampler replayed(p);
+  replayed.set_draws(original.draws());
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(replayed.Sample(logits, {}), original.Sample(logits, {}));
+  int below_half = 0;
+  for (uint64_t k = 0; k < 10000; ++k) {
+    const double u = Sampler::Uniform(3, k);
+    ASSERT_GE(u, 0.0);
+    ASSERT_LT(u, 1.0);
+    below_half += u < 0.5;
+  }
+  EXPECT_NEAR(below_half, 5000, 200);
+  EXPECT_NE(Sampler::Uniform(3, 0), Sampler::Uniform(4, 0));
 }
 
 TEST(SamplerTest, TopPKeepsOnlyTheNucleus) {

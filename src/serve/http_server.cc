@@ -168,7 +168,7 @@ struct HttpServer::Impl {
     }
     if (!job.result.ok()) return Error(res, 500, job.result.message());
     const runtime::GenerationResult& r = *job.result;
-    if (!r.error.empty()) return Error(res, 500, r.error);
+    if (!r.error.empty()) return Error(res, r.unavailable ? 503 : 500, r.error);
     const std::string finish =
         r.stop_reason == "eos" || r.stop_reason == "stop" ? "stop" : "length";
     json out = {{"id", "cmpl-" + std::to_string(next_id++)},
@@ -218,6 +218,8 @@ struct HttpServer::Impl {
     json devices = json::array();
     for (const auto& d : st.devices) {
       devices.push_back({{"name", d.name},
+                         {"up", d.up},
+                         {"last_seen_unix_s", d.last_seen_unix_s},
                          {"endpoint", d.endpoint},
                          {"segment", d.spec.ToString()},
                          {"warm", d.replica.ToString()},
@@ -241,14 +243,24 @@ struct HttpServer::Impl {
                        {"reason", m.reason},
                        {"segments", m.segments}});
     }
+    json down = json::array();
+    for (const auto& d : st.down) {
+      down.push_back({{"name", d.name},
+                      {"endpoint", d.endpoint},
+                      {"up", false},
+                      {"last_seen_unix_s", d.last_seen_unix_s},
+                      {"reason", d.down_reason}});
+    }
     json plan = {{"epoch", st.epoch}, {"balancing", st.balancing}};
     if (st.predicted_tokens_per_s > 0) plan["predicted_tokens_per_s"] = st.predicted_tokens_per_s;
-    res.set_content(json{{"status", "ok"},
-                         {"model", options.model_name},
-                         {"devices", devices},
-                         {"plan", plan},
-                         {"moves", moves}}
-                        .dump(-1, ' ', false, json::error_handler_t::replace),
+    json health{{"status", st.degraded.empty() ? "ok" : "degraded"},
+                {"model", options.model_name},
+                {"devices", devices},
+                {"down", down},
+                {"plan", plan},
+                {"moves", moves}};
+    if (!st.degraded.empty()) health["reason"] = st.degraded;
+    res.set_content(health.dump(-1, ' ', false, json::error_handler_t::replace),
                     "application/json");
   }
 };

@@ -1,0 +1,204 @@
+// The coordinator's side of a device dying (docs/reliability.md): noticing it (its heartbeats
+// stop, or the process this program started exited) and assigning the ring again on the
+// devices left, for RunLoop to replay the requests in flight.
+#include <algorithm>
+#include <cstdio>
+
+#include "engine/coordinator.h"
+#include "engine/segment_file.h"
+#include "model/model_hash.h"
+#include "partition/baselines.h"
+#include "partition/milp_solver.h"
+#include "runtime/segment_cost.h"
+
+namespace ll::engine {
+
+Status Coordinator::AssignRing() {
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    DeviceInfo& d = devices_[i];
+    d.replica = ReplicaFor(d.spec, d.memory_budget_bytes);
+    std::vector<uint8_t> file;
+    LL_ASSIGN_OR_RETURN(net::Assign a, AssignFor(devices_, i, &file));
+    a.epoch = epoch_;
+    d.weights_hash = a.weights_hash;
+    LL_RETURN_IF_ERROR(Send(i, a));
+    // The answer, skipping what a ring assigned again may still have on the wire.
+    auto answer = [&]() -> Result<net::Envelope> {
+      for (;;) {
+        LL_ASSIGN_OR_RETURN(net::Envelope e, Next());
+        if (std::holds_alternative<net::AssignAck>(e.message) ||
+            std::holds_alternative<net::ErrorMsg>(e.message)) {
+          return e;
+        }
+      }
+    };
+    auto ack = answer();
+    if (!ack.ok()) return ack.status().WithContext("worker " + d.name);
+    if (const auto* err = std::get_if<net::ErrorMsg>(&ack->message)) {
+      return Status::Error(err->message);
+    }
+    if (std::get<net::AssignAck>(ack->message).need_weights) {
+      LL_RETURN_IF_ERROR(ShipWeights(i, file));
+      d.weights_sent_bytes = file.size();
+      ack = answer();
+      if (!ack.ok()) return ack.status().WithContext("worker " + d.name);
+      if (const auto* err = std::get_if<net::ErrorMsg>(&ack->message)) {
+        return Status::Error(err->message);
+      }
+    }
+    const auto& assign = std::get<net::AssignAck>(ack->message);
+    if (!assign.ok) return Status::Error(assign.error);
+    d.weight_bytes = assign.weight_bytes;
+    d.kv_bytes = assign.kv_bytes;
+    options_.log->debug("{} holds {} (keeps {})", d.name, d.spec.ToString(), d.replica.ToString());
+  }
+  return Status::Ok();
+}
+
+void Coordinator::MarkDown(const std::string& endpoint, const std::string& why) {
+  auto mark = [&](DeviceInfo& d) {
+    if (d.endpoint != endpoint || !d.up) return;
+    d.up = false;
+    d.down_reason = why;
+    options_.log->warn("device {} ({}) is down: {}", d.name, d.endpoint, why);
+    down_.push_back(d);
+    if (!lost_ && std::any_of(devices_.begin(), devices_.end(),
+                              [&](const DeviceInfo& r) { return r.endpoint == endpoint; })) {
+      lost_ = "device " + d.name + " " + why;
+    }
+  };
+  for (DeviceInfo& d : devices_) mark(d);
+  for (IdleDevice& d : idle_) mark(d.info);
+}
+
+Status Coordinator::CheckDevices() {
+  const double now = WallSeconds();
+  last_check_unix_s_ = now;
+  if (options_.exited) {
+    for (const auto& [endpoint, how] : options_.exited()) MarkDown(endpoint, how);
+  }
+  if (options_.heartbeat_ms > 0 && options_.device_timeout_ms > 0) {
+    const double timeout = options_.device_timeout_ms / 1e3;
+    auto silent = [&](const DeviceInfo& d) {
+      if (!d.up || d.last_seen_unix_s <= 0 || now - d.last_seen_unix_s <= timeout) return;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.1f s", now - d.last_seen_unix_s);
+      MarkDown(d.endpoint, std::string("sent no heartbeat for ") + buf);
+    };
+    for (const DeviceInfo& d : std::vector<DeviceInfo>(devices_)) silent(d);
+    for (const IdleDevice& d : idle_) silent(d.info);
+  }
+  if (lost_) {
+    PublishStatus();
+    return Status::Error(*lost_);
+  }
+  return Status::Ok();
+}
+
+Result<bool> Coordinator::Heal() {
+  SettlePolicy();
+  pending_.reset();
+  // The devices that are up: the ring's in its order, then the idle ones.
+  std::vector<DeviceInfo> alive;
+  std::vector<std::unique_ptr<net::Outbox>> outs;
+  for (size_t i = 0; i < devices_.size(); ++i) {
+    if (!devices_[i].up) continue;
+    alive.push_back(devices_[i]);
+    outs.push_back(std::move(outboxes_[i]));
+  }
+  std::vector<IdleDevice> still_idle;
+  for (IdleDevice& d : idle_) {
+    if (!d.info.up) continue;
+    alive.push_back(d.info);
+    outs.push_back(std::move(d.out));
+  }
+  idle_.clear();
+  devices_ = std::move(alive);
+  outboxes_ = std::move(outs);
+  degraded_.clear();
+  if (devices_.empty()) {
+    degraded_ = "no device is left to run the model";
+    PublishStatus();
+    return false;
+  }
+  // The plan: the solver's on the devices left when they were profiled, else an even split.
+  std::optional<partition::Plan> plan;
+  if (costs_ && !cluster_.devices.empty()) {
+    partition::Cluster left;
+    std::vector<std::string> endpoints;
+    for (size_t k = 0; k < cluster_.devices.size(); ++k) {
+      const bool up = std::any_of(devices_.begin(), devices_.end(), [&](const DeviceInfo& d) {
+        return d.endpoint == cluster_endpoints_[k];
+      });
+      if (!up) continue;
+      left.devices.push_back(cluster_.devices[k]);
+      endpoints.push_back(cluster_endpoints_[k]);
+    }
+    for (const partition::LinkProfile& l : cluster_.links) {
+      auto named = [&](const std::string& n) {
+        return std::any_of(left.devices.begin(), left.devices.end(),
+                           [&](const partition::DeviceProfile& d) { return d.name == n; });
+      };
+      if (named(l.a) && named(l.b)) left.links.push_back(l);
+    }
+    left.default_link = cluster_.default_link;
+    partition::SolveOptions so;
+    so.objective = options_.objective;
+    so.n_seq = options_.n_seq;
+    so.time_limit_s = 10;
+    auto solved = partition::SolveMilp(*costs_, left, so);
+    if (solved.ok() && solved->fits) {
+      std::vector<DeviceInfo> ring;
+      std::vector<std::unique_ptr<net::Outbox>> ring_outs;
+      for (const partition::Stage& st : solved->stages) {
+        for (size_t i = 0; i < devices_.size(); ++i) {
+          if (devices_[i].endpoint != endpoints[st.device] || !outboxes_[i]) continue;
+          devices_[i].spec = st.segment;
+          ring.push_back(devices_[i]);
+          ring_outs.push_back(std::move(outboxes_[i]));
+        }
+      }
+      for (size_t i = 0; i < devices_.size(); ++i) {
+        if (outboxes_[i]) idle_.push_back({devices_[i], std::move(outboxes_[i])});
+      }
+      devices_ = std::move(ring);
+      outboxes_ = std::move(ring_outs);
+      cluster_ = std::move(left);
+      cluster_endpoints_ = std::move(endpoints);
+      plan = std::move(*solved);
+    } else {
+      options_.log->warn("no solved plan on the devices left ({}); splitting evenly",
+                         solved.ok() ? "it does not fit in memory" : solved.message());
+    }
+  }
+  if (!plan) {
+    LL_ASSIGN_OR_RETURN(std::vector<int> cuts,
+                        partition::EvenCuts(model_.config(), static_cast<int>(devices_.size())));
+    LL_ASSIGN_OR_RETURN(std::vector<runtime::SegmentSpec> specs,
+                        SpecsFromCuts(model_.config(), cuts, devices_.size()));
+    for (size_t i = 0; i < specs.size(); ++i) devices_[i].spec = specs[i];
+  }
+  MoveTarget t;
+  t.ring = devices_;
+  for (DeviceInfo& d : t.ring) d.replica = ReplicaFor(d.spec, d.memory_budget_bytes);
+  const std::string shortfall = MemoryShortfall(t);
+  if (!shortfall.empty()) {
+    degraded_ = "the devices left cannot hold the model: " + shortfall;
+    options_.log->error("{}", degraded_);
+    PublishStatus();
+    return false;
+  }
+  ++epoch_;
+  plan_ = plan;
+  LL_RETURN_IF_ERROR(AssignRing());
+  std::string segments;
+  for (const DeviceInfo& d : devices_) {
+    segments += (segments.empty() ? "" : ", ") + d.name + ": " + d.spec.ToString();
+  }
+  options_.log->info("plan {} on the devices left: {}", epoch_, segments);
+  ResetPolicy(cluster_, false);
+  PublishStatus();
+  return true;
+}
+
+}  // namespace ll::engine

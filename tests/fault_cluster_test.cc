@@ -147,7 +147,16 @@ TEST_P(FaultTest, EveryRequestEndsWithTheTokensOfOneDevice) {
   auto again = coord.Run(reqs);
   ASSERT_TRUE(again.ok()) << again.message();
   ExpectSameAsOneDevice(l, reqs, *again);
-  if (c.signal == SIGSTOP) ring->cluster->Signal(c.victim, SIGCONT);
+  // The device comes back (resumed, or restarted at its address) and is taken back, idle.
+  if (c.signal == SIGSTOP) {
+    ring->cluster->Signal(c.victim, SIGCONT);
+  } else {
+    ASSERT_TRUE(ring->cluster->Restart(c.victim).ok());
+  }
+  auto third = coord.Run(reqs);
+  ASSERT_TRUE(third.ok()) << third.message();
+  ExpectSameAsOneDevice(l, reqs, *third);
+  EXPECT_TRUE(coord.status().down.empty()) << coord.status().down[0].name;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -163,8 +172,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(FaultTest2, TooFewDevicesLeftFailWithTheReason) {
   Loaded l = Load();
   const auto reqs = Requests(l, 2, false);
-  // Each worker can hold a third of the model and a little more, not two thirds.
-  auto ring = StartRing(l, "0.9MiB", {}, true);
+  // Each worker can hold half of the model, not the whole.
+  auto ring = StartRing(l, "1.2MiB", {}, true);
   ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
   engine::Coordinator& coord = **ring->coord;
   int pieces = 0;
@@ -186,6 +195,13 @@ TEST(FaultTest2, TooFewDevicesLeftFailWithTheReason) {
   auto next = coord.Run(reqs);
   ASSERT_TRUE(next.ok()) << next.message();
   EXPECT_TRUE((*next)[0].unavailable);
+  // A device restarts: the ring serves again, exactly.
+  ASSERT_TRUE(ring->cluster->Restart(0).ok());
+  auto healed = coord.Run(reqs);
+  ASSERT_TRUE(healed.ok()) << healed.message();
+  ExpectSameAsOneDevice(l, reqs, *healed);
+  EXPECT_EQ(coord.status().degraded, "");
+  EXPECT_EQ(coord.devices().size(), 2u);
 }
 
 }  // namespace

@@ -115,7 +115,8 @@ Policy::Policy(partition::ModelCosts costs, partition::Cluster cluster, partitio
       objective_(objective),
       options_(options),
       telemetry_(options.alpha),
-      first_plan_(options.judge_start) {
+      first_plan_(options.judge_start),
+      solve_first_(options.solve_first) {
   LL_CHECK(n_seq_ >= 1);
   LL_CHECK(!plan_.stages.empty());
   for (const Stage& s : plan_.stages) LL_CHECK(s.device >= 0 && s.device < cluster_.size());
@@ -244,6 +245,11 @@ Decision Policy::DecideNow(int in_flight) {
   Plan current = plan_;
   partition::Evaluate(costs_, d.live, current);
   d.current_tokens_per_s = current.predicted_tokens_per_s();
+  if (!departed && solve_first_) {
+    solve_first_ = false;
+    Replan("the cluster changed", d, true);
+    return d;
+  }
   if (!departed) {
     streak_ = 0;
     d.kind = Decision::Kind::kStay;
@@ -274,7 +280,7 @@ Decision Policy::DecideNow(int in_flight) {
   return d;
 }
 
-void Policy::Replan(const std::string& departed, Decision& d) {
+void Policy::Replan(const std::string& departed, Decision& d, bool unconfirmed) {
   partition::SolveOptions solve;
   solve.objective = objective_;
   solve.n_seq = n_seq_;
@@ -316,7 +322,7 @@ void Policy::Replan(const std::string& departed, Decision& d) {
   // plans, or the smoothed rates still settling, put a move off indefinitely.)
   ++streak_;
   const bool urgent = largest_departure_ >= options_.urgent && d.gain() > 2 * options_.threshold;
-  if (streak_ < options_.confirm && !urgent) {
+  if (streak_ < options_.confirm && !urgent && !unconfirmed) {
     d.reason = gain + "; confirming (" + std::to_string(streak_) + " of " +
                std::to_string(options_.confirm) + ")";
     return;

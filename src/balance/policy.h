@@ -39,6 +39,9 @@ struct PolicyOptions {
   // even, memory-proportional or given split. A plan the solver made from these same figures is
   // judged on changes only, its prediction error being the cost model's, not the cluster's.
   bool judge_start = true;
+  // The cluster changed (a device came back or joined): the first decision past min_steps
+  // solves whatever the rates, so the plan can take the new device in.
+  bool solve_first = false;
 };
 
 // One device of the current plan, for the log line.
@@ -98,8 +101,9 @@ class Policy {
   Decision DecideNow(int in_flight);
   // Records each stage's factor now as what the plan began with.
   void TakeBaseline(int in_flight);
-  // Solves on d.live and fills the rest of `d`; `departed` names the devices out of band.
-  void Replan(const std::string& departed, Decision& d);
+  // Solves on d.live and fills the rest of `d`; `departed` names the devices out of band;
+  // `unconfirmed`: a move worth it is made at once (the cluster changed: no noise to wait out).
+  void Replan(const std::string& departed, Decision& d, bool unconfirmed = false);
   void StartCooldown();
 
   partition::ModelCosts costs_;
@@ -120,6 +124,7 @@ class Policy {
   std::vector<double> baseline_;
   bool first_plan_ = true;
   double largest_departure_ = 1;  // of the latest LiveRates: max over devices of max(r, 1/r)
+  bool solve_first_ = false;      // options_.solve_first, until the first solve
 };
 
 }  // namespace ll::balance

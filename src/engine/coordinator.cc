@@ -497,6 +497,9 @@ Result<net::Envelope> Coordinator::Next() {
         options_.log->warn("refused message: {}", e.message());
         continue;
       }
+      if (const auto* ack = std::get_if<net::HelloAck>(&e->message)) {
+        if (RejoinIfDown(*ack)) continue;
+      }
       if (const auto* beat = std::get_if<net::Heartbeat>(&e->message)) {
         for (DeviceInfo& d : devices_) {
           if (d.name == beat->name) d.last_seen_unix_s = WallSeconds();

@@ -214,6 +214,13 @@ class Coordinator {
   // for device_timeout_ms. An error naming the device when one of the ring is (lost_ set).
   Status CheckDevices();
   void MarkDown(const std::string& endpoint, const std::string& why);
+  // Hello to every device taken for dead (a restarted worker, or a stopped one resumed,
+  // answers), at most once a second; RejoinIfDown takes an answer's device back as idle (its
+  // profile back in the cluster), for the balancer or the next heal to use.
+  void ProbeDown(bool now);
+  bool RejoinIfDown(const net::HelloAck& ack);
+  // Probes the devices taken for dead and waits up to `ms` for their answers (between runs).
+  void AwaitRejoin(int ms);
   // The ring again on the devices that are up (the same program: the MILP when the devices
   // were profiled, else an even split), as plan epoch_ + 1; false when they cannot hold the
   // model (degraded_ says why, the ring assigns nothing).
@@ -273,8 +280,8 @@ class Coordinator {
   // Waits for a decision in progress and drops it: the policy is about to change hands.
   void SettlePolicy();
   // Starts the policy over on the current plan and cluster (after connecting or a move);
-  // `judge_start`: balance::PolicyOptions::judge_start.
-  void ResetPolicy(const partition::Cluster& cluster, bool judge_start);
+  // `judge_start`, `solve_first`: balance::PolicyOptions'.
+  void ResetPolicy(const partition::Cluster& cluster, bool judge_start, bool solve_first = false);
 
   friend class RunLoop;
 
@@ -315,7 +322,10 @@ class Coordinator {
   std::optional<std::string> lost_;  // a ring device was taken for dead: why (RunLoop heals)
   std::string degraded_;             // the devices left cannot hold the model: why
   std::vector<DeviceInfo> down_;     // taken for dead, for status
-  double last_check_unix_s_ = 0;
+  double last_check_unix_s_ = 0, last_probe_unix_s_ = 0;
+  std::map<std::string, std::unique_ptr<net::Outbox>> probes_;     // to down devices, by endpoint
+  std::map<std::string, partition::DeviceProfile> left_profiles_;  // of down devices, by endpoint
+  bool membership_changed_ = false;  // a device came back: the balancer should look again
   mutable std::mutex status_mu_;
   RingStatus status_;                        // guarded by status_mu_
   std::unique_ptr<balance::Policy> policy_;  // with BalanceOptions::enabled and a plan

@@ -88,11 +88,69 @@ Status Coordinator::CheckDevices() {
     for (const DeviceInfo& d : std::vector<DeviceInfo>(devices_)) silent(d);
     for (const IdleDevice& d : idle_) silent(d.info);
   }
+  ProbeDown(false);
   if (lost_) {
     PublishStatus();
     return Status::Error(*lost_);
   }
   return Status::Ok();
+}
+
+void Coordinator::ProbeDown(bool now) {
+  const double t = WallSeconds();
+  if (down_.empty() || (!now && t - last_probe_unix_s_ < 1.0)) return;
+  last_probe_unix_s_ = t;
+  for (const DeviceInfo& d : down_) {
+    auto& out = probes_[d.endpoint];
+    if (!out) {
+      auto connected = transport_.Connect(d.endpoint);
+      if (!connected.ok()) continue;
+      out = std::move(*connected);
+    }
+    const net::Hello hello{net::kCapMapOwnWeights | net::kCapHalfBlockCuts, inbox_->endpoint(),
+                           model_hash_, static_cast<uint32_t>(std::max(0, options_.heartbeat_ms))};
+    (void)out->Send(net::Encode({model_hash_, hello}));
+  }
+}
+
+bool Coordinator::RejoinIfDown(const net::HelloAck& ack) {
+  auto it = std::find_if(down_.begin(), down_.end(),
+                         [&](const DeviceInfo& d) { return d.name == ack.name; });
+  if (it == down_.end() || !probes_[it->endpoint]) return false;
+  DeviceInfo info = *it;
+  down_.erase(it);
+  info.up = true;
+  info.down_reason.clear();
+  info.last_seen_unix_s = WallSeconds();
+  info.memory_budget_bytes = ack.memory_budget_bytes;
+  info.threads = std::max<uint32_t>(1, ack.threads);
+  info.spec = {};
+  info.weights_hash = 0;
+  idle_.push_back({info, std::move(probes_[info.endpoint])});
+  probes_.erase(info.endpoint);
+  auto profile = left_profiles_.find(info.endpoint);
+  if (profile != left_profiles_.end()) {
+    cluster_.devices.push_back(profile->second);
+    cluster_endpoints_.push_back(info.endpoint);
+    left_profiles_.erase(profile);
+  }
+  membership_changed_ = true;
+  options_.log->info("device {} ({}) is back", info.name, info.endpoint);
+  PublishStatus();
+  return true;
+}
+
+void Coordinator::AwaitRejoin(int ms) {
+  if (down_.empty()) return;
+  ProbeDown(true);
+  const Stopwatch waited;
+  while (!down_.empty() && waited.Millis() < ms) {
+    auto msg = inbox_->Receive(20);
+    if (!msg.ok() || !*msg) continue;
+    auto e = net::Decode(**msg);
+    if (!e.ok()) continue;
+    if (const auto* ack = std::get_if<net::HelloAck>(&e->message)) RejoinIfDown(*ack);
+  }
 }
 
 Result<bool> Coordinator::Heal() {
@@ -130,7 +188,10 @@ Result<bool> Coordinator::Heal() {
       const bool up = std::any_of(devices_.begin(), devices_.end(), [&](const DeviceInfo& d) {
         return d.endpoint == cluster_endpoints_[k];
       });
-      if (!up) continue;
+      if (!up) {
+        left_profiles_[cluster_endpoints_[k]] = cluster_.devices[k];  // for its return
+        continue;
+      }
       left.devices.push_back(cluster_.devices[k]);
       endpoints.push_back(cluster_endpoints_[k]);
     }

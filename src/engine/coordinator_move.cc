@@ -316,7 +316,8 @@ void Coordinator::SettlePolicy() {
   if (deciding_.valid()) (void)deciding_.get();
 }
 
-void Coordinator::ResetPolicy(const partition::Cluster& cluster, bool judge_start) {
+void Coordinator::ResetPolicy(const partition::Cluster& cluster, bool judge_start,
+                              bool solve_first) {
   SettlePolicy();
   policy_.reset();
   if (!options_.balance.enabled || !plan_ || !costs_ || devices_.size() < 2) return;
@@ -324,6 +325,7 @@ void Coordinator::ResetPolicy(const partition::Cluster& cluster, bool judge_star
   po.threshold = options_.balance.threshold;
   po.cooldown_steps = options_.balance.cooldown_steps;
   po.judge_start = judge_start;
+  po.solve_first = solve_first;
   policy_ = std::make_unique<balance::Policy>(*costs_, cluster, *plan_, options_.n_seq,
                                               options_.objective, po);
 }

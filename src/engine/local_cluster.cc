@@ -44,67 +44,92 @@ Result<LocalCluster> LocalCluster::Start(const std::string& binary,
                                          const std::vector<LocalWorkerSpec>& workers,
                                          const std::string& log_path,
                                          std::shared_ptr<spdlog::logger> log) {
-  if (!log) log = MakeStderrLogger("lingualinked", LogLevel::info, /*show_name=*/false);
-  const std::string level = LogLevelName(log->level());
   LocalCluster c;
+  c.binary_ = binary;
+  c.log_path_ = log_path;
+  c.log_ = log ? log : MakeStderrLogger("lingualinked", LogLevel::info, /*show_name=*/false);
   for (const LocalWorkerSpec& w : workers) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Error(std::string("pipe: ") + strerror(errno));
-    const std::string threads = std::to_string(w.threads);
-    std::vector<std::string> args = {
-        binary,   "--log-level", level, "worker", "--listen",        "tcp://127.0.0.1:*",
-        "--name", w.name,        "-t",  threads,  "--memory-budget", w.memory_budget};
-    if (w.cpu_percent < 100) {
-      args.push_back("--emulate-cpu-percent");
-      args.push_back(std::to_string(w.cpu_percent));
-    }
-    if (!w.cache_dir.empty()) {
-      args.push_back("--cache-dir");
-      args.push_back(w.cache_dir);
-    }
-    const pid_t pid = ::fork();
-    if (pid < 0) return Status::Error(std::string("fork: ") + strerror(errno));
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // die with the coordinator, whatever kills it
-      ::dup2(fds[1], STDOUT_FILENO);
-      if (!log_path.empty()) {
-        const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (log >= 0) ::dup2(log, STDERR_FILENO);
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(binary.c_str(), argv.data());
-      _exit(127);
-    }
-    ::close(fds[1]);
-    c.pids_.push_back(pid);
+    c.specs_.push_back(w);
+    c.pids_.push_back(-1);
     c.names_.push_back(w.name);
-    // Wait for "READY <endpoint>" on the child's stdout.
-    std::string line;
-    Stopwatch waited;
-    while (line.find('\n') == std::string::npos && waited.Seconds() < 30) {
-      pollfd p{fds[0], POLLIN, 0};
-      if (::poll(&p, 1, 200) > 0) {
-        char buf[256];
-        const ssize_t n = ::read(fds[0], buf, sizeof(buf));
-        if (n <= 0) break;
-        line.append(buf, n);
-      }
-    }
-    ::close(fds[0]);
-    if (line.rfind("READY ", 0) != 0) {
-      LL_RETURN_IF_ERROR(c.CheckAlive());
-      return Status::Error("worker " + w.name + " did not report READY within 30 s");
-    }
-    c.endpoints_.push_back(line.substr(6, line.find('\n') - 6));
-    log->debug("started worker {} (pid {}) at {}", w.name, pid, c.endpoints_.back());
+    c.endpoints_.push_back("");
+    LL_RETURN_IF_ERROR(c.Launch(c.pids_.size() - 1, "tcp://127.0.0.1:*"));
   }
   return c;
 }
 
+Status LocalCluster::Restart(size_t i) {
+  if (i >= pids_.size()) return Status::Error("no worker " + std::to_string(i));
+  if (pids_[i] > 0) {
+    ::kill(pids_[i], SIGKILL);
+    ::waitpid(pids_[i], nullptr, 0);
+    pids_[i] = -1;
+  }
+  return Launch(i, endpoints_[i]);
+}
+
+Status LocalCluster::Launch(size_t i, const std::string& listen) {
+  const LocalWorkerSpec& w = specs_[i];
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::Error(std::string("pipe: ") + strerror(errno));
+  const std::string threads = std::to_string(w.threads);
+  const std::string level = LogLevelName(log_->level());
+  std::vector<std::string> args = {
+      binary_,  "--log-level", level, "worker", "--listen",        listen,
+      "--name", w.name,        "-t",  threads,  "--memory-budget", w.memory_budget};
+  if (w.cpu_percent < 100) {
+    args.push_back("--emulate-cpu-percent");
+    args.push_back(std::to_string(w.cpu_percent));
+  }
+  if (!w.cache_dir.empty()) {
+    args.push_back("--cache-dir");
+    args.push_back(w.cache_dir);
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) return Status::Error(std::string("fork: ") + strerror(errno));
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // die with the coordinator, whatever kills it
+    ::dup2(fds[1], STDOUT_FILENO);
+    if (!log_path_.empty()) {
+      const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (log >= 0) ::dup2(log, STDERR_FILENO);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(binary_.c_str(), argv.data());
+    _exit(127);
+  }
+  ::close(fds[1]);
+  pids_[i] = pid;
+  // Wait for "READY <endpoint>" on the child's stdout.
+  std::string line;
+  Stopwatch waited;
+  while (line.find('\n') == std::string::npos && waited.Seconds() < 30) {
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, 200) > 0) {
+      char buf[256];
+      const ssize_t n = ::read(fds[0], buf, sizeof(buf));
+      if (n <= 0) break;
+      line.append(buf, n);
+    }
+  }
+  ::close(fds[0]);
+  if (line.rfind("READY ", 0) != 0) {
+    LL_RETURN_IF_ERROR(CheckAlive());
+    return Status::Error("worker " + w.name + " did not report READY within 30 s");
+  }
+  endpoints_[i] = line.substr(6, line.find('\n') - 6);
+  log_->debug("started worker {} (pid {}) at {}", w.name, pid, endpoints_[i]);
+  return Status::Ok();
+}
+
 LocalCluster::LocalCluster(LocalCluster&& o) noexcept
-    : pids_(std::move(o.pids_)),
+    : binary_(std::move(o.binary_)),
+      log_path_(std::move(o.log_path_)),
+      log_(std::move(o.log_)),
+      specs_(std::move(o.specs_)),
+      pids_(std::move(o.pids_)),
       names_(std::move(o.names_)),
       endpoints_(std::move(o.endpoints_)),
       exited_(std::move(o.exited_)) {

@@ -44,10 +44,18 @@ class LocalCluster {
   // Kills worker i, or sends it another signal (tests of failure handling).
   void Kill(size_t i);
   void Signal(size_t i, int signal);
+  // Starts worker i again (killing it first if it runs) at the endpoint it had: a device that
+  // restarts.
+  Status Restart(size_t i);
   void Stop();
 
  private:
   LocalCluster() = default;
+  // Starts worker i listening on `listen`; fills pids_[i] and endpoints_[i].
+  Status Launch(size_t i, const std::string& listen);
+  std::string binary_, log_path_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::vector<LocalWorkerSpec> specs_;
   std::vector<pid_t> pids_;
   std::vector<std::string> names_;
   std::vector<std::string> endpoints_;

@@ -32,13 +32,14 @@ Status RunLoop::Validate() const {
 
 Result<std::vector<runtime::GenerationResult>> RunLoop::Run() {
   LL_RETURN_IF_ERROR(Validate());
+  c_.AwaitRejoin(300);  // devices taken for dead that are back
+  if (!c_.degraded_.empty()) {
+    LL_ASSIGN_OR_RETURN(const bool healed, c_.Heal());
+    if (!healed) FailAll(c_.degraded_);
+  }
   LL_RETURN_IF_ERROR(Admit());
   // A round of the balancer's counters still out is waited for, so that no late Stats is left
   // for the next exchange (CollectStats) to take as another device's.
-  if (!c_.degraded_.empty()) {
-    LL_ASSIGN_OR_RETURN(const bool healed, c_.Heal());  // a device may have come back
-    if (!healed) FailAll(c_.degraded_);
-  }
   while (!active_.empty() || c_.pending_ || round_missing_ > 0) {
     Result<net::Envelope> next = c_.Next();
     if (!next.ok() && c_.lost_) {
@@ -243,6 +244,11 @@ Status RunLoop::AfterToken() {
     if (!target.ok()) return target.status().WithContext("forced move");
     target->reason = "forced at token " + std::to_string(tokens_);
     return BeginMove(std::move(*target));
+  }
+  if (c_.membership_changed_) {
+    // A device came back: the balancer solves again to take it in.
+    c_.membership_changed_ = false;
+    if (c_.policy_) c_.ResetPolicy(c_.cluster_, false, true);
   }
   if (c_.policy_) {
     std::optional<Coordinator::MoveTarget> decided = c_.Collect();

@@ -644,8 +644,8 @@ void Worker::OnForward(uint64_t hash, net::Forward& m) {
   // that has ended (the head fed one more token before the coordinator saw a stop string) are
   // dropped, so they can never write into a KV slot that a new request now uses.
   if (m.pos == 0) {
-    options_.log->debug("request {} starts in slot {} ({} prompt tokens)", m.request, m.seq,
-                        m.n_tokens);
+    options_.log->debug("request {} starts in slot {} ({} prompt tokens, {} to generate)",
+                        m.request, m.seq, m.n_tokens, m.sampling.n_predict);
     active_.insert(m.request);
   } else if (!active_.count(m.request)) {
     return;

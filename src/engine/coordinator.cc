@@ -501,13 +501,13 @@ Result<net::Envelope> Coordinator::Next() {
         if (RejoinIfDown(*ack)) continue;
       }
       if (const auto* beat = std::get_if<net::Heartbeat>(&e->message)) {
-        for (DeviceInfo& d : devices_) {
-          if (d.name == beat->name) d.last_seen_unix_s = WallSeconds();
-        }
-        for (IdleDevice& d : idle_) {
-          if (d.info.name == beat->name) d.info.last_seen_unix_s = WallSeconds();
-        }
+        Seen(beat->name);
         continue;
+      }
+      if (const auto* stats = std::get_if<net::Stats>(&e->message)) Seen(stats->name);
+      if (const auto* ack = std::get_if<net::MoveAck>(&e->message)) Seen(ack->name);
+      if (std::holds_alternative<net::Token>(e->message) && !devices_.empty()) {
+        Seen(devices_.back().name);  // the head's
       }
       return e;
     }

@@ -210,16 +210,19 @@ class Coordinator {
   // Assigns every device of devices_ its segment (and replica) for plan epoch_, shipping
   // segment files when asked; other messages meanwhile are skipped.
   Status AssignRing();
+  Status AssignEach();
   // Devices (ring and idle) taken for dead: those the exited callback names and those silent
   // for device_timeout_ms. An error naming the device when one of the ring is (lost_ set).
   Status CheckDevices();
   void MarkDown(const std::string& endpoint, const std::string& why);
+  void Seen(const std::string& name);  // a message from the device named `name` arrived
   // Hello to every device taken for dead (a restarted worker, or a stopped one resumed,
   // answers), at most once a second; RejoinIfDown takes an answer's device back as idle (its
   // profile back in the cluster), for the balancer or the next heal to use.
   void ProbeDown(bool now);
   bool RejoinIfDown(const net::HelloAck& ack);
-  // Probes the devices taken for dead and waits up to `ms` for their answers (between runs).
+  // Between runs: takes in what queued up (heartbeats, answers of devices that came back),
+  // then probes the devices taken for dead and waits up to `ms` for their answers.
   void AwaitRejoin(int ms);
   // The ring again on the devices that are up (the same program: the MILP when the devices
   // were profiled, else an even split), as plan epoch_ + 1; false when they cannot hold the
@@ -238,6 +241,9 @@ class Coordinator {
     std::optional<partition::Cluster> live;  // the rates the policy chose it for
     std::string reason;
     double gain = 0;
+    // Drain the ring at once rather than once prepared (the test-only forced move: the live
+    // requests then move whatever the prepare's speed).
+    bool drain_first = false;
   };
   // The target for cut points over the current ring's devices `order` (indices; empty: all, in
   // ring order): the forced move.
@@ -326,6 +332,9 @@ class Coordinator {
   std::map<std::string, std::unique_ptr<net::Outbox>> probes_;     // to down devices, by endpoint
   std::map<std::string, partition::DeviceProfile> left_profiles_;  // of down devices, by endpoint
   bool membership_changed_ = false;  // a device came back: the balancer should look again
+  // Silence is judged only while requests run (RunLoop): profiling, link probes and weights
+  // shipped at assignment can hold a slow link's heartbeats back for seconds.
+  bool watching_ = false;
   mutable std::mutex status_mu_;
   RingStatus status_;                        // guarded by status_mu_
   std::unique_ptr<balance::Policy> policy_;  // with BalanceOptions::enabled and a plan

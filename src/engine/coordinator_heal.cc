@@ -13,7 +13,28 @@
 
 namespace ll::engine {
 
+void Coordinator::Seen(const std::string& name) {
+  const double now = WallSeconds();
+  for (DeviceInfo& d : devices_) {
+    if (d.name == name) d.last_seen_unix_s = now;
+  }
+  for (IdleDevice& d : idle_) {
+    if (d.info.name == name) d.info.last_seen_unix_s = now;
+  }
+}
+
 Status Coordinator::AssignRing() {
+  // Shipping a segment file can hold a slow link's heartbeats back: silence is not judged
+  // meanwhile, and every device counts as just seen once it is done.
+  const bool watching = watching_;
+  watching_ = false;
+  Status s = AssignEach();
+  for (DeviceInfo& d : devices_) d.last_seen_unix_s = WallSeconds();
+  watching_ = watching;
+  return s;
+}
+
+Status Coordinator::AssignEach() {
   for (size_t i = 0; i < devices_.size(); ++i) {
     DeviceInfo& d = devices_[i];
     d.replica = ReplicaFor(d.spec, d.memory_budget_bytes);
@@ -77,7 +98,7 @@ Status Coordinator::CheckDevices() {
   if (options_.exited) {
     for (const auto& [endpoint, how] : options_.exited()) MarkDown(endpoint, how);
   }
-  if (options_.heartbeat_ms > 0 && options_.device_timeout_ms > 0) {
+  if (watching_ && options_.heartbeat_ms > 0 && options_.device_timeout_ms > 0) {
     const double timeout = options_.device_timeout_ms / 1e3;
     auto silent = [&](const DeviceInfo& d) {
       if (!d.up || d.last_seen_unix_s <= 0 || now - d.last_seen_unix_s <= timeout) return;
@@ -141,6 +162,21 @@ bool Coordinator::RejoinIfDown(const net::HelloAck& ack) {
 }
 
 void Coordinator::AwaitRejoin(int ms) {
+  // What queued up since the last run: heartbeats (the devices that sent them are alive) and
+  // answers of devices that came back; anything else is stale.
+  for (;;) {
+    auto msg = inbox_->Receive(0);
+    if (!msg.ok() || !*msg) break;
+    auto e = net::Decode(**msg);
+    if (!e.ok()) continue;
+    if (const auto* beat = std::get_if<net::Heartbeat>(&e->message)) Seen(beat->name);
+    if (const auto* ack = std::get_if<net::HelloAck>(&e->message)) RejoinIfDown(*ack);
+  }
+  // A device whose heartbeats stopped while nobody watched gets the timeout from now.
+  for (DeviceInfo& d : devices_) {
+    d.last_seen_unix_s =
+        std::max(d.last_seen_unix_s, WallSeconds() - 0.5 * options_.device_timeout_ms / 1e3);
+  }
   if (down_.empty()) return;
   ProbeDown(true);
   const Stopwatch waited;

@@ -32,6 +32,11 @@ Status RunLoop::Validate() const {
 
 Result<std::vector<runtime::GenerationResult>> RunLoop::Run() {
   LL_RETURN_IF_ERROR(Validate());
+  c_.watching_ = true;  // silence counts from now on (Coordinator::CheckDevices)
+  struct Unwatch {
+    Coordinator& c;
+    ~Unwatch() { c.watching_ = false; }
+  } unwatch{c_};
   c_.AwaitRejoin(300);  // devices taken for dead that are back
   if (!c_.degraded_.empty()) {
     LL_ASSIGN_OR_RETURN(const bool healed, c_.Heal());
@@ -243,6 +248,7 @@ Status RunLoop::AfterToken() {
     auto target = c_.TargetFromCuts(b.force_cuts, b.force_devices);
     if (!target.ok()) return target.status().WithContext("forced move");
     target->reason = "forced at token " + std::to_string(tokens_);
+    target->drain_first = true;
     return BeginMove(std::move(*target));
   }
   if (c_.membership_changed_) {
@@ -287,11 +293,18 @@ Status RunLoop::BeginMove(Coordinator::MoveTarget target) {
   record_.at_unix_s = WallSeconds();
   record_.reason = target.reason;
   record_.gain = target.gain;
-  return c_.BeginMove(std::move(target), record_).status();
+  const bool drain_first = target.drain_first;
+  LL_ASSIGN_OR_RETURN(const bool begun, c_.BeginMove(std::move(target), record_));
+  if (begun && drain_first) BeginDrain();
+  return Status::Ok();
 }
 
 void RunLoop::BeginDrainIfPrepared() {
   if (draining_ || !c_.Prepared()) return;
+  BeginDrain();
+}
+
+void RunLoop::BeginDrain() {
   draining_ = true;
   held_.clear();
   drain_clock_.Reset();
@@ -300,7 +313,9 @@ void RunLoop::BeginDrainIfPrepared() {
 }
 
 Status RunLoop::FinishDrainIfEmpty() {
-  if (!draining_ || held_.size() < active_.size() || round_missing_ > 0) return Status::Ok();
+  if (!draining_ || !c_.Prepared() || held_.size() < active_.size() || round_missing_ > 0) {
+    return Status::Ok();
+  }
   record_.drain_seconds = drain_clock_.Seconds();
   std::vector<net::LiveSlot> live;
   for (const Held& h : held_) {

@@ -62,6 +62,7 @@ class RunLoop {
   Status BeginMove(Coordinator::MoveTarget target);
   // Once every device has prepared: pauses the head so that the ring drains.
   void BeginDrainIfPrepared();
+  void BeginDrain();
   // The move, once nothing is on the wire; then the held tokens go to the new ring.
   Status FinishDrainIfEmpty();
 

@@ -30,6 +30,7 @@ class ServeTest : public ::testing::Test {
  protected:
   // Flags after the common ones (a subclass's).
   virtual std::vector<std::string> ExtraArgs() const { return {}; }
+  virtual int Devices() const { return 2; }
   void SetUp() override {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
@@ -37,10 +38,12 @@ class ServeTest : public ::testing::Test {
     if (pid_ == 0) {
       ::dup2(fds[1], STDOUT_FILENO);
       ::close(fds[0]);
-      std::vector<std::string> args = {
-          kBin,        "serve", "-m",          kModels + "stories260K/stories260K.gguf",
-          "--devices", "2",     "--port",      "0",
-          "-c",        "128",   "--placement", "even"};
+      std::vector<std::string> args = {kBin,          "serve",
+                                       "-m",          kModels + "stories260K/stories260K.gguf",
+                                       "--devices",   std::to_string(Devices()),
+                                       "--port",      "0",
+                                       "-c",          "128",
+                                       "--placement", "even"};
       for (const std::string& a : ExtraArgs()) args.push_back(a);
       std::vector<char*> argv;
       for (std::string& a : args) argv.push_back(a.data());
@@ -240,6 +243,65 @@ TEST_F(ServeTest, ConcurrentClientsEachGetTheirOwnAnswer) {
     EXPECT_GE(j["timings"]["batch_size"].get<int>(), 1);
     EXPECT_LE(j["timings"]["batch_size"].get<int>(), kClients);
   }
+}
+
+// A worker of the server's three dies (kill -9) while a completion runs: the completion still
+// gets the reference tokens (the ring is assigned again on the two left and the request
+// replayed), /health lists the dead device as down with the reason and the ring without it,
+// and the next completion is exact too. When too few devices are left for the model, a
+// completion gets 503 with a server_error body and /health says degraded.
+class ServeFaultTest : public ServeTest {
+  int Devices() const override { return 3; }
+
+ protected:
+  // The worker processes the server started.
+  std::vector<pid_t> Workers() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) +
+                     "/children");
+    std::vector<pid_t> pids;
+    for (pid_t p; in >> p;) pids.push_back(p);
+    return pids;
+  }
+};
+
+TEST_F(ServeFaultTest, AKilledWorkerCostsAPauseNotTheAnswer) {
+  httplib::Client client("127.0.0.1", port_);
+  client.set_read_timeout(60, 0);
+  const auto ref = Reference();
+  const std::vector<pid_t> workers = Workers();
+  ASSERT_EQ(workers.size(), 3u);
+  int status = 0;
+  std::string body;
+  std::thread request([&] {
+    auto r = client.Post("/v1/completions", kGreedy64, "application/json");
+    if (r) {
+      status = r->status;
+      body = r->body;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ::kill(workers[1], SIGKILL);
+  request.join();
+  ASSERT_EQ(status, 200) << body;
+  EXPECT_EQ(nlohmann::json::parse(body)["choices"][0]["token_ids"], ref["generated_ids"]);
+
+  auto again = client.Post("/v1/completions", kGreedy64, "application/json");
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(nlohmann::json::parse(again->body)["choices"][0]["token_ids"], ref["generated_ids"]);
+  auto health = client.Get("/health");
+  ASSERT_TRUE(health);
+  const auto h = nlohmann::json::parse(health->body);
+  EXPECT_EQ(h["status"], "ok") << h.dump();
+  // The plan on the two left may use one or both (the solver's choice for a tiny model).
+  ASSERT_GE(h["devices"].size(), 1u) << h.dump();
+  for (const auto& d : h["devices"]) EXPECT_NE(d["name"], "dev1") << h.dump();
+  EXPECT_GE(h["plan"]["epoch"].get<int>(), 1) << h.dump();  // the balancer may move after
+  ASSERT_EQ(h["down"].size(), 1u) << h.dump();
+  EXPECT_EQ(h["down"][0]["up"], false);
+  EXPECT_NE(h["down"][0]["reason"].get<std::string>().find("killed by signal 9"), std::string::npos)
+      << h.dump();
+  for (const auto& d : h["devices"]) EXPECT_EQ(d["up"], true) << h.dump();
 }
 
 }  // namespace

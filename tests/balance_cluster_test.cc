@@ -12,6 +12,7 @@
 
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"
+#include "loaded_model.h"
 #include "net/transport.h"
 #include "random_model.h"
 #include "runtime/executor.h"
@@ -19,26 +20,12 @@
 namespace ll {
 namespace {
 
-const std::string kBin = std::string(LL_BINARY_DIR) + "/src/cli/lingualinked";
-const std::string kModels = std::string(LL_SHARED_DIR) + "/models/";
+using testing::kBin;
+using testing::kModels;
+using testing::Load;
+using testing::Loaded;
+using testing::LoadPath;
 constexpr int64_t kCtx = 160;
-
-struct Loaded {
-  std::unique_ptr<model::Model> model;
-  std::unique_ptr<model::Tokenizer> tokenizer;
-};
-
-Loaded LoadPath(const std::string& path) {
-  Loaded l;
-  auto m = model::Model::Load(path);
-  EXPECT_TRUE(m.ok()) << m.message();
-  l.model = std::move(*m);
-  auto t = model::Tokenizer::FromGguf(l.model->file());
-  EXPECT_TRUE(t.ok()) << t.message();
-  l.tokenizer = std::move(*t);
-  return l;
-}
-Loaded Load(const std::string& rel) { return LoadPath(kModels + rel); }
 
 // Greedy, or seeded sampling with a repetition penalty (the head's generator and history must
 // move with it).

@@ -12,6 +12,7 @@
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"
 #include "engine/worker.h"
+#include "loaded_model.h"
 #include "net/delayed_transport.h"
 #include "net/messages.h"
 #include "net/transport.h"
@@ -20,24 +21,10 @@
 namespace ll {
 namespace {
 
-const std::string kBin = std::string(LL_BINARY_DIR) + "/src/cli/lingualinked";
-const std::string kModels = std::string(LL_SHARED_DIR) + "/models/";
-
-struct Loaded {
-  std::unique_ptr<model::Model> model;
-  std::unique_ptr<model::Tokenizer> tokenizer;
-};
-
-Loaded Load(const std::string& rel) {
-  Loaded l;
-  auto m = model::Model::Load(kModels + rel);
-  EXPECT_TRUE(m.ok()) << m.message();
-  l.model = std::move(*m);
-  auto t = model::Tokenizer::FromGguf(l.model->file());
-  EXPECT_TRUE(t.ok()) << t.message();
-  l.tokenizer = std::move(*t);
-  return l;
-}
+using testing::kBin;
+using testing::kModels;
+using testing::Load;
+using testing::Loaded;
 
 runtime::GenerateOptions Greedy(int n) {
   runtime::GenerateOptions o;

@@ -12,31 +12,19 @@
 
 #include "engine/coordinator.h"
 #include "engine/local_cluster.h"
+#include "loaded_model.h"
 #include "net/transport.h"
 #include "runtime/executor.h"
 
 namespace ll {
 namespace {
 
-const std::string kBin = std::string(LL_BINARY_DIR) + "/src/cli/lingualinked";
-const std::string kModel = std::string(LL_SHARED_DIR) + "/models/stories260K/stories260K.gguf";
+using testing::kBin;
+using testing::Loaded;
+const std::string kModel = testing::kModels + "stories260K/stories260K.gguf";
 constexpr int64_t kCtx = 160;
 
-struct Loaded {
-  std::unique_ptr<model::Model> model;
-  std::unique_ptr<model::Tokenizer> tokenizer;
-};
-
-Loaded Load() {
-  Loaded l;
-  auto m = model::Model::Load(kModel);
-  EXPECT_TRUE(m.ok()) << m.message();
-  l.model = std::move(*m);
-  auto t = model::Tokenizer::FromGguf(l.model->file());
-  EXPECT_TRUE(t.ok()) << t.message();
-  l.tokenizer = std::move(*t);
-  return l;
-}
+Loaded Load() { return testing::LoadPath(kModel); }
 
 std::vector<engine::Request> Requests(const Loaded& l, int n, bool sampled) {
   const char* prompts[] = {"Once upon a time", "The dog ran to the park and saw a big red ball",

@@ -304,4 +304,67 @@ TEST_F(ServeFaultTest, AKilledWorkerCostsAPauseNotTheAnswer) {
   for (const auto& d : h["devices"]) EXPECT_EQ(d["up"], true) << h.dump();
 }
 
+// While no request runs, a worker that dies is noticed all the same: /health lists it as down
+// within a few seconds, and the next completion is exact.
+TEST_F(ServeFaultTest, AWorkerDyingWhileIdleShowsInHealth) {
+  httplib::Client client("127.0.0.1", port_);
+  client.set_read_timeout(60, 0);
+  const std::vector<pid_t> workers = Workers();
+  ASSERT_EQ(workers.size(), 3u);
+  ::kill(workers[0], SIGKILL);
+  nlohmann::json h;
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto health = client.Get("/health");
+    ASSERT_TRUE(health);
+    h = nlohmann::json::parse(health->body);
+    if (h["down"].size() == 1) break;
+  }
+  ASSERT_EQ(h["down"].size(), 1u) << h.dump();
+  EXPECT_EQ(h["down"][0]["name"], "dev0") << h.dump();
+  EXPECT_EQ(h["status"], "ok") << h.dump();
+  auto res = client.Post("/v1/completions", kGreedy64, "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(nlohmann::json::parse(res->body)["choices"][0]["token_ids"],
+            Reference()["generated_ids"]);
+}
+
+// Two of three workers die and the one left cannot hold the model: /health says degraded and
+// why, a completion gets 503 with a server_error body naming the missing memory, and the server
+// goes on answering.
+class ServeDegradedTest : public ServeFaultTest {
+  std::vector<std::string> ExtraArgs() const override { return {"--memory-budget", "1.2MiB"}; }
+};
+
+TEST_F(ServeDegradedTest, TooFewDevicesGet503AndHealthSaysWhy) {
+  httplib::Client client("127.0.0.1", port_);
+  client.set_read_timeout(60, 0);
+  const std::vector<pid_t> workers = Workers();
+  ASSERT_EQ(workers.size(), 3u);
+  ::kill(workers[0], SIGKILL);
+  ::kill(workers[1], SIGKILL);
+  nlohmann::json h;
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto health = client.Get("/health");
+    ASSERT_TRUE(health);
+    h = nlohmann::json::parse(health->body);
+    if (h["status"] == "degraded") break;
+  }
+  ASSERT_EQ(h["status"], "degraded") << h.dump();
+  EXPECT_NE(h["reason"].get<std::string>().find("cannot hold the model"), std::string::npos)
+      << h.dump();
+  auto res = client.Post("/v1/completions", kGreedy64, "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503) << res->body;
+  const auto err = nlohmann::json::parse(res->body)["error"];
+  EXPECT_EQ(err["type"], "server_error") << res->body;
+  EXPECT_NE(err["message"].get<std::string>().find("cannot hold the model"), std::string::npos)
+      << res->body;
+  auto again = client.Get("/health");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+}
+
 }  // namespace

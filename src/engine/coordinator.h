@@ -192,6 +192,10 @@ class Coordinator {
   const std::vector<MoveRecord>& moves() const { return moves_; }
   // Thread-safe: a copy of the latest published status.
   RingStatus status() const;
+  // Between runs (a server's idle time; not during Run): takes in the devices' heartbeats and
+  // answers, takes a silent device of the ring for dead and assigns the ring again at once
+  // (nothing is in flight), and takes back devices that answer again.
+  Status Watch();
 
  private:
   Coordinator(net::Transport& t, const model::Model& m, const model::Tokenizer& tok,
@@ -224,6 +228,7 @@ class Coordinator {
   // Between runs: takes in what queued up (heartbeats, answers of devices that came back),
   // then probes the devices taken for dead and waits up to `ms` for their answers.
   void AwaitRejoin(int ms);
+  void DrainInbox();
   // The ring again on the devices that are up (the same program: the MILP when the devices
   // were profiled, else an even split), as plan epoch_ + 1; false when they cannot hold the
   // model (degraded_ says why, the ring assigns nothing).

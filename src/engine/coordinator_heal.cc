@@ -161,7 +161,7 @@ bool Coordinator::RejoinIfDown(const net::HelloAck& ack) {
   return true;
 }
 
-void Coordinator::AwaitRejoin(int ms) {
+void Coordinator::DrainInbox() {
   // What queued up since the last run: heartbeats (the devices that sent them are alive) and
   // answers of devices that came back; anything else is stale.
   for (;;) {
@@ -172,6 +172,27 @@ void Coordinator::AwaitRejoin(int ms) {
     if (const auto* beat = std::get_if<net::Heartbeat>(&e->message)) Seen(beat->name);
     if (const auto* ack = std::get_if<net::HelloAck>(&e->message)) RejoinIfDown(*ack);
   }
+}
+
+Status Coordinator::Watch() {
+  DrainInbox();
+  watching_ = true;
+  Status checked = CheckDevices();
+  watching_ = false;
+  if (!checked.ok() && lost_) {
+    options_.log->warn("{}; assigning the ring again on the devices left", *lost_);
+    lost_.reset();
+    return Heal().status();
+  }
+  if (!degraded_.empty() && membership_changed_) {
+    membership_changed_ = false;
+    return Heal().status();
+  }
+  return checked;
+}
+
+void Coordinator::AwaitRejoin(int ms) {
+  DrainInbox();
   // A device whose heartbeats stopped while nobody watched gets the timeout from now.
   for (DeviceInfo& d : devices_) {
     d.last_seen_unix_s =

@@ -3,10 +3,13 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <exception>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ll::serve {
@@ -33,9 +36,16 @@ struct HttpServer::Impl {
   std::mutex queue_mu;  // guards queue
   std::vector<Job*> queue;
   std::atomic<uint64_t> next_id{1};
+  // The watcher (HttpServer::Run): Coordinator::Watch every 250 ms while no run holds run_mu.
+  std::thread watcher;
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  bool stopping = false;  // guarded by watch_mu
 
   Impl(engine::Coordinator& c, const model::Model& m, const model::Tokenizer& t, ServerOptions o)
-      : coordinator(c), model(m), tokenizer(t), options(std::move(o)) {}
+      : coordinator(c), model(m), tokenizer(t), options(std::move(o)) {
+    if (!options.log) options.log = MakeStderrLogger("serve");
+  }
 
   // An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}. `param` is the
   // request field at fault (null when none is). The message may quote the client's bytes, so
@@ -282,7 +292,14 @@ HttpServer::HttpServer(engine::Coordinator& coordinator, const model::Model& mod
       });
 }
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->watch_mu);
+    impl_->stopping = true;
+  }
+  impl_->watch_cv.notify_all();
+  if (impl_->watcher.joinable()) impl_->watcher.join();
+}
 
 Result<int> HttpServer::Bind() {
   int port = impl_->options.port;
@@ -298,7 +315,22 @@ Result<int> HttpServer::Bind() {
   return port;
 }
 
-void HttpServer::Run() { impl_->server.listen_after_bind(); }
+void HttpServer::Run() {
+  // While no request runs, the ring is still watched: a device that dies or comes back is
+  // noticed (and the ring assigned again) before the next request, and /health says so.
+  Impl* impl = impl_.get();
+  impl->watcher = std::thread([impl] {
+    std::unique_lock<std::mutex> lock(impl->watch_mu);
+    while (!impl->watch_cv.wait_for(lock, std::chrono::milliseconds(250),
+                                    [impl] { return impl->stopping; })) {
+      std::unique_lock<std::mutex> run(impl->run_mu, std::try_to_lock);
+      if (!run.owns_lock()) continue;  // a run watches for itself
+      Status s = impl->coordinator.Watch();
+      if (!s.ok()) impl->options.log->warn("watching the ring: {}", s.message());
+    }
+  });
+  impl_->server.listen_after_bind();
+}
 void HttpServer::Stop() { impl_->server.stop(); }
 
 }  // namespace ll::serve

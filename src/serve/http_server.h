@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "base/log.h"
 #include "base/status.h"
 #include "engine/coordinator.h"
 #include "model/model.h"
@@ -22,6 +23,8 @@ struct ServerOptions {
   int port = 8080;  // 0: any free port
   std::string model_name = "lingualinked";
   int default_max_tokens = 128;
+  // Where the server's own diagnostics go (a failed watch of the idle ring); none: stderr.
+  std::shared_ptr<spdlog::logger> log;
 };
 
 class HttpServer {

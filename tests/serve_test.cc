@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -264,6 +265,20 @@ class ServeFaultTest : public ServeTest {
   }
 };
 
+// /health once `done` holds for it, or after 5 s (the caller asserts on what it got).
+nlohmann::json AwaitHealth(httplib::Client& client,
+                           const std::function<bool(const nlohmann::json&)>& done) {
+  nlohmann::json h;
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto health = client.Get("/health");
+    if (!health) continue;
+    h = nlohmann::json::parse(health->body);
+    if (done(h)) break;
+  }
+  return h;
+}
+
 TEST_F(ServeFaultTest, AKilledWorkerCostsAPauseNotTheAnswer) {
   httplib::Client client("127.0.0.1", port_);
   client.set_read_timeout(60, 0);
@@ -312,14 +327,8 @@ TEST_F(ServeFaultTest, AWorkerDyingWhileIdleShowsInHealth) {
   const std::vector<pid_t> workers = Workers();
   ASSERT_EQ(workers.size(), 3u);
   ::kill(workers[0], SIGKILL);
-  nlohmann::json h;
-  for (int i = 0; i < 50; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto health = client.Get("/health");
-    ASSERT_TRUE(health);
-    h = nlohmann::json::parse(health->body);
-    if (h["down"].size() == 1) break;
-  }
+  const nlohmann::json h =
+      AwaitHealth(client, [](const nlohmann::json& j) { return j["down"].size() == 1; });
   ASSERT_EQ(h["down"].size(), 1u) << h.dump();
   EXPECT_EQ(h["down"][0]["name"], "dev0") << h.dump();
   EXPECT_EQ(h["status"], "ok") << h.dump();
@@ -344,14 +353,8 @@ TEST_F(ServeDegradedTest, TooFewDevicesGet503AndHealthSaysWhy) {
   ASSERT_EQ(workers.size(), 3u);
   ::kill(workers[0], SIGKILL);
   ::kill(workers[1], SIGKILL);
-  nlohmann::json h;
-  for (int i = 0; i < 50; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    auto health = client.Get("/health");
-    ASSERT_TRUE(health);
-    h = nlohmann::json::parse(health->body);
-    if (h["status"] == "degraded") break;
-  }
+  const nlohmann::json h =
+      AwaitHealth(client, [](const nlohmann::json& j) { return j["status"] == "degraded"; });
   ASSERT_EQ(h["status"], "degraded") << h.dump();
   EXPECT_NE(h["reason"].get<std::string>().find("cannot hold the model"), std::string::npos)
       << h.dump();

@@ -143,7 +143,7 @@ void Policy::StartCooldown() {
   cooldown_from_ = StepsSeen();
 }
 
-bool Policy::LiveRates(int in_flight, Decision& d) {
+bool Policy::LiveRates(int in_flight, Decision& d) const {
   const std::vector<DeviceCosts>& t = telemetry_.devices();
   const bool alone = in_flight == 1;
   double total = 0;
@@ -174,11 +174,9 @@ bool Policy::LiveRates(int in_flight, Decision& d) {
   d.drift = Drift(changes);
   bool departed = false;
   const double band = 1 + options_.threshold;
-  largest_departure_ = 1;
   for (DeviceRate& r : d.devices) {
     r.relative = r.factor / r.baseline / d.drift;
     if (r.relative > band || r.relative < 1 / band) departed = true;
-    largest_departure_ = std::max(largest_departure_, std::max(r.relative, 1 / r.relative));
   }
   return departed;
 }
@@ -321,7 +319,9 @@ void Policy::Replan(const std::string& departed, Decision& d, bool unconfirmed) 
   // measured rates. (Requiring the same plan each time would let ties between equally good
   // plans, or the smoothed rates still settling, put a move off indefinitely.)
   ++streak_;
-  const bool urgent = largest_departure_ >= options_.urgent && d.gain() > 2 * options_.threshold;
+  double largest = 1;  // the furthest device's departure, either way
+  for (const DeviceRate& r : d.devices) largest = std::max({largest, r.relative, 1 / r.relative});
+  const bool urgent = largest >= options_.urgent && d.gain() > 2 * options_.threshold;
   if (streak_ < options_.confirm && !urgent && !unconfirmed) {
     d.reason = gain + "; confirming (" + std::to_string(streak_) + " of " +
                std::to_string(options_.confirm) + ")";

@@ -97,7 +97,7 @@ class Policy {
   // Decode steps every stage has shown since the baseline (the least over stages).
   uint64_t StepsSeen() const;
   // Fills d.devices and d.live from the telemetry; true when some factor is out of band.
-  bool LiveRates(int in_flight, Decision& d);
+  bool LiveRates(int in_flight, Decision& d) const;
   Decision DecideNow(int in_flight);
   // Records each stage's factor now as what the plan began with.
   void TakeBaseline(int in_flight);
@@ -123,8 +123,7 @@ class Policy {
   // all 1 while the first plan is judged on the prediction itself).
   std::vector<double> baseline_;
   bool first_plan_ = true;
-  double largest_departure_ = 1;  // of the latest LiveRates: max over devices of max(r, 1/r)
-  bool solve_first_ = false;      // options_.solve_first, until the first solve
+  bool solve_first_ = false;  // options_.solve_first, until the first solve
 };
 
 }  // namespace ll::balance

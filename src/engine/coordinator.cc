@@ -105,6 +105,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   if (solve) LL_RETURN_IF_ERROR(c->ProfileCluster());
   if (!c->options_.assign) return c;
   if (solve) LL_RETURN_IF_ERROR(c->PlanPlacement());
+  for (DeviceInfo& d : c->devices_) d.replica = c->ReplicaFor(d.spec, d.memory_budget_bytes);
   LL_RETURN_IF_ERROR(c->AssignRing());
   // A plan the solver made is judged on changes only; any other start on the prediction too.
   const bool solved_start = c->options_.cuts.empty() && c->options_.placement == Placement::kSolved;
@@ -497,18 +498,7 @@ Result<net::Envelope> Coordinator::Next() {
         options_.log->warn("refused message: {}", e.message());
         continue;
       }
-      if (const auto* ack = std::get_if<net::HelloAck>(&e->message)) {
-        if (RejoinIfDown(*ack)) continue;
-      }
-      if (const auto* beat = std::get_if<net::Heartbeat>(&e->message)) {
-        Seen(beat->name);
-        continue;
-      }
-      if (const auto* stats = std::get_if<net::Stats>(&e->message)) Seen(stats->name);
-      if (const auto* ack = std::get_if<net::MoveAck>(&e->message)) Seen(ack->name);
-      if (std::holds_alternative<net::Token>(e->message) && !devices_.empty()) {
-        Seen(devices_.back().name);  // the head's
-      }
+      if (TakeLiveness(*e)) continue;
       return e;
     }
     if (waited.Millis() > options_.timeout_ms) {

@@ -211,7 +211,7 @@ class Coordinator {
   // Waits for a message of type T; an ErrorMsg is returned as an error, others are skipped.
   template <typename T>
   Result<T> Expect();
-  // Assigns every device of devices_ its segment (and replica) for plan epoch_, shipping
+  // Assigns every device of devices_ its segment and replica (as set) for plan epoch_, shipping
   // segment files when asked; other messages meanwhile are skipped.
   Status AssignRing();
   Status AssignEach();
@@ -220,6 +220,10 @@ class Coordinator {
   Status CheckDevices();
   void MarkDown(const std::string& endpoint, const std::string& why);
   void Seen(const std::string& name);  // a message from the device named `name` arrived
+  // What a message tells of the devices' liveness (a heartbeat, an answer, a device back);
+  // true when that is all it is for (Next does not return it).
+  bool TakeLiveness(const net::Envelope& e);
+  net::Hello HelloMessage() const;  // with this coordinator's inbox and heartbeat interval
   // Hello to every device taken for dead (a restarted worker, or a stopped one resumed,
   // answers), at most once a second; RejoinIfDown takes an answer's device back as idle (its
   // profile back in the cluster), for the balancer or the next heal to use.

@@ -13,6 +13,25 @@
 
 namespace ll::engine {
 
+net::Hello Coordinator::HelloMessage() const {
+  return {net::kCapMapOwnWeights | net::kCapHalfBlockCuts, inbox_->endpoint(), model_hash_,
+          static_cast<uint32_t>(std::max(0, options_.heartbeat_ms))};
+}
+
+bool Coordinator::TakeLiveness(const net::Envelope& e) {
+  if (const auto* beat = std::get_if<net::Heartbeat>(&e.message)) {
+    Seen(beat->name);
+    return true;
+  }
+  if (const auto* ack = std::get_if<net::HelloAck>(&e.message)) return RejoinIfDown(*ack);
+  if (const auto* stats = std::get_if<net::Stats>(&e.message)) Seen(stats->name);
+  if (const auto* ack = std::get_if<net::MoveAck>(&e.message)) Seen(ack->name);
+  if (std::holds_alternative<net::Token>(e.message) && !devices_.empty()) {
+    Seen(devices_.back().name);  // the head's
+  }
+  return false;
+}
+
 void Coordinator::Seen(const std::string& name) {
   const double now = WallSeconds();
   for (DeviceInfo& d : devices_) {
@@ -37,7 +56,6 @@ Status Coordinator::AssignRing() {
 Status Coordinator::AssignEach() {
   for (size_t i = 0; i < devices_.size(); ++i) {
     DeviceInfo& d = devices_[i];
-    d.replica = ReplicaFor(d.spec, d.memory_budget_bytes);
     std::vector<uint8_t> file;
     LL_ASSIGN_OR_RETURN(net::Assign a, AssignFor(devices_, i, &file));
     a.epoch = epoch_;
@@ -128,9 +146,7 @@ void Coordinator::ProbeDown(bool now) {
       if (!connected.ok()) continue;
       out = std::move(*connected);
     }
-    const net::Hello hello{net::kCapMapOwnWeights | net::kCapHalfBlockCuts, inbox_->endpoint(),
-                           model_hash_, static_cast<uint32_t>(std::max(0, options_.heartbeat_ms))};
-    (void)out->Send(net::Encode({model_hash_, hello}));
+    (void)out->Send(net::Encode({model_hash_, HelloMessage()}));
   }
 }
 
@@ -168,9 +184,7 @@ void Coordinator::DrainInbox() {
     auto msg = inbox_->Receive(0);
     if (!msg.ok() || !*msg) break;
     auto e = net::Decode(**msg);
-    if (!e.ok()) continue;
-    if (const auto* beat = std::get_if<net::Heartbeat>(&e->message)) Seen(beat->name);
-    if (const auto* ack = std::get_if<net::HelloAck>(&e->message)) RejoinIfDown(*ack);
+    if (e.ok()) TakeLiveness(*e);
   }
 }
 
@@ -205,8 +219,7 @@ void Coordinator::AwaitRejoin(int ms) {
     auto msg = inbox_->Receive(20);
     if (!msg.ok() || !*msg) continue;
     auto e = net::Decode(**msg);
-    if (!e.ok()) continue;
-    if (const auto* ack = std::get_if<net::HelloAck>(&e->message)) RejoinIfDown(*ack);
+    if (e.ok()) TakeLiveness(*e);
   }
 }
 
@@ -296,9 +309,9 @@ Result<bool> Coordinator::Heal() {
                         SpecsFromCuts(model_.config(), cuts, devices_.size()));
     for (size_t i = 0; i < specs.size(); ++i) devices_[i].spec = specs[i];
   }
+  for (DeviceInfo& d : devices_) d.replica = ReplicaFor(d.spec, d.memory_budget_bytes);
   MoveTarget t;
   t.ring = devices_;
-  for (DeviceInfo& d : t.ring) d.replica = ReplicaFor(d.spec, d.memory_budget_bytes);
   const std::string shortfall = MemoryShortfall(t);
   if (!shortfall.empty()) {
     degraded_ = "the devices left cannot hold the model: " + shortfall;

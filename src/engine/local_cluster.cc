@@ -51,7 +51,6 @@ Result<LocalCluster> LocalCluster::Start(const std::string& binary,
   for (const LocalWorkerSpec& w : workers) {
     c.specs_.push_back(w);
     c.pids_.push_back(-1);
-    c.names_.push_back(w.name);
     c.endpoints_.push_back("");
     LL_RETURN_IF_ERROR(c.Launch(c.pids_.size() - 1, "tcp://127.0.0.1:*"));
   }
@@ -130,7 +129,6 @@ LocalCluster::LocalCluster(LocalCluster&& o) noexcept
       log_(std::move(o.log_)),
       specs_(std::move(o.specs_)),
       pids_(std::move(o.pids_)),
-      names_(std::move(o.names_)),
       endpoints_(std::move(o.endpoints_)),
       exited_(std::move(o.exited_)) {
   o.pids_.clear();
@@ -150,7 +148,7 @@ std::vector<std::pair<std::string, std::string>> LocalCluster::Exited() {
                                   ? "was killed by signal " + std::to_string(WTERMSIG(status))
                                   : "exited with status " + std::to_string(WEXITSTATUS(status));
       gone.emplace_back(endpoints_[i], "(pid " + std::to_string(pid) + ") " + how);
-      exited_.push_back(names_[i] + " " + gone.back().second);
+      exited_.push_back(specs_[i].name + " " + gone.back().second);
     }
   }
   return gone;

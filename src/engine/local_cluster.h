@@ -57,7 +57,6 @@ class LocalCluster {
   std::shared_ptr<spdlog::logger> log_;
   std::vector<LocalWorkerSpec> specs_;
   std::vector<pid_t> pids_;
-  std::vector<std::string> names_;
   std::vector<std::string> endpoints_;
   std::vector<std::string> exited_;  // "name (pid N) how", in the order noticed
 };

@@ -25,13 +25,19 @@ TEST(SamplerTest, TopKOneIsGreedyWhateverTheTemperature) {
   for (int i = 0; i < 50; ++i) EXPECT_EQ(s.Sample(logits, {}), 1);
 }
 
-TEST(SamplerTest, SameSeedSameDraws) {
+// Temperature 1 with no top-k, top-p or min-p: every token can be drawn.
+SamplingParams Unfiltered(uint64_t seed) {
   SamplingParams p;
   p.temperature = 1.0f;
   p.top_k = 0;
   p.top_p = 1.0f;
   p.min_p = 0.0f;
-  p.seed = 42;
+  p.seed = seed;
+  return p;
+}
+
+TEST(SamplerTest, SameSeedSameDraws) {
+  const SamplingParams p = Unfiltered(42);
   const std::vector<float> logits = {0.0f, 0.1f, 0.2f, 0.3f, 0.4f, 0.5f};
   Sampler a(p), b(p);
   std::map<int, int> counts;
@@ -46,12 +52,7 @@ TEST(SamplerTest, SameSeedSameDraws) {
 // A sampler rebuilt elsewhere from its parameters and saved state draws what the original
 // would have drawn next.
 TEST(SamplerTest, RestoredStateContinuesTheDraws) {
-  SamplingParams p;
-  p.temperature = 1.0f;
-  p.top_k = 0;
-  p.top_p = 1.0f;
-  p.min_p = 0.0f;
-  p.seed = 7;
+  const SamplingParams p = Unfiltered(7);
   const std::vector<float> logits = {0.1f, 0.3f, 0.2f, 0.25f, 0.15f};
   Sampler original(p);
   for (int i = 0; i < 5; ++i) original.Sample(logits, {});
@@ -72,12 +73,7 @@ TEST(SamplerTest, RestoredStateContinuesTheDraws) {
 // The k-th draw depends on the seed and k only: a sampler told how many draws a request made
 // (a replay after a device died) goes on as the original, and draws spread evenly.
 TEST(SamplerTest, DrawsAreAFunctionOfSeedAndCount) {
-  SamplingParams p;
-  p.temperature = 1.0f;
-  p.top_k = 0;
-  p.top_p = 1.0f;
-  p.min_p = 0.0f;
-  p.seed = 11;
+  const SamplingParams p = Unfiltered(11);
   const std::vector<float> logits = {0.1f, 0.3f, 0.2f, 0.25f, 0.15f};
   Sampler original(p);
   for (int i = 0; i < 9; ++i) original.Sample(logits, {});

@@ -4,6 +4,9 @@
   bench-balance-report.py plan DRY.jsonl CUT_PERCENT
       prints "INFLIGHT STARTUP_S T1_S T2_S N" for each dry run: when to cut and restore the
       quota (seconds after generation started) and how many tokens to generate.
+  bench-balance-report.py busiest RUN.err
+      prints the device that runs the most half-block units in the ring's current plan, read
+      from the last "plan N (...)" line of a run's log (the device the benchmark slows).
   bench-balance-report.py report RUNS.jsonl [--json FILE] [--title TEXT]
       prints the table of the benchmark's runs and optionally writes the figures as JSON.
 
@@ -16,6 +19,7 @@ import argparse
 import datetime
 import json
 import math
+import re
 import statistics
 import sys
 
@@ -70,6 +74,33 @@ def plan(args):
         print(f"{run['inflight']} {startup:.3f} {t1:.3f} {t2:.3f} {n}")
 
 
+PLAN_LINE = re.compile(r"plan \d+ \(([^()]*)\)")
+SLICE = re.compile(r"\[(\d+)([af])\.\.(\d+)([af])\]")
+
+
+def units(segment):
+    """Half-block units of a segment as the log writes it ("embed+[0a..3f]+head": 8)."""
+    m = SLICE.search(segment)
+    if not m:
+        return 0
+    first = 2 * int(m.group(1)) + (m.group(2) == "f")
+    last = 2 * int(m.group(3)) + (m.group(4) == "f")
+    return last - first + 1
+
+
+def busiest(args):
+    ring = None
+    with open(args.log) as f:
+        for line in f:
+            for m in PLAN_LINE.finditer(line):
+                ring = m.group(1)
+    if ring is None:
+        sys.exit(f"no plan line in {args.log}")
+    devices = [part.split(": ", 1) for part in ring.split(", ")]
+    name, _ = max(devices, key=lambda d: units(d[1]))
+    print(name)
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -95,6 +126,7 @@ def run_figures(run):
     f = {
         "kind": run["kind"], "inflight": run["inflight"], "balance": run["balance"],
         "round": run.get("round"), "n": run["n"], "started_unix_s": started,
+        "slowed": run.get("device"),
         "cut_unix_s": run.get("cut_unix_s"), "restore_unix_s": run.get("restore_unix_s"),
         "cut_s": cut, "restore_s": restore, "decode_window_s": [begin, end],
         "segments": [d.get("segment", "?") for d in out.get("devices", [])],
@@ -163,7 +195,7 @@ def report(args):
           "started\n")
     head = (f"{'in flight':>9} {'balance':>7} {'round':>5} {'cut s':>6} {'back s':>6} {'N':>5} "
             f"{'before':>13} {'during':>13} {'after':>13} {'r0 tokens b/d/a':>15} "
-            f"{'steps->move':>11} {'moves':>5} {'bytes moved':>11}  segments at start")
+            f"{'steps->move':>11} {'moves':>5} {'bytes moved':>11} {'slowed':>7}  segments at the end")
     print(head)
     short = []
     for r in runs:
@@ -176,16 +208,16 @@ def report(args):
               f"{fmt(r['restore_s'], 2):>6} {r['n']:>5} {pair(r['before']):>13} "
               f"{pair(r['during']):>13} {pair(r['after']):>13} "
               f"{'/'.join(str(tok[w]) for w in ('before', 'during', 'after')):>15} "
-              f"{fmt(r['steps_to_move'], 0):>11} {r['moves']:>5} {r['bytes_moved']:>11}  "
-              f"{' '.join(r['segments'])}")
+              f"{fmt(r['steps_to_move'], 0):>11} {r['moves']:>5} {r['bytes_moved']:>11} "
+              f"{r['slowed'] or '-':>7}  {' '.join(r['segments'])}")
     fresh = [r for r in runs if r["kind"] == "fresh"]
     if fresh:
         print("\nfresh ring, planned (solved, calibrated) with the quota cut in effect:")
         for r in fresh:
             print(f"{r['inflight']:>9} {r['balance']:>7} {r['round']:>5} {'':>6} {'':>6} "
                   f"{r['n']:>5} {'whole run:':>13} {pair(r['whole']):>13} {'':>13} "
-                  f"{r['r0_tokens']['whole']:>15} {'':>11} {'':>5} {'':>11}  "
-                  f"{' '.join(r['segments'])}")
+                  f"{r['r0_tokens']['whole']:>15} {'':>11} {'':>5} {'':>11} "
+                  f"{r['slowed'] or '-':>7}  {' '.join(r['segments'])}")
 
     summary = {}
     print()
@@ -233,12 +265,14 @@ def main():
     pp = sub.add_parser("plan")
     pp.add_argument("dry")
     pp.add_argument("cut_percent", type=float)
+    pb = sub.add_parser("busiest")
+    pb.add_argument("log")
     pr = sub.add_parser("report")
     pr.add_argument("runs")
     pr.add_argument("--json")
     pr.add_argument("--title", default="bench-balance")
     args = p.parse_args()
-    plan(args) if args.cmd == "plan" else report(args)
+    {"plan": plan, "busiest": busiest, "report": report}[args.cmd](args)
 
 
 if __name__ == "__main__":

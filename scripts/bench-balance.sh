@@ -7,8 +7,8 @@
 #   scripts/bench-balance.sh [PROFILE.json] [MODEL.gguf] [--json FILE] [--rounds K]
 #                            [--device NAME] [--cut PERCENT] [--keep DIR]
 # PROFILE defaults to scripts/emu-profiles/balance3.json; MODEL to a random llama written by
-# make-random-gguf into a temporary folder. --device: the device slowed (default the middle one
-# of the profile); --cut: its CPU share during the cut, in percent of what it had (default 40);
+# make-random-gguf into a temporary folder. --device: the device slowed (default: at each cut,
+# the one running the most of the model in that run's ring); --cut: its CPU share during the cut, in percent of what it had (default 40);
 # --rounds: runs of each scenario (medians are printed); --json: also write the figures there;
 # --keep: leave every run's JSON output and log in DIR.
 # BENCH_RUN replaces "lingualinked run" (word-split), e.g. with a stand-in printing the same JSON.
@@ -76,29 +76,37 @@ fi
 addrs=$(bash scripts/emu-cluster up "$profile" --binary "$bin" --state-dir "$state" | tail -1)
 say "devices: $addrs"
 cluster="$state/cluster.json"
-[ -n "$device" ] || device=$(jq -r '.devices[(.devices | length) / 2 | floor].name' "$cluster")
-# The share the device had (an unlimited one: all its threads' cores) and the cut's share of it.
-had=$(jq -r --arg n "$device" '.devices[] | select(.name == $n) | .cpu_percent' "$cluster")
-threads=$(jq -r --arg n "$device" '.devices[] | select(.name == $n) | .threads' "$cluster")
-[ -n "$had" ] || { echo "error: no device $device in $profile" >&2; exit 2; }
-slowed=$(jq -n --argjson h "$had" --argjson t "$threads" --argjson c "$cut" \
-  '(if $h == 0 or $h > 100 * $t then 100 * $t else $h end) * $c / 100')
-[ "$had" = 0 ] && had=$((100 * threads))
-say "slowing $device from ${had}% to ${slowed}% of a core"
+# quota NAME: sets $had (the device's CPU share, an unlimited one: all its threads' cores) and
+# $slowed (the cut's share of it), in percent of a core.
+quota() {
+  had=$(jq -r --arg n "$1" '.devices[] | select(.name == $n) | .cpu_percent' "$cluster")
+  local threads
+  threads=$(jq -r --arg n "$1" '.devices[] | select(.name == $n) | .threads' "$cluster")
+  [ -n "$had" ] || { echo "error: no device $1 in $profile" >&2; exit 2; }
+  slowed=$(jq -n --argjson h "$had" --argjson t "$threads" --argjson c "$cut" \
+    '(if $h == 0 or $h > 100 * $t then 100 * $t else $h end) * $c / 100')
+  [ "$had" = 0 ] && had=$((100 * threads))
+  return 0
+}
+[ -z "$device" ] || quota "$device"
+say "slowing ${device:-the busiest device of the ring at each cut} to ${cut}% of its CPU share"
 
 cut_at=""       # wall clock of the last quota change
 set_cpu() {
-  bash scripts/emu-cluster cpu "$device" "$1" --state-dir "$state"
+  bash scripts/emu-cluster cpu "$1" "$2" --state-dir "$state"
   cut_at=$(now)
 }
+declare -A slowed_at  # in-flight count -> the device its last balanced run slowed
 
 # run_one KIND INFLIGHT BALANCE ROUND N T1 T2 STARTUP [extra flags...]: one generation in the
-# background; unless T1 is "", the device is slowed T1 seconds after generation starts (STARTUP
-# seconds after the launch) and restored at T2. Appends its line to $work/KIND.jsonl.
+# background; unless T1 is "", a device is slowed T1 seconds after generation starts (STARTUP
+# seconds after the launch) and restored at T2: --device, else the one running the most of
+# the model in the run's ring at that moment (from its log), so that the cut always hits the
+# ring, whatever plan the balancer chose before it. Appends its line to $work/KIND.jsonl.
 run_one() {
   local kind=$1 inflight=$2 balance=$3 round=$4 n=$5 t1=${6:-} t2=${7:-} startup=${8:-}
   shift 8
-  local tag="$kind-$inflight-$balance-$round" launch pid cut_wall=null back_wall=null
+  local tag="$kind-$inflight-$balance-$round" launch pid cut_wall=null back_wall=null dev=""
   local cmd=("${run_cmd[@]}" -m "$model" --workers "$addrs" --listen 'tcp://10.99.0.1:*'
     --balance "$balance" --requests "$inflight" --parallel 4 -p "Once upon a time" -n "$n"
     --ignore-eos --temp 0 --output-format json "$@")
@@ -109,9 +117,12 @@ run_one() {
   if [ -n "$t1" ]; then
     sleep_until "$(add "$launch" "$startup" "$t1")"
     kill -0 "$pid" 2>/dev/null || say "warning: $tag ended before the cut (N too small?)"
-    set_cpu "$slowed"; cut_wall=$cut_at
+    dev=${device:-$("${report[@]}" busiest "$work/$tag.err")}
+    quota "$dev"
+    set_cpu "$dev" "$slowed"; cut_wall=$cut_at
+    [ "$balance" = on ] && slowed_at[$inflight]=$dev
     sleep_until "$(add "$launch" "$startup" "$t2")"
-    set_cpu "$had"; back_wall=$cut_at
+    set_cpu "$dev" "$had"; back_wall=$cut_at
   fi
   if ! wait "$pid"; then
     say "$tag failed: ${cmd[*]}"
@@ -119,9 +130,10 @@ run_one() {
     exit 1
   fi
   jq -cn --arg kind "$kind" --argjson inflight "$inflight" --arg balance "$balance" \
-    --argjson round "$round" --argjson n "$n" --arg out "$work/$tag.json" \
+    --argjson round "$round" --argjson n "$n" --arg out "$work/$tag.json" --arg dev "$dev" \
     --argjson launch "$launch" --argjson cut "$cut_wall" --argjson back "$back_wall" \
     '{kind: $kind, inflight: $inflight, balance: $balance, round: $round, n: $n, out: $out,
+      device: (if $dev == "" then null else $dev end),
       launch_unix_s: $launch, cut_unix_s: $cut, restore_unix_s: $back}' >>"$work/$kind.jsonl"
 }
 
@@ -144,19 +156,25 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
-# The fresh ring: planned (and its profiles measured again) with the quota cut in effect. Last,
-# because the workers keep the slowed profile in their cache.
-set_cpu "$slowed"
-fresh_cut=$cut_at
+# The fresh ring: planned (and its profiles measured again) with the quota cut in effect on the
+# device the balanced runs slowed. Last, because the workers keep the slowed profile in their
+# cache.
+: >"$work/fresh.jsonl"
 for round in $(seq 1 "$rounds"); do
   for inflight in 1 4; do
+    dev=${slowed_at[$inflight]}
+    quota "$dev"
+    set_cpu "$dev" "$slowed"
+    fresh_cut=$cut_at
     run_one fresh "$inflight" off "$round" 256 "" "" "" --calibrate-tokens 32 --refresh-profile
+    set_cpu "$dev" "$had"
+    jq -c --argjson c "$fresh_cut" --argjson b "$cut_at" --arg dev "$dev" \
+      'select(.round == '"$round"' and .inflight == '"$inflight"') |
+       .cut_unix_s = $c | .restore_unix_s = $b | .device = $dev' \
+      "$work/fresh.jsonl" >>"$work/scenario.jsonl"
   done
 done
-set_cpu "$had"
-jq -c --argjson c "$fresh_cut" --argjson b "$cut_at" '.cut_unix_s = $c | .restore_unix_s = $b' \
-  "$work/fresh.jsonl" >>"$work/scenario.jsonl"
 
-title="bench-balance: $(basename "$profile"), $(basename "$model"), $device cut from ${had}% to \
-${slowed}% of a core mid-run and restored; $rounds round(s)"
+title="bench-balance: $(basename "$profile"), $(basename "$model"), ${device:-the busiest device} \
+cut to ${cut}% of its CPU share mid-run and restored; $rounds round(s)"
 "${report[@]}" report "$work/scenario.jsonl" --title "$title" ${json_out:+--json "$json_out"}

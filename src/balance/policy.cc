@@ -116,7 +116,8 @@ Policy::Policy(partition::ModelCosts costs, partition::Cluster cluster, partitio
       options_(options),
       telemetry_(options.alpha),
       first_plan_(options.judge_start),
-      solve_first_(options.solve_first) {
+      solve_first_(options.solve_first),
+      plan_alone_(objective == partition::Objective::kLatency) {
   LL_CHECK(n_seq_ >= 1);
   LL_CHECK(!plan_.stages.empty());
   for (const Stage& s : plan_.stages) LL_CHECK(s.device >= 0 && s.device < cluster_.size());
@@ -136,6 +137,26 @@ uint64_t Policy::StepsSeen() const {
   uint64_t least = t.front().decode_steps;
   for (const DeviceCosts& c : t) least = std::min(least, c.decode_steps);
   return least;
+}
+
+partition::Objective Policy::ObjectiveFor(int in_flight) const {
+  if (!options_.follow_load) return objective_;
+  return in_flight == 1 ? partition::Objective::kLatency : partition::Objective::kThroughput;
+}
+
+int Policy::SeqFor(int in_flight) const { return options_.follow_load ? in_flight : n_seq_; }
+
+bool Policy::LoadChanged(int in_flight) {
+  if (!options_.follow_load || (in_flight == 1) == plan_alone_) {
+    load_differs_from_ = -1;
+    return false;
+  }
+  const auto seen = static_cast<int64_t>(StepsSeen());
+  if (load_differs_from_ < 0 || load_differs_from_ > seen) load_differs_from_ = seen;
+  if (seen - load_differs_from_ < options_.load_steps) return false;
+  load_differs_from_ = -1;
+  plan_alone_ = in_flight == 1;  // solved for it now: moved or found good for it
+  return true;
 }
 
 void Policy::StartCooldown() {
@@ -185,7 +206,21 @@ void Policy::TakeBaseline(int in_flight) {
   Decision d;
   baseline_.clear();
   LiveRates(in_flight, d);  // no baseline yet: each judged device's own factor
-  for (const DeviceRate& r : d.devices) baseline_.push_back(r.factor);
+  SetBaseline(d.devices, true);
+}
+
+void Policy::SetBaseline(const std::vector<DeviceRate>& devices, bool capped) {
+  std::vector<double> factors;
+  for (const DeviceRate& r : devices) factors.push_back(r.factor);
+  baseline_ = factors;
+  if (!capped || factors.size() < 2) return;
+  // After a move the plan was made on measured rates, so what its first steps show beyond
+  // baseline_band of what all devices share is no standing error of the cost model: a device
+  // that slowed down around the move must not be hidden in the baseline.
+  const double shared = Drift(factors);
+  for (double& b : baseline_) {
+    b = std::clamp(b, shared / options_.baseline_band, shared * options_.baseline_band);
+  }
 }
 
 Decision Policy::Decide(int in_flight) {
@@ -195,8 +230,7 @@ Decision Policy::Decide(int in_flight) {
       (d.kind == Decision::Kind::kStay && streak_ == 0) || d.kind == Decision::Kind::kRefused;
   if (first_plan_ && settled) {
     first_plan_ = false;
-    baseline_.clear();
-    for (const DeviceRate& r : d.devices) baseline_.push_back(r.factor);
+    SetBaseline(d.devices, false);
   }
   return d;
 }
@@ -240,12 +274,23 @@ Decision Policy::DecideNow(int in_flight) {
     cooling_ = false;
   }
   const bool departed = LiveRates(in_flight, d);
+  d.in_flight = in_flight;
   Plan current = plan_;
+  current.objective = ObjectiveFor(in_flight);
+  current.n_seq = SeqFor(in_flight);
   partition::Evaluate(costs_, d.live, current);
   d.current_tokens_per_s = current.predicted_tokens_per_s();
+  const bool load_changed = LoadChanged(in_flight);
   if (!departed && solve_first_) {
     solve_first_ = false;
     Replan("the cluster changed", d, true);
+    return d;
+  }
+  if (!departed && load_changed) {
+    const std::string was = plan_alone_ ? "several requests" : "one request";
+    Replan("the load changed: " + std::to_string(in_flight) + " in flight, the plan was made for " +
+               was,
+           d, true);
     return d;
   }
   if (!departed) {
@@ -280,8 +325,8 @@ Decision Policy::DecideNow(int in_flight) {
 
 void Policy::Replan(const std::string& departed, Decision& d, bool unconfirmed) {
   partition::SolveOptions solve;
-  solve.objective = objective_;
-  solve.n_seq = n_seq_;
+  solve.objective = ObjectiveFor(d.in_flight);
+  solve.n_seq = SeqFor(d.in_flight);
   solve.time_limit_s = options_.solve_time_limit_s;
   Result<Plan> solved = partition::SolveMilp(costs_, d.live, solve);
   auto refuse = [&](const std::string& why) {
@@ -338,6 +383,8 @@ void Policy::Applied(const Decision& d) {
   LL_CHECK(!d.plan.stages.empty());
   cluster_ = d.live;
   plan_ = d.plan;
+  plan_alone_ = plan_.objective == partition::Objective::kLatency;
+  load_differs_from_ = -1;
   telemetry_ = Telemetry(options_.alpha);
   baseline_.clear();
   first_plan_ = false;

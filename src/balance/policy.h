@@ -42,6 +42,17 @@ struct PolicyOptions {
   // The cluster changed (a device came back or joined): the first decision past min_steps
   // solves whatever the rates, so the plan can take the new device in.
   bool solve_first = false;
+  // Solve for the load in flight: one request alone is served fastest by the least time per
+  // token through the whole ring (the latency program, which may leave slow devices out),
+  // several by the least slowest stage (throughput). When the load crosses between the two and
+  // holds for load_steps decode steps, the policy solves again for it, whatever the rates.
+  // Off: always the objective the policy was made with.
+  bool follow_load = true;
+  // After a move, how far one device's factor in the new plan's first steps (measured /
+  // assumed, against what all devices share) is taken for the cost model's standing error on
+  // its new stage; beyond it, the rest counts as a departure from the start.
+  double baseline_band = 1.25;
+  int load_steps = 32;
 };
 
 // One device of the current plan, for the log line.
@@ -62,7 +73,9 @@ struct Decision {
   partition::Cluster live;          // the reference cluster with live rates (set unless kWait)
   double drift = 1;      // what every judged device's factor shares (geometric mean; 1 if < 2)
   partition::Plan plan;  // kMove: the new plan, evaluated on `live`
-  // Predictions on `live` (new_tokens_per_s: of the solver's plan, 0 when none was solved).
+  int in_flight = 1;     // the load it was decided for
+  // Predictions on `live` for that load (new_tokens_per_s: of the solver's plan, 0 when none
+  // was solved).
   double current_tokens_per_s = 0, new_tokens_per_s = 0;
   double gain() const;  // new / current - 1 (0 when nothing was solved)
 };
@@ -86,8 +99,9 @@ class Policy {
   // only when some device's rate departed beyond the threshold.
   Decision Decide(int in_flight);
 
-  // The engine applied `d` (kMove): its live cluster and new plan become the reference,
-  // telemetry starts over (the ring changed) and the cooldown starts.
+  // The engine applied `d` (kMove): its live cluster and new plan become the reference (the
+  // plan's objective says which load it serves), telemetry starts over (the ring changed) and
+  // the cooldown starts.
   void Applied(const Decision& d);
 
   const partition::Plan& plan() const { return plan_; }
@@ -101,10 +115,19 @@ class Policy {
   Decision DecideNow(int in_flight);
   // Records each stage's factor now as what the plan began with.
   void TakeBaseline(int in_flight);
-  // Solves on d.live and fills the rest of `d`; `departed` names the devices out of band;
+  // baseline_ from the devices' factors; `capped`: within baseline_band of their drift.
+  void SetBaseline(const std::vector<DeviceRate>& devices, bool capped);
+  // Solves on d.live for d.in_flight and fills the rest of `d`; `departed` names the devices
+  // out of band (or what else changed);
   // `unconfirmed`: a move worth it is made at once (the cluster changed: no noise to wait out).
   void Replan(const std::string& departed, Decision& d, bool unconfirmed = false);
   void StartCooldown();
+  // The program solved and the prediction judged for `in_flight` requests.
+  partition::Objective ObjectiveFor(int in_flight) const;
+  int SeqFor(int in_flight) const;
+  // True when the load crossed between one request and several since the plan was made for
+  // it, and held for load_steps decode steps.
+  bool LoadChanged(int in_flight);
 
   partition::ModelCosts costs_;
   partition::Cluster cluster_;  // the reference: what plan_'s predictions are made from
@@ -124,6 +147,9 @@ class Policy {
   std::vector<double> baseline_;
   bool first_plan_ = true;
   bool solve_first_ = false;  // options_.solve_first, until the first solve
+  bool plan_alone_ = false;   // plan_ serves one request alone (the latency program's)
+  // Steps seen when the load in flight first differed from plan_alone_ (-1: it does not).
+  int64_t load_differs_from_ = -1;
 };
 
 }  // namespace ll::balance

@@ -286,6 +286,36 @@ TEST(PolicyTest, AfterAMoveItJudgesChangesNotTheStandingError) {
       << changed.reason;
 }
 
+// A device that slows down around a move (from the new plan's first step on) is not hidden in
+// the new plan's baseline: beyond baseline_band it counts as a departure, and the policy moves
+// again once the cooldown is over.
+TEST(PolicyTest, ASlowdownAroundAMoveIsNotTakenForTheCostModelsError) {
+  Instance s;
+  const std::string slow_name = s.plan.stages[1].device_name;
+  Policy policy(s.costs, s.cluster, s.plan, kSeq, Objective::kThroughput);
+  FakeRing ring;
+  Decision move;
+  for (int i = 0; i < 6 && move.kind != Kind::kMove; ++i) {
+    move = RunUntilDecided(policy, ring, s.costs, s.Slowed(slow_name, 2.5), 16, 4);
+  }
+  ASSERT_EQ(move.kind, Kind::kMove) << move.reason;
+  policy.Applied(move);
+  // Another device, 2.5x slower from the new plan's first step on.
+  const std::string other = move.plan.stages.front().device_name;
+  ASSERT_NE(other, slow_name);
+  Cluster now = move.live;
+  for (DeviceProfile& d : now.devices)
+    if (d.name == other) d.SlowDown(2.5, 2.5);
+  Decision d;
+  for (int i = 0; i < 12 && d.kind != Kind::kMove; ++i) {
+    policy.Observe(ring.Run(s.costs, now, policy.plan(), 16));
+    d = policy.Decide(kSeq);
+  }
+  ASSERT_EQ(d.kind, Kind::kMove) << d.reason;
+  EXPECT_NE(d.reason.find(other + " measured"), std::string::npos) << d.reason;
+  EXPECT_LT(UnitsOn(d.plan, other), UnitsOn(move.plan, other));
+}
+
 // The measurement is compared with the prediction for the requests in flight: devices running
 // at their (slower) pipeline rates are as assumed with n_seq in flight, but 2x slow for one.
 TEST(PolicyTest, InFlightChoosesThePrediction) {
@@ -301,6 +331,68 @@ TEST(PolicyTest, InFlightChoosesThePrediction) {
   // The plan was found good (the first Decide) and is judged on changes since: none.
   EXPECT_EQ(alone.kind, Kind::kStay) << alone.reason;
   EXPECT_EQ(alone.new_tokens_per_s, 0);
+}
+
+// The load decides the program: a ring planned for several requests serving one alone is solved
+// again for one (the least time per token: the half-speed device b, which the throughput plan
+// gives a share, is left out), once that load has held for load_steps; when several come back,
+// for them again.
+TEST(PolicyTest, TheLoadInFlightChoosesTheProgram) {
+  Instance s;
+  s.cluster = ThreeDevices(2, 1, 2);
+  SolveOptions so;
+  so.n_seq = kSeq;
+  Result<Plan> start = SolveMilp(s.costs, s.cluster, so);
+  ASSERT_TRUE(start.ok()) << start.message();
+  s.plan = *start;
+  ASSERT_EQ(s.plan.stages.size(), 3u);
+  Policy policy(s.costs, s.cluster, s.plan, kSeq, Objective::kThroughput);
+  FakeRing ring;
+  policy.Observe(ring.Run(s.costs, s.cluster, policy.plan(), 16, false));
+  Decision d;
+  int steps = 0;
+  while (steps < 200) {
+    policy.Observe(ring.Run(s.costs, s.cluster, policy.plan(), 8, false));
+    steps += 8;
+    d = policy.Decide(1);
+    if (d.kind == Kind::kMove) break;
+    ASSERT_NE(d.kind, Kind::kRefused) << d.reason;
+  }
+  ASSERT_EQ(d.kind, Kind::kMove) << d.reason;
+  EXPECT_GE(steps, 32 + 16);  // min_steps, then the load held for load_steps
+  EXPECT_LE(steps, 32 + 16 + 8);
+  EXPECT_NE(d.reason.find("the load changed: 1 in flight, the plan was made for several"),
+            std::string::npos)
+      << d.reason;
+  EXPECT_EQ(d.plan.objective, Objective::kLatency);
+  EXPECT_EQ(UnitsOn(d.plan, "b"), 0);
+  EXPECT_GT(d.new_tokens_per_s, d.current_tokens_per_s * 1.1);
+  policy.Applied(d);
+
+  // Several again: after the cooldown and load_steps, the throughput program's plan.
+  Decision back;
+  for (int i = 0; i < 40; ++i) {
+    policy.Observe(ring.Run(s.costs, s.cluster, policy.plan(), 8));
+    back = policy.Decide(kSeq);
+    if (back.kind == Kind::kMove) break;
+  }
+  ASSERT_EQ(back.kind, Kind::kMove) << back.reason;
+  EXPECT_NE(back.reason.find("the plan was made for one request"), std::string::npos)
+      << back.reason;
+  EXPECT_EQ(back.plan.objective, Objective::kThroughput);
+  EXPECT_EQ(back.plan.stages.size(), 3u);
+  policy.Applied(back);
+
+  // Off, the objective the policy was made with stays whatever the load.
+  PolicyOptions fixed;
+  fixed.follow_load = false;
+  Policy still(s.costs, s.cluster, s.plan, kSeq, Objective::kThroughput, fixed);
+  FakeRing ring2;
+  for (int i = 0; i < 30; ++i) {
+    still.Observe(ring2.Run(s.costs, s.cluster, still.plan(), 8, false));
+    const Decision x = still.Decide(1);
+    ASSERT_NE(x.kind, Kind::kMove) << x.reason;
+  }
 }
 
 // Every device slowing alike (a shared host's drift) is no reason to move: nothing is solved.

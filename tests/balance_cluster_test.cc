@@ -326,6 +326,41 @@ TEST(BalanceClusterTest, DISABLED_ASlowDeviceLosesLayersFromAnyStart) {
   ExpectSameAsOneDevice(l, reqs, *got);
 }
 
+// A worker started with --join while a one-device ring serves: it is greeted, profiled and
+// handed to the balancer, which solves again and moves layers onto it; every run's tokens and
+// logits stay those of one device.
+TEST(BalanceClusterTest, ANewWorkerJoinsAndTakesLayers) {
+  const std::string path = SteadyModel();
+  Loaded l = LoadPath(path);
+  engine::ClusterOptions co;
+  co.n_seq = 4;
+  co.balance.enabled = true;
+  auto ring = StartRingAt(l, path, Workers(1), co);
+  ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
+  engine::Coordinator& coord = **ring->coord;
+  ASSERT_EQ(coord.devices().size(), 1u);
+  engine::LocalWorkerSpec joiner{"w1", 1, "256MiB", ""};
+  joiner.join = coord.endpoint();
+  ASSERT_TRUE(ring->cluster->Add(joiner).ok());
+  const std::vector<engine::Request> reqs = Requests(l, 4, false, 48);
+  for (int run = 0; run < 8 && coord.moves().empty(); ++run) {
+    auto got = coord.Run(reqs);
+    ASSERT_TRUE(got.ok()) << got.message();
+    ExpectSameAsOneDevice(l, reqs, *got);
+  }
+  ASSERT_FALSE(coord.moves().empty()) << "the joined device was never given layers";
+  const engine::MoveRecord& m = coord.moves()[0];
+  EXPECT_TRUE(m.done) << m.reason;
+  EXPECT_NE(m.reason.find("the cluster changed"), std::string::npos) << m.reason;
+  bool w1_in_ring = false;
+  for (const auto& d : coord.devices()) w1_in_ring |= d.name == "w1";
+  EXPECT_TRUE(w1_in_ring);
+  // And it serves exactly on the new ring.
+  auto after = coord.Run(reqs);
+  ASSERT_TRUE(after.ok()) << after.message();
+  ExpectSameAsOneDevice(l, reqs, *after);
+}
+
 // Two equal devices on the solver's plan, one request of 512 tokens: the measured rates stay
 // within the noise of what the plan assumed, and nothing moves.
 TEST(BalanceClusterTest, ASteadyRingDoesNotMove) {

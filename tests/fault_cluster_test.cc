@@ -4,6 +4,7 @@
 // every request ends with exactly the tokens and step logits of one device.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <optional>
@@ -190,6 +191,37 @@ TEST(FaultTest2, TooFewDevicesLeftFailWithTheReason) {
   ExpectSameAsOneDevice(l, reqs, *healed);
   EXPECT_EQ(coord.status().degraded, "");
   EXPECT_EQ(coord.devices().size(), 2u);
+}
+
+// Two of three devices die and the one left cannot hold the model; a new worker started with
+// --join brings the ring back: the server's idle watch takes it in, heals, and the next requests
+// are exact.
+TEST(FaultTest2, ANewWorkerJoiningHealsADegradedRing) {
+  Loaded l = Load();
+  const auto reqs = Requests(l, 2, false);
+  auto ring = StartRing(l, "1.2MiB", {}, true);
+  ASSERT_TRUE(ring->coord.ok()) << ring->coord.message();
+  engine::Coordinator& coord = **ring->coord;
+  ring->cluster->Signal(0, SIGKILL);
+  ring->cluster->Signal(1, SIGKILL);
+  auto lost = coord.Run(reqs);
+  ASSERT_TRUE(lost.ok()) << lost.message();
+  EXPECT_TRUE((*lost)[0].unavailable);
+  ASSERT_NE(coord.status().degraded, "");
+  engine::LocalWorkerSpec joiner{"fresh", 1, "1.2MiB", ""};
+  joiner.join = coord.endpoint();
+  ASSERT_TRUE(ring->cluster->Add(joiner).ok());
+  for (int i = 0; i < 100 && !coord.status().degraded.empty(); ++i) {
+    ASSERT_TRUE(coord.Watch().ok());
+    ::usleep(100 * 1000);
+  }
+  ASSERT_EQ(coord.status().degraded, "") << "the joined worker did not heal the ring";
+  bool fresh_in_ring = false;
+  for (const auto& d : coord.devices()) fresh_in_ring |= d.name == "fresh";
+  EXPECT_TRUE(fresh_in_ring);
+  auto healed = coord.Run(reqs);
+  ASSERT_TRUE(healed.ok()) << healed.message();
+  ExpectSameAsOneDevice(l, reqs, *healed);
 }
 
 }  // namespace

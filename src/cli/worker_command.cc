@@ -20,6 +20,7 @@ struct WorkerFlags {
   int threads = 1;
   std::string name;
   std::string cache_dir;
+  std::string join;
   double link_delay_ms = 0;
   double emulate_cpu_percent = 100;
 };
@@ -37,6 +38,7 @@ int RunWorker(const WorkerFlags& f, LogLevel level) {
   o.speed = f.emulate_cpu_percent / 100.0;
   o.name = f.name;
   o.cache_dir = f.cache_dir.empty() ? engine::DefaultCacheDir() : f.cache_dir;
+  o.join = f.join;
   if (o.name.empty()) {
     char host[256] = {0};
     ::gethostname(host, sizeof(host) - 1);
@@ -72,6 +74,10 @@ void AddWorkerCommand(CLI::App& app, int& exit_code) {
                   "Memory this device may use for weights and KV cache (e.g. 512MiB)");
   cmd->add_option("-t,--threads", f->threads, "Threads")->check(CLI::Range(1, 1024));
   cmd->add_option("--name", f->name, "Device name (default: host name)");
+  cmd->add_option("--join", f->join,
+                  "Ask the coordinator listening there (serve/run --listen tcp://ADDR:PORT) to "
+                  "take this device in: it is profiled and the balancer gives it layers "
+                  "(needs a --listen address the coordinator can reach)");
   cmd->add_option("--link-delay-ms", f->link_delay_ms,
                   "Test option: delay every message this device sends (emulated link latency)")
       ->check(CLI::Range(0.0, 10000.0));

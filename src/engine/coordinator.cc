@@ -49,8 +49,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   // Solved and memory-proportional placements profile the workers after the handshake and pick
   // the segments (solved also picks which workers take part, in which order); otherwise the cuts
   // are given or an even split.
-  // The balancer needs the profile and a plan for any start (given cuts or an even split).
-  const bool balance = options.balance.enabled && options.assign && n > 1;
+  // The balancer needs the profile and a plan for any start (given cuts or an even split), also
+  // on one device: others may join.
+  const bool balance = options.balance.enabled && options.assign;
   const bool solve =
       balance ||
       (options.cuts.empty() &&
@@ -107,6 +108,12 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Connect(net::Transport& transp
   if (solve) LL_RETURN_IF_ERROR(c->PlanPlacement());
   for (DeviceInfo& d : c->devices_) d.replica = c->ReplicaFor(d.spec, d.memory_budget_bytes);
   LL_RETURN_IF_ERROR(c->AssignRing());
+  std::string ring;
+  for (const DeviceInfo& d : c->devices_) {
+    ring += (ring.empty() ? "" : ", ") + d.name + ": " + d.spec.ToString();
+  }
+  c->options_.log->info("plan {} ({})", c->epoch_, ring);
+  c->accept_joins_ = true;
   // A plan the solver made is judged on changes only; any other start on the prediction too.
   const bool solved_start = c->options_.cuts.empty() && c->options_.placement == Placement::kSolved;
   c->ResetPolicy(c->cluster_, !solved_start);
@@ -267,6 +274,64 @@ std::vector<net::ProfileMatrixShape> ProfileSet(const model::Model& model) {
 
 }  // namespace
 
+net::ProfileRequest Coordinator::ProfileRequestFor() const {
+  // Each device times a pass over a set of matrices like the model's (ProfileSet); its rates
+  // are the set's FLOPs over the time.
+  net::ProfileRequest request;
+  request.matrices = ProfileSet(model_);
+  request.n_batch = static_cast<uint32_t>(options_.n_batch);
+  request.seconds = static_cast<float>(options_.profile_seconds);
+  request.refresh = options_.refresh_profile;
+  // Attention over the context runs at its own rate (partition::Work::attention).
+  const model::ModelConfig& mc = model_.config();
+  request.attention_head_dim = static_cast<uint32_t>(mc.head_dim);
+  request.attention_heads = static_cast<uint32_t>(mc.n_head);
+  request.attention_kv_heads = static_cast<uint32_t>(mc.n_head_kv);
+  return request;
+}
+
+Result<partition::DeviceProfile> Coordinator::ProfileOf(const DeviceInfo& d,
+                                                        const net::ProfileReply& rates,
+                                                        size_t matrices, std::string* line) const {
+  if (!(rates.decode_gflops > 0 && rates.prefill_gflops > 0)) {
+    return Status::Error("device " + d.name + " reported a zero compute rate");
+  }
+  partition::DeviceProfile p;
+  std::string by_type;
+  for (const net::ProfileTypeRate& t : rates.decode_by_type) {
+    const auto type = static_cast<kernels::DType>(t.dtype);
+    if (!kernels::GetDTypeInfo(t.dtype)) {
+      return Status::Error("device " + d.name + " reported a rate for unknown type " +
+                           std::to_string(t.dtype));
+    }
+    p.decode_gflops_by_type.push_back({type, t.gflops});
+    char part[64];
+    std::snprintf(part, sizeof part, "%s%s %.2f", by_type.empty() ? " (" : ", ",
+                  std::string(kernels::DTypeName(type)).c_str(), t.gflops);
+    by_type += part;
+  }
+  if (!by_type.empty()) by_type += ")";
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "profiled %s (%zu matrices): decode %.2f GFLOP/s%s, prefill %.2f GFLOP/s, "
+                "attention %.2f GFLOP/s%s",
+                d.name.c_str(), matrices, rates.decode_gflops, by_type.c_str(),
+                rates.prefill_gflops, rates.attention_gflops, rates.cached ? " (cached)" : "");
+  *line = buf;
+  p.name = d.name;
+  // The budget the device announced, unless the OS says less is free.
+  p.memory_budget_bytes = static_cast<double>(d.memory_budget_bytes);
+  if (rates.memory_available_bytes > 0) {
+    p.memory_budget_bytes =
+        std::min(p.memory_budget_bytes, static_cast<double>(rates.memory_available_bytes));
+  }
+  p.threads = static_cast<int>(d.threads);
+  p.decode_gflops = rates.decode_gflops;
+  p.prefill_gflops = rates.prefill_gflops;
+  p.attention_gflops = rates.attention_gflops;
+  return p;
+}
+
 Status Coordinator::ProfileCluster() {
   if (options_.measured) {
     // Earlier measurements, for the same workers in the same order (checked by name).
@@ -282,18 +347,7 @@ Status Coordinator::ProfileCluster() {
     for (const DeviceInfo& d : devices_) cluster_endpoints_.push_back(d.endpoint);
     return Status::Ok();
   }
-  // Each device times a pass over a set of matrices like the model's (ProfileSet); its rates
-  // are the set's FLOPs over the time.
-  net::ProfileRequest request;
-  request.matrices = ProfileSet(model_);
-  request.n_batch = static_cast<uint32_t>(options_.n_batch);
-  request.seconds = static_cast<float>(options_.profile_seconds);
-  request.refresh = options_.refresh_profile;
-  // Attention over the context runs at its own rate (partition::Work::attention).
-  const model::ModelConfig& mc = model_.config();
-  request.attention_head_dim = static_cast<uint32_t>(mc.head_dim);
-  request.attention_heads = static_cast<uint32_t>(mc.n_head);
-  request.attention_kv_heads = static_cast<uint32_t>(mc.n_head_kv);
+  const net::ProfileRequest request = ProfileRequestFor();
   if (request.matrices.empty()) return Status::Error("the model has no matrices to profile");
   auto status = [&](const std::string& line) {
     if (options_.on_status) {
@@ -310,42 +364,10 @@ Status Coordinator::ProfileCluster() {
     LL_RETURN_IF_ERROR(Send(i, request));
     auto rates = Expect<net::ProfileReply>();
     if (!rates.ok()) return rates.status().WithContext("profiling " + d.name);
-    if (!(rates->decode_gflops > 0 && rates->prefill_gflops > 0)) {
-      return Status::Error("device " + d.name + " reported a zero compute rate");
-    }
-    partition::DeviceProfile p;
-    std::string by_type;
-    for (const net::ProfileTypeRate& t : rates->decode_by_type) {
-      const auto type = static_cast<kernels::DType>(t.dtype);
-      if (!kernels::GetDTypeInfo(t.dtype)) {
-        return Status::Error("device " + d.name + " reported a rate for unknown type " +
-                             std::to_string(t.dtype));
-      }
-      p.decode_gflops_by_type.push_back({type, t.gflops});
-      char part[64];
-      std::snprintf(part, sizeof part, "%s%s %.2f", by_type.empty() ? " (" : ", ",
-                    std::string(kernels::DTypeName(type)).c_str(), t.gflops);
-      by_type += part;
-    }
-    if (!by_type.empty()) by_type += ")";
-    char line[512];
-    std::snprintf(line, sizeof line,
-                  "profiled %s (%zu matrices): decode %.2f GFLOP/s%s, prefill %.2f GFLOP/s, "
-                  "attention %.2f GFLOP/s%s",
-                  d.name.c_str(), request.matrices.size(), rates->decode_gflops, by_type.c_str(),
-                  rates->prefill_gflops, rates->attention_gflops, rates->cached ? " (cached)" : "");
+    std::string line;
+    LL_ASSIGN_OR_RETURN(partition::DeviceProfile p,
+                        ProfileOf(d, *rates, request.matrices.size(), &line));
     status(line);
-    p.name = d.name;
-    // The budget the device announced, unless the OS says less is free.
-    p.memory_budget_bytes = static_cast<double>(d.memory_budget_bytes);
-    if (rates->memory_available_bytes > 0) {
-      p.memory_budget_bytes =
-          std::min(p.memory_budget_bytes, static_cast<double>(rates->memory_available_bytes));
-    }
-    p.threads = static_cast<int>(d.threads);
-    p.decode_gflops = rates->decode_gflops;
-    p.prefill_gflops = rates->prefill_gflops;
-    p.attention_gflops = rates->attention_gflops;
     cluster_.devices.push_back(p);
   }
   // Then all devices at once: the rates a full pipeline gets (lower where devices share a host,
@@ -378,11 +400,7 @@ Status Coordinator::ProfileCluster() {
   // Every pair, measured by one of its two devices over the direct path between them, with
   // bulk transfers (bandwidth, for prompt batches) and with messages of one token's activation
   // as the ring encodes it (what a decode step sends).
-  net::Forward one_token;
-  one_token.n_tokens = 1;
-  LL_RETURN_IF_ERROR(EncodeHidden(
-      options_.wire, std::vector<float>(static_cast<size_t>(model_.config().n_embd)), one_token));
-  const auto message_bytes = static_cast<uint32_t>(net::Encode({0, std::move(one_token)}).size());
+  LL_ASSIGN_OR_RETURN(const uint32_t message_bytes, OneTokenMessageBytes());
   for (size_t a = 0; a < devices_.size(); ++a) {
     for (size_t b = a + 1; b < devices_.size(); ++b) {
       const uint64_t nonce = next_request_id_++;
@@ -404,15 +422,27 @@ Status Coordinator::ProfileCluster() {
                     devices_[a].name.c_str(), devices_[b].name.c_str(), r.send_mbit_s,
                     r.receive_mbit_s, r.rtt_ms, r.message_bytes, r.message_ms);
       status(line);
-      // Links are symmetric in the cost model: the slower direction counts.
-      partition::LinkProfile link{devices_[a].name, devices_[b].name,
-                                  std::min<double>(r.send_mbit_s, r.receive_mbit_s), r.rtt_ms};
-      link.message_bytes = r.message_bytes;
-      link.message_ms = r.message_ms;
-      cluster_.links.push_back(link);
+      cluster_.links.push_back(LinkOf(devices_[a].name, devices_[b].name, r));
     }
   }
   return cluster_.Validate();
+}
+
+Result<uint32_t> Coordinator::OneTokenMessageBytes() const {
+  net::Forward one_token;
+  one_token.n_tokens = 1;
+  LL_RETURN_IF_ERROR(EncodeHidden(
+      options_.wire, std::vector<float>(static_cast<size_t>(model_.config().n_embd)), one_token));
+  return static_cast<uint32_t>(net::Encode({0, std::move(one_token)}).size());
+}
+
+partition::LinkProfile Coordinator::LinkOf(const std::string& a, const std::string& b,
+                                           const net::LinkReport& r) {
+  // Links are symmetric in the cost model: the slower direction counts.
+  partition::LinkProfile link{a, b, std::min<double>(r.send_mbit_s, r.receive_mbit_s), r.rtt_ms};
+  link.message_bytes = r.message_bytes;
+  link.message_ms = r.message_ms;
+  return link;
 }
 
 Status Coordinator::PlanPlacement() {

@@ -196,6 +196,8 @@ class Coordinator {
   // answers, takes a silent device of the ring for dead and assigns the ring again at once
   // (nothing is in flight), and takes back devices that answer again.
   Status Watch();
+  // Where this coordinator receives (what a worker's --join names).
+  const std::string& endpoint() const { return inbox_->endpoint(); }
 
  private:
   Coordinator(net::Transport& t, const model::Model& m, const model::Tokenizer& tok,
@@ -205,6 +207,14 @@ class Coordinator {
   // Profiles every worker (its kernels on each weight type of the model, its memory) and every
   // pair of workers (round trip and bandwidth, measured by one of them) into cluster_.
   Status ProfileCluster();
+  net::ProfileRequest ProfileRequestFor() const;  // the model's matrices, the options' time
+  // The profile of device `d` from its answer to a request of `matrices` matrices; `line` says
+  // what was measured, for the log.
+  Result<partition::DeviceProfile> ProfileOf(const DeviceInfo& d, const net::ProfileReply& rates,
+                                             size_t matrices, std::string* line) const;
+  Result<uint32_t> OneTokenMessageBytes() const;  // a decode step's Forward as the ring sends it
+  static partition::LinkProfile LinkOf(const std::string& a, const std::string& b,
+                                       const net::LinkReport& r);
   // Makes plan_ from cluster_ for the placement option and reorders devices_/outboxes_ to its
   // ring (workers it leaves out stay connected but idle).
   Status PlanPlacement();
@@ -229,6 +239,14 @@ class Coordinator {
   // profile back in the cluster), for the balancer or the next heal to use.
   void ProbeDown(bool now);
   bool RejoinIfDown(const net::HelloAck& ack);
+  // A worker started with --join (coordinator_join.cc): OnJoin greets it with Hello, its
+  // HelloAck has it profiled, its ProfileReply puts it in the cluster as an idle device for
+  // the balancer (or the heal of a degraded ring), and the LinkReports of its probes replace
+  // the links estimated meanwhile. Each true when the message was the joiner's.
+  void OnJoin(const net::Join& m);
+  bool GreetJoiner(const net::HelloAck& ack);
+  bool AdmitJoiner(const net::ProfileReply& reply);
+  bool TakeJoinerLink(const net::LinkReport& report);
   // Between runs: takes in what queued up (heartbeats, answers of devices that came back),
   // then probes the devices taken for dead and waits up to `ms` for their answers.
   void AwaitRejoin(int ms);
@@ -341,6 +359,17 @@ class Coordinator {
   std::map<std::string, std::unique_ptr<net::Outbox>> probes_;     // to down devices, by endpoint
   std::map<std::string, partition::DeviceProfile> left_profiles_;  // of down devices, by endpoint
   bool membership_changed_ = false;  // a device came back: the balancer should look again
+  struct Joiner {                    // a worker that asked to join, until it is profiled
+    DeviceInfo info;
+    std::unique_ptr<net::Outbox> out;
+    bool greeted = false;  // its HelloAck came; profiled under `nonce`
+    uint64_t nonce = 0;
+    double hello_unix_s = 0;
+  };
+  std::map<std::string, Joiner> joining_;  // by device name
+  // A joiner's link probes by nonce: the link's two device names, as in cluster_.links.
+  std::map<uint64_t, std::pair<std::string, std::string>> link_probes_;
+  bool accept_joins_ = false;  // the first ring is assigned
   // Silence is judged only while requests run (RunLoop): profiling, link probes and weights
   // shipped at assignment can hold a slow link's heartbeats back for seconds.
   bool watching_ = false;

@@ -23,7 +23,15 @@ bool Coordinator::TakeLiveness(const net::Envelope& e) {
     Seen(beat->name);
     return true;
   }
-  if (const auto* ack = std::get_if<net::HelloAck>(&e.message)) return RejoinIfDown(*ack);
+  if (const auto* ack = std::get_if<net::HelloAck>(&e.message)) {
+    return RejoinIfDown(*ack) || GreetJoiner(*ack);
+  }
+  if (const auto* join = std::get_if<net::Join>(&e.message)) {
+    OnJoin(*join);
+    return true;
+  }
+  if (const auto* reply = std::get_if<net::ProfileReply>(&e.message)) return AdmitJoiner(*reply);
+  if (const auto* report = std::get_if<net::LinkReport>(&e.message)) return TakeJoinerLink(*report);
   if (const auto* stats = std::get_if<net::Stats>(&e.message)) Seen(stats->name);
   if (const auto* ack = std::get_if<net::MoveAck>(&e.message)) Seen(ack->name);
   if (std::holds_alternative<net::Token>(e.message) && !devices_.empty()) {

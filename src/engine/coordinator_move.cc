@@ -320,7 +320,7 @@ void Coordinator::ResetPolicy(const partition::Cluster& cluster, bool judge_star
                               bool solve_first) {
   SettlePolicy();
   policy_.reset();
-  if (!options_.balance.enabled || !plan_ || !costs_ || devices_.size() < 2) return;
+  if (!options_.balance.enabled || !plan_ || !costs_ || devices_.size() + idle_.size() < 2) return;
   balance::PolicyOptions po;
   po.threshold = options_.balance.threshold;
   po.cooldown_steps = options_.balance.cooldown_steps;

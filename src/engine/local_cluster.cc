@@ -48,13 +48,15 @@ Result<LocalCluster> LocalCluster::Start(const std::string& binary,
   c.binary_ = binary;
   c.log_path_ = log_path;
   c.log_ = log ? log : MakeStderrLogger("lingualinked", LogLevel::info, /*show_name=*/false);
-  for (const LocalWorkerSpec& w : workers) {
-    c.specs_.push_back(w);
-    c.pids_.push_back(-1);
-    c.endpoints_.push_back("");
-    LL_RETURN_IF_ERROR(c.Launch(c.pids_.size() - 1, "tcp://127.0.0.1:*"));
-  }
+  for (const LocalWorkerSpec& w : workers) LL_RETURN_IF_ERROR(c.Add(w));
   return c;
+}
+
+Status LocalCluster::Add(const LocalWorkerSpec& spec) {
+  specs_.push_back(spec);
+  pids_.push_back(-1);
+  endpoints_.push_back("");
+  return Launch(pids_.size() - 1, "tcp://127.0.0.1:*");
 }
 
 Status LocalCluster::Restart(size_t i) {
@@ -83,6 +85,10 @@ Status LocalCluster::Launch(size_t i, const std::string& listen) {
   if (!w.cache_dir.empty()) {
     args.push_back("--cache-dir");
     args.push_back(w.cache_dir);
+  }
+  if (!w.join.empty()) {
+    args.push_back("--join");
+    args.push_back(w.join);
   }
   const pid_t pid = ::fork();
   if (pid < 0) return Status::Error(std::string("fork: ") + strerror(errno));

@@ -21,6 +21,7 @@ struct LocalWorkerSpec {
   std::string memory_budget = "512MiB";
   std::string cache_dir;     // empty: the worker's default
   double cpu_percent = 100;  // below 100: an emulated slower device (--emulate-cpu-percent)
+  std::string join = "";     // a coordinator's inbox endpoint to ask to join (--join)
 };
 
 class LocalCluster {
@@ -47,6 +48,8 @@ class LocalCluster {
   // Starts worker i again (killing it first if it runs) at the endpoint it had: a device that
   // restarts.
   Status Restart(size_t i);
+  // Starts one more worker (index endpoints().size() - 1 from then on), e.g. with `join` set.
+  Status Add(const LocalWorkerSpec& spec);
   void Stop();
 
  private:

@@ -241,7 +241,7 @@ Status RunLoop::OnToken(net::Token& tok) {
 
 Status RunLoop::AfterToken() {
   const BalanceOptions& b = c_.options_.balance;
-  if (c_.pending_ || c_.devices_.size() < 2) return Status::Ok();
+  if (c_.pending_ || c_.devices_.size() + c_.idle_.size() < 2) return Status::Ok();
   if (b.force_at_token > 0 && !c_.forced_done_ &&
       tokens_ >= static_cast<uint64_t>(b.force_at_token)) {
     c_.forced_done_ = true;
@@ -252,9 +252,9 @@ Status RunLoop::AfterToken() {
     return BeginMove(std::move(*target));
   }
   if (c_.membership_changed_) {
-    // A device came back: the balancer solves again to take it in.
+    // A device came back or joined: the balancer solves again to take it in.
     c_.membership_changed_ = false;
-    if (c_.policy_) c_.ResetPolicy(c_.cluster_, false, true);
+    c_.ResetPolicy(c_.cluster_, false, true);
   }
   if (c_.policy_) {
     std::optional<Coordinator::MoveTarget> decided = c_.Collect();

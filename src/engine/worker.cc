@@ -32,7 +32,28 @@ Result<std::unique_ptr<Worker>> Worker::Create(net::Transport& transport, Worker
   std::unique_ptr<Worker> w(new Worker(transport, std::move(options)));
   LL_ASSIGN_OR_RETURN(w->inbox_, transport.Bind(w->options_.listen));
   w->stats_.name = w->options_.name;
+  if (!w->options_.join.empty()) {
+    const std::string& at = w->inbox_->endpoint();
+    if (at.find("://0.0.0.0:") != std::string::npos || at.find("://*:") != std::string::npos) {
+      return Status::Error("--join needs --listen on an address the coordinator can reach, not " +
+                           at);
+    }
+    LL_ASSIGN_OR_RETURN(w->join_, transport.Connect(w->options_.join));
+  }
   return w;
+}
+
+void Worker::AskToJoin() {
+  if (!join_ || reply_) {
+    join_.reset();
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_join_ < std::chrono::seconds(1)) return;
+  last_join_ = now;
+  // The model's hash is not known before the coordinator's Hello: 0 says so.
+  Status s = join_->Send(net::Encode({0, net::Join{options_.name, inbox_->endpoint()}}));
+  if (!s.ok()) options_.log->warn("asking {} to join: {}", options_.join, s.message());
 }
 
 Status Worker::Run() {
@@ -50,8 +71,9 @@ Status Worker::Run() {
       OnBuilt();
       continue;
     }
+    AskToJoin();
     Stopwatch idle;
-    LL_ASSIGN_OR_RETURN(auto msg, inbox_->Receive(building ? 2 : 1000));
+    LL_ASSIGN_OR_RETURN(auto msg, inbox_->Receive(building ? 2 : join_ ? 250 : 1000));
     stats_.wait_us += static_cast<uint64_t>(idle.Seconds() * 1e6);
     if (msg) Handle(*msg);
   }

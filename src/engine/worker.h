@@ -44,6 +44,9 @@ struct WorkerOptions {
   double speed = 1.0;
   std::string name = "worker";
   std::string cache_dir;  // where received segment files are kept (see segment_file.h)
+  // The coordinator's inbox endpoint to ask to be taken in (net::Join, every second until a
+  // Hello comes); empty: wait to be called, as a worker listed in --workers is.
+  std::string join;
   // Where this device's diagnostics go; none: a stderr logger named after the device.
   std::shared_ptr<spdlog::logger> log;
 };
@@ -65,6 +68,8 @@ class Worker {
   void Handle(const std::vector<uint8_t>& bytes);
   void HandleOne(const std::vector<uint8_t>& bytes);
   void OnHello(const net::Hello& m);
+  // --join: Join to the coordinator, at most once a second, until the first Hello.
+  void AskToJoin();
   // The heartbeat thread (Hello::heartbeat_ms): Heartbeat to the coordinator on a socket of
   // its own, however long the worker's current step takes.
   void StartHeartbeat(const net::Hello& m);
@@ -162,6 +167,8 @@ class Worker {
   ThreadPool pool_;
   std::unique_ptr<net::Inbox> inbox_;
   std::unique_ptr<net::Outbox> reply_;  // to the coordinator
+  std::unique_ptr<net::Outbox> join_;   // to the coordinator named by --join, until a Hello
+  std::chrono::steady_clock::time_point last_join_{};
   std::unique_ptr<net::Outbox> next_;   // to the next device (or the coordinator)
   std::unique_ptr<net::Outbox> first_;  // head only: to the first device
   std::set<uint64_t> active_;           // requests started here and not yet ended

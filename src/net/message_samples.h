@@ -186,6 +186,7 @@ inline std::vector<Message> All() {
       KvPiece{8, 33, 2, 5, 1, {0.25f, -4.0f}},
       HeadState{9, 34, ForwardF32().sampling, 12},
       Heartbeat{"dev4", 6},
+      Join{"dev5", "tcp://10.0.0.5:5555"},
   };
 }
 

@@ -630,6 +630,18 @@ void DecodeBody(Reader& r, Heartbeat& x) {
   x.epoch = r.U32("epoch");
 }
 
+void EncodeBody(Writer& w, const Join& x) {
+  w.Str(x.name);
+  w.Str(x.endpoint);
+}
+
+void DecodeBody(Reader& r, Join& x) {
+  x.name = r.Str("name", 256);
+  x.endpoint = r.Str("endpoint", 1024);
+  if (x.name.empty()) r.Fail("Join without a device name");
+  if (x.endpoint.empty()) r.Fail("Join without an endpoint");
+}
+
 // Dispatch, generated from Message: entry i decodes (or names) the alternative of type i + 1.
 template <typename M>
 Message DecodeAs(Reader& r) {

@@ -22,7 +22,7 @@
 namespace ll::net {
 
 constexpr uint32_t kMagic = 0x4B4E4C4C;  // "LLNK" little-endian
-constexpr uint16_t kProtocolVersion = 12;
+constexpr uint16_t kProtocolVersion = 13;
 constexpr size_t kHeaderBytes = 20;  // magic, version, type, model hash, body length
 constexpr uint32_t kMaxBodyBytes = 1u << 30;
 
@@ -59,6 +59,7 @@ enum class MessageType : uint16_t {
   kKvPiece = 24,
   kHeadState = 25,
   kHeartbeat = 26,
+  kJoin = 27,
 };
 
 // How a Forward carries the residual stream. f32 is exact (the default); f16 and q8_0 (blocks of
@@ -518,10 +519,23 @@ struct Heartbeat {
   bool operator==(const Heartbeat&) const = default;
 };
 
+// A worker started with the coordinator's address asks to be taken in: sent to the
+// coordinator's inbox every second until a Hello comes. The coordinator answers with Hello (on
+// `endpoint`), profiles the device and hands it to the balancer.
+struct Join {
+  static constexpr MessageType kType = MessageType::kJoin;
+  static constexpr const char* kName = "Join";
+
+  std::string name;      // the device's
+  std::string endpoint;  // where it listens (what the coordinator connects to)
+
+  bool operator==(const Join&) const = default;
+};
+
 using Message = std::variant<Hello, HelloAck, Assign, AssignAck, Forward, Token, EndRequest,
                              StatsRequest, Stats, Shutdown, ErrorMsg, WeightsChunk, WeightsAck,
                              ProfileRequest, ProfileReply, Ping, Pong, LinkProbe, LinkReport, Pause,
-                             Move, MoveCommit, MoveAck, KvPiece, HeadState, Heartbeat>;
+                             Move, MoveCommit, MoveAck, KvPiece, HeadState, Heartbeat, Join>;
 
 // Types on the wire are 1..kMessageTypeCount.
 constexpr size_t kMessageTypeCount = std::variant_size_v<Message>;

@@ -55,7 +55,7 @@ TEST(MessagesTest, EqualityComparesNestedFields) {
 }
 
 TEST(MessagesTest, TypesAndNamesFollowTheVariant) {
-  EXPECT_EQ(kMessageTypeCount, 26u);
+  EXPECT_EQ(kMessageTypeCount, 27u);
   EXPECT_EQ(TypeOf(Hello{}), MessageType::kHello);
   EXPECT_EQ(TypeOf(ErrorMsg{}), MessageType::kError);
   EXPECT_EQ(TypeOf(LinkReport{}), MessageType::kLinkReport);
@@ -217,13 +217,13 @@ TEST(MessagesTest, BadHeadersAreRefusedWithReasons) {
   bad[0] ^= 0xFF;
   EXPECT_NE(Decode(bad).message().find("magic"), std::string::npos);
   bad = good;
-  bad[4] = 13;  // version
-  EXPECT_NE(Decode(bad).message().find("version 13"), std::string::npos);
+  bad[4] = 14;  // version
+  EXPECT_NE(Decode(bad).message().find("version 14"), std::string::npos);
   bad = good;
   bad[6] = 200;  // type
   EXPECT_NE(Decode(bad).message().find("unknown message type 200"), std::string::npos);
   bad[6] = static_cast<uint8_t>(kMessageTypeCount + 1);  // one past the last type
-  EXPECT_EQ(Decode(bad).message(), "unknown message type 27");
+  EXPECT_EQ(Decode(bad).message(), "unknown message type 28");
   bad[6] = 0;
   EXPECT_EQ(Decode(bad).message(), "unknown message type 0");
   bad = good;

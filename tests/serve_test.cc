@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -241,9 +242,190 @@ TEST_F(ServeTest, ConcurrentClientsEachGetTheirOwnAnswer) {
     ASSERT_EQ(status[i], 200) << i << ": " << bodies[i];
     const auto j = nlohmann::json::parse(bodies[i]);
     EXPECT_EQ(j["choices"][0]["token_ids"], i % 2 == 0 ? ref["generated_ids"] : other_ids) << i;
-    EXPECT_GE(j["timings"]["batch_size"].get<int>(), 1);
-    EXPECT_LE(j["timings"]["batch_size"].get<int>(), kClients);
   }
+}
+
+// The events of a streamed answer: each `data:` payload, [DONE] included.
+std::vector<std::string> SseEvents(const std::string& body) {
+  std::vector<std::string> events;
+  size_t at = 0;
+  while ((at = body.find("data: ", at)) != std::string::npos) {
+    const size_t end = body.find("\n\n", at);
+    events.push_back(body.substr(at + 6, end - at - 6));
+    at = end;
+  }
+  return events;
+}
+
+// True when `s` is well-formed UTF-8 (no sequence cut).
+bool WholeUtf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+// stream: true gives server-sent events in OpenAI's chunk format: their text is the answer's,
+// each chunk whole UTF-8, the usage chunk when asked, then [DONE].
+TEST_F(ServeTest, StreamedCompletionIsTheAnswerInChunks) {
+  httplib::Client client("127.0.0.1", port_);
+  client.set_read_timeout(60, 0);
+  auto whole = client.Post("/v1/completions", kGreedy64, "application/json");
+  ASSERT_TRUE(whole);
+  ASSERT_EQ(whole->status, 200) << whole->body;
+  const auto want = nlohmann::json::parse(whole->body)["choices"][0];
+  auto streamed = client.Post(
+      "/v1/completions",
+      R"({"prompt": "Once upon a time", "max_tokens": 64, "temperature": 0, "ignore_eos": true,
+          "stream": true, "stream_options": {"include_usage": true}})",
+      "application/json");
+  ASSERT_TRUE(streamed);
+  ASSERT_EQ(streamed->status, 200) << streamed->body;
+  EXPECT_EQ(streamed->get_header_value("Content-Type").rfind("text/event-stream", 0), 0u);
+  const std::vector<std::string> events = SseEvents(streamed->body);
+  ASSERT_GE(events.size(), 4u) << streamed->body;
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::string text;
+  std::string finish;
+  nlohmann::json usage;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    const auto e = nlohmann::json::parse(events[i]);
+    EXPECT_EQ(e["object"], "text_completion");
+    if (e.contains("usage")) {
+      usage = e["usage"];
+      continue;
+    }
+    const std::string piece = e["choices"][0]["text"];
+    EXPECT_TRUE(WholeUtf8(piece)) << i;
+    text += piece;
+    if (!e["choices"][0]["finish_reason"].is_null()) finish = e["choices"][0]["finish_reason"];
+  }
+  EXPECT_EQ(text, want["text"].get<std::string>());
+  EXPECT_EQ(finish, "length");
+  EXPECT_EQ(usage["completion_tokens"], 64);
+}
+
+// GET /v1/models lists the served model; a request naming another gets 404 model_not_found.
+TEST_F(ServeTest, ModelsListsTheServedModelAndOthersAreRefused) {
+  httplib::Client client("127.0.0.1", port_);
+  auto models = client.Get("/v1/models");
+  ASSERT_TRUE(models);
+  ASSERT_EQ(models->status, 200);
+  const auto list = nlohmann::json::parse(models->body);
+  EXPECT_EQ(list["object"], "list");
+  ASSERT_EQ(list["data"].size(), 1u);
+  const std::string id = list["data"][0]["id"];
+  EXPECT_FALSE(id.empty());
+  EXPECT_EQ(list["data"][0]["object"], "model");
+  EXPECT_TRUE(list["data"][0]["created"].is_number());
+  nlohmann::json named = nlohmann::json::parse(kGreedy64);
+  named["model"] = id;
+  named["max_tokens"] = 4;
+  auto ok = client.Post("/v1/completions", named.dump(), "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  named["model"] = "gpt-4o";
+  auto other = client.Post("/v1/completions", named.dump(), "application/json");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 404);
+  const auto err = nlohmann::json::parse(other->body)["error"];
+  EXPECT_EQ(err["code"], "model_not_found");
+  EXPECT_EQ(err["param"], "model");
+  EXPECT_NE(err["message"].get<std::string>().find(id), std::string::npos);
+  auto nowhere = client.Get("/v1/nothing");
+  ASSERT_TRUE(nowhere);
+  EXPECT_EQ(nowhere->status, 404);
+  EXPECT_NE(nlohmann::json::parse(nowhere->body)["error"]["message"].get<std::string>().find(
+                "/v1/nothing"),
+            std::string::npos);
+}
+
+// Continuous admission: a request sent while a long one decodes joins the ring at once (it
+// ends first) and both answers equal their solo runs.
+TEST_F(ServeTest, ARequestJoinsWhileAnotherDecodes) {
+  httplib::Client solo("127.0.0.1", port_);
+  solo.set_read_timeout(60, 0);
+  const std::string long_body =
+      R"({"prompt": "Once upon a time", "max_tokens": 110, "temperature": 0, "ignore_eos": true})";
+  const std::string short_body =
+      R"({"prompt": "The little dog", "max_tokens": 8, "temperature": 0, "ignore_eos": true})";
+  auto long_alone = solo.Post("/v1/completions", long_body, "application/json");
+  auto short_alone = solo.Post("/v1/completions", short_body, "application/json");
+  ASSERT_TRUE(long_alone && short_alone);
+  std::string long_got;
+  std::atomic<bool> long_done{false};
+  std::thread runner([&] {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60, 0);
+    nlohmann::json b = nlohmann::json::parse(long_body);
+    b["stream"] = true;
+    if (auto r = c.Post("/v1/completions", b.dump(), "application/json")) long_got = r->body;
+    long_done = true;
+  });
+  // Once the long one is in flight, the short one.
+  for (int i = 0; i < 200; ++i) {
+    auto cl = solo.Get("/v1/cluster");
+    if (cl && nlohmann::json::parse(cl->body)["requests"]["in_flight"] == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto short_got = solo.Post("/v1/completions", short_body, "application/json");
+  const bool long_was_running = !long_done;
+  runner.join();
+  ASSERT_TRUE(short_got);
+  ASSERT_EQ(short_got->status, 200) << short_got->body;
+  EXPECT_TRUE(long_was_running) << "the short request waited for the long one to end";
+  EXPECT_EQ(nlohmann::json::parse(short_got->body)["choices"][0]["token_ids"],
+            nlohmann::json::parse(short_alone->body)["choices"][0]["token_ids"]);
+  std::string text;
+  for (const std::string& e : SseEvents(long_got)) {
+    if (e != "[DONE]") text += nlohmann::json::parse(e)["choices"][0]["text"].get<std::string>();
+  }
+  EXPECT_EQ(text, nlohmann::json::parse(long_alone->body)["choices"][0]["text"]);
+}
+
+// A streaming client that goes away cancels its request: its slot is freed long before the
+// request would have ended, and the server goes on.
+TEST_F(ServeTest, AClientThatLeavesFreesItsSlot) {
+  constexpr int kLeavers = 4;
+  for (int i = 0; i < kLeavers; ++i) {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60, 0);
+    int chunks = 0;
+    // A receiver that stops after two chunks: cpp-httplib closes the connection.
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/completions";
+    req.set_header("Content-Type", "application/json");
+    req.body =
+        R"({"prompt": "Once upon a time", "max_tokens": 120, "temperature": 0, "ignore_eos": true,
+            "stream": true})";
+    req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++chunks < 2; };
+    auto r = c.send(req);
+    EXPECT_FALSE(r);  // cancelled by the receiver
+  }
+  httplib::Client client("127.0.0.1", port_);
+  nlohmann::json cluster;
+  for (int i = 0; i < 100; ++i) {
+    cluster = nlohmann::json::parse(client.Get("/v1/cluster")->body);
+    if (cluster["requests"]["in_flight"] == 0 && cluster["requests"]["completed"] == kLeavers) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(cluster["requests"]["in_flight"], 0) << cluster.dump();
+  EXPECT_EQ(cluster["requests"]["completed"], kLeavers) << cluster.dump();
+  // Each would have made 120 tokens (or filled the context) had it run on.
+  EXPECT_LT(cluster["requests"]["generated_tokens"].get<int>(), kLeavers * 60) << cluster.dump();
+  auto after = client.Post("/v1/completions", kGreedy64, "application/json");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(after->body)["choices"][0]["token_ids"],
+            Reference()["generated_ids"]);
 }
 
 // A worker of the server's three dies (kill -9) while a completion runs: the completion still

@@ -16,6 +16,7 @@ struct ServeFlags {
   engine::RingOptions ring;
   std::string host = "127.0.0.1";
   int port = 8080;
+  size_t max_queue = 64;
   int64_t n_ctx = 0;
 };
 
@@ -30,11 +31,14 @@ int RunServe(const ServeFlags& f) {
   if (!tokenizer.ok()) return fail(tokenizer.message());
   const int64_t n_ctx =
       f.n_ctx > 0 ? f.n_ctx : std::min<int64_t>((*model)->config().n_ctx_train, 4096);
-  auto ring = engine::Ring::Start(f.ring, f.model_path, **model, **tokenizer, n_ctx);
+  engine::RingOptions ring_options = f.ring;
+  ring_options.coordinator.balance.publish_stats = true;  // the dashboard's live counters
+  auto ring = engine::Ring::Start(ring_options, f.model_path, **model, **tokenizer, n_ctx);
   if (!ring.ok()) return fail(ring.message());
   serve::ServerOptions so;
   so.host = f.host;
   so.port = f.port;
+  so.max_queue = f.max_queue;
   so.model_name = (*model)->config().name.empty() ? f.model_path : (*model)->config().name;
   serve::HttpServer server((*ring)->coordinator(), **model, **tokenizer, so);
   auto port = server.Bind();
@@ -65,6 +69,10 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   RegisterRingFlags(*cmd, f->ring, RingFlagSet::kFull);
   cmd->add_option("--host", f->host, "Address to listen on");
   cmd->add_option("--port", f->port, "Port (0: any free port)")->check(CLI::Range(0, 65535));
+  cmd->add_option("--max-queue", f->max_queue,
+                  "Requests that may wait for a free KV slot; more get HTTP 429")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
   cmd->add_option("-c,--ctx-size", f->n_ctx, "Context length (0 = model's, at most 4096)");
   cmd->callback([f, cmd, &exit_code] {
     f->ring.log = CommandLogger(*cmd);

@@ -540,7 +540,18 @@ Result<net::Envelope> Coordinator::Next() {
 
 Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
     const std::vector<Request>& requests, const runtime::PieceCallback& on_piece) {
-  return RunLoop(*this, requests, on_piece).Run();
+  RunHooks hooks;
+  if (on_piece) {
+    hooks.on_piece = [&on_piece](size_t index, std::string_view piece) {
+      if (index == 0) on_piece(piece);
+    };
+  }
+  return RunLoop(*this, requests, hooks).Run();
+}
+
+Result<std::vector<runtime::GenerationResult>> Coordinator::Run(
+    const std::vector<Request>& requests, const RunHooks& hooks) {
+  return RunLoop(*this, requests, hooks).Run();
 }
 
 Result<std::vector<net::Stats>> Coordinator::CollectStats() {
@@ -557,6 +568,7 @@ Result<std::vector<net::Stats>> Coordinator::CollectStats() {
       }
     }
   }
+  PublishStats(out);
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,8 @@ struct BalanceOptions {
   double threshold = 0.10;  // predicted gain a move must bring
   int cooldown_steps = 32;  // decode steps after a move (or a refused one) before deciding again
   int stats_every = 8;      // tokens between the devices' counters being collected
+  // Collect them also without a balancer, for RingStatus::stats (a server's dashboard).
+  bool publish_stats = false;
   // Test-only: move at the Nth token this coordinator receives (0: never) to these cuts (one
   // fewer than the ring's devices, same devices and order).
   int force_at_token = 0;
@@ -145,6 +148,22 @@ struct DeviceInfo {
 
 using Request = runtime::Request;
 
+// What a caller that keeps feeding the ring (a server) hooks into Coordinator::Run; each is
+// called on the coordinator's thread, between messages, and must not block. A request's index
+// is its place in the run: the given ones first, then those `more` returned, in order.
+struct RunHooks {
+  // Another request to admit, asked whenever a KV slot is free; nullopt: none now. The run
+  // ends once none is in flight and `more` has none.
+  std::function<std::optional<Request>()> more;
+  // Request `index`'s text as the stop rule releases it.
+  std::function<void(size_t index, std::string_view piece)> on_piece;
+  // Request `index` ended (finished, failed or cancelled): its result is final.
+  std::function<void(size_t index, const runtime::GenerationResult& result)> on_done;
+  // True when request `index`'s client has gone: it ends at its next token ("cancelled") and
+  // frees its slot.
+  std::function<bool(size_t index)> cancelled;
+};
+
 // What the ring looks like now, for another thread (the server's /health) while the coordinator
 // runs requests: a copy, published after connecting and after every move.
 struct RingStatus {
@@ -155,6 +174,9 @@ struct RingStatus {
   double predicted_tokens_per_s = 0;  // of the current plan (0: no plan)
   bool balancing = false;
   std::vector<MoveRecord> moves;  // the latest few, oldest first
+  // The devices' latest cumulative counters (by name; from the balancer's rounds while
+  // requests run, or CollectStats), for a dashboard. Empty until collected.
+  std::vector<net::Stats> stats;
 };
 
 // The segments n devices hold for n-1 cut points (half-block units), checked.
@@ -174,9 +196,14 @@ class Coordinator {
   // text of request 0 (for the CLI).
   Result<std::vector<runtime::GenerationResult>> Run(const std::vector<Request>& requests,
                                                      const runtime::PieceCallback& on_piece = {});
+  // The same with hooks: more requests admitted while others run (continuous admission), each
+  // request's text and end as they come, cancellation.
+  Result<std::vector<runtime::GenerationResult>> Run(const std::vector<Request>& requests,
+                                                     const RunHooks& hooks);
 
   Result<std::vector<net::Stats>> CollectStats();
   int64_t n_ctx() const { return options_.n_ctx; }  // positions per request (prompt + output)
+  int n_seq() const { return options_.n_seq; }      // KV slots: requests in flight at once
   // The devices in ring order (with solved placement: only those the plan uses).
   const std::vector<DeviceInfo>& devices() const { return devices_; }
   // With solved placement: the measured cluster and the plan, with its predictions.
@@ -235,8 +262,8 @@ class Coordinator {
   bool TakeLiveness(const net::Envelope& e);
   net::Hello HelloMessage() const;  // with this coordinator's inbox and heartbeat interval
   // Hello to every device taken for dead (a restarted worker, or a stopped one resumed,
-  // answers), at most once a second; RejoinIfDown takes an answer's device back as idle (its
-  // profile back in the cluster), for the balancer or the next heal to use.
+  // answers), at most once a second; RejoinIfDown has an answer's device profiled again, to
+  // be taken back as a joiner is (below).
   void ProbeDown(bool now);
   bool RejoinIfDown(const net::HelloAck& ack);
   // A worker started with --join (coordinator_join.cc): OnJoin greets it with Hello, its
@@ -300,6 +327,8 @@ class Coordinator {
   Status ShipNext();
   void Refused(MoveRecord record, const std::string& why);
   void PublishStatus();
+  // Keeps `snapshot` as the devices' latest counters (RingStatus::stats).
+  void PublishStats(const std::vector<net::Stats>& snapshot);
   // The balancer's look at a round of counters (ring order) with `in_flight` requests running:
   // a target when the policy decided to move. The policy decides on its own thread (a solve
   // takes up to a second, which the ring must not wait for): a round starts a decision, a later
@@ -356,20 +385,21 @@ class Coordinator {
   std::string degraded_;             // the devices left cannot hold the model: why
   std::vector<DeviceInfo> down_;     // taken for dead, for status
   double last_check_unix_s_ = 0, last_probe_unix_s_ = 0;
-  std::map<std::string, std::unique_ptr<net::Outbox>> probes_;     // to down devices, by endpoint
-  std::map<std::string, partition::DeviceProfile> left_profiles_;  // of down devices, by endpoint
+  std::map<std::string, std::unique_ptr<net::Outbox>> probes_;  // to down devices, by endpoint
   bool membership_changed_ = false;  // a device came back: the balancer should look again
   struct Joiner {                    // a worker that asked to join, until it is profiled
     DeviceInfo info;
     std::unique_ptr<net::Outbox> out;
-    bool greeted = false;  // its HelloAck came; profiled under `nonce`
+    bool greeted = false;    // its HelloAck came; profiled under `nonce`
+    bool returning = false;  // a device taken for dead that answers again
     uint64_t nonce = 0;
     double hello_unix_s = 0;
   };
   std::map<std::string, Joiner> joining_;  // by device name
   // A joiner's link probes by nonce: the link's two device names, as in cluster_.links.
   std::map<uint64_t, std::pair<std::string, std::string>> link_probes_;
-  bool accept_joins_ = false;  // the first ring is assigned
+  bool accept_joins_ = false;            // the first ring is assigned
+  std::set<std::string> refused_joins_;  // endpoints told their name is taken
   // Silence is judged only while requests run (RunLoop): profiling, link probes and weights
   // shipped at assignment can hold a slow link's heartbeats back for seconds.
   bool watching_ = false;

@@ -162,27 +162,20 @@ bool Coordinator::RejoinIfDown(const net::HelloAck& ack) {
   auto it = std::find_if(down_.begin(), down_.end(),
                          [&](const DeviceInfo& d) { return d.name == ack.name; });
   if (it == down_.end() || !probes_[it->endpoint]) return false;
-  DeviceInfo info = *it;
+  Joiner j;
+  j.info = *it;
   down_.erase(it);
-  info.up = true;
-  info.down_reason.clear();
-  info.last_seen_unix_s = WallSeconds();
-  info.memory_budget_bytes = ack.memory_budget_bytes;
-  info.threads = std::max<uint32_t>(1, ack.threads);
-  info.spec = {};
-  info.weights_hash = 0;
-  idle_.push_back({info, std::move(probes_[info.endpoint])});
-  probes_.erase(info.endpoint);
-  auto profile = left_profiles_.find(info.endpoint);
-  if (profile != left_profiles_.end()) {
-    cluster_.devices.push_back(profile->second);
-    cluster_endpoints_.push_back(info.endpoint);
-    left_profiles_.erase(profile);
-  }
-  membership_changed_ = true;
-  options_.log->info("device {} ({}) is back", info.name, info.endpoint);
-  PublishStatus();
-  return true;
+  j.info.up = true;
+  j.info.down_reason.clear();
+  j.info.spec = {};
+  j.info.weights_hash = 0;
+  j.out = std::move(probes_[j.info.endpoint]);
+  probes_.erase(j.info.endpoint);
+  // Profiled again (it may have restarted on other hardware, or slowed down), as a new device.
+  j.returning = true;
+  options_.log->info("device {} ({}) answers again; profiling it", j.info.name, j.info.endpoint);
+  joining_[j.info.name] = std::move(j);
+  return GreetJoiner(ack);
 }
 
 void Coordinator::DrainInbox() {
@@ -223,7 +216,11 @@ void Coordinator::AwaitRejoin(int ms) {
   if (down_.empty()) return;
   ProbeDown(true);
   const Stopwatch waited;
-  while (!down_.empty() && waited.Millis() < ms) {
+  auto returning = [&] {
+    return std::any_of(joining_.begin(), joining_.end(),
+                       [](const auto& j) { return j.second.returning; });
+  };
+  while ((!down_.empty() || returning()) && waited.Millis() < ms) {
     auto msg = inbox_->Receive(20);
     if (!msg.ok() || !*msg) continue;
     auto e = net::Decode(**msg);
@@ -266,10 +263,7 @@ Result<bool> Coordinator::Heal() {
       const bool up = std::any_of(devices_.begin(), devices_.end(), [&](const DeviceInfo& d) {
         return d.endpoint == cluster_endpoints_[k];
       });
-      if (!up) {
-        left_profiles_[cluster_endpoints_[k]] = cluster_.devices[k];  // for its return
-        continue;
-      }
+      if (!up) continue;  // profiled again if it comes back
       left.devices.push_back(cluster_.devices[k]);
       endpoints.push_back(cluster_endpoints_[k]);
     }

@@ -44,8 +44,20 @@ void Coordinator::OnJoin(const net::Join& m) {
       std::any_of(devices_.begin(), devices_.end(), same) ||
       std::any_of(idle_.begin(), idle_.end(), [&](const IdleDevice& d) { return same(d.info); });
   if (in_ring) {
-    options_.log->debug("join from {} ({}): a device of that name takes part already", m.name,
-                        m.endpoint);
+    const bool same_device =
+        std::any_of(devices_.begin(), devices_.end(),
+                    [&](const auto& d) { return d.name == m.name && d.endpoint == m.endpoint; }) ||
+        std::any_of(idle_.begin(), idle_.end(), [&](const IdleDevice& d) {
+          return d.info.name == m.name && d.info.endpoint == m.endpoint;
+        });
+    // A Join sent before our Hello arrived is no news; another device under a taken name is
+    // refused, said once.
+    if (!same_device && refused_joins_.insert(m.endpoint).second) {
+      options_.log->warn(
+          "device {} at {} asks to join, but a device of that name takes part "
+          "already; start it with another --name",
+          m.name, m.endpoint);
+    }
     return;
   }
   auto down = std::find_if(down_.begin(), down_.end(), same);
@@ -56,7 +68,6 @@ void Coordinator::OnJoin(const net::Join& m) {
   if (down != down_.end()) {
     // Back at another address: a new device under the old name.
     probes_.erase(down->endpoint);
-    left_profiles_.erase(down->endpoint);
     down_.erase(down);
   }
   const double now = WallSeconds();
@@ -84,6 +95,7 @@ bool Coordinator::GreetJoiner(const net::HelloAck& ack) {
   if (it == joining_.end() || it->second.greeted) return false;
   Joiner& j = it->second;
   j.greeted = true;
+  j.info.up = true;
   j.info.memory_budget_bytes = ack.memory_budget_bytes;
   j.info.threads = std::max<uint32_t>(1, ack.threads);
   j.info.last_seen_unix_s = WallSeconds();
@@ -107,10 +119,19 @@ bool Coordinator::AdmitJoiner(const net::ProfileReply& reply) {
     return true;
   }
   profile->pipeline_decode_gflops = profile->decode_gflops * PipelineShare(cluster_);
+  // A device the cluster still lists (an idle one that was taken for dead) gets the new
+  // profile in its place: the plan's stages index the cluster's devices.
+  const auto listed = std::find_if(cluster_.devices.begin(), cluster_.devices.end(),
+                                   [&](const auto& d) { return d.name == j.info.name; });
+  const size_t slot = listed - cluster_.devices.begin();
+  std::erase_if(cluster_.links, [&](const partition::LinkProfile& l) {
+    return l.a == j.info.name || l.b == j.info.name;
+  });
   // Its links: estimated now, measured by probes from it to every other device meanwhile.
   const partition::LinkProfile typical = TypicalLink(cluster_);
   auto message_bytes = OneTokenMessageBytes();
   for (size_t k = 0; k < cluster_.devices.size(); ++k) {
+    if (k == slot) continue;
     partition::LinkProfile link = typical;
     link.a = cluster_.devices[k].name;
     link.b = j.info.name;
@@ -122,10 +143,17 @@ bool Coordinator::AdmitJoiner(const net::ProfileReply& reply) {
                                                  options_.link_probe_bytes, 5,
                                                  message_bytes.ok() ? *message_bytes : 0}}));
   }
-  cluster_.devices.push_back(*profile);
-  cluster_endpoints_.push_back(j.info.endpoint);
+  if (slot < cluster_.devices.size()) {
+    cluster_.devices[slot] = *profile;
+    cluster_endpoints_[slot] = j.info.endpoint;
+  } else {
+    cluster_.devices.push_back(*profile);
+    cluster_endpoints_.push_back(j.info.endpoint);
+  }
   j.info.last_seen_unix_s = WallSeconds();
-  options_.log->info("device {} ({}) joined: {}", j.info.name, j.info.endpoint, line);
+  options_.log->info("device {} ({}) {}: {}", j.info.name, j.info.endpoint,
+                     j.returning ? "is back" : "joined", line);
+  std::erase_if(idle_, [&](const IdleDevice& d) { return d.info.name == j.info.name; });
   idle_.push_back({j.info, std::move(j.out)});
   membership_changed_ = true;
   PublishStatus();

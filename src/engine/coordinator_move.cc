@@ -79,7 +79,21 @@ void Coordinator::PublishStatus() {
   const size_t from = moves_.size() > kKept ? moves_.size() - kKept : 0;
   s.moves.assign(moves_.begin() + static_cast<std::ptrdiff_t>(from), moves_.end());
   std::lock_guard<std::mutex> lock(status_mu_);
+  s.stats = std::move(status_.stats);
   status_ = std::move(s);
+}
+
+void Coordinator::PublishStats(const std::vector<net::Stats>& snapshot) {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  for (const net::Stats& fresh : snapshot) {
+    auto it = std::find_if(status_.stats.begin(), status_.stats.end(),
+                           [&](const net::Stats& s) { return s.name == fresh.name; });
+    if (it == status_.stats.end()) {
+      status_.stats.push_back(fresh);
+    } else {
+      *it = fresh;
+    }
+  }
 }
 
 RingStatus Coordinator::status() const {

@@ -4,30 +4,61 @@
 
 namespace ll::engine {
 
-RunLoop::RunLoop(Coordinator& c, const std::vector<Request>& requests,
-                 const runtime::PieceCallback& on_piece)
-    : c_(c), requests_(requests), on_piece_(on_piece), results_(requests.size()) {
+RunLoop::RunLoop(Coordinator& c, const std::vector<Request>& requests, const RunHooks& hooks)
+    : c_(c), requests_(requests.begin(), requests.end()), hooks_(hooks), results_(requests.size()) {
   for (size_t i = 0; i < requests.size(); ++i) pending_.push_back(i);
   for (int s = c.options_.n_seq - 1; s >= 0; --s) free_slots_.push_back(s);
 }
 
-Status RunLoop::Validate() const {
-  for (size_t i = 0; i < requests_.size(); ++i) {
-    LL_RETURN_IF_ERROR(requests_[i].options.sampling.Validate());
-    const auto& ids = requests_[i].prompt_ids;
-    if (ids.empty()) return Status::Error("request " + std::to_string(i) + " has an empty prompt");
-    if (static_cast<int64_t>(ids.size()) >= c_.options_.n_ctx) {
-      return Status::Error("request " + std::to_string(i) + " has " + std::to_string(ids.size()) +
-                           " prompt tokens but the context holds " +
-                           std::to_string(c_.options_.n_ctx));
-    }
-    for (int32_t t : ids) {
-      if (t < 0 || t >= c_.model_.config().n_vocab) {
-        return Status::Error("prompt token " + std::to_string(t) + " is outside the vocabulary");
-      }
+Status RunLoop::ValidateOne(const Request& r, int64_t n_ctx, int32_t n_vocab) {
+  LL_RETURN_IF_ERROR(r.options.sampling.Validate());
+  const auto& ids = r.prompt_ids;
+  if (ids.empty()) return Status::Error("the prompt is empty");
+  if (static_cast<int64_t>(ids.size()) >= n_ctx) {
+    return Status::Error("the prompt has " + std::to_string(ids.size()) +
+                         " tokens but the context holds " + std::to_string(n_ctx));
+  }
+  for (int32_t t : ids) {
+    if (t < 0 || t >= n_vocab) {
+      return Status::Error("prompt token " + std::to_string(t) + " is outside the vocabulary");
     }
   }
   return Status::Ok();
+}
+
+Status RunLoop::Validate() const {
+  for (size_t i = 0; i < requests_.size(); ++i) {
+    Status s = ValidateOne(requests_[i], c_.options_.n_ctx, c_.model_.config().n_vocab);
+    if (!s.ok()) return s.WithContext("request " + std::to_string(i));
+  }
+  return Status::Ok();
+}
+
+void RunLoop::Done(size_t index) {
+  if (hooks_.on_done) hooks_.on_done(index, results_[index]);
+}
+
+Status RunLoop::PullMore() {
+  if (!hooks_.more || draining_) return Status::Ok();
+  while (pending_.size() < free_slots_.size()) {
+    std::optional<Request> r = hooks_.more();
+    if (!r) break;
+    const size_t index = requests_.size();
+    requests_.push_back(std::move(*r));
+    results_.emplace_back();
+    Status valid = ValidateOne(requests_[index], c_.options_.n_ctx, c_.model_.config().n_vocab);
+    if (valid.ok() && !c_.degraded_.empty()) valid = Status::Error(c_.degraded_);
+    if (!valid.ok()) {
+      results_[index].prompt_ids = requests_[index].prompt_ids;
+      results_[index].stop_reason = "error";
+      results_[index].error = valid.message();
+      results_[index].unavailable = !c_.degraded_.empty();
+      Done(index);
+      continue;
+    }
+    pending_.push_back(index);
+  }
+  return Admit();
 }
 
 Result<std::vector<runtime::GenerationResult>> RunLoop::Run() {
@@ -43,6 +74,7 @@ Result<std::vector<runtime::GenerationResult>> RunLoop::Run() {
     if (!healed) FailAll(c_.degraded_);
   }
   LL_RETURN_IF_ERROR(Admit());
+  LL_RETURN_IF_ERROR(PullMore());
   // A round of the balancer's counters still out is waited for, so that no late Stats is left
   // for the next exchange (CollectStats) to take as another device's.
   while (!active_.empty() || c_.pending_ || round_missing_ > 0) {
@@ -64,8 +96,10 @@ Result<std::vector<runtime::GenerationResult>> RunLoop::Run() {
     }  // other late control answers are not ours to handle here
     BeginDrainIfPrepared();
     LL_RETURN_IF_ERROR(FinishDrainIfEmpty());
+    LL_RETURN_IF_ERROR(PullMore());
   }
-  return std::move(results_);
+  return std::vector<runtime::GenerationResult>(std::make_move_iterator(results_.begin()),
+                                                std::make_move_iterator(results_.end()));
 }
 
 Status RunLoop::Admit() {
@@ -130,9 +164,14 @@ void RunLoop::FailAll(const std::string& why) {
   for (auto& [id, a] : active_) {
     results_[a.index].text = a.rule.text();
     fail(a.index);
+    Done(a.index);
+    free_slots_.push_back(a.seq);
   }
   active_.clear();
-  for (size_t i : pending_) fail(i);
+  for (size_t i : pending_) {
+    fail(i);
+    Done(i);
+  }
   pending_.clear();
 }
 
@@ -166,7 +205,9 @@ Status RunLoop::End(ActiveMap::iterator it) {
     LL_RETURN_IF_ERROR(c_.Send(d, net::EndRequest{it->first}));
   }
   free_slots_.push_back(it->second.seq);
+  const size_t index = it->second.index;
   active_.erase(it);
+  Done(index);
   return Admit();
 }
 
@@ -217,11 +258,12 @@ Status RunLoop::OnToken(net::Token& tok) {
     r.generated_ids.push_back(tok.token);
     r.token_seconds.push_back(since_start_.Seconds());
   }
-  if (on_piece_ && a.index == 0 && v.text) on_piece_(*v.text);
+  if (hooks_.on_piece && v.text) hooks_.on_piece(a.index, *v.text);
   ++tokens_;
-  if (a.rule.stopped()) {
+  const bool cancelled = hooks_.cancelled && hooks_.cancelled(a.index);
+  if (a.rule.stopped() || cancelled) {
     r.text = a.rule.text();
-    r.stop_reason = runtime::StopReasonName(a.rule.reason());
+    r.stop_reason = a.rule.stopped() ? runtime::StopReasonName(a.rule.reason()) : "cancelled";
     r.decode_seconds = a.clock.Seconds();
     c_.options_.log->debug("request {} ends: {} after {} tokens", a.index, r.stop_reason,
                            r.generated_ids.size());
@@ -241,8 +283,9 @@ Status RunLoop::OnToken(net::Token& tok) {
 
 Status RunLoop::AfterToken() {
   const BalanceOptions& b = c_.options_.balance;
-  if (c_.pending_ || c_.devices_.size() + c_.idle_.size() < 2) return Status::Ok();
-  if (b.force_at_token > 0 && !c_.forced_done_ &&
+  if (c_.pending_) return Status::Ok();
+  const bool can_move = c_.devices_.size() + c_.idle_.size() >= 2;
+  if (can_move && b.force_at_token > 0 && !c_.forced_done_ &&
       tokens_ >= static_cast<uint64_t>(b.force_at_token)) {
     c_.forced_done_ = true;
     auto target = c_.TargetFromCuts(b.force_cuts, b.force_devices);
@@ -256,11 +299,11 @@ Status RunLoop::AfterToken() {
     c_.membership_changed_ = false;
     c_.ResetPolicy(c_.cluster_, false, true);
   }
-  if (c_.policy_) {
+  if (can_move && c_.policy_) {
     std::optional<Coordinator::MoveTarget> decided = c_.Collect();
     if (decided) return BeginMove(std::move(*decided));
   }
-  if (!c_.policy_ || round_missing_ > 0 || b.stats_every < 1 ||
+  if ((!c_.policy_ && !b.publish_stats) || round_missing_ > 0 || b.stats_every < 1 ||
       tokens_ % static_cast<uint64_t>(b.stats_every) != 0) {
     return Status::Ok();
   }
@@ -280,6 +323,8 @@ Status RunLoop::OnStats(const net::Stats& s) {
     if (--round_missing_ > 0) return Status::Ok();
     std::vector<net::Stats> snapshot;
     for (auto& one : round_) snapshot.push_back(std::move(*one));
+    c_.PublishStats(snapshot);
+    if (!c_.policy_) return Status::Ok();
     std::optional<Coordinator::MoveTarget> target =
         c_.Consider(snapshot, static_cast<int>(active_.size()));
     if (target && !c_.pending_) return BeginMove(std::move(*target));

@@ -21,8 +21,7 @@ namespace ll::engine {
 
 class RunLoop {
  public:
-  RunLoop(Coordinator& c, const std::vector<Request>& requests,
-          const runtime::PieceCallback& on_piece);
+  RunLoop(Coordinator& c, const std::vector<Request>& requests, const RunHooks& hooks);
   Result<std::vector<runtime::GenerationResult>> Run();
 
  private:
@@ -43,7 +42,13 @@ class RunLoop {
   using ActiveMap = std::map<uint64_t, Active>;
 
   Status Validate() const;
+  static Status ValidateOne(const Request& r, int64_t n_ctx, int32_t n_vocab);
+  // Takes what RunHooks::more has while a slot is free (a request it cannot run ends at once,
+  // with the reason), then admits.
+  Status PullMore();
   Status Admit();
+  // Request `index` ended: its result is final (RunHooks::on_done).
+  void Done(size_t index);
   // The forward that starts request `id` (pos 0): its prompt, or after a device died its prompt
   // and every token sampled so far, with the sampler's history and draws to go on from.
   net::Forward Start(uint64_t id, const Active& a) const;
@@ -67,9 +72,10 @@ class RunLoop {
   Status FinishDrainIfEmpty();
 
   Coordinator& c_;
-  const std::vector<Request>& requests_;
-  const runtime::PieceCallback& on_piece_;
-  std::vector<runtime::GenerationResult> results_;
+  // The given ones, then those RunHooks::more returned (a deque: references stay valid).
+  std::deque<Request> requests_;
+  const RunHooks& hooks_;
+  std::deque<runtime::GenerationResult> results_;
   const Stopwatch since_start_;  // GenerationResult::token_seconds
   std::deque<size_t> pending_;
   ActiveMap active_;

@@ -2,19 +2,43 @@
 
 #include <httplib.h>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <exception>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
-#include <vector>
+
+#include "serve/dispatcher.h"
+#include "serve/request_parse.h"
+#include "serve/sse.h"
+#include "serve/status_json.h"
 
 namespace ll::serve {
 
 using nlohmann::json;
+
+namespace {
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// OpenAI's finish_reason for our stop reasons.
+const char* FinishReason(const runtime::GenerationResult& r) {
+  return r.stop_reason == "eos" || r.stop_reason == "stop" ? "stop" : "length";
+}
+
+json Usage(const runtime::GenerationResult& r) {
+  return {{"prompt_tokens", r.prompt_ids.size()},
+          {"completion_tokens", r.generated_ids.size()},
+          {"total_tokens", r.prompt_ids.size() + r.generated_ids.size()}};
+}
+
+}  // namespace
 
 struct HttpServer::Impl {
   engine::Coordinator& coordinator;
@@ -22,43 +46,37 @@ struct HttpServer::Impl {
   const model::Tokenizer& tokenizer;
   ServerOptions options;
   httplib::Server server;
-
-  // Requests that arrive while the ring is busy are served together, in one Coordinator::Run,
-  // so they pipeline through the devices. No dispatcher thread: a waiting handler that gets
-  // the ring takes every queued job (its own or not), runs them, and fills in their results.
-  struct Job {
-    engine::Request request;
-    Result<runtime::GenerationResult> result = Status::Error("not run");
-    size_t batch_size = 0;
-    bool done = false;  // guarded by run_mu
-  };
-  std::mutex run_mu;    // guards coordinator and every Job's result: one Run at a time
-  std::mutex queue_mu;  // guards queue
-  std::vector<Job*> queue;
+  Dispatcher dispatcher;
+  const int64_t created = UnixNow();
   std::atomic<uint64_t> next_id{1};
-  // The watcher (HttpServer::Run): Coordinator::Watch every 250 ms while no run holds run_mu.
-  std::thread watcher;
-  std::mutex watch_mu;
-  std::condition_variable watch_cv;
-  bool stopping = false;  // guarded by watch_mu
 
   Impl(engine::Coordinator& c, const model::Model& m, const model::Tokenizer& t, ServerOptions o)
-      : coordinator(c), model(m), tokenizer(t), options(std::move(o)) {
-    if (!options.log) options.log = MakeStderrLogger("serve");
+      : coordinator(c),
+        model(m),
+        tokenizer(t),
+        options(WithLog(std::move(o))),
+        dispatcher(c, options.max_queue, options.log) {}
+
+  static ServerOptions WithLog(ServerOptions o) {
+    if (!o.log) o.log = MakeStderrLogger("serve");
+    return o;
   }
 
   // An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}. `param` is the
   // request field at fault (null when none is). The message may quote the client's bytes, so
   // invalid UTF-8 is replaced rather than thrown on.
   static void Error(httplib::Response& res, int status, const std::string& message,
-                    const std::string& param = "") {
+                    const std::string& param = "", const std::string& code = "") {
     res.status = status;
-    const json body = {{"error",
-                        {{"message", message},
-                         {"type", status < 500 ? "invalid_request_error" : "server_error"},
-                         {"param", param.empty() ? json(nullptr) : json(param)},
-                         {"code", nullptr}}}};
-    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+    res.set_content(Dump(ErrorBody(status, message, param, code)), "application/json");
+  }
+  static json ErrorBody(int status, const std::string& message, const std::string& param = "",
+                        const std::string& code = "") {
+    return {{"error",
+             {{"message", message},
+              {"type", status < 500 ? "invalid_request_error" : "server_error"},
+              {"param", param.empty() ? json(nullptr) : json(param)},
+              {"code", code.empty() ? json(nullptr) : json(code)}}}};
   }
 
   // Runs a handler so that nothing it throws escapes: an exception becomes a 500 with a body
@@ -73,84 +91,26 @@ struct HttpServer::Impl {
     }
   }
 
-  // Parses an OpenAI-style completion request into our request; an error names the field,
-  // which `param` is set to.
-  Result<engine::Request> ParseRequest(const json& j, std::string& param) {
-    param.clear();
-    if (!j.is_object()) return Status::Error("the body must be a JSON object");
-    engine::Request r;
-    auto& o = r.options;
-    o.n_predict = options.default_max_tokens;
-    o.sampling.temperature = 1.0f;
-    o.sampling.top_k = 0;
-    o.sampling.top_p = 1.0f;
-    o.sampling.min_p = 0.0f;
-    auto number = [&](const char* key, auto& out, double lo, double hi) -> Status {
-      if (!j.contains(key) || j[key].is_null()) return Status::Ok();
-      param = key;
-      if (!j[key].is_number()) return Status::Error(std::string("'") + key + "' must be a number");
-      const double v = j[key].get<double>();
-      if (!(v >= lo && v <= hi)) {
-        return Status::Error(std::string("'") + key + "' must be in [" + std::to_string(lo) + ", " +
-                             std::to_string(hi) + "]");
-      }
-      out = static_cast<std::remove_reference_t<decltype(out)>>(v);
-      return Status::Ok();
-    };
-    LL_RETURN_IF_ERROR(number("max_tokens", o.n_predict, 0, 1 << 20));
-    LL_RETURN_IF_ERROR(number("temperature", o.sampling.temperature, 0, 100));
-    LL_RETURN_IF_ERROR(number("top_k", o.sampling.top_k, 0, 1 << 30));
-    LL_RETURN_IF_ERROR(number("top_p", o.sampling.top_p, 1e-9, 1));
-    LL_RETURN_IF_ERROR(number("min_p", o.sampling.min_p, 0, 0.999999));
-    LL_RETURN_IF_ERROR(number("repeat_penalty", o.sampling.repeat_penalty, 1e-6, 100));
-    double seed = 0;
-    LL_RETURN_IF_ERROR(number("seed", seed, 0, 1.8e19));
-    o.sampling.seed = static_cast<uint64_t>(seed);
-    param = "ignore_eos";
-    if (j.contains("ignore_eos")) {
-      if (!j["ignore_eos"].is_boolean()) return Status::Error("'ignore_eos' must be a boolean");
-      o.ignore_eos = j["ignore_eos"].get<bool>();
+  ParseContext Context() const {
+    return {tokenizer, coordinator.n_ctx(), options.default_max_tokens};
+  }
+
+  // The checks every generation endpoint makes before queueing; false when `res` holds the
+  // answer already.
+  bool Admissible(const ParsedRequest& p, httplib::Response& res) {
+    if (!p.model.empty() && p.model != options.model_name) {
+      Error(res, 404,
+            "the model '" + p.model + "' is not served here; this server serves '" +
+                options.model_name + "' (GET /v1/models)",
+            "model", "model_not_found");
+      return false;
     }
-    param = "stop";
-    if (j.contains("stop") && !j["stop"].is_null()) {
-      if (j["stop"].is_string()) {
-        o.stop.push_back(j["stop"].get<std::string>());
-      } else if (j["stop"].is_array()) {
-        for (const auto& s : j["stop"]) {
-          if (!s.is_string()) return Status::Error("'stop' must hold strings");
-          o.stop.push_back(s.get<std::string>());
-        }
-      } else {
-        return Status::Error("'stop' must be a string or an array of strings");
-      }
+    const std::string degraded = coordinator.status().degraded;
+    if (!degraded.empty()) {
+      Error(res, 503, "the ring cannot serve: " + degraded);
+      return false;
     }
-    param = j.contains("prompt_ids") ? "prompt_ids" : "prompt";
-    if (j.contains("prompt_ids")) {
-      if (!j["prompt_ids"].is_array()) return Status::Error("'prompt_ids' must be an array");
-      for (const auto& t : j["prompt_ids"]) {
-        if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
-            t.get<int64_t>() >= tokenizer.vocab_size()) {
-          return Status::Error("'prompt_ids' holds an id outside [0, " +
-                               std::to_string(tokenizer.vocab_size()) + ")");
-        }
-        r.prompt_ids.push_back(t.get<int32_t>());
-      }
-    } else if (j.contains("prompt") && j["prompt"].is_string()) {
-      r.prompt_ids = tokenizer.Encode(j["prompt"].get<std::string>(), tokenizer.add_bos_default());
-    } else {
-      return Status::Error("give 'prompt' (a string) or 'prompt_ids'");
-    }
-    if (r.prompt_ids.empty()) return Status::Error("the prompt is empty");
-    // The coordinator needs a position for the first generated token too. Checked here, as a
-    // bad request: in the ring it would fail the whole batch this request joins.
-    const int64_t n_ctx = coordinator.n_ctx();
-    if (static_cast<int64_t>(r.prompt_ids.size()) >= n_ctx) {
-      return Status::Error("the prompt has " + std::to_string(r.prompt_ids.size()) +
-                           " tokens but the context holds " + std::to_string(n_ctx) + " (at most " +
-                           std::to_string(n_ctx - 1) + " prompt tokens)");
-    }
-    param.clear();
-    return r;
+    return true;
   }
 
   void Completions(const httplib::Request& req, httplib::Response& res) {
@@ -162,144 +122,196 @@ struct HttpServer::Impl {
       return Error(res, 400, std::string("the body is not valid JSON: ") + e.what());
     }
     std::string param;
-    auto parsed = ParseRequest(body, param);
+    auto parsed = ParseCompletion(body, Context(), param);
     if (!parsed.ok()) return Error(res, 400, parsed.message(), param);
-    Job job;
-    job.request = std::move(*parsed);
-    {
-      std::lock_guard<std::mutex> q(queue_mu);
-      queue.push_back(&job);
-    }
-    size_t batch_size = 0;
-    {
-      std::lock_guard<std::mutex> lock(run_mu);
-      if (!job.done) RunQueued();
-      batch_size = job.batch_size;
-    }
-    if (!job.result.ok()) return Error(res, 500, job.result.message());
-    const runtime::GenerationResult& r = *job.result;
-    if (!r.error.empty()) return Error(res, r.unavailable ? 503 : 500, r.error);
-    const std::string finish =
-        r.stop_reason == "eos" || r.stop_reason == "stop" ? "stop" : "length";
-    json out = {{"id", "cmpl-" + std::to_string(next_id++)},
-                {"object", "text_completion"},
-                {"model", options.model_name},
-                {"choices", json::array({{{"index", 0},
-                                          {"text", r.text},
-                                          {"token_ids", r.generated_ids},
-                                          {"finish_reason", finish}}})},
-                {"usage",
-                 {{"prompt_tokens", r.prompt_ids.size()},
-                  {"completion_tokens", r.generated_ids.size()},
-                  {"total_tokens", r.prompt_ids.size() + r.generated_ids.size()}}},
-                {"timings",
-                 {{"prefill_tokens_per_s", r.prefill_tokens_per_s()},
-                  {"decode_tokens_per_s", r.decode_tokens_per_s()},
-                  {"batch_size", batch_size}}}};
-    res.set_content(out.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+    Generate(std::move(*parsed), /*chat=*/false, res);
   }
 
-  // Runs every queued job in one batch. Called with run_mu held.
-  void RunQueued() {
-    std::vector<Job*> batch;
-    {
-      std::lock_guard<std::mutex> q(queue_mu);
-      batch.swap(queue);
+  // Queues the request and answers: one JSON body, or an event stream.
+  void Generate(ParsedRequest p, bool chat, httplib::Response& res) {
+    if (!Admissible(p, res)) return;
+    auto job = dispatcher.Submit(p.request);
+    if (!job.ok()) return Error(res, 429, job.message());
+    const std::string id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id++);
+    if (p.stream) return Stream(*job, id, chat, p.include_usage, res);
+    Job& j = **job;
+    std::unique_lock<std::mutex> lock(j.mu);
+    j.cv.wait(lock, [&] { return j.done; });
+    const runtime::GenerationResult& r = j.result;
+    if (!r.error.empty()) return Error(res, r.unavailable ? 503 : 500, r.error);
+    json choice = {{"index", 0}, {"finish_reason", FinishReason(r)}};
+    if (chat) {
+      choice["message"] = {{"role", "assistant"}, {"content", r.text}};
+    } else {
+      choice["text"] = r.text;
+      choice["logprobs"] = nullptr;
+      choice["token_ids"] = r.generated_ids;
     }
-    std::vector<engine::Request> requests;
-    for (Job* j : batch) requests.push_back(j->request);
-    // Every job taken must be answered, even if the run throws (the handlers wait on them).
-    Result<std::vector<runtime::GenerationResult>> results = Status::Error("not run");
-    try {
-      results = coordinator.Run(requests);
-    } catch (const std::exception& e) {
-      results = Status::Error(std::string("internal error: ") + e.what());
+    json out = {{"id", id},
+                {"object", chat ? "chat.completion" : "text_completion"},
+                {"created", UnixNow()},
+                {"model", options.model_name},
+                {"choices", json::array({choice})},
+                {"usage", Usage(r)},
+                {"timings",
+                 {{"prefill_tokens_per_s", r.prefill_tokens_per_s()},
+                  {"decode_tokens_per_s", r.decode_tokens_per_s()}}}};
+    res.set_content(Dump(out), "application/json");
+  }
+
+  // One chunk of a stream: text (or the first, role-only chunk of a chat), or the last one
+  // with finish_reason.
+  json Chunk(const std::string& id, bool chat, const std::string* text, bool first,
+             const char* finish) const {
+    json choice = {{"index", 0}, {"finish_reason", finish ? json(finish) : json(nullptr)}};
+    if (chat) {
+      json delta = json::object();
+      if (first) delta["role"] = "assistant";
+      if (text) delta["content"] = *text;
+      choice["delta"] = delta;
+    } else {
+      choice["text"] = text ? *text : "";
+      choice["logprobs"] = nullptr;
     }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      batch[i]->result =
-          results.ok() ? Result<runtime::GenerationResult>((*results)[i]) : results.status();
-      batch[i]->batch_size = batch.size();
-      batch[i]->done = true;
-    }
+    return {{"id", id},
+            {"object", chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", created},
+            {"model", options.model_name},
+            {"choices", json::array({choice})}};
+  }
+
+  // The event stream of `job`: a chunk per piece of text (whole UTF-8 characters only), the
+  // last chunk, the usage if asked, then [DONE]. A client that goes away cancels its request.
+  void Stream(std::shared_ptr<Job> job, std::string id, bool chat, bool include_usage,
+              httplib::Response& res) {
+    struct State {
+      std::string pending;  // text not sent yet (an incomplete UTF-8 sequence at most)
+      bool first = true;
+    };
+    auto state = std::make_shared<State>();
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, job, state, id, chat, include_usage](size_t, httplib::DataSink& sink) {
+          auto send = [&](const std::string& event) {
+            if (sink.write(event.data(), event.size())) return true;
+            job->cancelled = true;
+            return false;
+          };
+          if (chat && state->first) {
+            state->first = false;
+            if (!send(SseData(Chunk(id, chat, nullptr, true, nullptr)))) return false;
+          }
+          bool done = false;
+          runtime::GenerationResult result;
+          {
+            std::unique_lock<std::mutex> lock(job->mu);
+            job->cv.wait_for(lock, std::chrono::milliseconds(200),
+                             [&] { return job->done || !job->text.empty(); });
+            state->pending += job->text;
+            job->text.clear();
+            done = job->done;
+            if (done) result = job->result;
+          }
+          const size_t ready = done ? state->pending.size() : CompleteUtf8Prefix(state->pending);
+          if (ready > 0) {
+            const std::string text = state->pending.substr(0, ready);
+            state->pending.erase(0, ready);
+            if (!send(SseData(Chunk(id, chat, &text, false, nullptr)))) return false;
+          } else if (!sink.is_writable()) {
+            job->cancelled = true;
+            return false;
+          }
+          if (!done) return true;
+          if (!result.error.empty()) {
+            if (!send(SseData(ErrorBody(result.unavailable ? 503 : 500, result.error)))) {
+              return false;
+            }
+          } else {
+            if (!send(SseData(Chunk(id, chat, nullptr, false, FinishReason(result))))) return false;
+            if (include_usage) {
+              json usage = Chunk(id, chat, nullptr, false, nullptr);
+              usage["choices"] = json::array();
+              usage["usage"] = Usage(result);
+              if (!send(SseData(usage))) return false;
+            }
+          }
+          if (!send(std::string(kSseDone))) return false;
+          sink.done();
+          return true;
+        },
+        [job](bool success) {
+          if (!success) job->cancelled = true;
+        });
+  }
+
+  void Models(httplib::Response& res) {
+    json list = {{"object", "list"},
+                 {"data", json::array({{{"id", options.model_name},
+                                        {"object", "model"},
+                                        {"created", created},
+                                        {"owned_by", "lingualinked"}}})}};
+    res.set_content(Dump(list), "application/json");
   }
 
   void Health(httplib::Response& res) {
-    const engine::RingStatus st = coordinator.status();
-    json devices = json::array();
-    for (const auto& d : st.devices) {
-      devices.push_back({{"name", d.name},
-                         {"up", d.up},
-                         {"last_seen_unix_s", d.last_seen_unix_s},
-                         {"endpoint", d.endpoint},
-                         {"segment", d.spec.ToString()},
-                         {"warm", d.replica.ToString()},
-                         {"units", {d.spec.unit_begin, d.spec.unit_end}},
-                         {"layers", {d.spec.first_layer(), d.spec.end_layer()}},
-                         {"memory_bytes", d.weight_bytes + d.kv_bytes},
-                         {"memory_budget_bytes", d.memory_budget_bytes}});
-    }
-    json moves = json::array();
-    for (const auto& m : st.moves) {
-      moves.push_back({{"done", m.done},
-                       {"epoch", m.epoch},
-                       {"at_unix_s", m.at_unix_s},
-                       {"seconds", m.seconds},
-                       {"prepare_seconds", m.prepare_seconds},
-                       {"drain_seconds", m.drain_seconds},
-                       {"kv_bytes", m.kv_bytes},
-                       {"weights_loaded_bytes", m.loaded_bytes},
-                       {"weights_shipped_bytes", m.shipped_bytes},
-                       {"gain", m.gain},
-                       {"reason", m.reason},
-                       {"segments", m.segments}});
-    }
-    json down = json::array();
-    for (const auto& d : st.down) {
-      down.push_back({{"name", d.name},
-                      {"endpoint", d.endpoint},
-                      {"up", false},
-                      {"last_seen_unix_s", d.last_seen_unix_s},
-                      {"reason", d.down_reason}});
-    }
-    json plan = {{"epoch", st.epoch}, {"balancing", st.balancing}};
-    if (st.predicted_tokens_per_s > 0) plan["predicted_tokens_per_s"] = st.predicted_tokens_per_s;
-    json health{{"status", st.degraded.empty() ? "ok" : "degraded"},
-                {"model", options.model_name},
-                {"devices", devices},
-                {"down", down},
-                {"plan", plan},
-                {"moves", moves}};
-    if (!st.degraded.empty()) health["reason"] = st.degraded;
-    res.set_content(health.dump(-1, ' ', false, json::error_handler_t::replace),
-                    "application/json");
+    res.set_content(Dump(HealthJson(coordinator.status(), options.model_name)), "application/json");
+  }
+
+  void Cluster(httplib::Response& res) {
+    res.set_content(
+        Dump(ClusterJson(coordinator.status(), options.model_name,
+                         static_cast<int>(model.config().n_layer), dispatcher.counters())),
+        "application/json");
+  }
+
+  void Routes() {
+    auto post = [this](const char* path,
+                       void (Impl::*handler)(const httplib::Request&, httplib::Response&)) {
+      server.Post(path, [this, handler](const httplib::Request& req, httplib::Response& res) {
+        Guarded(res, [&] { (this->*handler)(req, res); });
+      });
+    };
+    auto get = [this](const char* path, void (Impl::*handler)(httplib::Response&)) {
+      server.Get(path, [this, handler](const httplib::Request&, httplib::Response& res) {
+        Guarded(res, [&] { (this->*handler)(res); });
+      });
+    };
+    post("/v1/completions", &Impl::Completions);
+    get("/v1/models", &Impl::Models);
+    get("/health", &Impl::Health);
+    get("/v1/cluster", &Impl::Cluster);
+    // Whatever escapes a handler all the same (thrown inside cpp-httplib) gets a body too, and
+    // so do the errors cpp-httplib answers itself (no such path, a body over the limit).
+    server.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                                    std::exception_ptr) { Error(res, 500, "internal error"); });
+    server.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 404) {
+        Error(res, 404, "no such endpoint: " + req.method + " " + req.path);
+      } else if (res.status == 413) {
+        Error(
+            res, 413,
+            "the request body is larger than " + std::to_string(options.max_body_bytes) + " bytes");
+      } else {
+        Error(res, res.status,
+              "the request could not be served (HTTP " + std::to_string(res.status) + ")");
+      }
+    });
+    server.set_payload_max_length(options.max_body_bytes);
+    // Streams hold a thread each for as long as they run: enough for every slot and queue.
+    const size_t threads = 8 + options.max_queue + static_cast<size_t>(coordinator.n_seq());
+    server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   }
 };
 
 HttpServer::HttpServer(engine::Coordinator& coordinator, const model::Model& model,
                        const model::Tokenizer& tokenizer, ServerOptions options)
     : impl_(std::make_unique<Impl>(coordinator, model, tokenizer, std::move(options))) {
-  Impl* impl = impl_.get();
-  impl->server.Post("/v1/completions", [impl](const httplib::Request& req, httplib::Response& res) {
-    Impl::Guarded(res, [&] { impl->Completions(req, res); });
-  });
-  impl->server.Get("/health", [impl](const httplib::Request&, httplib::Response& res) {
-    Impl::Guarded(res, [&] { impl->Health(res); });
-  });
-  // Whatever escapes a handler all the same (thrown inside cpp-httplib) gets a body too.
-  impl->server.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        Impl::Error(res, 500, "internal error");
-      });
+  impl_->Routes();
 }
 
-HttpServer::~HttpServer() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->watch_mu);
-    impl_->stopping = true;
-  }
-  impl_->watch_cv.notify_all();
-  if (impl_->watcher.joinable()) impl_->watcher.join();
-}
+HttpServer::~HttpServer() = default;
 
 Result<int> HttpServer::Bind() {
   int port = impl_->options.port;
@@ -316,19 +328,7 @@ Result<int> HttpServer::Bind() {
 }
 
 void HttpServer::Run() {
-  // While no request runs, the ring is still watched: a device that dies or comes back is
-  // noticed (and the ring assigned again) before the next request, and /health says so.
-  Impl* impl = impl_.get();
-  impl->watcher = std::thread([impl] {
-    std::unique_lock<std::mutex> lock(impl->watch_mu);
-    while (!impl->watch_cv.wait_for(lock, std::chrono::milliseconds(250),
-                                    [impl] { return impl->stopping; })) {
-      std::unique_lock<std::mutex> run(impl->run_mu, std::try_to_lock);
-      if (!run.owns_lock()) continue;  // a run watches for itself
-      Status s = impl->coordinator.Watch();
-      if (!s.ok()) impl->options.log->warn("watching the ring: {}", s.message());
-    }
-  });
+  impl_->dispatcher.Start();
   impl_->server.listen_after_bind();
 }
 void HttpServer::Stop() { impl_->server.stop(); }

@@ -1,8 +1,10 @@
-// HttpServer: the HTTP frontend of a coordinator — an OpenAI-style completions endpoint a real
-// client (curl, an SDK) can call, plus a health endpoint. Requests are validated; a bad one gets
-// a 400 with a message naming what is wrong and the server goes on. Requests that arrive while
-// the ring is busy are queued and served together in the next batch, each in its own KV slot,
-// so concurrent clients pipeline through the devices (up to the ring's slots at a time).
+// HttpServer: the HTTP frontend of a coordinator — OpenAI-style endpoints a real client (curl,
+// the openai SDKs, chat apps) can call: completions and chat completions, each also streamed as
+// server-sent events, the model list, and the ring's status (/health, /v1/cluster). Requests are
+// validated; a bad one gets an error in OpenAI's shape naming what is wrong and the server goes
+// on. A request joins the running ring at the next step when a KV slot is free (Dispatcher),
+// waits in a bounded queue otherwise (429 when it is full), and a streaming client that goes
+// away frees its slot.
 #pragma once
 
 #include <functional>
@@ -23,6 +25,8 @@ struct ServerOptions {
   int port = 8080;  // 0: any free port
   std::string model_name = "lingualinked";
   int default_max_tokens = 128;
+  size_t max_queue = 64;             // requests waiting for a slot; beyond: 429
+  size_t max_body_bytes = 8u << 20;  // beyond: 413
   // Where the server's own diagnostics go (a failed watch of the idle ring); none: stderr.
   std::shared_ptr<spdlog::logger> log;
 };

@@ -91,6 +91,40 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_bos,
   return out;
 }
 
+std::vector<int32_t> Tokenizer::EncodeParts(std::span<const TextPart> parts, bool add_bos) const {
+  // Special tokens, and raw text merged across part boundaries (a raw run is encoded whole,
+  // as it would be in the concatenation).
+  std::vector<Fragment> pieces;
+  std::vector<std::string> runs;  // the raw runs' bytes, by piece (empty for tokens)
+  for (const TextPart& part : parts) {
+    for (const Fragment& f : SplitSpecialTokens(part.text, vocab_, part.parse_special)) {
+      if (f.token >= 0) {
+        pieces.push_back(f);
+        runs.emplace_back();
+      } else if (!pieces.empty() && pieces.back().token < 0) {
+        runs.back().append(f.text);
+      } else {
+        pieces.push_back(f);
+        runs.emplace_back(f.text);
+      }
+    }
+  }
+  std::vector<int32_t> out;
+  if (add_bos && vocab_.bos_id >= 0) out.push_back(vocab_.bos_id);
+  bool after_special = true;
+  for (size_t k = 0; k < pieces.size(); ++k) {
+    if (pieces[k].token >= 0) {
+      out.push_back(pieces[k].token);
+      after_special = true;
+    } else {
+      EncodeText(runs[k], after_special, &out);
+      after_special = false;
+    }
+  }
+  if (add_bos) AppendEndTokens(&out);
+  return out;
+}
+
 std::string Tokenizer::TokenToPiece(int32_t id, bool render_special) const {
   if (!vocab_.valid(id)) return "";
   switch (vocab_.types[id]) {

@@ -50,6 +50,15 @@ class Tokenizer {
   std::vector<int32_t> Encode(std::string_view text, bool add_bos,
                               bool parse_special = false) const;
 
+  // Encodes the concatenation of `parts` as Encode(whole, add_bos, true) would, except that
+  // control tokens are cut only out of the parts that allow it: a chat template's own text
+  // does, a user's message does not (no injection of "<|im_start|>" through a message).
+  struct TextPart {
+    std::string_view text;
+    bool parse_special = false;
+  };
+  std::vector<int32_t> EncodeParts(std::span<const TextPart> parts, bool add_bos) const;
+
   // The bytes one token contributes to the output (may be a partial UTF-8 sequence; byte tokens
   // like <0x0A> give their byte; control tokens give "" unless render_special). For llama SPM
   // the leading-space marker "▁" becomes a space. Out-of-range ids give "".

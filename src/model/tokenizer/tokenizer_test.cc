@@ -217,6 +217,27 @@ TEST(TokenizerBehaviour, BosHandling) {
   EXPECT_EQ(spm->Decode(with), "Hello world");
 }
 
+// Parts encode as their concatenation would, but control tokens are cut only out of the parts
+// that allow it: "<s>" in a user's part stays text, raw runs merge across part boundaries.
+TEST(TokenizerBehaviour, EncodePartsCutsSpecialsOnlyWhereAllowed) {
+  for (const char* name : {"llama-spm", "gpt-2"}) {
+    auto tok = LoadVocabFile(name);
+    ASSERT_NE(tok, nullptr) << name;
+    using Part = model::Tokenizer::TextPart;
+    const std::vector<Part> template_only = {{"Hi<s>there ", true}, {"and more", true}};
+    EXPECT_EQ(tok->EncodeParts(template_only, true), tok->Encode("Hi<s>there and more", true, true))
+        << name;
+    const std::vector<Part> mixed = {{"<s>user: ", true}, {"say <s> now", false}, {"<s>", true}};
+    const auto got = tok->EncodeParts(mixed, false);
+    auto want = tok->Encode("<s>", false, true);
+    const auto middle = tok->Encode("user: say <s> now", false, false);
+    want.insert(want.end(), middle.begin(), middle.end());
+    const auto last = tok->Encode("<s>", false, true);
+    want.insert(want.end(), last.begin(), last.end());
+    EXPECT_EQ(got, want) << name << ": " << Show(got);
+  }
+}
+
 TEST(TokenizerBehaviour, ParseSpecial) {
   auto tok = LoadVocabFile("llama-spm");
   ASSERT_NE(tok, nullptr);
